@@ -1,0 +1,161 @@
+"""BrainFlow boards by friendly name, with what each one needs to connect.
+
+Any ``BoardIds`` member name (``"CYTON_DAISY_BOARD"``), its lower-case form without the
+``_board`` suffix (``"cyton_daisy"``), a friendly alias (``"muse_2"``, ``"crown"``) or the integer
+id is accepted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import BoardError
+
+# Friendly aliases for the headsets people actually own; every BoardIds name works too.
+_ALIASES = {
+    "synthetic": "SYNTHETIC_BOARD",
+    "playback": "PLAYBACK_FILE_BOARD",
+    "streaming": "STREAMING_BOARD",
+    "muse_2": "MUSE_2_BOARD",
+    "muse_s": "MUSE_S_BOARD",
+    "muse_2016": "MUSE_2016_BOARD",
+    "muse_2_bled": "MUSE_2_BLED_BOARD",
+    "muse_s_bled": "MUSE_S_BLED_BOARD",
+    "cyton": "CYTON_BOARD",
+    "cyton_daisy": "CYTON_DAISY_BOARD",
+    "cyton_wifi": "CYTON_WIFI_BOARD",
+    "ganglion": "GANGLION_BOARD",
+    "crown": "CROWN_BOARD",
+    "notion_1": "NOTION_1_BOARD",
+    "notion_2": "NOTION_2_BOARD",
+    "unicorn": "UNICORN_BOARD",
+    "brainbit": "BRAINBIT_BOARD",
+    "callibri": "CALLIBRI_EEG_BOARD",
+    "enophone": "ENOPHONE_BOARD",
+    "freeeeg32": "FREEEEG32_BOARD",
+}
+
+
+@dataclass(frozen=True)
+class BoardInfo:
+    """What BrainFlow says about one board.
+
+    Attributes
+    ----------
+    board_id : int
+        BrainFlow's ``BoardIds`` value.
+    name : str
+        The ``BoardIds`` member name, e.g. ``"MUSE_2_BOARD"``.
+    sfreq : float | None
+        Nominal sampling rate in Hz (``None`` for meta boards such as playback).
+    eeg_rows : tuple of int
+        Rows of the BrainFlow data array holding EEG (µV).
+    eeg_names : tuple of str
+        Channel names for those rows (``EEG 1``… when BrainFlow gives none).
+    timestamp_row, marker_row : int | None
+        Rows of the Unix timestamps (s) and the marker channel.
+    num_rows : int | None
+        Rows in the board's data array (= columns of its BrainFlow CSV file).
+    descr : dict
+        BrainFlow's full description.
+    """
+
+    board_id: int
+    name: str
+    sfreq: float | None
+    eeg_rows: tuple[int, ...]
+    eeg_names: tuple[str, ...]
+    timestamp_row: int | None
+    marker_row: int | None
+    num_rows: int | None
+    descr: dict
+
+
+def _board_ids():
+    from brainflow.board_shim import BoardIds
+
+    return BoardIds
+
+
+def resolve_board(board) -> int:
+    """Return the BrainFlow board id for a friendly name, ``BoardIds`` name or integer id.
+
+    Parameters
+    ----------
+    board : str | int
+        E.g. ``"muse_2"``, ``"CYTON_BOARD"``, ``"cyton"``, ``-1``.
+
+    Returns
+    -------
+    board_id : int
+
+    Raises
+    ------
+    BoardError
+        When no board has that name or id.
+    """
+    ids = _board_ids()
+    if isinstance(board, bool):
+        board = str(board)
+    if isinstance(board, int) or (isinstance(board, str) and board.lstrip("-").isdigit()):
+        value = int(board)
+        if value in {b.value for b in ids}:
+            return value
+        raise BoardError(f"Unknown BrainFlow board id {value}; run 'neurofeedback boards'.")
+    key = str(board).strip()
+    members = {b.name: b.value for b in ids}
+    for candidate in (
+        _ALIASES.get(key.lower()),
+        key.upper(),
+        key.upper() + "_BOARD",
+        key.upper().replace("-", "_") + "_BOARD",
+    ):
+        if candidate in members:
+            return members[candidate]
+    raise BoardError(
+        f"Invalid value for the 'board' parameter. Allowed values are a BrainFlow board name "
+        f"such as {', '.join(repr(a) for a in list(_ALIASES)[:8])} (run 'neurofeedback boards' for "
+        f"all), but got {board!r} instead."
+    )
+
+
+def board_info(board) -> BoardInfo:
+    """Return :class:`BoardInfo` for a board name or id (see :func:`resolve_board`)."""
+    from brainflow.board_shim import BoardShim
+    from brainflow.exit_codes import BrainFlowError
+
+    board_id = resolve_board(board)
+    name = _board_ids()(board_id).name
+    try:
+        descr = BoardShim.get_board_descr(board_id)
+    except BrainFlowError:
+        descr = {}
+    eeg_rows = tuple(descr.get("eeg_channels", ()))
+    names = [n for n in str(descr.get("eeg_names", "")).split(",") if n]
+    if len(names) != len(eeg_rows):
+        names = [f"EEG {i + 1}" for i in range(len(eeg_rows))]
+    sfreq = descr.get("sampling_rate")
+    return BoardInfo(
+        board_id=board_id,
+        name=name,
+        sfreq=float(sfreq) if sfreq else None,
+        eeg_rows=eeg_rows,
+        eeg_names=tuple(names),
+        timestamp_row=descr.get("timestamp_channel"),
+        marker_row=descr.get("marker_channel"),
+        num_rows=descr.get("num_rows"),
+        descr=descr,
+    )
+
+
+def list_boards() -> list[BoardInfo]:
+    """Return :class:`BoardInfo` for every BrainFlow board, friendly aliases first."""
+    ids = _board_ids()
+    seen, out = set(), []
+    order = [members for members in _ALIASES.values()] + [b.name for b in ids]
+    for name in order:
+        if name in seen or name not in ids.__members__:
+            continue
+        seen.add(name)
+        out.append(board_info(ids[name].value))
+    return out

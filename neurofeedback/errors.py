@@ -1,0 +1,40 @@
+"""The project's error hierarchy.
+
+Every error a user can cause by what they pass in (a file, a board name, a config value) is a
+:class:`NeurofeedbackError`. The CLI turns any of them into one line on stderr and exit code 2;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class NeurofeedbackError(Exception):
+    """Base class of every user-facing error of the project."""
+
+
+class RecordingFormatError(NeurofeedbackError, ValueError):
+    """A recording cannot be read: missing, empty, truncated, unknown format, bad values.
+
+    The message always names the file and the problem, on one line.
+    """
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class PrecomputedFeaturesError(RecordingFormatError):
+    """The file holds precomputed features (e.g. a Mind Monitor ~1 row/s export), not raw EEG."""
+
+
+class BoardError(NeurofeedbackError):
+    """A BrainFlow board name is unknown, or the device cannot be reached."""
+
+
+class ConfigError(NeurofeedbackError, ValueError):
+    """A configuration file or value is invalid."""
+
+
+class StoreError(NeurofeedbackError):
+    """The session store cannot be read or written."""
