@@ -1,0 +1,415 @@
+"""Band-power features per epoch and per session, with IAF, FAA, aperiodic fit and provenance.
+
+Definitions (units in every output's provenance):
+
+- **Absolute band power** (µV²): the Welch PSD integrated over the band (trapezoid rule on the
+  piecewise-linear PSD; see :func:`neurofeedback.spectral.band_weights`).
+- **Relative band power**: absolute ÷ power over the broadband range (default 1–45 Hz). With
+  bands that tile the broadband range the relative powers sum to exactly 1.
+- **Log power**: log10 of absolute power (log10 µV²).
+- **Ratios**: quotients of absolute powers (alpha/theta, theta/beta by default).
+- **Frontal alpha asymmetry** (FAA): ln(α right) − ln(α left) for each homologous pair present
+  (F4/F3, AF8/AF7, F8/F7, Fp2/Fp1); positive means more right-hemisphere alpha.
+- **Aperiodic fit**: log10 PSD = offset − exponent · log10 f over ``aperiodic_range`` (default
+  2–40 Hz), fitted robustly: ordinary least squares, then points rising more than 2 robust
+  standard deviations above the line (oscillatory peaks) are excluded and the fit repeated until
+  it settles — the idea of specparam's ``fixed`` aperiodic mode.
+- **Individual alpha frequency**: the largest peak of the PSD above the aperiodic fit within
+  ``iaf_range`` (7–13 Hz), refined by parabolic interpolation; it counts as *clear* when it is a
+  local maximum rising ``iaf_min_prominence`` (0.1 log10 units, +26 %) above the fit; otherwise
+  ``None``. The centre of gravity is Σ f·P⁺ / Σ P⁺ over the range, where P⁺ is the power above
+  the aperiodic fit (the periodic part, so 1/f does not drag it down); ``None`` with no clear peak.
+
+Session values summarise the clean epochs only: the clean epochs' PSDs are averaged and the
+session features are computed from that mean spectrum.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import mne
+import numpy as np
+import pandas as pd
+
+from .config import Settings, load_settings
+from .spectral import band_weights, epoch_starts, welch_epochs
+
+logger = logging.getLogger("neurofeedback")
+
+__all__ = [
+    "SessionFeatures",
+    "aperiodic_fit",
+    "individual_alpha_frequency",
+    "frontal_alpha_asymmetry",
+    "clean_epoch_mask",
+    "compute_features",
+    "compute_features_array",
+]
+
+EPOCH_COLUMNS = (
+    "epoch", "onset_s", "duration_s", "channel", "band",
+    "absolute_uv2", "relative", "log10_uv2", "clean",
+)
+
+
+def aperiodic_fit(freqs, psd, *, freq_range=(2.0, 40.0), max_iter: int = 10):
+    """Fit the aperiodic (1/f) component, robust to oscillatory peaks.
+
+    Parameters
+    ----------
+    freqs : ndarray, shape (n_freqs,)
+        Frequencies in Hz.
+    psd : ndarray, shape (n_channels, n_freqs) or (n_freqs,)
+        Power spectral density (µV²/Hz).
+    freq_range : (float, float)
+        Fit range in Hz.
+    max_iter : int
+        Maximum number of exclusion rounds.
+
+    Returns
+    -------
+    exponent : ndarray, shape (n_channels,)
+        χ in PSD ∝ f^-χ.
+    offset : ndarray, shape (n_channels,)
+        log10 PSD at 1 Hz (log10 µV²/Hz).
+    """
+    psd = np.atleast_2d(np.asarray(psd, dtype=np.float64))
+    freqs = np.asarray(freqs, dtype=np.float64)
+    sel = (freqs >= freq_range[0]) & (freqs <= freq_range[1])
+    lf = np.log10(freqs[sel])
+    n_ch = psd.shape[0]
+    exponent = np.full(n_ch, np.nan)
+    offset = np.full(n_ch, np.nan)
+    if sel.sum() < 4:
+        return exponent, offset
+    for c in range(n_ch):
+        p = psd[c, sel]
+        if not np.all(np.isfinite(p)) or np.any(p <= 0):
+            continue
+        lp = np.log10(p)
+        keep = np.ones(lf.size, bool)
+        for _ in range(max_iter):
+            slope, icpt = np.polyfit(lf[keep], lp[keep], 1)
+            resid = lp - (icpt + slope * lf)
+            sd = 1.4826 * np.median(np.abs(resid[keep] - np.median(resid[keep])))
+            new = resid <= 2.0 * max(sd, 1e-6)
+            if new.sum() < max(4, lf.size // 3) or np.array_equal(new, keep):
+                break
+            keep = new
+        exponent[c], offset[c] = -slope, icpt
+    return exponent, offset
+
+
+def individual_alpha_frequency(freqs, psd, *, freq_range=(7.0, 13.0), min_prominence=0.1,
+                               exponent=None, offset=None, aperiodic_range=(2.0, 40.0)):
+    """Individual alpha frequency: peak and centre of gravity above the aperiodic fit.
+
+    Parameters
+    ----------
+    freqs : ndarray, shape (n_freqs,)
+    psd : ndarray, shape (n_channels, n_freqs)
+        PSD in µV²/Hz.
+    freq_range : (float, float)
+        Search range in Hz.
+    min_prominence : float
+        Height above the aperiodic fit (log10 units) a peak needs to count as clear.
+    exponent, offset : ndarray | None
+        A precomputed :func:`aperiodic_fit`; computed over ``aperiodic_range`` when ``None``.
+    aperiodic_range : (float, float)
+        Fit range used when the fit is computed here.
+
+    Returns
+    -------
+    peak_hz : ndarray, shape (n_channels,)
+        Peak frequency, NaN when there is no clear peak.
+    cog_hz : ndarray, shape (n_channels,)
+        Centre of gravity of the periodic power, NaN when there is no clear peak.
+    """
+    psd = np.atleast_2d(np.asarray(psd, dtype=np.float64))
+    freqs = np.asarray(freqs, dtype=np.float64)
+    if exponent is None or offset is None:
+        exponent, offset = aperiodic_fit(freqs, psd, freq_range=aperiodic_range)
+    n_ch = psd.shape[0]
+    peak_hz = np.full(n_ch, np.nan)
+    cog_hz = np.full(n_ch, np.nan)
+    pos = freqs > 0
+    in_rng = np.flatnonzero((freqs >= freq_range[0]) & (freqs <= freq_range[1]))
+    if in_rng.size < 3:
+        return peak_hz, cog_hz
+    df = freqs[1] - freqs[0]
+    for c in range(n_ch):
+        if not np.isfinite(exponent[c]):
+            continue
+        with np.errstate(divide="ignore"):
+            fit = np.where(pos, offset[c] - exponent[c] * np.log10(np.where(pos, freqs, 1.0)), np.nan)
+            resid = np.log10(np.maximum(psd[c], 1e-300)) - fit
+        i = in_rng[np.argmax(resid[in_rng])]
+        if i <= 0 or i >= freqs.size - 1:
+            continue
+        r0, r1, r2 = resid[i - 1], resid[i], resid[i + 1]
+        if not (r1 > r0 and r1 >= r2 and r1 >= min_prominence):
+            continue
+        denom = r0 - 2 * r1 + r2
+        delta = 0.5 * (r0 - r2) / denom if denom < 0 else 0.0
+        peak_hz[c] = freqs[i] + float(np.clip(delta, -0.5, 0.5)) * df
+        periodic = np.maximum(psd[c, in_rng] - 10.0 ** fit[in_rng], 0.0)
+        if periodic.sum() > 0:
+            cog_hz[c] = float((freqs[in_rng] * periodic).sum() / periodic.sum())
+    return peak_hz, cog_hz
+
+
+def frontal_alpha_asymmetry(alpha_power: dict, pairs) -> dict:
+    """Frontal alpha asymmetry ln(α right) − ln(α left) for each pair present.
+
+    Parameters
+    ----------
+    alpha_power : dict
+        ``{channel: absolute alpha power}`` (µV²); channels with ``None``/NaN are skipped.
+    pairs : sequence of (right, left)
+        E.g. ``(("F4", "F3"), ("AF8", "AF7"))``; matched case-insensitively.
+
+    Returns
+    -------
+    faa : dict
+        ``{"F4/F3": value, ...}`` for every pair whose two channels have positive power.
+    """
+    lookup = {str(k).upper(): v for k, v in alpha_power.items()}
+    out = {}
+    for right, left in pairs:
+        r, l = lookup.get(right.upper()), lookup.get(left.upper())
+        if r is None or l is None or not (np.isfinite(r) and np.isfinite(l)) or r <= 0 or l <= 0:
+            continue
+        out[f"{right}/{left}"] = float(np.log(r) - np.log(l))
+    return out
+
+
+def clean_epoch_mask(annotations: mne.Annotations, starts, n_len, sfreq, *, first_time=0.0):
+    """Return True for epochs that overlap no ``BAD*`` annotation.
+
+    Parameters
+    ----------
+    annotations : mne.Annotations
+    starts : ndarray of int
+        First sample of each epoch (relative to the first sample of the data).
+    n_len : int
+        Epoch length in samples.
+    sfreq : float
+    first_time : float
+        ``raw.first_time`` when the annotations are tied to ``meas_date``.
+
+    Returns
+    -------
+    clean : ndarray of bool, shape (n_epochs,)
+    """
+    starts = np.asarray(starts)
+    clean = np.ones(starts.size, bool)
+    if len(annotations) == 0 or starts.size == 0:
+        return clean
+    shift = first_time if annotations.orig_time is not None else 0.0
+    e0 = starts / sfreq
+    e1 = (starts + n_len) / sfreq
+    for onset, dur, desc in zip(annotations.onset, annotations.duration, annotations.description):
+        if not str(desc).upper().startswith("BAD"):
+            continue
+        a = onset - shift
+        b = a + max(dur, 1.0 / sfreq)  # a zero-length BAD mark still spoils its epoch
+        clean &= ~((e0 < b) & (e1 > a))
+    return clean
+
+
+@dataclass(frozen=True)
+class SessionFeatures:
+    """Features of one recording.
+
+    Attributes
+    ----------
+    epochs : pandas.DataFrame
+        Long table, one row per epoch × channel × band: ``epoch, onset_s, duration_s, channel,
+        band, absolute_uv2, relative, log10_uv2, clean`` (rejected epochs kept with
+        ``clean=False`` so the timeline is complete).
+    summary : dict
+        Session values (JSON-serialisable; see :func:`compute_features_array`).
+    psd : ndarray, shape (n_channels, n_freqs)
+        Mean PSD of the clean epochs (µV²/Hz; NaN when there are none).
+    freqs : ndarray, shape (n_freqs,)
+    provenance : dict
+    """
+
+    epochs: pd.DataFrame
+    summary: dict
+    psd: np.ndarray
+    freqs: np.ndarray
+    provenance: dict = field(default_factory=dict)
+
+
+def _none_if_nan(x):
+    x = float(x)
+    return None if not np.isfinite(x) else x
+
+
+def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, starts=None,
+                           bad_channels=(), settings: Settings | None = None):
+    """Per-epoch and session features from a preprocessed array (the pure core).
+
+    Parameters
+    ----------
+    data_uv : ndarray, shape (n_channels, n_times)
+        Preprocessed signal in µV.
+    sfreq : float
+        Sampling rate in Hz.
+    ch_names : list of str
+    clean_epochs : ndarray of bool | None
+        Clean flag per epoch (default all clean).
+    starts : ndarray of int | None
+        Epoch starts (default :func:`~neurofeedback.spectral.epoch_starts` from settings).
+    bad_channels : sequence of str
+        Channels whose rows are kept in the table with ``clean=False`` and whose session
+        values are ``None``.
+    settings : Settings | None
+
+    Returns
+    -------
+    epochs : pandas.DataFrame
+    summary : dict
+        ``epoch_s, step_s, n_epochs, n_clean_epochs, bands, band_power {absolute, relative,
+        log10}, ratios, iaf_hz, iaf_cog_hz, faa, aperiodic``; per-channel values are ``None``
+        for bad channels or when there is no clean epoch.
+    psd : ndarray, shape (n_channels, n_freqs)
+    freqs : ndarray
+    """
+    settings = settings or load_settings()
+    ep, sp, bs, fs = settings.epochs, settings.spectral, settings.bands, settings.features
+    n_ch, n_times = data_uv.shape
+    ch_names = list(ch_names)
+    if starts is None:
+        starts = epoch_starts(n_times, sfreq, length_s=ep.length_s, step_s=ep.step_s)
+    n_ep = starts.size
+    clean = np.ones(n_ep, bool) if clean_epochs is None else np.asarray(clean_epochs, bool)
+    fmax = max(bs.broadband[1], max(b[2] for b in bs.bands), fs.aperiodic_range[1], fs.iaf_range[1])
+    if fmax > sfreq / 2:
+        raise ValueError(
+            f"The bands and fit ranges reach {fmax} Hz, above the Nyquist frequency "
+            f"({sfreq / 2} Hz) of this recording; narrow them in configs/bands.yaml."
+        )
+    psd, freqs = welch_epochs(
+        data_uv, sfreq, starts, length_s=ep.length_s, segment_s=sp.segment_s,
+        overlap=sp.overlap, window=sp.window, fmax=fmax + 1.0,
+    )
+    W = band_weights(freqs, list(bs.bands) + [("broadband", *bs.broadband)])
+    power = psd @ W  # (n_ep, n_ch, n_bands + 1)
+    absolute = power[..., :-1]
+    total = power[..., -1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = absolute / total
+        log_abs = np.log10(absolute)
+
+    # --- per-epoch long table -------------------------------------------------------------
+    n_b = len(bs.bands)
+    bad_set = set(bad_channels)
+    ch_good = np.array([c not in bad_set for c in ch_names])
+    n_rows = n_ep * n_ch * n_b
+    epoch_idx = np.repeat(np.arange(n_ep), n_ch * n_b)
+    ch_codes = np.tile(np.repeat(np.arange(n_ch), n_b), n_ep)
+    band_codes = np.tile(np.arange(n_b), n_ep * n_ch)
+    table = pd.DataFrame({
+        "epoch": epoch_idx,
+        "onset_s": (starts / sfreq)[epoch_idx],
+        "duration_s": np.full(n_rows, ep.length_s),
+        "channel": pd.Categorical.from_codes(ch_codes, categories=ch_names),
+        "band": pd.Categorical.from_codes(band_codes, categories=list(bs.names)),
+        "absolute_uv2": absolute.reshape(-1),
+        "relative": relative.reshape(-1),
+        "log10_uv2": log_abs.reshape(-1),
+        "clean": (clean[:, None] & ch_good[None, :]).repeat(n_b, axis=1).reshape(-1),
+    })
+
+    # --- session values from the mean clean PSD ---------------------------------------------
+    n_clean = int(clean.sum())
+    if n_clean:
+        mpsd = psd[clean].mean(axis=0)
+    else:
+        mpsd = np.full((n_ch, freqs.size), np.nan)
+        logger.warning("No clean epoch: session values are undefined.")
+    s_power = mpsd @ W
+    s_abs, s_tot = s_power[:, :-1], s_power[:, -1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_rel = s_abs / s_tot[:, None]
+    expo, offs = aperiodic_fit(freqs, mpsd, freq_range=fs.aperiodic_range)
+    peak, cog = individual_alpha_frequency(
+        freqs, mpsd, freq_range=fs.iaf_range, min_prominence=fs.iaf_min_prominence,
+        exponent=expo, offset=offs,
+    )
+    names = list(bs.names)
+    valid = [ch_good[i] and n_clean > 0 for i in range(n_ch)]
+
+    def per_channel(values_fn):
+        return {ch: (values_fn(i) if valid[i] else None) for i, ch in enumerate(ch_names)}
+
+    ratios = {}
+    for i, ch in enumerate(ch_names):
+        if not valid[i]:
+            ratios[ch] = None
+            continue
+        ratios[ch] = {
+            rname: _none_if_nan(s_abs[i, names.index(num)] / s_abs[i, names.index(den)])
+            for rname, num, den in bs.ratios
+        }
+    alpha_idx = names.index("alpha") if "alpha" in names else None
+    faa = {}
+    if alpha_idx is not None:
+        alpha = {ch: s_abs[i, alpha_idx] for i, ch in enumerate(ch_names) if valid[i]}
+        faa = frontal_alpha_asymmetry(alpha, fs.faa_pairs)
+    summary = {
+        "epoch_s": ep.length_s,
+        "step_s": ep.step_s,
+        "n_epochs": int(n_ep),
+        "n_clean_epochs": n_clean,
+        "bands": bs.as_dict(),
+        "broadband": list(bs.broadband),
+        "band_power": {
+            "absolute": per_channel(lambda i: {b: _none_if_nan(s_abs[i, j]) for j, b in enumerate(names)}),
+            "relative": per_channel(lambda i: {b: _none_if_nan(s_rel[i, j]) for j, b in enumerate(names)}),
+            "log10": per_channel(lambda i: {b: _none_if_nan(np.log10(s_abs[i, j])) if s_abs[i, j] > 0 else None
+                                            for j, b in enumerate(names)}),
+        },
+        "ratios": ratios,
+        "iaf_hz": per_channel(lambda i: _none_if_nan(peak[i])),
+        "iaf_cog_hz": per_channel(lambda i: _none_if_nan(cog[i])),
+        "faa": faa,
+        "aperiodic": per_channel(lambda i: {"exponent": _none_if_nan(expo[i]), "offset": _none_if_nan(offs[i])}),
+    }
+    return table, summary, mpsd, freqs
+
+
+def compute_features(raw: mne.io.BaseRaw, settings: Settings | None = None, *, provenance=None):
+    """Features of a preprocessed recording (see :func:`neurofeedback.preprocessing.preprocess`).
+
+    Parameters
+    ----------
+    raw : mne.io.Raw
+        Preprocessed recording (volts), with ``BAD_*`` annotations and ``info['bads']``.
+    settings : Settings | None
+    provenance : dict | None
+        Provenance to attach (see :func:`neurofeedback.provenance.build_provenance`).
+
+    Returns
+    -------
+    features : SessionFeatures
+    """
+    settings = settings or load_settings()
+    picks = mne.pick_types(raw.info, eeg=True, exclude=[])
+    ch_names = [raw.ch_names[i] for i in picks]
+    sfreq = float(raw.info["sfreq"])
+    data_uv = raw.get_data(picks=picks) * 1e6
+    starts = epoch_starts(data_uv.shape[1], sfreq, length_s=settings.epochs.length_s,
+                          step_s=settings.epochs.step_s)
+    n_len = int(round(settings.epochs.length_s * sfreq))
+    clean = clean_epoch_mask(raw.annotations, starts, n_len, sfreq, first_time=raw.first_time)
+    table, summary, psd, freqs = compute_features_array(
+        data_uv, sfreq, ch_names, clean_epochs=clean, starts=starts,
+        bad_channels=raw.info["bads"], settings=settings,
+    )
+    return SessionFeatures(epochs=table, summary=summary, psd=psd, freqs=freqs,
+                           provenance=dict(provenance or {}))
