@@ -1,0 +1,273 @@
+"""The ``neurofeedback`` command line: parse, call the library, print.
+
+Any :class:`~neurofeedback.errors.NeurofeedbackError` (bad file, bad board, bad config) becomes
+one line on stderr and exit code 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import ConfigError, NeurofeedbackError, PrecomputedFeaturesError, RecordingFormatError
+
+app = typer.Typer(
+    name="neurofeedback",
+    help="Read EEG recordings from consumer headsets and compute validated band-power features.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+_FORMAT_HELP = ("auto, brainflow_csv, openbci_txt, muselsl_csv, mindmonitor_csv, edf, bdf, fif, "
+                "brainvision")
+
+
+def _fail(message: str) -> None:
+    err.print(f"neurofeedback: error: {' '.join(str(message).split())}", markup=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _user_errors(fn):
+    """Turn the project's errors (and OS errors on user paths) into one line and exit 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except NeurofeedbackError as exc:
+            _fail(str(exc))
+        except OSError as exc:
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            _fail(f"{where}{exc.strerror or exc}")
+
+    return wrapper
+
+
+def _parse_line_freq(value: str):
+    v = value.strip().lower()
+    if v in ("auto",):
+        return "auto"
+    if v in ("none", "off", "0"):
+        return None
+    if v in ("50", "60"):
+        return float(v)
+    raise ConfigError(
+        f"Invalid value for the '--line-freq' parameter. Allowed values are '50', '60', 'auto' and "
+        f"'none', but got {value!r} instead."
+    )
+
+
+def _settings(bands: Optional[Path]):
+    from .config import load_settings
+
+    return load_settings(bands_file=bands) if bands else load_settings()
+
+
+def _setup_logging(verbose: bool):
+    logger = logging.getLogger("neurofeedback")
+    if not logger.handlers or all(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        h = logging.StreamHandler(sys.stderr)
+        h.setFormatter(logging.Formatter("neurofeedback: %(levelname)s: %(message)s"))
+        logger.addHandler(h)
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    import mne
+
+    mne.set_log_level("ERROR")
+
+
+PathArg = Annotated[Path, typer.Argument(help="Recording file (format detected from its content).")]
+FormatOpt = Annotated[str, typer.Option("--format", help=f"Force a format: {_FORMAT_HELP}.")]
+BoardOpt = Annotated[Optional[str], typer.Option(
+    "--board", help="BrainFlow board of a BrainFlow CSV without its JSON sidecar (e.g. muse_2, cyton).")]
+LineOpt = Annotated[str, typer.Option(
+    "--line-freq", help="Mains frequency to notch: 50, 60, auto (detect from the spectrum) or none.")]
+BandsOpt = Annotated[Optional[Path], typer.Option(
+    "--bands", help="A bands YAML file to use instead of configs/bands.yaml.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")]
+
+
+def _process(path, fmt, board, line_freq, bands):
+    from .process import process_recording
+
+    settings = _settings(bands)
+    return process_recording(path, format=fmt, board=board, line_freq=_parse_line_freq(line_freq),
+                             settings=settings)
+
+
+def _fmt(v, spec=".3g"):
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    return format(v, spec)
+
+
+@app.command()
+@_user_errors
+def inspect(
+    path: PathArg,
+    format: FormatOpt = "auto",
+    board: BoardOpt = None,
+    line_freq: LineOpt = "auto",
+    bands: BandsOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    verbose: VerboseOpt = False,
+):
+    """Summarise a recording: channels, duration, quality, band powers, IAF, FAA."""
+    _setup_logging(verbose)
+    try:
+        proc = _process(path, format, board, line_freq, bands)
+    except PrecomputedFeaturesError:
+        return _inspect_precomputed(path, as_json)
+    summary = proc.summary()
+    if as_json:
+        typer.echo(json.dumps(summary, default=str))
+        return
+    _print_summary(summary)
+
+
+def _print_summary(s: dict) -> None:
+    meas = s["meas_date"] or "unknown"
+    out.print(f"[bold]{s['path']}[/bold]  ({s['format']})")
+    out.print(
+        f"{len(s['channels'])} channels at {s['sfreq']:g} Hz, {s['duration_s']:.1f} s, recorded {meas}; "
+        f"notch {_fmt(s['line_freq'], 'g') if s['line_freq'] else 'none'}; "
+        f"{s['n_clean_epochs']}/{s['n_epochs']} clean {s['epoch_s']:g}-s epochs "
+        f"({100 * s['clean_fraction']:.0f}%)"
+    )
+    q = Table(title="Signal quality", title_justify="left")
+    for col in ("channel", "status", "std µV", "railed", "line-noise ×", "artifact time"):
+        q.add_column(col, justify="left" if col in ("channel", "status") else "right")
+    for r in s["quality"]:
+        style = "" if r["status"] == "good" else "red"
+        q.add_row(r["channel"], r["status"], _fmt(r["std_uv"], ".1f"), f"{100 * r['railed_fraction']:.0f}%",
+                  _fmt(r["line_noise_ratio"], ".1f"), f"{100 * r['artifact_fraction']:.0f}%", style=style)
+    out.print(q)
+    if s["annotations"]:
+        out.print("Annotations: " + ", ".join(
+            f"{k} ×{v['count']} ({v['total_s']:.1f} s)" for k, v in sorted(s["annotations"].items())))
+    bands = list(s["bands"])
+    t = Table(title="Band power (session, clean epochs): relative % / absolute µV²", title_justify="left")
+    t.add_column("channel")
+    for b in bands:
+        lo, hi = s["bands"][b]
+        t.add_column(f"{b}\n{lo:g}–{hi:g} Hz", justify="right")
+    t.add_column("IAF Hz\npeak / CoG", justify="right")
+    t.add_column("1/f\nexponent", justify="right")
+    for ch in s["channels"]:
+        rel = s["band_power"]["relative"].get(ch)
+        ab = s["band_power"]["absolute"].get(ch)
+        if rel is None:
+            t.add_row(ch, *["—"] * len(bands), "—", "—", style="dim")
+            continue
+        ap = s["aperiodic"][ch] or {}
+        t.add_row(ch, *[f"{100 * rel[b]:.1f}% / {_fmt(ab[b])}" for b in bands],
+                  f"{_fmt(s['iaf_hz'][ch], '.2f')} / {_fmt(s['iaf_cog_hz'][ch], '.2f')}",
+                  _fmt(ap.get("exponent"), ".2f"))
+    out.print(t)
+    if s["faa"]:
+        out.print("Frontal alpha asymmetry ln(α right) − ln(α left): " +
+                  ", ".join(f"{k} {v:+.3f}" for k, v in s["faa"].items()))
+    else:
+        out.print("Frontal alpha asymmetry: no homologous frontal pair (F4/F3, AF8/AF7, F8/F7, Fp2/Fp1) among the good channels")
+
+
+def _inspect_precomputed(path, as_json):
+    from .io import read_precomputed
+
+    pre = read_precomputed(path)
+    summary = pre.summary()
+    if as_json:
+        typer.echo(json.dumps(summary, default=str))
+        return
+    out.print(f"[bold]{path}[/bold]  ({summary['format']}: precomputed band powers, not raw EEG)")
+    out.print(summary.get("note", ""))
+    t = Table(title=f"Session means ({summary['units']['absolute']}) and relative %", title_justify="left")
+    t.add_column("channel")
+    bands = list(summary["bands"])
+    for b in bands:
+        t.add_column(b, justify="right")
+    for ch, vals in summary["band_power"]["absolute"].items():
+        rel = summary["band_power"]["relative"][ch] or {}
+        if vals is None:
+            t.add_row(ch, *["—"] * len(bands), style="dim")
+            continue
+        t.add_row(ch, *[f"{_fmt(vals[b], '.2f')} B / {100 * rel.get(b, float('nan')):.0f}%" for b in bands])
+    out.print(t)
+
+
+@app.command()
+@_user_errors
+def features(
+    path: PathArg,
+    out_path: Annotated[Path, typer.Option("--out", help="Output table: FILE.parquet or FILE.csv.")],
+    format: FormatOpt = "auto",
+    board: BoardOpt = None,
+    line_freq: LineOpt = "auto",
+    bands: BandsOpt = None,
+    verbose: VerboseOpt = False,
+):
+    """Write the per-epoch long table (epoch × channel × band) with its provenance."""
+    _setup_logging(verbose)
+    if out_path.suffix.lower() not in (".parquet", ".csv"):
+        raise ConfigError(
+            f"Invalid value for the '--out' parameter. Allowed suffixes are '.parquet' and '.csv', "
+            f"but got {out_path.name!r} instead."
+        )
+    try:
+        proc = _process(path, format, board, line_freq, bands)
+    except PrecomputedFeaturesError:
+        from .io import read_precomputed
+
+        pre = read_precomputed(path)
+        written = pre.write_table(out_path)
+        out.print(f"wrote {written} ({len(pre.table)} rows of precomputed Mind Monitor band powers)")
+        return
+    from .process import write_epoch_table
+
+    written = write_epoch_table(proc.features, out_path)
+    t = proc.features.epochs
+    n_clean = int(t.loc[t["clean"], "epoch"].nunique())
+    out.print(f"wrote {written}: {len(t)} rows ({proc.features.summary['n_epochs']} epochs × "
+              f"{t['channel'].nunique()} channels × {t['band'].nunique()} bands; {n_clean} clean epochs)")
+
+
+@app.command()
+@_user_errors
+def boards(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+):
+    """List every BrainFlow board: name, sampling rate, EEG channels."""
+    from .acquisition.boards import list_boards
+
+    infos = list_boards()
+    if as_json:
+        typer.echo(json.dumps([{"name": b.name, "board_id": b.board_id, "sfreq": b.sfreq,
+                                "eeg_channels": list(b.eeg_names)} for b in infos]))
+        return
+    t = Table(title="BrainFlow boards", title_justify="left")
+    for col in ("name", "id", "Hz", "EEG channels"):
+        t.add_column(col)
+    for b in infos:
+        t.add_row(b.name.removesuffix("_BOARD").lower(), str(b.board_id), _fmt(b.sfreq, "g"),
+                  ",".join(b.eeg_names) or "—")
+    out.print(t)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,224 @@
+"""One recording from file to features: read → preprocess → epochs → PSD → features.
+
+This is the composition the CLI (``inspect``, ``features``) and the Prefect flows call; each step
+is a plain function of its own module.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mne
+import pandas as pd
+
+from .config import Settings, load_settings
+from .features import SessionFeatures, compute_features
+from .preprocessing import preprocess
+from .provenance import build_provenance, file_sha256
+
+logger = logging.getLogger("neurofeedback")
+
+__all__ = ["ProcessedRecording", "process_recording", "process_raw", "write_epoch_table"]
+
+
+@dataclass(frozen=True)
+class ProcessedRecording:
+    """A processed recording.
+
+    Attributes
+    ----------
+    path : Path | None
+    format : str | None
+        The format it was read as.
+    raw : mne.io.Raw
+        The preprocessed recording (volts, with bads and ``BAD_*`` annotations).
+    quality : pandas.DataFrame
+        Per-channel quality (see :func:`neurofeedback.preprocessing.preprocess`).
+    line_freq : float | None
+        Notch frequency used.
+    features : SessionFeatures
+    timings : dict
+        Seconds spent in each step.
+    """
+
+    path: Path | None
+    format: str | None
+    raw: mne.io.BaseRaw
+    quality: pd.DataFrame
+    line_freq: float | None
+    features: SessionFeatures
+    timings: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """Return the JSON-serialisable session summary (the ``inspect --json`` object)."""
+        raw = self.raw
+        meas = raw.info["meas_date"]
+        s = self.features.summary
+        return {
+            "path": str(self.path) if self.path else None,
+            "format": self.format,
+            "sfreq": float(raw.info["sfreq"]),
+            "duration_s": raw.n_times / raw.info["sfreq"],
+            "meas_date": meas.isoformat() if meas is not None else None,
+            "channels": list(self.quality["channel"]),
+            "bad_channels": list(raw.info["bads"]),
+            "line_freq": self.line_freq,
+            "epoch_s": s["epoch_s"],
+            "step_s": s["step_s"],
+            "n_epochs": s["n_epochs"],
+            "n_clean_epochs": s["n_clean_epochs"],
+            "clean_fraction": (s["n_clean_epochs"] / s["n_epochs"]) if s["n_epochs"] else 0.0,
+            "bands": s["bands"],
+            "units": {
+                "absolute": "uV^2", "relative": "fraction of broadband power",
+                "log10": "log10(uV^2)", "iaf": "Hz", "faa": "ln(uV^2) difference",
+            },
+            "band_power": s["band_power"],
+            "ratios": s["ratios"],
+            "iaf_hz": s["iaf_hz"],
+            "iaf_cog_hz": s["iaf_cog_hz"],
+            "faa": s["faa"],
+            "aperiodic": s["aperiodic"],
+            "quality": _quality_records(self.quality),
+            "annotations": _annotation_counts(raw.annotations),
+            "provenance": self.features.provenance,
+        }
+
+
+def _quality_records(q: pd.DataFrame) -> list[dict]:
+    out = []
+    for row in q.itertuples(index=False):
+        rec = {}
+        for k, v in row._asdict().items():
+            if isinstance(v, float) and v != v:  # NaN
+                v = None
+            elif hasattr(v, "item"):
+                v = v.item()
+            rec[k] = v
+        out.append(rec)
+    return out
+
+
+def _annotation_counts(ann: mne.Annotations) -> dict:
+    counts: dict[str, dict] = {}
+    for d, dur in zip(ann.description, ann.duration):
+        c = counts.setdefault(str(d), {"count": 0, "total_s": 0.0})
+        c["count"] += 1
+        c["total_s"] += float(dur)
+    return counts
+
+
+def process_raw(raw, settings: Settings | None = None, *, line_freq="config", path=None, fmt=None,
+                input_sha256=None) -> ProcessedRecording:
+    """Preprocess a recording already in memory and compute its features.
+
+    Parameters
+    ----------
+    raw : mne.io.Raw
+        Recording in volts.
+    settings : Settings | None
+    line_freq : 50 | 60 | "auto" | None | "config"
+        See :func:`neurofeedback.preprocessing.preprocess`.
+    path, fmt, input_sha256
+        Where it came from, for the provenance.
+
+    Returns
+    -------
+    processed : ProcessedRecording
+    """
+    settings = settings or load_settings()
+    t0 = time.perf_counter()
+    pre = preprocess(raw, settings, line_freq=line_freq)
+    t1 = time.perf_counter()
+    prov = build_provenance(
+        settings, input_path=path, input_sha256=input_sha256, fmt=fmt,
+        extra={"line_freq": pre.line_freq},
+    )
+    feats = compute_features(pre.raw, settings, provenance=prov)
+    t2 = time.perf_counter()
+    return ProcessedRecording(
+        path=Path(path) if path else None, format=fmt, raw=pre.raw, quality=pre.quality,
+        line_freq=pre.line_freq, features=feats,
+        timings={"preprocess_s": t1 - t0, "features_s": t2 - t1},
+    )
+
+
+def process_recording(path, *, format="auto", board=None, line_freq="config",
+                      settings: Settings | None = None) -> ProcessedRecording:
+    """Read a recording and compute its features.
+
+    Parameters
+    ----------
+    path : path-like
+        Any recording :func:`neurofeedback.io.read_recording` reads.
+    format : str
+        Format name or ``"auto"``.
+    board : str | int | None
+        BrainFlow board for BrainFlow CSV files without a sidecar.
+    line_freq : 50 | 60 | "auto" | None | "config"
+    settings : Settings | None
+
+    Returns
+    -------
+    processed : ProcessedRecording
+
+    Raises
+    ------
+    RecordingFormatError
+        When the file cannot be read (one line naming the file and the problem).
+    """
+    from .io import detect_format, read_recording
+
+    t0 = time.perf_counter()
+    fmt = detect_format(path) if format == "auto" else format
+    raw = read_recording(path, format=fmt, board=board)
+    t1 = time.perf_counter()
+    sha = file_sha256(path)
+    out = process_raw(raw, settings, line_freq=line_freq, path=path, fmt=fmt, input_sha256=sha)
+    out.timings.update(read_s=t1 - t0)
+    return out
+
+
+def write_epoch_table(features: SessionFeatures, out) -> Path:
+    """Write the per-epoch long table to Parquet or CSV, with its provenance.
+
+    Parquet files carry the provenance as JSON in the schema metadata (key ``neurofeedback``);
+    CSV files get it in ``<out>.provenance.json`` beside them.
+
+    Parameters
+    ----------
+    features : SessionFeatures
+    out : path-like
+        ``*.parquet`` or ``*.csv``.
+
+    Returns
+    -------
+    path : Path
+    """
+    import json
+
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise ValueError(
+            f"Invalid value for the 'out' parameter. Allowed suffixes are '.parquet' and '.csv', "
+            f"but got {out.suffix or out.name!r} instead."
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table = features.epochs
+    blob = json.dumps(features.provenance, default=str)
+    if suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        t = pa.Table.from_pandas(table, preserve_index=False)
+        meta = dict(t.schema.metadata or {})
+        meta[b"neurofeedback"] = blob.encode()
+        pq.write_table(t.replace_schema_metadata(meta), out)
+    else:
+        table.to_csv(out, index=False)
+        out.with_name(out.name + ".provenance.json").write_text(blob)
+    return out
