@@ -383,7 +383,8 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
     return table, summary, mpsd, freqs
 
 
-def compute_features(raw: mne.io.BaseRaw, settings: Settings | None = None, *, provenance=None):
+def compute_features(raw: mne.io.BaseRaw, settings: Settings | None = None, *, provenance=None,
+                     data_uv=None):
     """Features of a preprocessed recording (see :func:`neurofeedback.preprocessing.preprocess`).
 
     Parameters
@@ -393,6 +394,9 @@ def compute_features(raw: mne.io.BaseRaw, settings: Settings | None = None, *, p
     settings : Settings | None
     provenance : dict | None
         Provenance to attach (see :func:`neurofeedback.provenance.build_provenance`).
+    data_uv : ndarray, shape (n_eeg_channels, n_times) | None
+        The EEG channels of ``raw`` already in µV (as
+        :attr:`~neurofeedback.preprocessing.PreprocessResult.data_uv`), to skip the conversion.
 
     Returns
     -------
@@ -402,7 +406,10 @@ def compute_features(raw: mne.io.BaseRaw, settings: Settings | None = None, *, p
     picks = mne.pick_types(raw.info, eeg=True, exclude=[])
     ch_names = [raw.ch_names[i] for i in picks]
     sfreq = float(raw.info["sfreq"])
-    data_uv = raw.get_data(picks=picks) * 1e6
+    if data_uv is None:
+        data_uv = raw.get_data(picks=picks) * 1e6
+    elif data_uv.shape != (len(picks), raw.n_times):
+        raise ValueError(f"data_uv has shape {data_uv.shape}, expected {(len(picks), raw.n_times)}")
     starts = epoch_starts(data_uv.shape[1], sfreq, length_s=settings.epochs.length_s,
                           step_s=settings.epochs.step_s)
     n_len = int(round(settings.epochs.length_s * sfreq))

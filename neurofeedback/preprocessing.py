@@ -209,8 +209,13 @@ def find_bad_channels(raw_uv: np.ndarray, filtered_uv: np.ndarray, ch_names, set
     quality : pandas.DataFrame
         One row per channel: ``channel, status, std_uv, railed_fraction``.
     """
-    railed = np.mean(np.abs(raw_uv) >= settings.rail_uv, axis=1)
-    std = filtered_uv.std(axis=1, dtype=np.float64)
+    railed = np.zeros(len(ch_names))
+    for c in range(len(ch_names)):
+        row = raw_uv[c]
+        if row.max() >= settings.rail_uv or row.min() <= -settings.rail_uv:  # cheap check first
+            railed[c] = np.count_nonzero(np.abs(row) >= settings.rail_uv) / row.size
+    # filtered_uv has zero mean (band-passed): std from the sum of squares, in float64
+    std = np.sqrt(np.array([np.dot(r, r, ) for r in filtered_uv.astype(np.float64, copy=False)]) / filtered_uv.shape[1])
     status = np.full(len(ch_names), "good", dtype=object)
     status[std < settings.flat_uv] = "flat"
     status[railed >= settings.railed_fraction] = "railed"
@@ -227,6 +232,43 @@ def _block_stats(x: np.ndarray, block: int):
     n_blocks = x.shape[1] // block
     xb = x[:, : n_blocks * block].reshape(x.shape[0], n_blocks, block)
     return xb.max(axis=2), xb.min(axis=2), xb.mean(axis=2, dtype=np.float64)
+
+
+def _blink_peaks(x: np.ndarray, sfreq: float, height: float) -> np.ndarray:
+    """Peaks above ``height`` lasting 50–600 ms (half-height width), at least 300 ms apart.
+
+    Only the stretches above ``height`` are examined, which keeps this cheap on long recordings
+    (the equivalent ``scipy.signal.find_peaks`` call scans every local maximum).
+    """
+    starts, stops = _mask_to_intervals(x > height)
+    if starts.size == 0:
+        return starts
+    peaks = np.array([a + int(np.argmax(x[a:b])) for a, b in zip(starts, stops)])
+    min_gap = max(int(0.3 * sfreq), 1)
+    keep = [0]
+    for j in range(1, peaks.size):  # closer than 300 ms: keep the higher one
+        if peaks[j] - peaks[keep[-1]] < min_gap:
+            if x[peaks[j]] > x[peaks[keep[-1]]]:
+                keep[-1] = j
+        else:
+            keep.append(j)
+    peaks = peaks[keep]
+    widths = scipy.signal.peak_widths(x, peaks, rel_height=0.5)[0] / sfreq
+    return peaks[(widths >= 0.05) & (widths <= 0.6)]
+
+
+def _running_median(x: np.ndarray, k: int, *, factor: int = 4) -> np.ndarray:
+    """Running median of each row over ``k`` columns, computed on ``factor``-column means and
+    linearly interpolated back (a baseline over tens of seconds needs no finer grid)."""
+    n = x.shape[1]
+    if n < 4 * factor or k < 2 * factor:
+        return scipy.ndimage.median_filter(x, size=(1, k), mode="nearest")
+    m = n // factor
+    coarse = x[:, : m * factor].reshape(x.shape[0], m, factor).mean(axis=2)
+    med = scipy.ndimage.median_filter(coarse, size=(1, max(k // factor, 1) | 1), mode="nearest")
+    centres = np.arange(m) * factor + (factor - 1) / 2.0
+    cols = np.arange(n)
+    return np.array([np.interp(cols, centres, row) for row in med])
 
 
 def _mask_to_intervals(mask: np.ndarray):
@@ -275,8 +317,7 @@ def find_artifacts(raw_uv, filtered_uv, sfreq, ch_names, good, settings: Preproc
     amp[:, n_blocks - bad_win.shape[1]:] |= bad_win
     # Deviation of the raw signal from its running-median baseline.
     rmax, rmin, rmean = _block_stats(raw_uv, block)
-    k = max(int(round(settings.baseline_s / block_s)) | 1, 3)
-    base = scipy.ndimage.median_filter(rmean, size=(1, k), mode="nearest")
+    base = _running_median(rmean, max(int(round(settings.baseline_s / block_s)) | 1, 3))
     dev = np.maximum(np.abs(rmax - base), np.abs(rmin - base)) > settings.deviation_uv
     # Blinks: positive peaks on frontal good channels.
     blink = np.zeros((n_ch, n_blocks), bool)
@@ -285,11 +326,7 @@ def find_artifacts(raw_uv, filtered_uv, sfreq, ch_names, good, settings: Preproc
     if frontal:
         pad = int(round(settings.blink_pad_s * sfreq))
         for i in frontal:
-            peaks, _ = scipy.signal.find_peaks(
-                filtered_uv[i], height=settings.blink_uv, distance=max(int(0.3 * sfreq), 1),
-                width=(int(0.05 * sfreq), int(0.6 * sfreq)),
-            )
-            for p in peaks:
+            for p in _blink_peaks(filtered_uv[i], sfreq, settings.blink_uv):
                 a, b = max(p - pad, 0), min(p + pad, n_times)
                 blink_iv.append((a, b))
                 blink[i, a // block: min((b - 1) // block + 1, n_blocks)] = True
@@ -323,12 +360,16 @@ class PreprocessResult:
     line_freq : float | None
         The notch frequency used (given or detected).
     artifacts : list of (onset_s, duration_s, description)
+    data_uv : ndarray of float32, shape (n_channels, n_times)
+        The filtered EEG channels of ``raw`` in µV (what the features are computed from;
+        kept to avoid converting back from volts).
     """
 
     raw: mne.io.BaseRaw
     quality: pd.DataFrame
     line_freq: float | None
     artifacts: list
+    data_uv: np.ndarray | None = None
 
 
 def _line_noise_ratio(raw_uv, sfreq, line_freq):
@@ -393,12 +434,12 @@ def preprocess(raw: mne.io.BaseRaw, settings: Settings | None = None, *, line_fr
         info["highpass"] = float(p.l_freq)
         if h_freq is not None:
             info["lowpass"] = float(h_freq)
-    out = mne.io.RawArray(filt.astype(np.float64) * 1e-6, info, first_samp=raw.first_samp,
-                          copy="auto", verbose="error")
+    out = mne.io.RawArray(np.multiply(filt, 1e-6, dtype=np.float64), info, first_samp=raw.first_samp,
+                          copy=None, verbose="error")
     ann = raw.annotations.copy()
     if annots:
         on, du, de = zip(*annots)
         shift = out.first_time if ann.orig_time is not None else 0.0
         ann.append(np.asarray(on) + shift, du, de)
     out.set_annotations(ann)
-    return PreprocessResult(raw=out, quality=quality, line_freq=line_freq, artifacts=annots)
+    return PreprocessResult(raw=out, quality=quality, line_freq=line_freq, artifacts=annots, data_uv=filt)

@@ -137,7 +137,7 @@ def process_raw(raw, settings: Settings | None = None, *, line_freq="config", pa
         settings, input_path=path, input_sha256=input_sha256, fmt=fmt,
         extra={"line_freq": pre.line_freq},
     )
-    feats = compute_features(pre.raw, settings, provenance=prov)
+    feats = compute_features(pre.raw, settings, provenance=prov, data_uv=pre.data_uv)
     t2 = time.perf_counter()
     return ProcessedRecording(
         path=Path(path) if path else None, format=fmt, raw=pre.raw, quality=pre.quality,

@@ -52,6 +52,22 @@ def _segment_params(sfreq: float, segment_s: float, overlap: float) -> tuple[int
     return nperseg, max(hop, 1)
 
 
+def _segment_means(x, starts, nperseg):
+    """Mean of each segment ``x[s:s + nperseg]`` (float64), cheaply for a regular grid."""
+    starts = np.asarray(starts)
+    if starts.size > 1:
+        step = int(starts[1] - starts[0])
+        regular = step > 0 and nperseg % step == 0 and np.all(np.diff(starts) == step)
+        if regular:
+            k = nperseg // step
+            n_blocks = starts.size + k - 1
+            blocks = x[starts[0]:starts[0] + n_blocks * step].reshape(n_blocks, step).sum(axis=1, dtype=np.float64)
+            csum = np.concatenate([[0.0], np.cumsum(blocks)])
+            return (csum[k:] - csum[:-k]) / nperseg
+    csum = np.concatenate([[0.0], np.cumsum(x, dtype=np.float64)])
+    return (csum[starts + nperseg] - csum[starts]) / nperseg
+
+
 def _periodograms(x, starts, nperseg, win, scale, n_keep, win_fft):
     """One-sided density periodograms (first ``n_keep`` bins) of segments of channel ``x``.
 
@@ -68,8 +84,7 @@ def _periodograms(x, starts, nperseg, win, scale, n_keep, win_fft):
     else:
         view = np.lib.stride_tricks.sliding_window_view(x, nperseg)[starts]
     spec = scipy.fft.rfft(view * win, axis=-1)[:, :n_keep]
-    csum = np.concatenate([[0.0], np.cumsum(x)])
-    means = (csum[starts + nperseg] - csum[starts]) / nperseg
+    means = _segment_means(x, starts, nperseg)
     spec -= means[:, None] * win_fft[None, :n_keep]
     p = spec.real**2
     p += spec.imag**2
@@ -146,7 +161,9 @@ def welch_epochs(
     freqs : ndarray, shape (n_freqs,)
         Frequencies in Hz.
     """
-    data = np.asarray(data, dtype=np.float64)
+    data = np.asarray(data)
+    if not np.issubdtype(data.dtype, np.floating):
+        data = data.astype(np.float64)
     if data.ndim != 2:
         raise ValueError(f"data must be 2-D (n_channels, n_times), got shape {data.shape}")
     sfreq = check_positive("sfreq", sfreq)
