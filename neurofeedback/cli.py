@@ -182,27 +182,61 @@ def _print_summary(s: dict) -> None:
         out.print("Frontal alpha asymmetry: no homologous frontal pair (F4/F3, AF8/AF7, F8/F7, Fp2/Fp1) among the good channels")
 
 
+def _precomputed_summary(pre) -> dict:
+    """The ``inspect --json`` object of a Mind Monitor export: its own band powers, labelled."""
+    means = pre.session_means()
+    absolute = {ch: {} for ch in pre.channels}
+    relative = {ch: {} for ch in pre.channels}
+    for r in means.itertuples(index=False):
+        a, rel = r.precomputed_absolute_bels_mean, r.precomputed_relative_mean
+        absolute[r.channel][r.band] = None if a != a else float(a)
+        relative[r.channel][r.band] = None if rel != rel else float(rel)
+    n_rows = int(pre.table["onset_s"].nunique())
+    n_clean = int(pre.table.loc[pre.table["clean"], "onset_s"].nunique())
+    none = {ch: None for ch in pre.channels}
+    return {
+        "path": str(pre.path), "format": pre.format, "kind": "precomputed_band_powers",
+        "sfreq": None, "duration_s": pre.duration_s,
+        "meas_date": pre.meas_date.isoformat() if pre.meas_date else None,
+        "channels": list(pre.channels), "bad_channels": [], "epoch_s": None,
+        "n_epochs": n_rows, "n_clean_epochs": n_clean, "bands": pre.bands,
+        "units": {"absolute": "Bels (log10 of Muse absolute band power), precomputed by the Muse SDK",
+                  "relative": "10**b / sum over bands of 10**b (the Muse formula), mean over clean rows"},
+        "band_power": {"absolute": absolute, "relative": relative},
+        "iaf_hz": none, "iaf_cog_hz": none, "faa": {}, "aperiodic": none,
+        "note": pre.note,
+        "provenance": {"source": "Mind Monitor export (Muse SDK band powers); not computed by neurofeedback",
+                       "input": {"path": str(pre.path), "sha256": _sha(pre.path), "format": pre.format},
+                       "bands": pre.bands, "units": pre.units},
+    }
+
+
+def _sha(path):
+    from .provenance import file_sha256
+
+    return file_sha256(path)
+
+
 def _inspect_precomputed(path, as_json):
     from .io import read_precomputed
 
-    pre = read_precomputed(path)
-    summary = pre.summary()
+    summary = _precomputed_summary(read_precomputed(path))
     if as_json:
         typer.echo(json.dumps(summary, default=str))
         return
     out.print(f"[bold]{path}[/bold]  ({summary['format']}: precomputed band powers, not raw EEG)")
-    out.print(summary.get("note", ""))
-    t = Table(title=f"Session means ({summary['units']['absolute']}) and relative %", title_justify="left")
+    out.print(summary["note"], markup=False)
+    out.print(f"{summary['n_clean_epochs']}/{summary['n_epochs']} rows with a good fit, "
+              f"{summary['duration_s']:.0f} s; no spectrum, so no IAF, FAA or 1/f fit")
+    t = Table(title="Session means: Bels (Muse SDK) / relative %", title_justify="left")
     t.add_column("channel")
     bands = list(summary["bands"])
     for b in bands:
-        t.add_column(b, justify="right")
-    for ch, vals in summary["band_power"]["absolute"].items():
-        rel = summary["band_power"]["relative"][ch] or {}
-        if vals is None:
-            t.add_row(ch, *["—"] * len(bands), style="dim")
-            continue
-        t.add_row(ch, *[f"{_fmt(vals[b], '.2f')} B / {100 * rel.get(b, float('nan')):.0f}%" for b in bands])
+        lo, hi = summary["bands"][b]
+        t.add_column(f"{b}\n{lo:g}–{hi:g} Hz", justify="right")
+    for ch in summary["channels"]:
+        a, r = summary["band_power"]["absolute"][ch], summary["band_power"]["relative"][ch]
+        t.add_row(ch, *[f"{_fmt(a[b], '.2f')} / {_fmt(None if r[b] is None else 100 * r[b], '.0f')}%" for b in bands])
     out.print(t)
 
 
@@ -230,16 +264,23 @@ def features(
         from .io import read_precomputed
 
         pre = read_precomputed(path)
-        written = pre.write_table(out_path)
-        out.print(f"wrote {written} ({len(pre.table)} rows of precomputed Mind Monitor band powers)")
+        table = pre.table.rename(columns={"absolute_bels": "precomputed_absolute_bels"})
+        _write_table(table, out_path, {"source": pre.note, "units": pre.units, "bands": pre.bands,
+                                       "input": {"path": str(path), "sha256": _sha(path)}})
+        out.print(f"wrote {out_path}: {len(table)} rows of precomputed Mind Monitor band powers "
+                  f"(Bels, Muse SDK; not raw EEG)")
         return
-    from .process import write_epoch_table
-
-    written = write_epoch_table(proc.features, out_path)
+    written = _write_table(proc.features.epochs, out_path, proc.features.provenance)
     t = proc.features.epochs
     n_clean = int(t.loc[t["clean"], "epoch"].nunique())
     out.print(f"wrote {written}: {len(t)} rows ({proc.features.summary['n_epochs']} epochs × "
               f"{t['channel'].nunique()} channels × {t['band'].nunique()} bands; {n_clean} clean epochs)")
+
+
+def _write_table(table, out_path, provenance):
+    from .process import write_table
+
+    return write_table(table, provenance, out_path)
 
 
 @app.command()

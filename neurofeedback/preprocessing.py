@@ -15,10 +15,12 @@ Artifacts (all thresholds in µV, from ``configs/pipeline.yaml``):
 - ``BAD_amplitude``: peak-to-peak of the band-passed signal within sliding windows
   (``artifact_window_s``, stepped by half a window) above ``ptp_uv`` on any good channel.
   (:func:`mne.preprocessing.annotate_amplitude` compares neighbouring samples, not windows.)
-- ``BAD_deviation``: the raw (unfiltered) signal departs from its running-median baseline
-  (``baseline_s``) by more than ``deviation_uv``. A high-pass filter turns a long box/step
-  artifact into two edge transients and hides its flat top; this criterion marks it over its
-  whole length.
+- ``BAD_deviation``: box/step artifacts in the raw (unfiltered) signal: a jump of its half-window
+  block means by more than ``deviation_uv`` (or 6 times the channel's median one-second change,
+  whichever is larger) within one second, up to the opposite jump that brings the signal back
+  (within ``baseline_s``). A high-pass filter turns a long box into two edge transients and
+  hides its flat top; this criterion marks it over its whole length, while slow drift
+  (electrode settling, DC offsets) has no steps and is left to the high-pass.
 - ``BAD_blink``: positive peaks above ``blink_uv`` on frontal channels (Fp*, AF*, F7/F8…),
   padded by ``blink_pad_s`` on both sides.
 
@@ -257,6 +259,43 @@ def _blink_peaks(x: np.ndarray, sfreq: float, height: float) -> np.ndarray:
     return peaks[(widths >= 0.05) & (widths <= 0.6)]
 
 
+_STEP_FACTOR = 6.0
+
+
+def _step_boxes(means: np.ndarray, threshold: float, max_len: int) -> np.ndarray:
+    """Mark blocks inside box artifacts of each row of block means (see :func:`find_artifacts`)."""
+    n_ch, n = means.shape
+    out = np.zeros((n_ch, n), bool)
+    if n < 3:
+        return out
+    jump = means[:, 2:] - means[:, :-2]  # change across block b+1, one second apart
+    for c in range(n_ch):
+        # Adaptive: raw consumer-EEG (e.g. Cyton, no high-pass in hardware) wanders by tens to
+        # hundreds of µV per second; a step must stand out from the channel's own wandering.
+        thr = max(threshold, _STEP_FACTOR * float(np.median(np.abs(jump[c]))))
+        big = np.abs(jump[c]) > thr
+        if not big.any():
+            continue
+        steps = []  # (block index of the edge, size) — one per run of large jumps
+        for a, b in zip(*_mask_to_intervals(big)):
+            k = a + int(np.argmax(np.abs(jump[c, a:b])))
+            steps.append((k + 1, float(jump[c, k])))
+        i = 0
+        while i < len(steps):
+            edge, size = steps[i]
+            # the box ends at a step of opposite sign that brings the signal back (±50 %)
+            close = next((j for j in range(i + 1, len(steps))
+                          if steps[j][0] - edge <= max_len and abs(steps[j][1] + size) < 0.5 * abs(size)),
+                         None)
+            if close is None:  # a lone step: mark its surroundings only
+                out[c, max(edge - 1, 0):min(edge + 2, n)] = True
+                i += 1
+            else:
+                out[c, max(edge - 1, 0):min(steps[close][0] + 2, n)] = True
+                i = close + 1
+    return out
+
+
 def _running_median(x: np.ndarray, k: int, *, factor: int = 4) -> np.ndarray:
     """Running median of each row over ``k`` columns, computed on ``factor``-column means and
     linearly interpolated back (a baseline over tens of seconds needs no finer grid)."""
@@ -316,9 +355,13 @@ def find_artifacts(raw_uv, filtered_uv, sfreq, ch_names, good, settings: Preproc
     amp[:, : bad_win.shape[1]] |= bad_win
     amp[:, n_blocks - bad_win.shape[1]:] |= bad_win
     # Deviation of the raw signal from its running-median baseline.
-    rmax, rmin, rmean = _block_stats(raw_uv, block)
-    base = _running_median(rmean, max(int(round(settings.baseline_s / block_s)) | 1, 3))
-    dev = np.maximum(np.abs(rmax - base), np.abs(rmin - base)) > settings.deviation_uv
+    # Box/step artifacts. Block means act as a 0.5 s boxcar low-pass: mains noise and EEG
+    # average out, the plateau of a box does not. A step is a jump of the block means over one
+    # second by more than `deviation_uv`; a box runs from a step to the next step of opposite
+    # sign within `baseline_s`. Slow drift (electrode settling, Cyton DC offsets) has no steps
+    # and is left to the high-pass.
+    rmean = raw_uv[:, : n_blocks * block].reshape(n_ch, n_blocks, block).mean(axis=2, dtype=np.float64)
+    dev = _step_boxes(rmean, settings.deviation_uv, max(int(round(settings.baseline_s / block_s)), 2))
     # Blinks: positive peaks on frontal good channels.
     blink = np.zeros((n_ch, n_blocks), bool)
     blink_iv = []

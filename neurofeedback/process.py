@@ -21,7 +21,7 @@ from .provenance import build_provenance, file_sha256
 
 logger = logging.getLogger("neurofeedback")
 
-__all__ = ["ProcessedRecording", "process_recording", "process_raw", "write_epoch_table"]
+__all__ = ["ProcessedRecording", "process_recording", "process_raw", "write_epoch_table", "write_table"]
 
 
 @dataclass(frozen=True)
@@ -183,14 +183,20 @@ def process_recording(path, *, format="auto", board=None, line_freq="config",
 
 
 def write_epoch_table(features: SessionFeatures, out) -> Path:
-    """Write the per-epoch long table to Parquet or CSV, with its provenance.
+    """Write the per-epoch long table of ``features`` with its provenance (see :func:`write_table`)."""
+    return write_table(features.epochs, features.provenance, out)
+
+
+def write_table(table: pd.DataFrame, provenance: dict, out) -> Path:
+    """Write a table to Parquet or CSV, with its provenance.
 
     Parquet files carry the provenance as JSON in the schema metadata (key ``neurofeedback``);
     CSV files get it in ``<out>.provenance.json`` beside them.
 
     Parameters
     ----------
-    features : SessionFeatures
+    table : pandas.DataFrame
+    provenance : dict
     out : path-like
         ``*.parquet`` or ``*.csv``.
 
@@ -208,8 +214,7 @@ def write_epoch_table(features: SessionFeatures, out) -> Path:
             f"but got {out.suffix or out.name!r} instead."
         )
     out.parent.mkdir(parents=True, exist_ok=True)
-    table = features.epochs
-    blob = json.dumps(features.provenance, default=str)
+    blob = json.dumps(provenance, default=str)
     if suffix == ".parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
