@@ -1,0 +1,229 @@
+"""BrainFlow CSV (``DataFilter.write_file``) → ``mne.io.Raw``.
+
+Format quirks
+-------------
+- Tab-separated text, no header, one line per sample, one column per row of the board's data
+  array, six decimals. The OpenBCI GUI's ``BrainFlow-RAW_*.csv`` files are the same layout.
+- Which column is what depends on the board (``BoardShim.get_board_descr``): e.g. Muse 2 has 8
+  columns (EEG 1–4, timestamp 6, marker 7), Cyton 24 (EEG 1–8, timestamp 22, marker 23). The
+  board comes from the JSON sidecar our recorder writes beside the file
+  (:mod:`neurofeedback.io.sidecar`; its ``board_descr`` is used as recorded) or from ``board=``.
+- EEG is in µV; it is converted to volts here.
+- Timestamps are Unix seconds of *arrival*; sample times come from the nominal rate (sidecar
+  ``sfreq``, else the board's). Steps of the clock larger than 3 sample periods that persist
+  (see :func:`neurofeedback.io._common.timestamp_gaps`) are dropped samples: they are annotated
+  ``BAD_dropout`` (onset at the first sample after the gap, duration = the missing time). No
+  samples are inserted, so every sample keeps its marker and later samples sit earlier than the
+  wall clock by the time lost before them.
+- Markers (non-zero values of the marker column) become annotations, labelled via the sidecar's
+  ``markers`` map (``{"1": "eyes-open"}``); a label (or marker value) that names one of the
+  sidecar's ``blocks`` gives the annotation that block's ``duration_s``, clipped to the end of
+  the recording. Unlabelled markers are described ``marker/<value>``.
+- A crash while appending leaves a partial last line without a newline: it is dropped with a
+  warning (``write_file`` ends every complete line with one).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..acquisition.boards import board_info
+from ..errors import BoardError, RecordingFormatError
+from ._common import (
+    build_raw,
+    check_file,
+    check_finite,
+    complete_size,
+    dropout_annotations,
+    marker_annotations,
+    meas_date_from_unix,
+    one_line,
+    parse_iso_utc,
+    railed_or_flat,
+    read_head,
+    read_numeric_columns,
+    timestamp_gaps,
+    use_verbose,
+)
+from .sidecar import find_sidecar, read_sidecar
+
+logger = logging.getLogger("neurofeedback")
+
+# Boards people record with, checked (in this order) to suggest --board from a column count.
+_HINT_BOARDS = ("muse_2", "muse_s", "muse_2016", "cyton", "cyton_daisy", "ganglion", "crown",
+                "unicorn", "brainbit", "synthetic")
+
+
+def _boards_with_columns(n: int) -> list[str]:
+    out = []
+    for name in _HINT_BOARDS:
+        try:
+            if board_info(name).num_rows == n:
+                out.append(name)
+        except BoardError:
+            continue
+    return out
+
+
+def _board_for(path, board):
+    try:
+        return board_info(board)
+    except BoardError as err:
+        raise BoardError(f"{path}: {one_line(err)}") from None
+
+
+def _first_line_fields(path) -> int:
+    head = read_head(path, 1 << 16)
+    line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    return len(line.split("\t"))
+
+
+def read_brainflow_csv(path, *, board=None, channel_names=None, verbose=None):
+    """Read a BrainFlow CSV recording (``DataFilter.write_file`` layout).
+
+    Parameters
+    ----------
+    path : str | Path
+        The ``.csv`` file. Its sidecar (``<stem>.json``) is read when present.
+    board : str | int | None
+        BrainFlow board name or id (``"muse_2"``, ``"cyton"``, ``38``). Needed when there is no
+        sidecar; when both are given they must agree.
+    channel_names : list of str | None
+        EEG channel names, overriding the sidecar's ``channel_names`` and the board's defaults.
+    verbose : bool | str | int | None
+        Log level of the ``neurofeedback`` logger during the call.
+
+    Returns
+    -------
+    raw : mne.io.RawArray
+        Preloaded, EEG channels only, in volts; annotations from markers and ``BAD_dropout``
+        for gaps; ``info['device_info']['model']`` is the BrainFlow board name.
+
+    Raises
+    ------
+    RecordingFormatError
+        Missing/empty/truncated file, no board, wrong column count, NaN or non-numeric EEG.
+    BoardError
+        When ``board`` names no BrainFlow board (the message names the file).
+    """
+    with use_verbose(verbose):
+        return _read(path, board=board, channel_names=channel_names)
+
+
+def _read(path, *, board, channel_names):
+    p = check_file(path)
+    sc_path = find_sidecar(p)
+    doc = read_sidecar(sc_path) if sc_path is not None else None
+    ncols = _first_line_fields(p)
+
+    if board is not None:
+        info = _board_for(p, board)
+        if doc is not None and doc["board_id"] != info.board_id:
+            raise RecordingFormatError(
+                p, f"board={board!r} ({info.name}) disagrees with its sidecar {sc_path.name}, which "
+                f"says board_id {doc['board_id']} ({doc.get('board_name', '?')}); move the sidecar "
+                "away to override it"
+            )
+    elif doc is not None:
+        info = _board_for(p, doc["board_id"])
+    else:
+        match = _boards_with_columns(ncols)
+        hint = f" ({ncols} columns matches: {', '.join(match)})" if match else ""
+        raise RecordingFormatError(
+            p, f"is a BrainFlow CSV without a sidecar saying which board recorded it; pass --board "
+            f"NAME or keep the .json sidecar beside it{hint}"
+        )
+
+    descr = info.descr
+    if doc is not None and isinstance(doc.get("board_descr"), dict) and doc["board_descr"].get("eeg_channels"):
+        descr = doc["board_descr"]
+    eeg_rows = [int(r) for r in descr.get("eeg_channels", ())]
+    num_rows = descr.get("num_rows") or info.num_rows
+    ts_row = descr.get("timestamp_channel")
+    marker_row = descr.get("marker_channel")
+    if not eeg_rows or not num_rows:
+        raise RecordingFormatError(p, f"board {info.name} has no EEG channels in BrainFlow's description")
+    if ncols != num_rows:
+        match = [m for m in _boards_with_columns(ncols) if board_info(m).board_id != info.board_id]
+        hint = f"; {ncols} columns matches: {', '.join(match)}" if match else ""
+        raise RecordingFormatError(
+            p, f"has {ncols} columns but board {info.name} writes {num_rows}{hint}"
+        )
+
+    sfreq = None
+    if doc is not None and doc.get("sfreq"):
+        try:
+            sfreq = float(doc["sfreq"])
+        except (TypeError, ValueError):
+            sfreq = None
+    if not sfreq or not np.isfinite(sfreq) or sfreq <= 0:
+        sfreq = descr.get("sampling_rate") or info.sfreq
+    if not sfreq:
+        raise RecordingFormatError(p, f"no sampling rate: neither the sidecar nor board {info.name} gives one")
+    sfreq = float(sfreq)
+
+    limit, tail = complete_size(p)
+    if tail is not None and tail.strip():
+        logger.warning("%s: dropped a partial last line (%d bytes without a newline; the recording "
+                       "was probably cut off)", p, len(tail))
+
+    extra = [r for r in (ts_row, marker_row) if r is not None]
+    usecols = eeg_rows + extra
+    # read each needed column once
+    uniq = list(dict.fromkeys(usecols))
+    names = [str(n) for n in (channel_names or ())]
+    if not names:
+        sc_names = (doc or {}).get("channel_names") or []
+        board_names = [n for n in str(descr.get("eeg_names", "")).split(",") if n]
+        if len(sc_names) == len(eeg_rows):
+            names = [str(n) for n in sc_names]
+        elif len(board_names) == len(eeg_rows):
+            names = board_names
+        else:
+            names = [f"EEG {i + 1}" for i in range(len(eeg_rows))]
+    if len(names) != len(eeg_rows):
+        raise RecordingFormatError(
+            p, f"{len(names)} channel names given for the {len(eeg_rows)} EEG channels of {info.name}"
+        )
+    col_names = {r: f"EEG channel {n!r} (column {r + 1})" for r, n in zip(eeg_rows, names)}
+    table = read_numeric_columns(p, sep="\t", skiprows=0, usecols=uniq, ncols=ncols, limit=limit,
+                                 first_data_line=1, names_for_errors=col_names, strict=True)
+    n = table.shape[0]
+    if n < 2:
+        raise RecordingFormatError(p, f"is truncated: {n} complete sample(s), need at least 2")
+    pos = {c: i for i, c in enumerate(uniq)}
+    eeg = table[:, [pos[r] for r in eeg_rows]]
+    check_finite(p, eeg, names, first_data_line=1)
+    ts = table[:, pos[ts_row]] if ts_row is not None else None
+    markers = table[:, pos[marker_row]] if marker_row is not None else None
+
+    meas_date = None
+    if ts is not None:
+        finite = ts[np.isfinite(ts)]
+        if finite.size:
+            meas_date = meas_date_from_unix(finite[0])
+    if meas_date is None and doc is not None:
+        meas_date = parse_iso_utc(doc.get("start_time"))
+
+    annotations = []
+    if markers is not None:
+        annotations += marker_annotations(markers, sfreq, labels=(doc or {}).get("markers"),
+                                          blocks=(doc or {}).get("blocks"))
+    if ts is not None:
+        gaps = timestamp_gaps(ts, sfreq)
+        if gaps:
+            logger.warning("%s: %d gap(s) in the timestamps (%d samples missing), annotated "
+                           "BAD_dropout", p, len(gaps), sum(g for _, g in gaps))
+        annotations += dropout_annotations(gaps, sfreq)
+
+    data = np.ascontiguousarray(eeg.T)
+    bads = railed_or_flat(data, names)
+    for name, why in bads.items():
+        logger.info("%s: channel %s marked bad: %s", p, name, why)
+    if doc is not None and isinstance(doc.get("n_samples"), int) and doc["n_samples"] != n:
+        logger.warning("%s: sidecar says %d samples, the file holds %d", p, doc["n_samples"], n)
+    return build_raw(data, names, ["eeg"] * len(names), sfreq, meas_date=meas_date,
+                     annotations=annotations, bads=bads,
+                     device_info={"type": "BrainFlow", "model": info.name})

@@ -1,0 +1,108 @@
+"""``read_recording`` and ``read``: one entry point for every supported file."""
+
+from __future__ import annotations
+
+import logging
+
+from .._validate import check_option
+from ..errors import RecordingFormatError
+from ._common import check_file, use_verbose
+from .brainflow_csv import read_brainflow_csv
+from .detect import FORMATS, detect_format
+from .mindmonitor import _Export, _precomputed_error
+from .mne_formats import read_mne_format
+from .muselsl import read_muselsl_csv
+from .openbci import read_openbci_txt
+
+logger = logging.getLogger("neurofeedback")
+
+
+def _resolve(path, format):
+    check_option("format", format, ("auto",) + FORMATS, exc=lambda msg: RecordingFormatError(path, msg))
+    p = check_file(path)
+    fmt = detect_format(p) if format == "auto" else format
+    logger.debug("%s: reading as %s", p, fmt)
+    return p, fmt
+
+
+def _read_raw(p, fmt, board):
+    if board is not None and fmt not in ("brainflow_csv", "openbci_txt"):
+        logger.warning("%s: board=%r is ignored for %s files", p, board, fmt)
+    if fmt == "brainflow_csv":
+        return read_brainflow_csv(p, board=board)
+    if fmt == "openbci_txt":
+        return read_openbci_txt(p, board=board)
+    if fmt == "muselsl_csv":
+        return read_muselsl_csv(p)
+    return read_mne_format(p, fmt)
+
+
+def read_recording(path, *, format="auto", board=None, verbose=None):
+    """Read a raw EEG recording of any supported format into MNE.
+
+    Parameters
+    ----------
+    path : str | Path
+        The recording.
+    format : str
+        ``"auto"`` (sniff the content, see :func:`detect_format`) or one of :data:`FORMATS`.
+    board : str | int | None
+        BrainFlow board name or id. Needed for a BrainFlow CSV without its JSON sidecar; for an
+        OpenBCI text file it names the channels with BrainFlow's default labels for that board.
+        Ignored (with a logged warning) for other formats.
+    verbose : bool | str | int | None
+        Log level of the ``neurofeedback`` logger during the call (restored afterwards).
+
+    Returns
+    -------
+    raw : mne.io.Raw
+        Preloaded, in volts, EEG channels first and typed ``eeg`` (non-EEG kept only as
+        ``misc``), 10-05 positions where the names are standard, ``meas_date`` (UTC) when the
+        file says when it was recorded, annotations from markers/events and ``BAD_dropout`` for
+        lost samples, railed or flat channels in ``info['bads']``.
+
+    Raises
+    ------
+    PrecomputedFeaturesError
+        For a Mind Monitor ~1 row/s export (use :func:`read_precomputed` or :func:`read`).
+    RecordingFormatError
+        For any file that cannot be read (one line naming the file and the problem).
+    BoardError
+        When ``board`` names no BrainFlow board (the message names the file).
+    """
+    with use_verbose(verbose):
+        p, fmt = _resolve(path, format)
+        if fmt == "mindmonitor_csv":
+            exp = _Export(p)
+            if not exp.is_raw:
+                raise _precomputed_error(p, exp.rows_per_s)
+            return exp.raw()
+        return _read_raw(p, fmt, board)
+
+
+def read(path, *, format="auto", board=None, verbose=None):
+    """Read a recording: raw EEG as ``mne.io.Raw``, a band-power export as precomputed powers.
+
+    This is what the command line calls: it never refuses a Mind Monitor ~1 row/s export but
+    returns its :class:`~neurofeedback.io.PrecomputedBandPowers`.
+
+    Parameters
+    ----------
+    path : str | Path
+    format : str
+        ``"auto"`` or one of :data:`FORMATS`.
+    board : str | int | None
+        See :func:`read_recording`.
+    verbose : bool | str | int | None
+        Log level of the ``neurofeedback`` logger during the call.
+
+    Returns
+    -------
+    out : mne.io.Raw | PrecomputedBandPowers
+    """
+    with use_verbose(verbose):
+        p, fmt = _resolve(path, format)
+        if fmt == "mindmonitor_csv":
+            exp = _Export(p)
+            return exp.raw() if exp.is_raw else exp.precomputed()
+        return _read_raw(p, fmt, board)

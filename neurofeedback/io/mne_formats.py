@@ -1,0 +1,111 @@
+"""EDF/EDF+, BDF, FIF and BrainVision through MNE's own readers.
+
+Format quirks
+-------------
+- MNE returns volts for all four; nothing is rescaled here.
+- PhysioNet EDF files (e.g. EEG Motor Movement/Imagery) pad channel names with dots to four
+  characters (``Fc5.``, ``O1..``): names are cleaned (dots stripped) and spelled as in the
+  10-05 system (``Fc5`` → ``FC5``, ``Fp1`` stays) so the colin27 montage applies. A name is
+  changed only if the result is unique.
+- EEG channels are moved first (other types keep their order after them).
+- When the file carries no electrode positions, EEG channels with standard names get the
+  colin27 10-05 positions; positions stored in the file (FIF, BrainVision) are kept.
+- Any error of the underlying reader becomes a one-line
+  :class:`~neurofeedback.errors.RecordingFormatError` naming the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+
+from ..errors import RecordingFormatError
+from ._common import _montage_names, apply_montage, check_file, one_line, standard_name, use_verbose
+
+logger = logging.getLogger("neurofeedback")
+
+
+def _reader(fmt):
+    import mne
+
+    return {
+        "edf": mne.io.read_raw_edf,
+        "bdf": mne.io.read_raw_bdf,
+        "fif": mne.io.read_raw_fif,
+        "brainvision": mne.io.read_raw_brainvision,
+    }[fmt]
+
+
+def _clean_names(raw) -> None:
+    lookup = {n.lower(): n for n in _montage_names()}
+    old = list(raw.ch_names)
+    new = [standard_name(n, lookup) for n in old]
+    if len(set(new)) != len(new):
+        # keep the original of any name that would collide
+        counts = {n: new.count(n) for n in new}
+        new = [nn if counts[nn] == 1 else o for o, nn in zip(old, new)]
+    mapping = {o: nn for o, nn in zip(old, new) if o != nn and nn not in set(old) - {o}}
+    if mapping:
+        raw.rename_channels(mapping, verbose=False)
+
+
+def _has_positions(raw) -> bool:
+    for ch in raw.info["chs"]:
+        loc = ch["loc"][:3]
+        if np.all(np.isfinite(loc)) and np.any(loc != 0):
+            return True
+    return False
+
+
+def read_mne_format(path, fmt: str, *, verbose=None):
+    """Read an EDF, BDF, FIF or BrainVision recording with MNE and tidy it.
+
+    Parameters
+    ----------
+    path : str | Path
+        The file (for BrainVision, the ``.vhdr`` header).
+    fmt : {"edf", "bdf", "fif", "brainvision"}
+    verbose : bool | str | int | None
+        Log level of the ``neurofeedback`` logger during the call.
+
+    Returns
+    -------
+    raw : mne.io.Raw
+        Preloaded, volts, EEG first, standard channel names and positions where known.
+
+    Raises
+    ------
+    RecordingFormatError
+        When MNE cannot read the file (message names the file and MNE's reason, one line).
+    """
+    with use_verbose(verbose):
+        p = check_file(path)
+        reader = _reader(fmt)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                raw = reader(p, preload=True, verbose="error")
+        except Exception as err:  # noqa: BLE001 - any reader failure is a bad file here
+            # MNE and its helpers raise many types (ValueError, RuntimeError, OSError, KeyError,
+            # IndexError, struct.error...) for damaged files; all mean "cannot be read".
+            msg = one_line(err) or type(err).__name__
+            raise RecordingFormatError(
+                p, f"cannot be read as {fmt.upper()} by MNE ({type(err).__name__}: {msg[:160]})"
+            ) from None
+        for w in caught:
+            logger.warning("%s: %s", p, one_line(w.message))
+        _clean_names(raw)
+        types = raw.get_channel_types()
+        eeg = [n for n, t in zip(raw.ch_names, types) if t == "eeg"]
+        if not eeg:
+            raise RecordingFormatError(p, f"has no EEG channels (types found: {sorted(set(types))})")
+        order = eeg + [n for n, t in zip(raw.ch_names, types) if t != "eeg"]
+        if order != raw.ch_names:
+            raw.reorder_channels(order)
+        if raw.n_times < 2:
+            raise RecordingFormatError(p, f"is truncated: {raw.n_times} sample(s), need at least 2")
+        if not _has_positions(raw):
+            apply_montage(raw)
+        return raw
