@@ -1,0 +1,59 @@
+"""Realistic EEG with known ground truth, written in any format the project reads.
+
+The simulator builds each channel as a sum of independent, separately seeded parts, so every
+feature the pipeline estimates has a true value to be scored against:
+
+* an **aperiodic (1/f) background**, generated in the frequency domain: each rFFT bin gets the
+  amplitude ``sqrt(S(f) · sfreq · n_times / 2)`` of the target one-sided PSD
+  ``S(f) = offset · f^(-exponent)`` (µV²/Hz) and a uniformly random phase, then ``irfft``. A Welch
+  PSD of the result follows ``S(f)``: its log-log slope over 2–40 Hz is ``-exponent`` and its
+  level at 1 Hz is ``offset``. Below ``APERIODIC_FMIN_HZ`` the spectrum is held flat (no infinite
+  power at DC); the DC bin is zero.
+* an **alpha oscillation**: narrow-band noise whose spectrum is a Gaussian centred on
+  ``alpha_peak_hz`` with full width at half maximum ``alpha_bandwidth_hz`` (random phases again),
+  multiplied by a smooth positive *burst envelope* shared by all channels (log-normal, correlation
+  time ~1 s, so alpha waxes and wanes over a few seconds) and by a *block gain* (e.g. ×3 in
+  eyes-closed blocks, cross-faded over 1 s at block edges).
+* **artifacts**, each recorded in ``truth`` and as a ``BAD_*`` event: blinks (a ~0.3–0.5 s
+  monophasic bump, largest on Fp*, falling off over AF*, F*, FC*, …), movement bursts (1–3 s of
+  large slow broadband activity on every channel), line noise (a sinusoid at 50 or 60 Hz), box
+  artifacts (:func:`add_box_artifact`), and optional per-channel DC offsets (Cyton-like
+  10⁴–10⁵ µV).
+
+Every random draw comes from ``np.random.default_rng`` seeded from one ``seed`` through
+:class:`numpy.random.SeedSequence`, one child stream per part: the same seed gives identical
+arrays, and switching an artifact on does not change the background or the alpha.
+
+Units: the simulator works in µV (``SimulatedRecording.data_uv``); :meth:`SimulatedRecording.to_raw`
+converts once to volts for MNE.
+
+Public API: :func:`simulate_eeg`, :class:`SimulatedRecording`, :func:`add_box_artifact`,
+:func:`write_recording` (:data:`FORMATS`) and :func:`make_sample_data`.
+"""
+
+from __future__ import annotations
+
+from ._sample_data import make_sample_data
+from ._signals import (
+    APERIODIC_FMIN_HZ,
+    DEFAULT_BLOCK_ALPHA_GAIN,
+    DEFAULT_MEAS_DATE,
+    SimulatedRecording,
+    add_box_artifact,
+    blink_weight,
+    simulate_eeg,
+)
+from ._writers import FORMATS, write_recording
+
+__all__ = [
+    "APERIODIC_FMIN_HZ",
+    "DEFAULT_BLOCK_ALPHA_GAIN",
+    "DEFAULT_MEAS_DATE",
+    "FORMATS",
+    "SimulatedRecording",
+    "add_box_artifact",
+    "blink_weight",
+    "make_sample_data",
+    "simulate_eeg",
+    "write_recording",
+]
