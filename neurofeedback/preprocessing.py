@@ -13,7 +13,8 @@ padded the way MNE pads them (odd reflection).
 Artifacts (all thresholds in µV, from ``configs/pipeline.yaml``):
 
 - ``BAD_amplitude``: peak-to-peak of the band-passed signal within sliding windows
-  (``artifact_window_s``, stepped by half a window) above ``ptp_uv`` on any good channel.
+  (``artifact_window_s``, stepped by half a window) above ``ptp_uv`` — or above 3 times the
+  channel's median window, whichever is larger — on any good channel.
   (:func:`mne.preprocessing.annotate_amplitude` compares neighbouring samples, not windows.)
 - ``BAD_deviation``: box/step artifacts in the raw (unfiltered) signal: a jump of its half-window
   block means by more than ``deviation_uv`` (or 6 times the channel's median one-second change,
@@ -21,8 +22,13 @@ Artifacts (all thresholds in µV, from ``configs/pipeline.yaml``):
   (within ``baseline_s``). A high-pass filter turns a long box into two edge transients and
   hides its flat top; this criterion marks it over its whole length, while slow drift
   (electrode settling, DC offsets) has no steps and is left to the high-pass.
-- ``BAD_blink``: positive peaks above ``blink_uv`` on frontal channels (Fp*, AF*, F7/F8…),
+- ``BAD_blink``: positive peaks above ``blink_uv`` (or 5 robust standard deviations of the
+  channel, whichever is larger) lasting 50–600 ms on frontal channels (Fp*, AF*, F7/F8…),
   padded by ``blink_pad_s`` on both sides.
+
+The adaptive floors keep the configured µV thresholds for consumer headsets (whose clean EEG
+sits far below them) while not rejecting everything in lab-grade recordings with larger
+amplitudes.
 
 Bad channels: *railed* (≥ ``railed_fraction`` of raw samples at ≥ ``rail_uv``, e.g. OpenBCI's
 ±187500 µV), *flat* (band-passed std below ``flat_uv``), *noisy* (band-passed std more than
@@ -259,7 +265,9 @@ def _blink_peaks(x: np.ndarray, sfreq: float, height: float) -> np.ndarray:
     return peaks[(widths >= 0.05) & (widths <= 0.6)]
 
 
-_STEP_FACTOR = 6.0
+_STEP_FACTOR = 6.0   # a step must exceed 6x the channel's median one-second change
+_PTP_FACTOR = 3.0    # a window's peak-to-peak must exceed 3x the channel's median window
+_BLINK_FACTOR = 5.0  # a blink must exceed 5 robust standard deviations of its channel
 
 
 def _step_boxes(means: np.ndarray, threshold: float, max_len: int) -> np.ndarray:
@@ -283,9 +291,17 @@ def _step_boxes(means: np.ndarray, threshold: float, max_len: int) -> np.ndarray
         i = 0
         while i < len(steps):
             edge, size = steps[i]
-            # the box ends at a step of opposite sign that brings the signal back (±50 %)
+            # The box ends at a step of opposite sign that brings the signal back (±50 %), and
+            # the signal holds the displaced level in between (a plateau, not two unrelated swings).
+            before = np.median(means[c, max(edge - 5, 0):max(edge - 1, 1)])
+
+            def _plateau(j):
+                inside = means[c, edge + 1:max(steps[j][0] - 1, edge + 2)]
+                return abs(float(np.median(inside)) - before) > 0.5 * abs(size)
+
             close = next((j for j in range(i + 1, len(steps))
-                          if steps[j][0] - edge <= max_len and abs(steps[j][1] + size) < 0.5 * abs(size)),
+                          if steps[j][0] - edge <= max_len and abs(steps[j][1] + size) < 0.5 * abs(size)
+                          and _plateau(j)),
                          None)
             if close is None:  # a lone step: mark its surroundings only
                 out[c, max(edge - 1, 0):min(edge + 2, n)] = True
@@ -350,7 +366,12 @@ def find_artifacts(raw_uv, filtered_uv, sfreq, ch_names, good, settings: Preproc
     # Peak-to-peak over windows of two blocks (stepped by one block).
     wmax = np.maximum(fmax[:, :-1], fmax[:, 1:]) if n_blocks > 1 else fmax
     wmin = np.minimum(fmin[:, :-1], fmin[:, 1:]) if n_blocks > 1 else fmin
-    bad_win = (wmax - wmin) > settings.ptp_uv
+    ptp = wmax - wmin
+    # Adaptive floor: a window is an artifact when its peak-to-peak exceeds `ptp_uv` *and* stands
+    # out from the channel's own typical window (lab-grade EEG can run at 40-50 µV std, where
+    # 200 µV peak-to-peak is ordinary).
+    thr = np.maximum(settings.ptp_uv, _PTP_FACTOR * np.median(ptp, axis=1))
+    bad_win = ptp > thr[:, None]
     amp = np.zeros((n_ch, n_blocks), bool)
     amp[:, : bad_win.shape[1]] |= bad_win
     amp[:, n_blocks - bad_win.shape[1]:] |= bad_win
@@ -369,7 +390,9 @@ def find_artifacts(raw_uv, filtered_uv, sfreq, ch_names, good, settings: Preproc
     if frontal:
         pad = int(round(settings.blink_pad_s * sfreq))
         for i in frontal:
-            for p in _blink_peaks(filtered_uv[i], sfreq, settings.blink_uv):
+            x = filtered_uv[i]
+            robust_sd = 1.4826 * float(np.median(np.abs(x[:: max(int(sfreq) // 25, 1)])))
+            for p in _blink_peaks(x, sfreq, max(settings.blink_uv, _BLINK_FACTOR * robust_sd)):
                 a, b = max(p - pad, 0), min(p + pad, n_times)
                 blink_iv.append((a, b))
                 blink[i, a // block: min((b - 1) // block + 1, n_blocks)] = True
