@@ -157,24 +157,30 @@ def _print_summary(s: dict) -> None:
         out.print("Annotations: " + ", ".join(
             f"{k} ×{v['count']} ({v['total_s']:.1f} s)" for k, v in sorted(s["annotations"].items())))
     bands = list(s["bands"])
-    t = Table(title="Band power (session, clean epochs): relative % / absolute µV²", title_justify="left")
-    t.add_column("channel")
-    for b in bands:
-        lo, hi = s["bands"][b]
-        t.add_column(f"{b}\n{lo:g}–{hi:g} Hz", justify="right")
-    t.add_column("IAF Hz\npeak / CoG", justify="right")
-    t.add_column("1/f\nexponent", justify="right")
+    rel_t = Table(title="Relative band power, % of 1–45 Hz (session, clean epochs)", title_justify="left")
+    abs_t = Table(title="Absolute band power, µV²", title_justify="left")
+    for t in (rel_t, abs_t):
+        t.add_column("channel")
+        for b in bands:
+            lo, hi = s["bands"][b]
+            t.add_column(f"{b} {lo:g}–{hi:g}", justify="right")
+    rel_t.add_column("IAF Hz", justify="right")
+    rel_t.add_column("CoG Hz", justify="right")
+    rel_t.add_column("1/f exp", justify="right")
     for ch in s["channels"]:
         rel = s["band_power"]["relative"].get(ch)
         ab = s["band_power"]["absolute"].get(ch)
         if rel is None:
-            t.add_row(ch, *["—"] * len(bands), "—", "—", style="dim")
+            rel_t.add_row(ch, *["—"] * (len(bands) + 3), style="dim")
+            abs_t.add_row(ch, *["—"] * len(bands), style="dim")
             continue
         ap = s["aperiodic"][ch] or {}
-        t.add_row(ch, *[f"{100 * rel[b]:.1f}% / {_fmt(ab[b])}" for b in bands],
-                  f"{_fmt(s['iaf_hz'][ch], '.2f')} / {_fmt(s['iaf_cog_hz'][ch], '.2f')}",
-                  _fmt(ap.get("exponent"), ".2f"))
-    out.print(t)
+        rel_t.add_row(ch, *[_fmt(None if rel[b] is None else 100 * rel[b], ".1f") for b in bands],
+                      _fmt(s["iaf_hz"][ch], ".2f"), _fmt(s["iaf_cog_hz"][ch], ".2f"),
+                      _fmt(ap.get("exponent"), ".2f"))
+        abs_t.add_row(ch, *[_fmt(ab[b]) for b in bands])
+    out.print(rel_t)
+    out.print(abs_t)
     if s["faa"]:
         out.print("Frontal alpha asymmetry ln(α right) − ln(α left): " +
                   ", ".join(f"{k} {v:+.3f}" for k, v in s["faa"].items()))
