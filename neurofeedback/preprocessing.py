@@ -44,7 +44,6 @@ from functools import lru_cache
 import mne
 import numpy as np
 import pandas as pd
-import scipy.ndimage
 import scipy.signal
 
 from .config import PreprocessingSettings, Settings, load_settings
@@ -237,9 +236,10 @@ def find_bad_channels(raw_uv: np.ndarray, filtered_uv: np.ndarray, ch_names, set
 
 
 def _block_stats(x: np.ndarray, block: int):
+    """Per-row maximum and minimum over consecutive blocks of ``block`` samples."""
     n_blocks = x.shape[1] // block
     xb = x[:, : n_blocks * block].reshape(x.shape[0], n_blocks, block)
-    return xb.max(axis=2), xb.min(axis=2), xb.mean(axis=2, dtype=np.float64)
+    return xb.max(axis=2), xb.min(axis=2)
 
 
 def _blink_peaks(x: np.ndarray, sfreq: float, height: float) -> np.ndarray:
@@ -312,20 +312,6 @@ def _step_boxes(means: np.ndarray, threshold: float, max_len: int) -> np.ndarray
     return out
 
 
-def _running_median(x: np.ndarray, k: int, *, factor: int = 4) -> np.ndarray:
-    """Running median of each row over ``k`` columns, computed on ``factor``-column means and
-    linearly interpolated back (a baseline over tens of seconds needs no finer grid)."""
-    n = x.shape[1]
-    if n < 4 * factor or k < 2 * factor:
-        return scipy.ndimage.median_filter(x, size=(1, k), mode="nearest")
-    m = n // factor
-    coarse = x[:, : m * factor].reshape(x.shape[0], m, factor).mean(axis=2)
-    med = scipy.ndimage.median_filter(coarse, size=(1, max(k // factor, 1) | 1), mode="nearest")
-    centres = np.arange(m) * factor + (factor - 1) / 2.0
-    cols = np.arange(n)
-    return np.array([np.interp(cols, centres, row) for row in med])
-
-
 def _mask_to_intervals(mask: np.ndarray):
     """Return (start, stop) index pairs of runs of True in a 1-D boolean mask."""
     d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
@@ -358,7 +344,7 @@ def find_artifacts(raw_uv, filtered_uv, sfreq, ch_names, good, settings: Preproc
     n_ch, n_times = filtered_uv.shape
     block = max(int(round(settings.artifact_window_s * sfreq / 2)), 1)
     block_s = block / sfreq
-    fmax, fmin, _ = _block_stats(filtered_uv, block)
+    fmax, fmin = _block_stats(filtered_uv, block)
     n_blocks = fmax.shape[1]
     annots = []
     if n_blocks == 0:
