@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .errors import ConfigError, NeurofeedbackError, PrecomputedFeaturesError, RecordingFormatError
+from .errors import ConfigError, NeurofeedbackError
 
 app = typer.Typer(
     name="neurofeedback",
@@ -99,11 +99,11 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress 
 
 
 def _process(path, fmt, board, line_freq, bands):
-    from .process import process_recording
+    """Processed recording, or the precomputed band powers of a Mind Monitor export."""
+    from .process import process_any
 
-    settings = _settings(bands)
-    return process_recording(path, format=fmt, board=board, line_freq=_parse_line_freq(line_freq),
-                             settings=settings)
+    return process_any(path, format=fmt, board=board, line_freq=_parse_line_freq(line_freq),
+                       settings=_settings(bands))
 
 
 def _fmt(v, spec=".3g"):
@@ -125,10 +125,11 @@ def inspect(
 ):
     """Summarise a recording: channels, duration, quality, band powers, IAF, FAA."""
     _setup_logging(verbose)
-    try:
-        proc = _process(path, format, board, line_freq, bands)
-    except PrecomputedFeaturesError:
-        return _inspect_precomputed(path, as_json)
+    from .io import PrecomputedBandPowers
+
+    proc = _process(path, format, board, line_freq, bands)
+    if isinstance(proc, PrecomputedBandPowers):
+        return _inspect_precomputed(proc, as_json)
     summary = proc.summary()
     if as_json:
         typer.echo(json.dumps(summary, default=str))
@@ -223,10 +224,9 @@ def _sha(path):
     return file_sha256(path)
 
 
-def _inspect_precomputed(path, as_json):
-    from .io import read_precomputed
-
-    summary = _precomputed_summary(read_precomputed(path))
+def _inspect_precomputed(pre, as_json):
+    path = pre.path
+    summary = _precomputed_summary(pre)
     if as_json:
         typer.echo(json.dumps(summary, default=str))
         return
@@ -264,29 +264,23 @@ def features(
             f"Invalid value for the '--out' parameter. Allowed suffixes are '.parquet' and '.csv', "
             f"but got {out_path.name!r} instead."
         )
-    try:
-        proc = _process(path, format, board, line_freq, bands)
-    except PrecomputedFeaturesError:
-        from .io import read_precomputed
+    from .io import PrecomputedBandPowers
+    from .process import write_table
 
-        pre = read_precomputed(path)
+    proc = _process(path, format, board, line_freq, bands)
+    if isinstance(proc, PrecomputedBandPowers):
+        pre = proc
         table = pre.table.rename(columns={"absolute_bels": "precomputed_absolute_bels"})
-        _write_table(table, out_path, {"source": pre.note, "units": pre.units, "bands": pre.bands,
-                                       "input": {"path": str(path), "sha256": _sha(path)}})
+        write_table(table, {"source": pre.note, "units": pre.units, "bands": pre.bands,
+                            "input": {"path": str(path), "sha256": _sha(path)}}, out_path)
         out.print(f"wrote {out_path}: {len(table)} rows of precomputed Mind Monitor band powers "
                   f"(Bels, Muse SDK; not raw EEG)")
         return
-    written = _write_table(proc.features.epochs, out_path, proc.features.provenance)
+    written = write_table(proc.features.epochs, proc.features.provenance, out_path)
     t = proc.features.epochs
     n_clean = int(t.loc[t["clean"], "epoch"].nunique())
     out.print(f"wrote {written}: {len(t)} rows ({proc.features.summary['n_epochs']} epochs × "
               f"{t['channel'].nunique()} channels × {t['band'].nunique()} bands; {n_clean} clean epochs)")
-
-
-def _write_table(table, out_path, provenance):
-    from .process import write_table
-
-    return write_table(table, provenance, out_path)
 
 
 @app.command()

@@ -47,6 +47,7 @@ import pandas as pd
 import scipy.signal
 
 from .config import PreprocessingSettings, Settings, load_settings
+from .quality import railed_fraction
 from .spectral import welch_psd
 
 logger = logging.getLogger("neurofeedback")
@@ -216,11 +217,7 @@ def find_bad_channels(raw_uv: np.ndarray, filtered_uv: np.ndarray, ch_names, set
     quality : pandas.DataFrame
         One row per channel: ``channel, status, std_uv, railed_fraction``.
     """
-    railed = np.zeros(len(ch_names))
-    for c in range(len(ch_names)):
-        row = raw_uv[c]
-        if row.max() >= settings.rail_uv or row.min() <= -settings.rail_uv:  # cheap check first
-            railed[c] = np.count_nonzero(np.abs(row) >= settings.rail_uv) / row.size
+    railed = railed_fraction(raw_uv, rail_uv=settings.rail_uv)
     # filtered_uv has zero mean (band-passed): std from the sum of squares, in float64
     std = np.sqrt(np.array([np.dot(r, r, ) for r in filtered_uv.astype(np.float64, copy=False)]) / filtered_uv.shape[1])
     status = np.full(len(ch_names), "good", dtype=object)

@@ -17,16 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import PreprocessingSettings
 from ..errors import RecordingFormatError
+from ..quality import railed_fraction
 
 logger = logging.getLogger("neurofeedback")
 
 UV = 1e-6  # volts per µV
 
-# Bad-channel rules for the text formats (µV). The same values as the preprocessing defaults in
-# configs/pipeline.yaml (rail_uv, railed_fraction); kept here so reading needs no config.
-RAIL_UV = 187000.0
-RAILED_FRACTION = 0.05
+# Bad-channel rules (µV): the railed rule of offline preprocessing, with the settings' defaults
+# (configs/pipeline.yaml holds the same values; reading does not depend on a config folder).
+RAIL_UV = PreprocessingSettings.rail_uv
+RAILED_FRACTION = PreprocessingSettings.railed_fraction
 FLAT_FRACTION = 0.5
 
 MONTAGE = "colin27_1005"  # 'standard_1005' warns (FutureWarning) in MNE 1.13; same positions
@@ -403,8 +405,8 @@ def railed_or_flat(data_uv: np.ndarray, names) -> dict[str, str]:
     out = {}
     if data_uv.shape[1] < 2:
         return out
-    for name, x in zip(names, data_uv):
-        railed = float(np.mean(np.abs(x) >= RAIL_UV))
+    railed_all = railed_fraction(data_uv, rail_uv=RAIL_UV)
+    for name, x, railed in zip(names, data_uv, railed_all):
         flat = float(np.mean(np.diff(x) == 0))
         if railed >= RAILED_FRACTION:
             out[name] = f"railed ({railed:.0%} of samples at |x| >= {RAIL_UV:g} uV)"
