@@ -287,22 +287,30 @@ def features(
 @_user_errors
 def boards(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    all_boards: Annotated[bool, typer.Option("--all", help="Also list boards without EEG channels.")] = False,
 ):
-    """List every BrainFlow board: name, sampling rate, EEG channels."""
-    from .acquisition.boards import list_boards
+    """List BrainFlow boards: friendly name, rate, EEG channels and what each needs to connect."""
+    from .acquisition.boards import connection_params, friendly_name, list_boards
 
-    infos = list_boards()
+    infos = [b for b in list_boards() if all_boards or b.eeg_rows or b.board_id in (-3, -2)]
+    rows = [{"name": friendly_name(b.board_id), "board": b.name, "board_id": b.board_id,
+             "sfreq": b.sfreq, "eeg_channels": list(b.eeg_names),
+             "connection": connection_params(b.board_id)} for b in infos]
     if as_json:
-        typer.echo(json.dumps([{"name": b.name, "board_id": b.board_id, "sfreq": b.sfreq,
-                                "eeg_channels": list(b.eeg_names)} for b in infos]))
+        typer.echo(json.dumps(rows))
         return
-    t = Table(title="BrainFlow boards", title_justify="left")
-    for col in ("name", "id", "Hz", "EEG channels"):
+    t = Table(title="BrainFlow boards (use the name with --board)", title_justify="left")
+    for col in ("name", "id", "Hz", "EEG channels", "connect with"):
         t.add_column(col)
-    for b in infos:
-        t.add_row(b.name.removesuffix("_BOARD").lower(), str(b.board_id), _fmt(b.sfreq, "g"),
-                  ",".join(b.eeg_names) or "—")
+    for r in rows:
+        conn = ", ".join(("--" if need == "required" else "[--") + k.replace("_", "-")
+                         + ("" if need == "required" else "]") for k, need in r["connection"].items())
+        t.add_row(r["name"], str(r["board_id"]), _fmt(r["sfreq"], "g"),
+                  ",".join(r["eeg_channels"]) or "—", conn or "nothing", )
     out.print(t)
+
+
+from . import cli_record  # noqa: E402,F401  (registers record, recover)
 
 
 def main() -> None:

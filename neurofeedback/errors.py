@@ -38,3 +38,11 @@ class ConfigError(NeurofeedbackError, ValueError):
 
 class StoreError(NeurofeedbackError):
     """The session store cannot be read or written."""
+
+
+class QualityGateError(BoardError):
+    """The pre-recording quality check said no-go (and ``force`` was not given)."""
+
+    def __init__(self, message: str, check=None):
+        self.check = check
+        super().__init__(message)

@@ -36,6 +36,90 @@ _ALIASES = {
 }
 
 
+# What each board needs in BrainFlowInputParams (BrainFlow's "Supported Boards" docs): "required"
+# or "optional". Boards not listed need nothing or document their own (see BrainFlow's docs).
+_BLE = {"mac_address": "optional", "serial_number": "optional"}
+_CONNECTION = {
+    "SYNTHETIC_BOARD": {},
+    "PLAYBACK_FILE_BOARD": {"file": "required"},  # master_board: chosen from the file
+    "STREAMING_BOARD": {"ip_address": "required", "ip_port": "required", "master_board": "required"},
+    "CYTON_BOARD": {"serial_port": "required"},
+    "CYTON_DAISY_BOARD": {"serial_port": "required"},
+    "GANGLION_BOARD": {"serial_port": "required", "mac_address": "optional"},
+    "GANGLION_NATIVE_BOARD": dict(_BLE),
+    "CYTON_WIFI_BOARD": {"ip_address": "optional", "ip_port": "required"},
+    "CYTON_DAISY_WIFI_BOARD": {"ip_address": "optional", "ip_port": "required"},
+    "GANGLION_WIFI_BOARD": {"ip_address": "optional", "ip_port": "required"},
+    "MUSE_2_BOARD": dict(_BLE),
+    "MUSE_S_BOARD": dict(_BLE),
+    "MUSE_2016_BOARD": dict(_BLE),
+    "MUSE_2_BLED_BOARD": {"serial_port": "required", "serial_number": "optional"},
+    "MUSE_S_BLED_BOARD": {"serial_port": "required", "serial_number": "optional"},
+    "MUSE_2016_BLED_BOARD": {"serial_port": "required", "serial_number": "optional"},
+    "CROWN_BOARD": {"serial_number": "optional"},
+    "NOTION_1_BOARD": {"serial_number": "optional"},
+    "NOTION_2_BOARD": {"serial_number": "optional"},
+    "UNICORN_BOARD": {"serial_number": "optional"},
+    "BRAINBIT_BOARD": {"serial_number": "optional"},
+    "BRAINBIT_BLED_BOARD": {"serial_port": "required", "serial_number": "optional"},
+    "CALLIBRI_EEG_BOARD": {"other_info": "optional"},
+    "ENOPHONE_BOARD": {"mac_address": "optional"},
+    "FREEEEG32_BOARD": {"serial_port": "required"},
+    "FREEEEG128_BOARD": {"serial_port": "required"},
+    "EXPLORE_4_CHAN_BOARD": {"mac_address": "required"},
+    "EXPLORE_8_CHAN_BOARD": {"mac_address": "required"},
+    "GALEA_BOARD": {"ip_address": "optional"},
+}
+
+# How each kind of connection fails, and what to check (shown when a device cannot be reached).
+_HINTS = {
+    "serial_port": "check the USB dongle is plugged in, the board is switched on and --serial-port "
+                   "names the dongle (e.g. /dev/ttyUSB0, COM3) and is readable by you",
+    "ble": "check Bluetooth is on, the headset is charged, switched on, near and not connected to "
+           "another app or phone; pass --mac-address or --serial-number to pick one device",
+    "ip": "check the board and this computer are on the same network and --ip-address is right",
+    "neurosity": "check the Crown/Notion is switched on, on the same Wi-Fi network as this computer "
+                 "and has local (OSC) streaming enabled in the Neurosity app",
+    "file": "check --file names a recording this project can read",
+    "none": "check the device is switched on and reachable",
+}
+
+
+def connection_params(board) -> dict[str, str]:
+    """Return the connection parameters a board needs: ``{param: "required"|"optional"}``.
+
+    Parameters
+    ----------
+    board : str | int
+        Board name or id (see :func:`resolve_board`).
+    """
+    name = _board_ids()(resolve_board(board)).name
+    if name in _CONNECTION:
+        return dict(_CONNECTION[name])
+    if "BLED" in name:
+        return {"serial_port": "required", "serial_number": "optional"}
+    if "WIFI" in name:
+        return {"ip_address": "optional", "ip_port": "required"}
+    return {}
+
+
+def connection_hint(board) -> str:
+    """Return what to check when ``board`` cannot be reached (port, Bluetooth, network)."""
+    params = connection_params(board)
+    name = _board_ids()(resolve_board(board)).name
+    if "file" in params:
+        return _HINTS["file"]
+    if name.startswith(("CROWN", "NOTION")):
+        return _HINTS["neurosity"]
+    if "serial_port" in params:
+        return _HINTS["serial_port"]
+    if "ip_address" in params or "ip_port" in params:
+        return _HINTS["ip"]
+    if params or any(k in name for k in ("MUSE", "BRAINBIT", "GANGLION_NATIVE", "ENOPHONE")):
+        return _HINTS["ble"]
+    return _HINTS["none"]
+
+
 @dataclass(frozen=True)
 class BoardInfo:
     """What BrainFlow says about one board.
@@ -146,6 +230,16 @@ def board_info(board) -> BoardInfo:
         num_rows=descr.get("num_rows"),
         descr=descr,
     )
+
+
+def friendly_name(board) -> str:
+    """The short name to pass to ``--board``: the alias when there is one (``muse_2``), else the
+    lower-case ``BoardIds`` name without ``_board``."""
+    name = _board_ids()(resolve_board(board)).name
+    for alias, member in _ALIASES.items():
+        if member == name:
+            return alias
+    return name.removesuffix("_BOARD").lower()
 
 
 def list_boards() -> list[BoardInfo]:

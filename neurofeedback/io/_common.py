@@ -483,12 +483,59 @@ def dropout_annotations(gaps, sfreq: float):
     return [(i / sfreq, n / sfreq, "BAD_dropout") for i, n in gaps if n > 0]
 
 
+def fill_disconnects(data_uv: np.ndarray, gaps, sfreq: float, *, min_s: float):
+    """Insert the missing time of long gaps (disconnects) so the time axis stays the wall clock.
+
+    Parameters
+    ----------
+    data_uv : ndarray, shape (n_channels, n_times)
+    gaps : list of (i, n_missing)
+        From :func:`timestamp_gaps`; ``i`` is the first sample after the gap.
+    sfreq : float
+    min_s : float
+        Gaps at least this long are filled (a straight line between the samples on either side,
+        so filters do not ring at a step) and annotated ``BAD_disconnect`` over exactly the
+        missing time; shorter ones stay ``BAD_dropout`` annotations without inserted samples.
+
+    Returns
+    -------
+    data_uv : ndarray
+        With the filled samples inserted.
+    new_index : ndarray of int, shape (n_times,)
+        Where each original sample now sits.
+    annotations : list of (onset_s, duration_s, description)
+        ``BAD_disconnect`` and ``BAD_dropout``, in the new time axis.
+    """
+    n = data_uv.shape[1]
+    shift = np.zeros(n, dtype=np.int64)
+    pieces, ann, prev, inserted = [], [], 0, 0
+    for i, missing in gaps:
+        if missing <= 0:
+            continue
+        if missing / sfreq < min_s or i <= 0 or i >= n:
+            ann.append(((i + inserted) / sfreq, missing / sfreq, "BAD_dropout"))
+            continue
+        pieces.append(data_uv[:, prev:i])
+        a, b = data_uv[:, i - 1], data_uv[:, i]
+        w = np.arange(1, missing + 1) / (missing + 1)
+        pieces.append(a[:, None] + (b - a)[:, None] * w[None, :])
+        ann.append(((i + inserted) / sfreq, missing / sfreq, "BAD_disconnect"))
+        inserted += missing
+        shift[i:] += missing
+        prev = i
+    if not pieces:
+        return data_uv, np.arange(n), ann
+    pieces.append(data_uv[:, prev:])
+    return np.concatenate(pieces, axis=1), np.arange(n) + shift, ann
+
+
 def marker_label(value: float) -> str:
     """The default description of a marker value: ``marker/1``, ``marker/2.5``."""
     return f"marker/{value:g}"
 
 
-def marker_annotations(markers: np.ndarray, sfreq: float, *, labels=None, blocks=None):
+def marker_annotations(markers: np.ndarray, sfreq: float, *, labels=None, blocks=None,
+                       index=None, n_times=None):
     """Annotations for the non-zero values of a marker channel.
 
     Parameters
@@ -500,9 +547,14 @@ def marker_annotations(markers: np.ndarray, sfreq: float, *, labels=None, blocks
     blocks : list of dict | None
         ``[{"label", "duration_s", "marker"}]``: an annotation whose label (or marker value)
         matches a block lasts ``duration_s``, clipped to the end of the recording.
+    index : ndarray of int | None
+        Sample position of each marker sample in the output time axis (after
+        :func:`fill_disconnects`); default its own index.
+    n_times : int | None
+        Samples in the output time axis (default ``markers.size``).
     """
     markers = np.asarray(markers, dtype=np.float64)
-    n = markers.size
+    n = markers.size if n_times is None else int(n_times)
     end = n / sfreq
     labels = {str(k).strip(): str(v) for k, v in (labels or {}).items()}
     by_label, by_marker = {}, {}
@@ -530,7 +582,7 @@ def marker_annotations(markers: np.ndarray, sfreq: float, *, labels=None, blocks
             label = str(block.get("label") or marker_label(v))
         if label is None:
             label = marker_label(v)
-        onset = i / sfreq
+        onset = (i if index is None else int(index[i])) / sfreq
         duration = 0.0
         if block is not None:
             try:

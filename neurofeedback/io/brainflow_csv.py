@@ -13,8 +13,12 @@ Format quirks
   ``sfreq``, else the board's). Steps of the clock larger than 3 sample periods that persist
   (see :func:`neurofeedback.io._common.timestamp_gaps`) are dropped samples: they are annotated
   ``BAD_dropout`` (onset at the first sample after the gap, duration = the missing time). No
-  samples are inserted, so every sample keeps its marker and later samples sit earlier than the
-  wall clock by the time lost before them.
+  samples are inserted for these short gaps. Gaps of at least ``DISCONNECT_MIN_S`` (a headset
+  that disconnected and came back; the recorder's reconnects) are filled with a straight line
+  and annotated ``BAD_disconnect`` over exactly the missing time, so the time axis stays the
+  wall clock and block markers after a disconnect keep their real times. A sidecar
+  ``time_scale`` (recordings of a sped-up playback) converts timestamp seconds to recording
+  seconds first.
 - Markers (non-zero values of the marker column) become annotations, labelled via the sidecar's
   ``markers`` map (``{"1": "eyes-open"}``); a label (or marker value) that names one of the
   sidecar's ``blocks`` gives the annotation that block's ``duration_s``, clipped to the end of
@@ -36,7 +40,7 @@ from ._common import (
     check_file,
     check_finite,
     complete_size,
-    dropout_annotations,
+    fill_disconnects,
     marker_annotations,
     meas_date_from_unix,
     one_line,
@@ -50,6 +54,9 @@ from ._common import (
 from .sidecar import find_sidecar, read_sidecar
 
 logger = logging.getLogger("neurofeedback")
+
+#: Gaps in the timestamps at least this long (s) are disconnects: filled and ``BAD_disconnect``.
+DISCONNECT_MIN_S = 1.0
 
 # Boards people record with, checked (in this order) to suggest --board from a column count.
 _HINT_BOARDS = ("muse_2", "muse_s", "muse_2016", "cyton", "cyton_daisy", "ganglion", "crown",
@@ -110,6 +117,14 @@ def read_brainflow_csv(path, *, board=None, channel_names=None, verbose=None):
     """
     with use_verbose(verbose):
         return _read(path, board=board, channel_names=channel_names)
+
+
+def _time_scale(doc) -> float:
+    try:
+        scale = float((doc or {}).get("time_scale") or 1.0)
+    except (TypeError, ValueError):
+        return 1.0
+    return scale if np.isfinite(scale) and scale > 0 else 1.0
 
 
 def _read(path, *, board, channel_names):
@@ -207,18 +222,23 @@ def _read(path, *, board, channel_names):
     if meas_date is None and doc is not None:
         meas_date = parse_iso_utc(doc.get("start_time"))
 
-    annotations = []
-    if markers is not None:
-        annotations += marker_annotations(markers, sfreq, labels=(doc or {}).get("markers"),
-                                          blocks=(doc or {}).get("blocks"))
+    data = np.ascontiguousarray(eeg.T)
+    gaps = []
     if ts is not None:
+        scale = _time_scale(doc)
+        if scale != 1.0 and np.isfinite(ts[0]):
+            ts = ts[0] + (ts - ts[0]) * scale
         gaps = timestamp_gaps(ts, sfreq)
         if gaps:
-            logger.warning("%s: %d gap(s) in the timestamps (%d samples missing), annotated "
-                           "BAD_dropout", p, len(gaps), sum(g for _, g in gaps))
-        annotations += dropout_annotations(gaps, sfreq)
+            logger.warning("%s: %d gap(s) in the timestamps (%.3f s missing), annotated "
+                           "BAD_dropout / BAD_disconnect", p, len(gaps),
+                           sum(g for _, g in gaps) / sfreq)
+    data, index, annotations = fill_disconnects(data, gaps, sfreq, min_s=DISCONNECT_MIN_S)
+    if markers is not None:
+        annotations += marker_annotations(markers, sfreq, labels=(doc or {}).get("markers"),
+                                          blocks=(doc or {}).get("blocks"), index=index,
+                                          n_times=data.shape[1])
 
-    data = np.ascontiguousarray(eeg.T)
     bads = railed_or_flat(data, names)
     for name, why in bads.items():
         logger.info("%s: channel %s marked bad: %s", p, name, why)

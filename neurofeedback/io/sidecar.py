@@ -24,6 +24,11 @@ Schema (version 1); ``board_id`` is the only required key for reading:
       "end_time": null,
       "ended_cleanly": false,              # true only once the recorder finished normally
       "n_samples": null,
+      "end_reason": null,                  # "completed", "stopped", "disconnected", "recovered"
+      "disconnects": [],                   # [{"start": unix s, "duration_s": s, "reconnected": bool}]
+      "source": null,                      # e.g. {"kind": "playback", "file": ..., "speed": 1.0}
+      "time_scale": 1.0,                   # recording seconds per timestamp second (playback speed)
+      "duration_planned_s": 600.0,
       "software": {"neurofeedback": "...", "brainflow": "...", "mne": "...", "python": "..."}
     }
 
@@ -106,6 +111,11 @@ def make_sidecar(board_id: int, **fields) -> dict:
         "end_time": None,
         "ended_cleanly": False,
         "n_samples": None,
+        "end_reason": None,
+        "disconnects": [],
+        "source": None,
+        "time_scale": 1.0,
+        "duration_planned_s": None,
         "software": software_versions(),
     }
     unknown = set(fields) - set(doc)

@@ -1,0 +1,177 @@
+"""How to reach a board: a small description of the connection, and opening it with clear errors.
+
+A :class:`Connection` is what the recorder needs to (re)open a device: the BrainFlow board id,
+the data layout's board id (the master board for playback), the ``BrainFlowInputParams``
+fields and ``config_board`` commands. It is a plain record, so it can cross process
+boundaries (Prefect tasks) and be written into the sidecar.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from ..errors import BoardError
+from .boards import board_info, connection_hint, connection_params, resolve_board
+
+logger = logging.getLogger("neurofeedback")
+
+__all__ = ["Connection", "open_board", "make_connection"]
+
+_PARAM_FIELDS = ("serial_port", "mac_address", "serial_number", "ip_address", "ip_port",
+                 "ip_protocol", "other_info", "timeout", "file", "master_board")
+
+# BrainFlow's exit codes → what went wrong, in words
+_EXIT_WORDS = {
+    2: "cannot open the port or Bluetooth adapter",
+    3: "the serial port does not behave like the board's dongle",
+    7: "the board did not answer",
+    13: "a required connection parameter is missing or invalid",
+    14: "this board is not supported on this platform",
+    17: "the board is not ready",
+    18: "a BrainFlow session for it is already open",
+}
+
+
+@dataclass(frozen=True)
+class Connection:
+    """What is needed to open one board.
+
+    Attributes
+    ----------
+    board_id : int
+        The BrainFlow board to open (``-3`` for playback).
+    data_board_id : int
+        The board whose data layout the stream has (the master board for playback).
+    params : dict
+        ``BrainFlowInputParams`` fields that are set (``serial_port``, ``mac_address``, ``file``…).
+    config : tuple of str
+        ``config_board`` commands sent after ``prepare_session`` (e.g. ``"loopback_true"``).
+    channel_names : tuple of str | None
+        EEG names when they differ from BrainFlow's (e.g. a replayed recording's own names).
+    source : dict | None
+        For the sidecar: what is being replayed, at what speed.
+    time_scale : float
+        Recording seconds per timestamp second (the playback speed; 1 for devices).
+    """
+
+    board_id: int
+    data_board_id: int
+    params: dict = field(default_factory=dict)
+    config: tuple[str, ...] = ()
+    channel_names: tuple[str, ...] | None = None
+    source: dict | None = None
+    time_scale: float = 1.0
+
+    @property
+    def name(self) -> str:
+        """BrainFlow name of the board opened (``PLAYBACK_FILE_BOARD`` for playback)."""
+        return board_info(self.board_id).name
+
+    def input_params(self):
+        """Return a ``BrainFlowInputParams`` with :attr:`params` set."""
+        from brainflow.board_shim import BrainFlowInputParams
+
+        p = BrainFlowInputParams()
+        for key, value in self.params.items():
+            setattr(p, key, value)
+        return p
+
+    def describe(self) -> str:
+        """One line naming the board and how it is reached."""
+        where = ", ".join(f"{k}={v}" for k, v in self.params.items() if k != "master_board")
+        return f"{self.name}" + (f" ({where})" if where else "")
+
+
+def make_connection(board, *, serial_port=None, mac_address=None, serial_number=None,
+                    ip_address=None, ip_port=None, other_info=None, timeout=None) -> Connection:
+    """Describe a connection to a device board (use ``prepare_playback`` for playback).
+
+    Parameters
+    ----------
+    board : str | int
+        Board name or id (``"muse_2"``, ``"cyton"``, ``"synthetic"``…).
+    serial_port, mac_address, serial_number, ip_address, ip_port, other_info, timeout
+        ``BrainFlowInputParams`` fields; ``None`` leaves BrainFlow's default.
+
+    Returns
+    -------
+    connection : Connection
+
+    Raises
+    ------
+    BoardError
+        Unknown board, or a parameter the board requires is missing (the message names it).
+    """
+    board_id = resolve_board(board)
+    info = board_info(board_id)
+    if info.name == "PLAYBACK_FILE_BOARD":
+        raise BoardError("the playback board replays a file: pass --file RECORDING")
+    given = {"serial_port": serial_port, "mac_address": mac_address, "serial_number": serial_number,
+             "ip_address": ip_address, "ip_port": ip_port, "other_info": other_info,
+             "timeout": timeout}
+    params = {k: v for k, v in given.items() if v not in (None, "")}
+    missing = [k for k, need in connection_params(board_id).items()
+               if need == "required" and k not in params and k != "master_board"]
+    if missing:
+        opts = ", ".join("--" + m.replace("_", "-") for m in missing)
+        raise BoardError(f"board {info.name} needs {opts}: {connection_hint(board_id)}")
+    return Connection(board_id=board_id, data_board_id=board_id, params=params)
+
+
+def open_board(connection: Connection):
+    """Prepare a BrainFlow session for ``connection`` and send its config commands.
+
+    Returns
+    -------
+    board : brainflow.board_shim.BoardShim
+        Prepared, not streaming.
+
+    Raises
+    ------
+    BoardError
+        One line naming the board, BrainFlow's error and what to check (port, Bluetooth, MAC).
+    """
+    from brainflow.board_shim import BoardShim
+    from brainflow.exit_codes import BrainFlowError
+
+    BoardShim.disable_board_logger()
+    board = BoardShim(connection.board_id, connection.input_params())
+    try:
+        board.prepare_session()
+        for cmd in connection.config:
+            board.config_board(cmd)
+    except BrainFlowError as exc:
+        _release_quietly(board)
+        raise device_error(connection, exc) from None
+    return board
+
+
+def start_stream(board, connection: Connection, buffer_size: int = 450_000) -> None:
+    """``board.start_stream`` with the same one-line errors as :func:`open_board`."""
+    from brainflow.exit_codes import BrainFlowError
+
+    try:
+        board.start_stream(buffer_size)
+    except BrainFlowError as exc:
+        _release_quietly(board)
+        raise device_error(connection, exc) from None
+
+
+def device_error(connection: Connection, exc) -> BoardError:
+    """A one-line :class:`BoardError` for a BrainFlow failure on ``connection``."""
+    code = getattr(exc, "exit_code", None)
+    words = _EXIT_WORDS.get(code, "BrainFlow could not start it")
+    brief = str(exc).split(":")[0] if str(exc) else type(exc).__name__
+    return BoardError(f"cannot connect to {connection.describe()}: {words} ({brief}); "
+                      f"{connection_hint(connection.board_id)}")
+
+
+def _release_quietly(board) -> None:
+    from brainflow.exit_codes import BrainFlowError
+
+    try:
+        if board.is_prepared():
+            board.release_session()
+    except BrainFlowError:  # already gone
+        pass

@@ -1,0 +1,197 @@
+"""One call that records a session end to end: connect → quality gate → record → finalize.
+
+This is what ``neurofeedback record`` and the Prefect recording flow call.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import ConfigError, QualityGateError
+from ..home import data_home
+from .connection import Connection
+from .recorder import Recorder, RecordingResult, new_session_paths
+
+logger = logging.getLogger("neurofeedback")
+
+__all__ = ["SessionResult", "connection_from_options", "playback_connection", "record_session"]
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    """A recorded (and finalized) session.
+
+    Attributes
+    ----------
+    recording : RecordingResult
+    fif : Path | None
+        The canonical session file (``None`` when finalizing failed; the CSV is still there).
+    quality : QualityCheck | None
+        The pre-recording check.
+    summary : dict | None
+        The processed session's summary (``inspect --json`` object).
+    """
+
+    recording: RecordingResult
+    fif: Path | None
+    quality: object
+    summary: dict | None
+
+    @property
+    def folder(self) -> Path:
+        return self.recording.paths.folder
+
+
+def playback_connection(path, *, speed: float = 1.0, loop: bool = False, format: str = "auto",
+                        board=None, home=None) -> Connection:
+    """A :class:`Connection` that replays ``path`` through BrainFlow's playback board.
+
+    The recording is converted to the layout of a matching board first (see
+    :func:`neurofeedback.acquisition.playback.prepare_playback`), into ``<home>/cache/playback``.
+    """
+    from brainflow.board_shim import BoardIds
+
+    from .playback import prepare_playback
+
+    work = data_home(home) / "cache" / "playback"
+    work.mkdir(parents=True, exist_ok=True)
+    src = prepare_playback(path, work, speed=speed, loop=loop, format=format, board=board)
+    return Connection(
+        board_id=BoardIds.PLAYBACK_FILE_BOARD.value, data_board_id=int(src.master_board),
+        params={"file": str(src.file), "master_board": int(src.master_board)},
+        config=tuple(src.config_commands()), channel_names=tuple(src.channel_names),
+        source={"kind": "playback", "file": str(Path(path).resolve()), "speed": float(speed),
+                "loop": bool(loop)},
+        time_scale=float(speed),
+    )
+
+
+def connection_from_options(*, board, serial_port=None, mac_address=None, serial_number=None,
+                            ip_address=None, ip_port=None, file=None, speed=1.0, loop=False,
+                            home=None):
+    """A :class:`Connection` from the ``record`` options: playback of ``file`` or a device.
+
+    Plain keyword values only, so a Prefect task can take them as parameters.
+    """
+    from brainflow.board_shim import BoardIds
+
+    from .boards import resolve_board
+    from .connection import make_connection
+
+    board_id = resolve_board(board)
+    if board_id == BoardIds.PLAYBACK_FILE_BOARD.value:
+        if not file:
+            raise ConfigError("--board playback replays a recording: pass --file RECORDING")
+        return playback_connection(file, speed=speed, loop=loop, home=home)
+    if file:
+        raise ConfigError(f"--file is only for --board playback, not {board!r}")
+    return make_connection(board_id, serial_port=serial_port, mac_address=mac_address,
+                           serial_number=serial_number, ip_address=ip_address, ip_port=ip_port)
+
+
+def _keyboard_thread(recorder: Recorder) -> None:
+    """Each line typed on the terminal becomes a marker (its text is the label)."""
+
+    def run():
+        for line in sys.stdin:
+            recorder.add_marker(line.strip() or "marker")
+
+    threading.Thread(target=run, name="nf-keyboard-markers", daemon=True).start()
+
+
+def record_session(connection: Connection, *, subject: str, duration_s: float, protocol=None,
+                   blocks=(), notes: str = "", home=None, settings=None, gate_s: float = 4.0,
+                   force: bool = False, stall_timeout_s: float = 5.0,
+                   reconnect_interval_s: float = 1.0, on_gate=None, on_update=None,
+                   keyboard: bool = False, process: bool = True,
+                   stop_event: threading.Event | None = None) -> SessionResult:
+    """Record one session: connect, check quality, record to disk, finalize and process.
+
+    Parameters
+    ----------
+    connection : Connection
+    subject : str
+        Subject label (letters and digits).
+    duration_s : float
+    protocol, blocks, notes
+        See :class:`~neurofeedback.acquisition.recorder.Recorder`.
+    home : str | Path | None
+        Data home (default ``$NEUROFEEDBACK_HOME`` or ``~/neurofeedback``).
+    settings : Settings | None
+    gate_s : float
+        Seconds of signal for the pre-recording quality check; ``0`` skips it.
+    force : bool
+        Record even when the quality check says no-go.
+    stall_timeout_s, reconnect_interval_s : float
+        Disconnect detection and reconnect pace.
+    on_gate : callable | None
+        Called with the ``QualityCheck`` before deciding (the CLI prints it).
+    on_update : callable | None
+        Called with a ``LiveStatus`` about twice a second.
+    keyboard : bool
+        Read markers from the terminal (one per line typed) while recording.
+    process : bool
+        Compute the session's features at the end.
+    stop_event : threading.Event | None
+        Set to end the recording early (it is kept).
+
+    Returns
+    -------
+    result : SessionResult
+
+    Raises
+    ------
+    BoardError
+        The device cannot be reached (one line naming the board and what to check).
+    QualityGateError
+        The quality check said no-go and ``force`` is false (nothing was recorded).
+    """
+    from .session import finalize_session
+
+    start = datetime.now(timezone.utc)
+    recorder = None
+    try:
+        # open before creating the session folder: a missing device leaves nothing behind
+        probe = Recorder(connection, _NoPaths, subject=subject, duration_s=duration_s,
+                         settings=settings, stall_timeout_s=stall_timeout_s)
+        probe.open()
+        check = None
+        if gate_s and gate_s > 0:
+            check = probe.check_quality(gate_s)
+            if on_gate is not None:
+                on_gate(check)
+            if not check.ok and not force:
+                raise QualityGateError(
+                    f"{connection.describe()}: quality check failed ({'; '.join(check.problems())}); "
+                    "fix the electrode contact and try again, or pass --force to record anyway",
+                    check,
+                )
+        paths = new_session_paths(subject, start, home=home)
+        recorder = Recorder(connection, paths, subject=subject, duration_s=duration_s,
+                            protocol=protocol, blocks=blocks, notes=notes,
+                            stall_timeout_s=stall_timeout_s,
+                            reconnect_interval_s=reconnect_interval_s, settings=settings)
+        recorder._board, probe._board = probe._board, None  # keep the open stream
+        if keyboard and sys.stdin is not None and sys.stdin.isatty():
+            _keyboard_thread(recorder)
+        result = recorder.record(on_update=on_update, stop_event=stop_event)
+    finally:
+        for r in (recorder, locals().get("probe")):
+            if r is not None:
+                r.close()
+    fif, summary = None, None
+    if result.n_samples >= 2:
+        fif, processed = finalize_session(result.paths.csv, settings=settings, process=process)
+        summary = processed.summary() if processed is not None else None
+    return SessionResult(recording=result, fif=fif, quality=check, summary=summary)
+
+
+class _NoPaths:
+    """Placeholder paths for the connection probe (it never writes)."""
+
+    folder = csv = sidecar = fif = None

@@ -1,0 +1,531 @@
+"""Record a live BrainFlow stream to disk, crash-safe, with timed blocks and reconnects.
+
+What is written, and when
+-------------------------
+- ``<stem>.json`` — the sidecar (:mod:`neurofeedback.io.sidecar`), written atomically before the
+  first sample and again at every marker typed, every disconnect and at the end
+  (``ended_cleanly``, ``end_reason``, ``n_samples``, ``end_time``).
+- ``<stem>.csv`` — the BrainFlow CSV layout of the board (tab-separated, one line per sample,
+  EEG in µV, Unix timestamps), appended every ``poll_s`` (0.1 s) and flushed to the operating
+  system at once, so a killed process loses at most the samples of one poll that BrainFlow held
+  in its ring buffer (measured by ``bench/bench_crash.py``). Values are written with 17
+  significant digits, so a replayed recording is reproduced bit for bit.
+- ``<stem>_raw.fif`` — the canonical session (:func:`finalize_session`), written at the end.
+
+Why our own appends rather than BrainFlow's ``file://…:w`` streamer: both lose well under a
+second on SIGKILL, but only writing the chunks ourselves lets the recorder put each block
+marker on the exact sample where the block starts (``insert_marker`` tags whichever sample
+arrives next, up to a poll later), and keeps the file a single, append-only record across
+reconnects (a new BrainFlow session would restart the streamer's file).
+
+Time
+----
+Block boundaries and the end of the session are counted in *samples* at the nominal rate, plus
+the time lost in disconnects (which the reader fills and annotates ``BAD_disconnect``), so
+the blocks land on the right samples whatever the device's clock does, and a disconnect does
+not shift later blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .._validate import check_positive
+from ..config import Settings, load_settings
+from ..errors import BoardError, ConfigError
+from ..home import recordings_dir, session_label, validate_label
+from ..io.sidecar import make_sidecar, read_sidecar, sidecar_path, write_sidecar
+from .boards import board_info
+from .connection import Connection, _release_quietly, open_board, start_stream
+
+logger = logging.getLogger("neurofeedback")
+
+__all__ = [
+    "Block", "LiveStatus", "Recorder", "RecordingResult", "SessionPaths", "new_session_paths",
+    "parse_blocks", "parse_duration",
+]
+
+_KEY_MARKER_BASE = 100  # keyboard markers get 101, 102, … (blocks use 1..99)
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|s|ms)?", re.IGNORECASE)
+
+
+def parse_duration(text) -> float:
+    """Parse ``"20s"``, ``"10m"``, ``"1h30m"``, ``"90"`` (seconds) or a number into seconds.
+
+    Raises
+    ------
+    ConfigError
+        For anything else, or a duration that is not positive.
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return check_positive("duration", text, exc=ConfigError)
+    s = str(text).strip().lower().replace(" ", "")
+    pos, total = 0, 0.0
+    scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, None: 1.0}
+    while pos < len(s):
+        m = _DURATION.match(s, pos)
+        if not m or m.end() == pos:
+            break
+        total += float(m.group(1)) * scale[m.group(2)]
+        pos = m.end()
+    if not s or pos != len(s) or total <= 0:
+        raise ConfigError(
+            f"Invalid value for the 'duration' parameter. Allowed values are a positive duration "
+            f"such as '20s', '10m', '1h30m' or '90' (seconds), but got {text!r} instead."
+        )
+    return total
+
+
+@dataclass(frozen=True)
+class Block:
+    """One timed block of a protocol: a label, its length and the marker value that starts it."""
+
+    label: str
+    duration_s: float
+    marker: int
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "duration_s": self.duration_s, "marker": self.marker}
+
+
+def parse_blocks(text) -> tuple[Block, ...]:
+    """Parse ``"eyes-open:60,eyes-closed:1m,meditation:10m"`` into :class:`Block` s.
+
+    Each distinct label gets one marker value (1, 2, …) in order of first appearance.
+
+    Raises
+    ------
+    ConfigError
+        For an empty label, a missing or invalid duration.
+    """
+    if text is None or not str(text).strip():
+        return ()
+    markers: dict[str, int] = {}
+    out = []
+    for item in str(text).split(","):
+        label, sep, dur = item.strip().rpartition(":")
+        label = label.strip()
+        if not sep or not label:
+            raise ConfigError(
+                f"Invalid value for the 'blocks' parameter. Allowed values are 'label:duration' "
+                f"items separated by commas (e.g. 'eyes-open:60,eyes-closed:60'), but got "
+                f"{item.strip()!r} instead."
+            )
+        markers.setdefault(label, len(markers) + 1)
+        out.append(Block(label, parse_duration(dur), markers[label]))
+    if len(markers) >= _KEY_MARKER_BASE:
+        raise ConfigError(f"Too many distinct block labels ({len(markers)}); at most 99.")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class SessionPaths:
+    """Where one session's files go (see :mod:`neurofeedback.home` for the layout)."""
+
+    folder: Path
+    csv: Path
+    sidecar: Path
+    fif: Path
+
+    @classmethod
+    def from_csv(cls, csv) -> SessionPaths:
+        csv = Path(csv)
+        stem = csv.with_suffix("")
+        base = stem.name.removesuffix("_eeg")
+        return cls(csv.parent, csv, sidecar_path(csv), csv.with_name(base + "_raw.fif"))
+
+
+def new_session_paths(subject: str, start: datetime, *, home=None) -> SessionPaths:
+    """Create ``<home>/recordings/sub-<id>/ses-<stamp>/`` and return the session's paths.
+
+    A session folder that already exists (two starts in the same second) gets a suffix
+    rather than being overwritten.
+    """
+    subject = validate_label(subject, kind="subject")
+    label = session_label(start)
+    base = recordings_dir(home) / f"sub-{subject}"
+    for k in range(100):
+        ses = label if k == 0 else f"{label}{k:02d}"
+        folder = base / f"ses-{ses}"
+        try:
+            folder.mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            continue
+        stem = f"sub-{subject}_ses-{ses}"
+        csv = folder / f"{stem}_eeg.csv"
+        return SessionPaths(folder, csv, sidecar_path(csv), folder / f"{stem}_raw.fif")
+    raise ConfigError(f"{base}: cannot create a new session folder for {label}")
+
+
+@dataclass
+class LiveStatus:
+    """What the live display shows; passed to ``on_update`` about twice a second."""
+
+    elapsed_s: float
+    duration_s: float
+    n_samples: int
+    sfreq: float
+    channel_names: tuple[str, ...]
+    block: str | None = None
+    quality: object = None  # neurofeedback.quality.QualityCheck of the last seconds
+    relative_power: dict = field(default_factory=dict)  # {channel: {band: fraction}}
+    disconnected: bool = False
+    disconnects: int = 0
+    markers: list = field(default_factory=list)  # [(time_s, label)]
+
+
+@dataclass(frozen=True)
+class RecordingResult:
+    """How a recording ended."""
+
+    paths: SessionPaths
+    n_samples: int
+    duration_s: float
+    end_reason: str
+    disconnects: tuple[dict, ...]
+    markers: tuple[tuple[float, str], ...]
+
+
+class Recorder:
+    """Record one session from a BrainFlow board.
+
+    Parameters
+    ----------
+    connection : Connection
+        See :func:`~neurofeedback.acquisition.connection.make_connection` and
+        :func:`~neurofeedback.acquisition.playback.prepare_playback`.
+    paths : SessionPaths
+    subject : str
+    duration_s : float
+        Length of the session (recording time, including disconnects).
+    protocol, notes : str | None
+    blocks : sequence of Block
+        Timed blocks from the start; when they are shorter than ``duration_s`` the rest of the
+        session has no block; when longer, the session ends at ``duration_s``.
+    stall_timeout_s : float
+        No new sample for this long counts as a disconnect: the recorder reconnects.
+    reconnect_interval_s : float
+        Pause between reconnect attempts.
+    poll_s : float
+        How often the stream is read and appended to disk.
+    settings : Settings | None
+        Bands (live display) and quality thresholds.
+    """
+
+    def __init__(self, connection: Connection, paths: SessionPaths, *, subject: str,
+                 duration_s: float, protocol: str | None = None, blocks=(), notes: str = "",
+                 stall_timeout_s: float = 5.0, reconnect_interval_s: float = 1.0,
+                 poll_s: float = 0.1, settings: Settings | None = None):
+        self.connection = connection
+        self.paths = paths
+        self.subject = validate_label(subject, kind="subject")
+        self.duration_s = check_positive("duration", duration_s, exc=ConfigError)
+        self.protocol = protocol
+        self.blocks = tuple(blocks)
+        self.notes = notes or ""
+        self.stall_timeout_s = check_positive("stall_timeout_s", stall_timeout_s, exc=ConfigError)
+        self.reconnect_interval_s = check_positive("reconnect_interval_s", reconnect_interval_s,
+                                                   exc=ConfigError)
+        self.poll_s = check_positive("poll_s", poll_s, exc=ConfigError)
+        self.settings = settings or load_settings()
+        info = board_info(connection.data_board_id)
+        if not info.eeg_rows or not info.sfreq:
+            raise BoardError(f"board {info.name} has no EEG channels or sampling rate in BrainFlow")
+        self.info = info
+        self.sfreq = float(info.sfreq)
+        self.channel_names = tuple(connection.channel_names or info.eeg_names)
+        self._board = None
+        self._markers: queue.Queue[str] = queue.Queue()
+        self._key_labels: dict[str, int] = {}
+        self._doc: dict | None = None
+
+    # -- connection ----------------------------------------------------------------------------
+    def open(self) -> None:
+        """Prepare the board and start streaming (raises a one-line ``BoardError``)."""
+        if self._board is None:
+            board = open_board(self.connection)
+            start_stream(board, self.connection)
+            self._board = board
+
+    def close(self) -> None:
+        """Stop streaming and release the board (safe to call twice)."""
+        board, self._board = self._board, None
+        if board is None:
+            return
+        from brainflow.exit_codes import BrainFlowError
+
+        try:
+            board.stop_stream()
+        except BrainFlowError:
+            pass
+        _release_quietly(board)
+
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def board(self):
+        """The BrainFlow ``BoardShim`` while open (tests use it to stop a stream mid-session)."""
+        return self._board
+
+    # -- quality gate --------------------------------------------------------------------------
+    def check_quality(self, seconds: float = 4.0, *, timeout_s: float | None = None):
+        """Collect ``seconds`` of signal and check each channel (railed, flat, line noise, range).
+
+        Returns
+        -------
+        check : neurofeedback.quality.QualityCheck
+
+        Raises
+        ------
+        BoardError
+            When no data arrive within ``timeout_s`` (default ``seconds`` + stall timeout).
+        """
+        from ..quality import check_signal
+
+        self.open()
+        need = int(round(seconds * self.sfreq))
+        limit = time.monotonic() + (timeout_s or (seconds / self.connection.time_scale
+                                                  + self.stall_timeout_s + 2.0))
+        chunks, have = [], 0
+        while have < need:
+            chunk = self._board.get_board_data()
+            if chunk.shape[1]:
+                chunks.append(chunk)
+                have += chunk.shape[1]
+            elif time.monotonic() > limit:
+                raise BoardError(f"{self.connection.describe()}: no data for the quality check "
+                                 f"within {timeout_s or seconds:g} s; is the headset on and streaming?")
+            else:
+                time.sleep(0.05)
+        data = np.concatenate(chunks, axis=1)[:, -need:]
+        eeg = data[list(self.info.eeg_rows)]
+        return check_signal(eeg, self.sfreq, self.channel_names, settings=self.settings)
+
+    # -- markers -------------------------------------------------------------------------------
+    def add_marker(self, label: str = "marker") -> None:
+        """Queue a marker on the newest sample (thread-safe; the keyboard thread calls this)."""
+        self._markers.put(str(label).strip() or "marker")
+
+    # -- recording -----------------------------------------------------------------------------
+    def _write_sidecar(self, **changes) -> None:
+        self._doc.update(changes)
+        write_sidecar(self.paths.csv, self._doc)
+
+    def _start_sidecar(self, start: datetime) -> None:
+        markers = {str(b.marker): b.label for b in self.blocks}
+        self._doc = make_sidecar(
+            self.info.board_id, channel_names=list(self.channel_names), subject=self.subject,
+            session=self.paths.folder.name.removeprefix("ses-"), protocol=self.protocol,
+            blocks=[b.to_dict() for b in self.blocks], markers=markers, notes=self.notes,
+            start_time=start.isoformat(), source=self.connection.source,
+            time_scale=self.connection.time_scale, duration_planned_s=self.duration_s,
+        )
+        write_sidecar(self.paths.csv, self._doc)
+
+    def record(self, *, on_update=None, stop_event: threading.Event | None = None,
+               update_s: float = 0.5) -> RecordingResult:
+        """Record until ``duration_s`` of recording time, ``stop_event`` or a lost device.
+
+        Parameters
+        ----------
+        on_update : callable | None
+            Called with a :class:`LiveStatus` about every ``update_s`` seconds.
+        stop_event : threading.Event | None
+            Set it to end early (the session is kept and ends cleanly, ``end_reason="stopped"``).
+        update_s : float
+
+        Returns
+        -------
+        result : RecordingResult
+        """
+        self.open()
+        self._board.get_board_data()  # the quality check's samples are not part of the session
+        start = datetime.now(timezone.utc)
+        self._start_sidecar(start)
+        rows = self.info.descr.get("num_rows") or self.info.num_rows
+        eeg_rows = list(self.info.eeg_rows)
+        ts_row, marker_row = self.info.timestamp_row, self.info.marker_row
+        target = int(round(self.duration_s * self.sfreq))
+        bounds, t = [], 0.0
+        for b in self.blocks:
+            bounds.append((int(round(t * self.sfreq)), b))
+            t += b.duration_s
+        # EEG with 17 significant digits (exact float64), timestamps to the microsecond, the rest
+        # (accelerometer, battery, packet counters) with 9 digits
+        fmt = ["%.9g"] * rows
+        for r in eeg_rows:
+            fmt[r] = "%.17g"
+        if ts_row is not None:
+            fmt[ts_row] = "%.6f"
+        if marker_row is not None:
+            fmt[marker_row] = "%.17g"
+        window = np.zeros((len(eeg_rows), 0))
+        win_n = int(4 * self.sfreq)
+        pos = 0  # recording position in samples (written samples + disconnect time)
+        written = 0
+        markers_done: list[tuple[float, str]] = []
+        disconnects: list[dict] = []
+        last_ts = None
+        pending_gap = None  # (wall start, last timestamp) while disconnected
+        t_data = time.monotonic()
+        t_update = 0.0
+        t_start = time.monotonic()
+        end_reason = "completed"
+        next_block = 0
+        fh = open(self.paths.csv, "a", encoding="ascii", newline="\n")
+        try:
+            while pos < target:
+                if stop_event is not None and stop_event.is_set():
+                    end_reason = "stopped"
+                    break
+                chunk = self._board.get_board_data() if self._board is not None else np.zeros((rows, 0))
+                now = time.monotonic()
+                if chunk.shape[1]:
+                    if pending_gap is not None:  # back after a disconnect
+                        gap_s = self._gap_seconds(last_ts, chunk[ts_row, 0] if ts_row is not None else None,
+                                                  now - pending_gap[0])
+                        disconnects.append({"start": last_ts, "duration_s": round(gap_s, 4),
+                                            "reconnected": True})
+                        pos += int(round(gap_s * self.sfreq))
+                        pending_gap = None
+                        self._write_sidecar(disconnects=disconnects)
+                    chunk = chunk[:, : max(0, target - pos)]
+                    n = chunk.shape[1]
+                    if marker_row is not None and n:
+                        chunk = np.array(chunk, dtype=np.float64, copy=True)
+                        while next_block < len(bounds) and bounds[next_block][0] < pos + n:
+                            at, blk = bounds[next_block]
+                            k = max(0, at - pos)
+                            chunk[marker_row, k] = blk.marker
+                            markers_done.append(((pos + k) / self.sfreq, blk.label))
+                            next_block += 1
+                        self._keyboard_markers(chunk, marker_row, pos, markers_done)
+                    if n:
+                        np.savetxt(fh, chunk.T, fmt=fmt, delimiter="\t")
+                        fh.flush()
+                        written += n
+                        pos += n
+                        last_ts = float(chunk[ts_row, -1]) if ts_row is not None else None
+                        window = np.concatenate([window, chunk[eeg_rows]], axis=1)[:, -win_n:]
+                    t_data = now
+                elif pending_gap is None and now - t_data > self.stall_timeout_s:
+                    logger.warning("%s: no samples for %.1f s; reconnecting", self.connection.describe(),
+                                   now - t_data)
+                    pending_gap = (t_data, last_ts)
+                    self._reconnect_once()
+                elif pending_gap is not None:
+                    # still disconnected: the session time runs on; give up at its end
+                    lost = (now - pending_gap[0]) * self.connection.time_scale
+                    if pos + lost * self.sfreq >= target:
+                        disconnects.append({"start": last_ts, "duration_s": round(lost, 4),
+                                            "reconnected": False})
+                        end_reason = "disconnected"
+                        break
+                    if now - t_data > self.reconnect_interval_s:
+                        t_data = now
+                        self._reconnect_once()
+                if on_update is not None and now - t_update >= update_s:
+                    t_update = now
+                    on_update(self._status(pos, window, bounds, markers_done, disconnects,
+                                           pending_gap is not None))
+                time.sleep(self.poll_s)
+        except KeyboardInterrupt:
+            end_reason = "stopped"
+        finally:
+            fh.close()
+            self.close()
+            end = datetime.now(timezone.utc)
+            if last_ts is not None:
+                end = datetime.fromtimestamp(last_ts, timezone.utc)
+            self._write_sidecar(end_time=end.isoformat(), n_samples=written, ended_cleanly=True,
+                                end_reason=end_reason, disconnects=disconnects)
+        logger.info("recorded %d samples in %.1f s (%s)", written, time.monotonic() - t_start,
+                    end_reason)
+        return RecordingResult(self.paths, written, pos / self.sfreq, end_reason,
+                               tuple(disconnects), tuple(markers_done))
+
+    def _gap_seconds(self, last_ts, first_ts, wall_s) -> float:
+        """Recording time lost between two samples: from timestamps when both exist."""
+        if last_ts is not None and first_ts is not None and np.isfinite([last_ts, first_ts]).all():
+            return max(0.0, (first_ts - last_ts) * self.connection.time_scale - 1.0 / self.sfreq)
+        return wall_s * self.connection.time_scale
+
+    def _reconnect_once(self) -> bool:
+        """Release the board and try once to open it again; ``True`` when streaming."""
+        self.close()
+        try:
+            self.open()
+        except BoardError as exc:
+            logger.warning("reconnect failed: %s", exc)
+            return False
+        logger.warning("reconnected to %s", self.connection.describe())
+        return True
+
+    def _keyboard_markers(self, chunk, marker_row, pos, done) -> None:
+        changed = False
+        while True:
+            try:
+                label = self._markers.get_nowait()
+            except queue.Empty:
+                break
+            if label not in self._key_labels:
+                self._key_labels[label] = _KEY_MARKER_BASE + 1 + len(self._key_labels)
+                self._doc["markers"][str(self._key_labels[label])] = label
+                changed = True
+            k = chunk.shape[1] - 1
+            chunk[marker_row, k] = self._key_labels[label]
+            done.append(((pos + k) / self.sfreq, label))
+        if changed:
+            write_sidecar(self.paths.csv, self._doc)
+
+    def _status(self, pos, window, bounds, markers, disconnects, disconnected) -> LiveStatus:
+        block = None
+        for at, b in bounds:
+            if at <= pos and pos < at + b.duration_s * self.sfreq:
+                block = b.label
+        status = LiveStatus(elapsed_s=pos / self.sfreq, duration_s=self.duration_s, n_samples=pos,
+                            sfreq=self.sfreq, channel_names=self.channel_names, block=block,
+                            disconnected=disconnected, disconnects=len(disconnects),
+                            markers=list(markers[-5:]))
+        if window.shape[1] >= int(2 * self.sfreq):
+            from ..quality import check_signal
+
+            status.quality = check_signal(window, self.sfreq, self.channel_names,
+                                          settings=self.settings)
+            status.relative_power = _relative_power(window, self.sfreq, self.channel_names,
+                                                   self.settings)
+        return status
+
+
+def _relative_power(window_uv, sfreq, names, settings) -> dict:
+    """``{channel: {band: fraction}}`` of the last seconds (linear detrend, Welch 2 s segments)."""
+    from scipy.signal import detrend
+
+    from ..spectral import band_power, welch_psd
+
+    bands = settings.bands.bands
+    lo, hi = settings.bands.broadband
+    psd, freqs = welch_psd(detrend(window_uv, axis=1), sfreq, segment_s=2.0, overlap=0.5)
+    power = band_power(psd, freqs, bands)
+    total = band_power(psd, freqs, [("broadband", lo, hi)])[:, 0]
+    return {ch: {b[0]: (float(v / tot) if tot > 0 else float("nan")) for b, v in zip(bands, row)}
+            for ch, row, tot in zip(names, power, total)}
+
+
+def load_recording_doc(csv) -> dict:
+    """Read a session's sidecar (for recover and finalize)."""
+    return read_sidecar(sidecar_path(csv))

@@ -1,0 +1,155 @@
+"""From the recorder's files to the canonical session: finalize a finished recording, recover a
+crashed one.
+
+The canonical on-disk session is a FIF file (``<stem>_raw.fif``, float64, volts) beside the
+BrainFlow CSV and its sidecar. Why FIF: it is MNE's own format, so it keeps everything the
+session needs in one file — annotations (blocks, keyboard markers, ``BAD_disconnect``), the
+montage, the measurement date, device info and bad channels — it stores float64 losslessly,
+and it reads in a fraction of the time of the text CSV (1 h × 16 ch: 0.4 s against 9.4 s).
+The BIDS copy the session store keeps is written from it on import (BIDS EEG does not accept
+FIF, so the store converts to BrainVision there). The CSV stays as the raw record, untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import RecordingFormatError
+from ..io.sidecar import find_sidecar, read_sidecar, write_sidecar
+from .recorder import SessionPaths
+
+logger = logging.getLogger("neurofeedback")
+
+__all__ = ["finalize_session", "find_session_csv", "recover_session"]
+
+
+def find_session_csv(path) -> Path:
+    """Return the recording CSV of a session given its folder, CSV, sidecar or FIF path.
+
+    Raises
+    ------
+    RecordingFormatError
+        When ``path`` holds no recorder CSV.
+    """
+    p = Path(path)
+    if p.is_dir():
+        found = sorted(p.glob("*_eeg.csv")) or sorted(p.glob("*.csv"))
+        if len(found) != 1:
+            what = "no recording CSV" if not found else f"{len(found)} CSV files"
+            raise RecordingFormatError(p, f"{what} in this folder; pass the recording's .csv file")
+        return found[0]
+    if p.suffix == ".json" or p.name.endswith("_raw.fif"):
+        stem = p.name.removesuffix(".json").removesuffix("_raw.fif")
+        for cand in (p.with_name(stem + ".csv"), p.with_name(stem + "_eeg.csv")):
+            if cand.is_file():
+                return cand
+    if p.suffix == ".csv" and p.is_file():
+        return p
+    if not p.exists():
+        raise RecordingFormatError(p, "does not exist")
+    raise RecordingFormatError(p, "is not a recorder session (folder, .csv, .json or _raw.fif)")
+
+
+def finalize_session(csv, *, settings=None, process: bool = True):
+    """Convert a recorded session to the canonical FIF file and (optionally) process it.
+
+    Parameters
+    ----------
+    csv : str | Path
+        The recorder's BrainFlow CSV (its sidecar beside it).
+    settings : Settings | None
+    process : bool
+        Also compute the features (:func:`neurofeedback.process.process_raw`).
+
+    Returns
+    -------
+    fif : Path
+    processed : ProcessedRecording | None
+    """
+    from ..io import read_recording
+    from ..process import process_raw
+    from ..provenance import file_sha256
+
+    paths = SessionPaths.from_csv(csv)
+    raw = read_recording(paths.csv, format="brainflow_csv")
+    tmp = paths.fif.with_name(paths.fif.stem + ".tmp_raw.fif")
+    raw.save(tmp, fmt="double", overwrite=True, verbose=False)
+    tmp.replace(paths.fif)
+    processed = None
+    if process:
+        processed = process_raw(raw, settings, path=paths.fif, fmt="fif",
+                                input_sha256=file_sha256(paths.fif))
+    return paths.fif, processed
+
+
+def recover_session(path, *, settings=None, process: bool = True):
+    """Turn the partial files of a crashed recording into a normal session.
+
+    The CSV is left as it is (a partial last line is skipped when reading); the sidecar is
+    completed from the data (``n_samples``, ``end_time`` from the last timestamp,
+    ``end_reason="recovered"``); then the session is finalized like a normal one.
+
+    Parameters
+    ----------
+    path : str | Path
+        The session folder, its CSV or its sidecar.
+    settings : Settings | None
+    process : bool
+
+    Returns
+    -------
+    fif : Path
+    processed : ProcessedRecording | None
+    """
+    from ..io import read_recording
+
+    csv = find_session_csv(path)
+    sc = find_sidecar(csv)
+    if sc is None:
+        raise RecordingFormatError(csv, "has no sidecar (.json) saying which board recorded it; "
+                                        "it cannot be recovered as a session")
+    doc = read_sidecar(sc)
+    raw = read_recording(csv, format="brainflow_csv")  # checks the data before touching anything
+    if not doc.get("ended_cleanly"):
+        ts = _last_timestamp(csv, doc)
+        if ts is not None:
+            doc["end_time"] = datetime.fromtimestamp(ts, timezone.utc).isoformat()
+        doc["n_samples"] = _n_complete_lines(csv)
+        doc["end_reason"] = "recovered"
+        write_sidecar(csv, doc)
+        logger.info("%s: recovered %d samples (%.1f s)", csv, doc["n_samples"],
+                    raw.n_times / raw.info["sfreq"])
+    return finalize_session(csv, settings=settings, process=process)
+
+
+def _n_complete_lines(csv: Path) -> int:
+    n = 0
+    with open(csv, "rb") as fh:
+        while block := fh.read(1 << 20):
+            n += block.count(b"\n")
+    return n
+
+
+def _last_timestamp(csv: Path, doc: dict):
+    row = (doc.get("board_descr") or {}).get("timestamp_channel")
+    if row is None:
+        return None
+    with open(csv, "rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - 65536))
+        lines = fh.read().split(b"\n")
+    for line in reversed(lines[:-1]):  # the last element is after the final newline
+        parts = line.split(b"\t")
+        if len(parts) > row:
+            try:
+                v = float(parts[row])
+            except ValueError:
+                continue
+            if np.isfinite(v):
+                return v
+    return None

@@ -1,0 +1,188 @@
+"""``neurofeedback record`` and ``neurofeedback recover``: the recording commands of the CLI."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from .cli import _fmt, _print_summary, _setup_logging, _user_errors, app, out
+from .errors import ConfigError
+
+HomeOpt = Annotated[Optional[Path], typer.Option(
+    "--home", help="Data home (default $NEUROFEEDBACK_HOME or ~/neurofeedback).")]
+
+
+def quality_table(check, title="Signal quality check") -> Table:
+    """A rich table of a ``QualityCheck``: one row per channel, problems in red."""
+    t = Table(title=title, title_justify="left")
+    for col in ("channel", "status", "railed", "line-noise ratio", "p-p µV", "std µV"):
+        t.add_column(col, justify="left" if col in ("channel", "status") else "right")
+    for r in check.table.itertuples(index=False):
+        t.add_row(str(r.channel), "ok" if r.ok else str(r.problem),
+                  f"{100 * r.railed_fraction:.0f}%", _fmt(r.line_ratio, ".2f"),
+                  _fmt(r.ptp_uv, ".0f"), _fmt(r.std_uv, ".1f"),
+                  style="" if r.ok else "red")
+    return t
+
+
+def _live_view(status, bands) -> Group:
+    """The live display: progress, block, disconnects, per-channel quality and band powers."""
+    frac = min(1.0, status.elapsed_s / status.duration_s) if status.duration_s else 0.0
+    remain = max(0.0, status.duration_s - status.elapsed_s)
+    head = Text(f"{_clock(status.elapsed_s)} elapsed, {_clock(remain)} left")
+    if status.block:
+        head.append(f"   block: {status.block}", style="bold")
+    if status.disconnected:
+        head.append("   DISCONNECTED: reconnecting…", style="bold red")
+    elif status.disconnects:
+        head.append(f"   {status.disconnects} disconnect(s)", style="yellow")
+    t = Table(title="Last 4 s: quality and relative band power %", title_justify="left")
+    t.add_column("channel")
+    t.add_column("quality")
+    for b in bands:
+        t.add_column(b, justify="right")
+    q = {}
+    if status.quality is not None:
+        q = {r.channel: ("ok" if r.ok else r.problem) for r in status.quality.table.itertuples()}
+    for ch in status.channel_names:
+        rel = status.relative_power.get(ch, {})
+        qual = q.get(ch, "…")
+        t.add_row(ch, qual, *[_fmt(100 * rel[b], ".0f") if b in rel else "…" for b in bands],
+                  style="" if qual in ("ok", "…") else "red")
+    parts = [head, ProgressBar(total=1.0, completed=frac, width=60), t]
+    if status.markers:
+        parts.append(Text("markers: " + ", ".join(f"{lab} @ {_clock(s)}" for s, lab in status.markers)))
+    parts.append(Text("Type a label and Enter to add a marker; Ctrl-C ends the session early "
+                      "(it is kept).", style="dim"))
+    return Group(*parts)
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m:d}:{s:02d}"
+
+
+@app.command()
+@_user_errors
+def record(
+    board: Annotated[str, typer.Option("--board", help="BrainFlow board (see 'neurofeedback boards'): "
+                                       "synthetic, playback, muse_2, muse_s, cyton, ganglion, crown…")],
+    subject: Annotated[str, typer.Option("--subject", help="Subject ID (letters and digits).")],
+    duration: Annotated[str, typer.Option("--duration", help="Session length: 20s, 10m, 1h30m.")] = "10m",
+    protocol: Annotated[Optional[str], typer.Option("--protocol", help="Protocol name for the record.")] = None,
+    blocks: Annotated[Optional[str], typer.Option(
+        "--blocks", help='Timed blocks from the start, e.g. "eyes-open:60,eyes-closed:60,meditation:600".')] = None,
+    notes: Annotated[str, typer.Option("--notes", help="Free-text notes stored with the session.")] = "",
+    serial_port: Annotated[Optional[str], typer.Option("--serial-port", help="Serial port (Cyton, Ganglion dongle).")] = None,
+    mac_address: Annotated[Optional[str], typer.Option("--mac-address", help="Bluetooth MAC address.")] = None,
+    serial_number: Annotated[Optional[str], typer.Option("--serial-number", help="Device serial number/name.")] = None,
+    ip_address: Annotated[Optional[str], typer.Option("--ip-address", help="IP address (WiFi boards).")] = None,
+    ip_port: Annotated[Optional[int], typer.Option("--ip-port", help="IP port (WiFi boards).")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", help="Recording to replay (--board playback).")] = None,
+    speed: Annotated[float, typer.Option("--speed", min=0.01, help="Playback speed (1 = real time).")] = 1.0,
+    loop: Annotated[bool, typer.Option("--loop", help="Loop the playback file.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Record even when the quality check says no-go.")] = False,
+    check_s: Annotated[float, typer.Option("--check-seconds", min=0, help="Quality check length; 0 skips it.")] = 4.0,
+    stall_timeout: Annotated[float, typer.Option("--stall-timeout", min=0.5, help="Seconds without samples before reconnecting.")] = 5.0,
+    flow: Annotated[bool, typer.Option("--flow", help="Run as a Prefect flow (record, then process).")] = False,
+    no_display: Annotated[bool, typer.Option("--no-display", help="No live display (logs only).")] = False,
+    home: HomeOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the session summary as JSON.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")] = False,
+):
+    """Record a session from a BrainFlow board to the data home, then process it."""
+    _setup_logging(verbose)
+    from .acquisition.recorder import parse_blocks, parse_duration
+    from .config import load_settings
+    from .home import validate_label
+
+    subject = validate_label(subject, kind="subject")
+    duration_s = parse_duration(duration)
+    block_list = parse_blocks(blocks)
+    settings = load_settings()
+    options = dict(board=board, serial_port=serial_port, mac_address=mac_address,
+                   serial_number=serial_number, ip_address=ip_address, ip_port=ip_port,
+                   file=str(file) if file else None, speed=speed, loop=loop)
+    if flow:
+        from pipelines.record import record_and_process
+
+        summary = record_and_process(connection=options, subject=subject, duration_s=duration_s,
+                                     protocol=protocol, blocks=blocks, notes=notes,
+                                     home=str(home) if home else None, force=force, gate_s=check_s,
+                                     stall_timeout_s=stall_timeout)
+        _report(summary, as_json)
+        return
+    from .acquisition.record import connection_from_options
+
+    connection = connection_from_options(**options, home=home)
+
+    def on_gate(check):
+        if not as_json:
+            out.print(quality_table(check))
+            out.print("[green]GO[/green]: every channel passes" if check.ok else
+                      "[red]NO-GO[/red]: " + "; ".join(check.problems())
+                      + (" (--force: recording anyway)" if force else ""))
+
+    from .acquisition.record import record_session
+
+    display = not (no_display or as_json) and out.is_terminal
+    bands = [b[0] for b in settings.bands.bands]
+    live = Live(console=out, refresh_per_second=4, transient=False) if display else None
+    on_update = (lambda st: live.update(_live_view(st, bands))) if live else None
+    if live:
+        live.start()
+    try:
+        res = record_session(connection, subject=subject, duration_s=duration_s, protocol=protocol,
+                             blocks=block_list, notes=notes, home=home, settings=settings,
+                             gate_s=check_s, force=force, stall_timeout_s=stall_timeout,
+                             on_gate=on_gate, on_update=on_update, keyboard=display)
+    finally:
+        if live:
+            live.stop()
+    rec = res.recording
+    if not as_json:
+        out.print(f"session: {rec.paths.folder}")
+        out.print(f"  {rec.n_samples} samples ({rec.n_samples / float(res.summary['sfreq']) if res.summary else 0:.1f} s), "
+                  f"ended: {rec.end_reason}; {len(rec.disconnects)} disconnect(s); "
+                  f"markers: {', '.join(f'{lab} @ {s:.1f} s' for s, lab in rec.markers) or 'none'}")
+        out.print(f"  raw: {rec.paths.csv.name} + {rec.paths.sidecar.name}; canonical: "
+                  f"{res.fif.name if res.fif else '—'}")
+    _report(res.summary, as_json)
+
+
+def _report(summary, as_json):
+    if summary is None:
+        out.print("too few samples to process; the raw files are kept")
+        return
+    if as_json:
+        typer.echo(json.dumps(summary, default=str))
+    else:
+        _print_summary(summary)
+
+
+@app.command()
+@_user_errors
+def recover(
+    path: Annotated[Path, typer.Argument(help="A crashed session: its folder, .csv or .json.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the session summary as JSON.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")] = False,
+):
+    """Turn the partial files of a crashed recording into a normal session."""
+    _setup_logging(verbose)
+    from .acquisition.session import recover_session
+
+    t0 = time.perf_counter()
+    fif, processed = recover_session(path)
+    summary = processed.summary()
+    if not as_json:
+        out.print(f"recovered {summary['duration_s']:.1f} s into {fif} ({time.perf_counter() - t0:.1f} s)")
+    _report(summary, as_json)

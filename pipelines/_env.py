@@ -1,0 +1,38 @@
+"""Prefect settings for running here without a server and without the internet.
+
+Imported by every flow module *before* Prefect: it sets defaults only (anything already in the
+environment wins), so a team points the project at a shared server with
+``PREFECT_API_URL=http://host:4200/api`` and nothing here overrides it.
+
+- No telemetry (it would try the internet): ``PREFECT_SERVER_ANALYTICS_ENABLED=false``,
+  ``DO_NOT_TRACK=1``.
+- Quiet logs: ``PREFECT_LOGGING_LEVEL=WARNING``, ``PREFECT_SERVER_LOGGING_LEVEL=WARNING``.
+- Prefect's temporary local server takes 10–30 s to start on 2 cores:
+  ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=120``.
+- ``PREFECT_HOME`` in the data home (``<home>/prefect``), so runs of this project do not share
+  state with other Prefect work by accident.
+"""
+
+from __future__ import annotations
+
+import os
+
+from neurofeedback.home import prefect_home
+
+_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+}
+
+
+def configure(home=None) -> None:
+    """Set the offline defaults (and ``PREFECT_HOME``) unless the environment already has them."""
+    for key, value in _DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    os.environ.setdefault("PREFECT_HOME", str(prefect_home(home)))
+
+
+configure()
