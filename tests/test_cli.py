@@ -81,8 +81,19 @@ def test_boards_lists_friendly_names():
     res = runner.invoke(app, ["boards", "--json"])
     assert res.exit_code == 0
     boards = {b["name"]: b for b in json.loads(res.stdout)}
-    assert boards["MUSE_2_BOARD"]["eeg_channels"] == ["TP9", "AF7", "AF8", "TP10"]
-    assert boards["CYTON_BOARD"]["sfreq"] == 250
+    assert boards["muse_2"]["board"] == "MUSE_2_BOARD"
+    assert boards["muse_2"]["eeg_channels"] == ["TP9", "AF7", "AF8", "TP10"]
+    assert boards["cyton"]["sfreq"] == 250
+    # what each needs to connect (BrainFlow's supported-boards documentation)
+    assert boards["cyton"]["connection"] == {"serial_port": "required"}
+    assert boards["muse_2"]["connection"] == {"mac_address": "optional", "serial_number": "optional"}
+    assert boards["synthetic"]["connection"] == {}
+    assert boards["playback"]["connection"] == {"file": "required"}
+    for name in ("synthetic", "playback", "muse_s", "cyton_daisy", "ganglion", "crown", "unicorn",
+                 "brainbit"):
+        assert name in boards, name
+    # any BoardIds name resolves too
+    assert boards["cyton_daisy"]["board"] == "CYTON_DAISY_BOARD" and boards["cyton_daisy"]["sfreq"] == 125
 
 
 def _bad_inputs(tmp_path):
