@@ -319,4 +319,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # run the package's module (commands registered by cli_record live on its ``app``)
+    from neurofeedback.cli import main as _main
+
+    _main()

@@ -1,0 +1,5 @@
+"""``python -m neurofeedback`` = the ``neurofeedback`` command."""
+
+from neurofeedback.cli import main
+
+main()
