@@ -27,7 +27,7 @@ def quality_table(check, title="Signal quality check") -> Table:
     for col in ("channel", "status", "railed", "line-noise ratio", "p-p µV", "std µV"):
         t.add_column(col, justify="left" if col in ("channel", "status") else "right")
     for r in check.table.itertuples(index=False):
-        t.add_row(str(r.channel), "ok" if r.ok else str(r.problem),
+        t.add_row(str(r.channel), "ok" if r.ok else str(r.problem).split(" (")[0],
                   f"{100 * r.railed_fraction:.0f}%", _fmt(r.line_ratio, ".2f"),
                   _fmt(r.ptp_uv, ".0f"), _fmt(r.std_uv, ".1f"),
                   style="" if r.ok else "red")
@@ -125,14 +125,21 @@ def record(
 
     connection = connection_from_options(**options, home=home)
 
-    def on_gate(check):
-        if not as_json:
-            out.print(quality_table(check))
-            out.print("[green]GO[/green]: every channel passes" if check.ok else
-                      "[red]NO-GO[/red]: " + "; ".join(check.problems())
-                      + (" (--force: recording anyway)" if force else ""))
+    from .acquisition.record import gate_is_informational, record_session
 
-    from .acquisition.record import record_session
+    def on_gate(check):
+        if as_json:
+            return
+        out.print(quality_table(check))
+        if check.ok:
+            out.print("[green]GO[/green]: every channel passes")
+            return
+        out.print("[red]NO-GO[/red]: " + "; ".join(check.problems()), markup=True)
+        if gate_is_informational(connection):
+            out.print("(the synthetic board is not EEG — sines at 5·i Hz, two on 50/60 Hz — so "
+                      "this check is informational: recording)")
+        elif force:
+            out.print("--force: recording anyway")
 
     display = not (no_display or as_json) and out.is_terminal
     bands = [b[0] for b in settings.bands.bands]

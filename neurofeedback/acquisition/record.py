@@ -94,6 +94,14 @@ def connection_from_options(*, board, serial_port=None, mac_address=None, serial
                            serial_number=serial_number, ip_address=ip_address, ip_port=ip_port)
 
 
+def gate_is_informational(connection: Connection) -> bool:
+    """``True`` for the synthetic board: its channels are sines at 5·i Hz with DC offsets (two sit
+    on 50 and 60 Hz), not EEG, so the quality check is shown but never blocks a recording."""
+    from brainflow.board_shim import BoardIds
+
+    return connection.data_board_id == BoardIds.SYNTHETIC_BOARD.value
+
+
 def _keyboard_thread(recorder: Recorder) -> None:
     """Each line typed on the terminal becomes a marker (its text is the label)."""
 
@@ -165,7 +173,7 @@ def record_session(connection: Connection, *, subject: str, duration_s: float, p
             check = probe.check_quality(gate_s)
             if on_gate is not None:
                 on_gate(check)
-            if not check.ok and not force:
+            if not check.ok and not force and not gate_is_informational(connection):
                 raise QualityGateError(
                     f"{connection.describe()}: quality check failed ({'; '.join(check.problems())}); "
                     "fix the electrode contact and try again, or pass --force to record anyway",
