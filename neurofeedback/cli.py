@@ -310,7 +310,7 @@ def boards(
     out.print(t)
 
 
-from . import cli_record  # noqa: E402,F401  (registers record, recover)
+from . import cli_record, cli_store  # noqa: E402,F401  (register record, recover, process, …)
 
 
 def main() -> None:

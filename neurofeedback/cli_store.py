@@ -1,0 +1,270 @@
+"""The store commands of the CLI: ``process``, ``sessions``, ``trends``, ``event``, ``serve``.
+
+``process`` and ``serve`` run Prefect flows (imported from ``pipelines`` only inside those
+commands: the library itself never imports Prefect); ``sessions``, ``trends`` and ``event`` read
+and write the catalog directly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .cli import _fmt, _setup_logging, _user_errors, app, out
+from .errors import ConfigError
+
+HomeOpt = Annotated[Optional[Path], typer.Option(
+    "--home", help="Data home (default $NEUROFEEDBACK_HOME or ~/neurofeedback).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")]
+
+event_app = typer.Typer(help="Context events on a subject's timeline (notes, practice, therapy).",
+                        no_args_is_help=True)
+app.add_typer(event_app, name="event")
+
+
+def _home(home):
+    return None if home is None else str(home)
+
+
+@app.command()
+@_user_errors
+def process(
+    paths: Annotated[list[Path], typer.Argument(help="Recording files or folders (searched recursively).")],
+    subject: Annotated[Optional[str], typer.Option("--subject", help="Subject of every file (else the sidecar or the file name).")] = None,
+    runner: Annotated[str, typer.Option("--runner", help="Task runner: threads, processes or dask.")] = "threads",
+    dask_address: Annotated[Optional[str], typer.Option("--dask-address", help="Dask scheduler address (with --runner dask); default a LocalCluster.")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Parallel workers (default: the runner's).")] = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+):
+    """Import recordings into the session store (one Prefect task per file, cached)."""
+    _setup_logging(verbose)
+    if subject is not None:
+        from .home import validate_label
+
+        validate_label(subject, kind="subject")
+    if runner not in ("threads", "processes", "dask"):
+        raise ConfigError(f"Invalid value for the '--runner' parameter. Allowed values are 'threads', "
+                          f"'processes' and 'dask', but got {runner!r} instead.")
+    from .home import data_home
+
+    data_home(home)  # create it (and validate it) before Prefect starts
+    import pipelines.process as pp
+
+    t0 = time.perf_counter()
+    progress = None
+    if not as_json:
+        progress = Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.description}"), TimeElapsedColumn(), console=out,
+                            transient=True)
+        progress.start()
+        bar = progress.add_task("", total=None)
+
+        def hook(done, total, rec):
+            progress.update(bar, completed=done, total=total, description=Path(rec["path"]).name)
+
+        pp.PROGRESS_HOOK = hook
+    try:
+        records = pp.run_process(paths, home=_home(home), subject=subject, runner=runner,
+                                 dask_address=dask_address, max_workers=workers)
+    finally:
+        pp.PROGRESS_HOOK = None
+        if progress is not None:
+            progress.stop()
+    elapsed = time.perf_counter() - t0
+    if as_json:
+        typer.echo(json.dumps({"seconds": elapsed, "records": records}, default=str))
+        return
+    counts = {s: sum(r["status"] == s for r in records)
+              for s in ("imported", "reprocessed", "unchanged", "skipped")}
+    cached = sum(bool(r.get("cached")) for r in records)
+    out.print(f"{len(records)} files in {elapsed:.1f} s: " + ", ".join(f"{v} {k}" for k, v in counts.items())
+              + f"; {cached} from the task cache (no work)")
+    skipped = [r for r in records if r["status"] == "skipped"]
+    if skipped:
+        t = Table(title="Skipped (fix or remove these files; the others were imported)",
+                  title_justify="left")
+        t.add_column("file")
+        t.add_column("why")
+        for r in skipped:
+            t.add_row(str(r["path"]), r["reason"], style="red")
+        out.print(t)
+
+
+@app.command()
+@_user_errors
+def sessions(
+    subject: Annotated[Optional[str], typer.Option("--subject", help="Only this subject.")] = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+):
+    """List the sessions in the store."""
+    from .store import Catalog
+
+    df = Catalog(home=home).sessions(subject=subject)
+    if as_json:
+        typer.echo(df.to_json(orient="records", date_format="iso"))
+        return
+    if df.empty:
+        out.print("no sessions" + (f" for subject {subject}" if subject else "")
+                  + "; import some with 'neurofeedback process PATH'")
+        return
+    t = Table(title=f"{len(df)} sessions", title_justify="left")
+    cols = [c for c in ("subject", "session", "start_time", "device", "protocol", "duration_s",
+                        "clean_fraction", "session_id") if c in df.columns]
+    for c in cols:
+        t.add_column(c, justify="right" if c in ("duration_s", "clean_fraction") else "left")
+    for r in df.to_dict("records"):
+        cells = []
+        for c in cols:
+            v = r.get(c)
+            if c == "duration_s":
+                v = _fmt(v, ".0f")
+            elif c == "clean_fraction":
+                v = _fmt(None if v is None else 100 * v, ".0f") + "%"
+            elif isinstance(v, datetime):
+                v = v.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
+            cells.append("—" if v is None else str(v))
+        t.add_row(*cells)
+    out.print(t)
+
+
+@app.command()
+@_user_errors
+def trends(
+    subject: Annotated[str, typer.Option("--subject", help="Subject ID.")],
+    metric: Annotated[Optional[list[str]], typer.Option("--metric", help="Metric(s), e.g. relative_alpha, ratio_alpha_theta, faa, iaf, aperiodic_exponent (repeat the option).")] = None,
+    channels: Annotated[Optional[str], typer.Option("--channels", help="Comma-separated channels; 'mean' = averaged over channels (default).")] = None,
+    quality_floor: Annotated[float, typer.Option("--quality-floor", min=0, max=1, help="Exclude sessions with a lower clean fraction.")] = 0.5,
+    baseline_weeks: Annotated[int, typer.Option("--baseline-weeks", min=1, help="Weeks that form the baseline.")] = 1,
+    latest_weeks: Annotated[int, typer.Option("--latest-weeks", min=1, help="Latest weeks compared with the baseline.")] = 1,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+):
+    """Weekly trends of a subject: slope per week, baseline change, MDC, with 95% CIs."""
+    from .home import validate_label
+
+    validate_label(subject, kind="subject")
+    from .statements import DEFAULT_METRICS, subject_trends, trend_rows, trend_statement
+    from .store import Catalog
+
+    frame = Catalog(home=home).metrics_frame(subject=subject)
+    if frame.empty:
+        raise ConfigError(f"no sessions for subject {subject!r} in the store; import recordings "
+                          "with 'neurofeedback process PATH'")
+    metrics = list(metric) if metric else list(DEFAULT_METRICS)
+    unknown = sorted(set(metrics) - set(frame["metric"]))
+    if unknown:
+        raise ConfigError(f"Invalid value for the '--metric' parameter. Allowed values are "
+                          f"{', '.join(sorted(set(frame['metric'])))}, but got {', '.join(unknown)} instead.")
+    chans = [c.strip() for c in channels.split(",") if c.strip()] if channels else ["mean"]
+    result = subject_trends(subject, metrics=metrics, channels=chans, quality_floor=quality_floor,
+                            baseline_weeks=baseline_weeks, latest_weeks=latest_weeks, frame=frame)
+    if as_json:
+        typer.echo(json.dumps(result, allow_nan=False))
+        return
+    t = Table(title=f"Weekly trends of {subject} (95% CIs; sessions below {quality_floor:g} clean "
+                    "excluded)", title_justify="left")
+    for c in ("metric", "channel", "sessions", "weeks", "excl.", "slope/week", "95% CI",
+              "Hedges' g (base→latest)", "95% CI ", "MDC"):
+        t.add_column(c, justify="left" if c in ("metric", "channel") else "right")
+    for r in trend_rows(result):
+        def ci(lo, hi):
+            return "—" if lo is None else f"{lo:+.3g} … {hi:+.3g}"
+        t.add_row(r["metric"], r["channel"], str(r["n_sessions"]), str(r["n_weeks"]),
+                  str(r["excluded"]), _fmt_signed(r["slope_per_week"]),
+                  ci(r["slope_ci_low"], r["slope_ci_high"]), _fmt_signed(r["effect_size"]),
+                  ci(r["effect_ci_low"], r["effect_ci_high"]), _fmt(r["mdc"]))
+    out.print(t)
+    for tr in result:
+        out.print("• " + trend_statement(tr), markup=False)
+    out.print("These are associations over time in one person's recordings, not evidence of "
+              "cause; '—' means not enough data.", style="dim")
+
+
+def _fmt_signed(v):
+    return "—" if v is None else f"{v:+.3g}"
+
+
+@event_app.command("add")
+@_user_errors
+def event_add(
+    subject: Annotated[str, typer.Option("--subject", help="Subject ID.")],
+    date: Annotated[str, typer.Option("--date", help="When: 2026-03-02 or 2026-03-02T10:30 (UTC unless an offset is given).")],
+    kind: Annotated[str, typer.Option("--kind", help="note, practice, therapy, ketamine, medication, other.")],
+    text: Annotated[str, typer.Option("--text", help="What happened (free text).")] = "",
+    home: HomeOpt = None,
+):
+    """Add a context event (e.g. a ketamine infusion, a new practice) to a subject's timeline."""
+    from .home import validate_label
+    from .store import Catalog
+
+    validate_label(subject, kind="subject")
+    when = _parse_when(date)
+    event_id = Catalog(home=home).add_event(subject, when, kind, text)
+    out.print(f"added event {event_id}: {subject} {when.isoformat()} {kind}: {text}", markup=False)
+
+
+@event_app.command("list")
+@_user_errors
+def event_list(
+    subject: Annotated[Optional[str], typer.Option("--subject", help="Only this subject.")] = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+):
+    """List context events."""
+    from .store import Catalog
+
+    df = Catalog(home=home).events(subject=subject)
+    if as_json:
+        typer.echo(df.to_json(orient="records", date_format="iso"))
+        return
+    t = Table(title=f"{len(df)} events", title_justify="left")
+    for c in df.columns:
+        t.add_column(str(c))
+    for r in df.itertuples(index=False):
+        t.add_row(*[str(v) for v in r])
+    out.print(t)
+
+
+def _parse_when(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(f"Invalid value for the '--date' parameter. Allowed values are ISO dates "
+                          f"such as '2026-03-02' or '2026-03-02T10:30', but got {text!r} instead.") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when
+
+
+@app.command()
+@_user_errors
+def serve(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Folders the weekly import watches (default: <home>/recordings).")] = None,
+    cron: Annotated[str, typer.Option("--cron", help="When to run (cron, local time of the server).")] = "0 6 * * 1",
+    home: HomeOpt = None,
+):
+    """Serve the flows on a weekly schedule: import new recordings, then recompute trends.
+
+    See them in the Prefect UI: start 'prefect server start' in another terminal, set
+    PREFECT_API_URL=http://127.0.0.1:4200/api for both, then open http://127.0.0.1:4200.
+    """
+    from .home import data_home, recordings_dir
+
+    data_home(home)
+    watch = [str(p) for p in (paths or [recordings_dir(home)])]
+    from pipelines.serve import serve_flows
+
+    out.print(f"serving process-recordings ({', '.join(watch)}) and weekly-trends on '{cron}'; "
+              "Ctrl-C stops")
+    serve_flows(watch, cron=cron, home=_home(home))

@@ -1,0 +1,165 @@
+"""Batch processing: discover recordings, import each into the session store as one task.
+
+``process_recordings(paths)`` maps one task per file. A task
+
+- is cached by the file's SHA-256 + the processing config hash + the catalog it writes to,
+  so a second run over the same folder does no work (Prefect does not even start the task);
+- retries transient failures (a locked database, a file still being copied) twice;
+- never fails the batch for a bad file: it returns ``status="skipped"`` with the one-line
+  reason, and the flow's table artifact lists what was imported, skipped and why.
+
+Task runners: ``threads`` (default), ``processes`` (one Python per core: processing is
+NumPy-heavy and partly holds the GIL), or ``dask`` (prefect-dask; a ``LocalCluster`` or a
+scheduler at ``dask_address`` for when one machine is not enough).
+"""
+
+from __future__ import annotations
+
+from . import _env  # noqa: F401  (Prefect settings before Prefect is imported)
+
+import time
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NONE as NO_CACHE_POLICY
+
+from neurofeedback._validate import check_option
+from neurofeedback.errors import ConfigError, NeurofeedbackError
+
+RUNNERS = ("threads", "processes", "dask")
+
+#: Set by the CLI to draw a progress bar: ``hook(done, total, record)``. Not a flow parameter
+#: (parameters must be serialisable), and ignored by deployments.
+PROGRESS_HOOK = None
+
+
+def discover(paths, *, pattern_exts=None) -> list[Path]:
+    """Return the recording files under ``paths`` (files as given; folders searched recursively).
+
+    Sidecars (``.json``), the store's own outputs and hidden files are skipped; the readers
+    decide later what each file is.
+    """
+    from neurofeedback.io import FORMATS  # noqa: F401  (the formats this project reads)
+
+    exts = pattern_exts or (".csv", ".txt", ".fif", ".edf", ".bdf", ".vhdr")
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_file():
+            out.append(p.resolve())
+        elif p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if (f.is_file() and f.suffix.lower() in exts and not f.name.startswith(".")
+                        and not any(part.startswith(".") for part in f.relative_to(p).parts)):
+                    out.append(f.resolve())
+        else:
+            raise ConfigError(f"{p}: does not exist")
+    return list(dict.fromkeys(out))
+
+
+def _cache_key(context, parameters) -> str | None:
+    """SHA-256 of the file + config hash + catalog identity (None = do not cache)."""
+    from neurofeedback.config import load_settings
+    from neurofeedback.provenance import file_sha256
+
+    try:
+        sha = file_sha256(parameters["path"])
+    except OSError:
+        return None
+    cfg = load_settings().config_hash()
+    return f"import-{sha}-{cfg}-{_catalog_identity(parameters.get('home'))}-{parameters.get('subject')}"
+
+
+def _catalog_identity(home) -> str:
+    from neurofeedback.store import Catalog
+
+    return Catalog(home=home).instance_id
+
+
+def _transient(task, task_run, state) -> bool:
+    """Retry only errors that may pass (I/O, locked database), never a bad recording."""
+    try:
+        state.result()
+    except NeurofeedbackError:
+        return False
+    except Exception:  # noqa: BLE001
+        return True
+    return False
+
+
+@task(name="import-recording", retries=2, retry_delay_seconds=1, retry_condition_fn=_transient,
+      cache_key_fn=_cache_key, cache_policy=NO_CACHE_POLICY, persist_result=True)
+def import_recording(path: str, home: str | None = None, subject: str | None = None) -> dict:
+    """Import one recording into the store; a bad file returns ``status="skipped"``."""
+    from neurofeedback.store import ingest_file
+
+    t0 = time.perf_counter()
+    try:
+        res = ingest_file(path, home=home, subject=subject)
+    except NeurofeedbackError as exc:
+        return {"path": str(path), "status": "skipped", "reason": " ".join(str(exc).split()),
+                "session_id": None, "subject": subject, "seconds": time.perf_counter() - t0}
+    return {"path": str(path), "status": res.status, "reason": "", "session_id": res.session_id,
+            "subject": res.subject, "seconds": time.perf_counter() - t0}
+
+
+def task_runner(runner: str = "threads", *, dask_address: str | None = None,
+                max_workers: int | None = None):
+    """Build the Prefect task runner for ``runner`` (threads | processes | dask)."""
+    check_option("runner", runner, RUNNERS, exc=ConfigError)
+    if runner == "threads":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner(max_workers=max_workers)
+    if runner == "processes":
+        from prefect.task_runners import ProcessPoolTaskRunner
+
+        return ProcessPoolTaskRunner(max_workers=max_workers)
+    from prefect_dask import DaskTaskRunner
+
+    if dask_address:
+        return DaskTaskRunner(address=dask_address)
+    return DaskTaskRunner(cluster_class="distributed.LocalCluster",
+                          cluster_kwargs={"n_workers": max_workers or 2, "threads_per_worker": 1,
+                                          "processes": True, "dashboard_address": None})
+
+
+@flow(name="process-recordings")
+def process_recordings(paths: list[str], home: str | None = None, subject: str | None = None) -> list[dict]:
+    """Import every recording under ``paths`` into the store; return one record per file.
+
+    The run publishes a table artifact (``imported-recordings``) of what was imported, left
+    unchanged, skipped and why.
+    """
+    files = discover(paths)
+    futures = [import_recording.submit(str(f), home, subject) for f in files]
+    records = []
+    hook = PROGRESS_HOOK
+    for fut in futures:
+        rec = fut.result()
+        cached = fut.state.name == "Cached"
+        rec = {**rec, "cached": cached}
+        if cached:
+            rec["status"] = "unchanged" if rec["status"] != "skipped" else rec["status"]
+        records.append(rec)
+        if hook is not None:
+            hook(len(records), len(futures), rec)
+    counts = {s: sum(r["status"] == s for r in records)
+              for s in ("imported", "reprocessed", "unchanged", "skipped")}
+    create_table_artifact(
+        key="imported-recordings",
+        table=[{k: r[k] for k in ("path", "status", "reason", "session_id", "cached")} for r in records],
+        description=(f"# Recordings processed\n{len(records)} files: "
+                     + ", ".join(f"{v} {k}" for k, v in counts.items())
+                     + f" ({sum(r['cached'] for r in records)} from the task cache)"),
+    )
+    return records
+
+
+def run_process(paths, *, home=None, subject=None, runner="threads", dask_address=None,
+                max_workers=None) -> list[dict]:
+    """Run :func:`process_recordings` with the chosen task runner (what the CLI calls)."""
+    check_option("runner", runner, RUNNERS, exc=ConfigError)
+    f = process_recordings.with_options(
+        task_runner=task_runner(runner, dask_address=dask_address, max_workers=max_workers))
+    return f([str(p) for p in paths], None if home is None else str(home), subject)

@@ -1,0 +1,41 @@
+"""Weekly trends: recompute the statistics of change for one or all subjects and publish them.
+
+Schedulable weekly (``neurofeedback serve``); each run publishes, per subject, a table artifact
+(one row per metric and channel) and a markdown artifact with the statements an analyst reads.
+"""
+
+from __future__ import annotations
+
+from . import _env  # noqa: F401  (Prefect settings before Prefect is imported)
+
+import re
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from neurofeedback.statements import subject_trends, trend_rows, trend_statement
+
+@task(name="subject-trends")
+def trends_task(subject: str, home: str | None = None) -> list[dict]:
+    """Compute and publish one subject's trends."""
+    trends = subject_trends(subject, home=home)
+    key = "trends-" + re.sub(r"[^a-z0-9-]", "-", subject.lower())
+    if trends:
+        create_table_artifact(key=key, table=trend_rows(trends),
+                              description=f"Weekly trends of subject {subject}")
+        lines = [f"# Weekly trends: subject {subject}", "",
+                 "Associations over time, not causes; 95% confidence intervals.", ""]
+        lines += [f"- {trend_statement(t)}" for t in trends]
+        create_markdown_artifact(key=key + "-summary", markdown="\n".join(lines),
+                                 description=f"Trend statements for {subject}")
+    return trends
+
+
+@flow(name="weekly-trends")
+def weekly_trends(subject: str | None = None, home: str | None = None) -> dict:
+    """Recompute the trends of ``subject`` (or every subject in the catalog) and publish them."""
+    from neurofeedback.store import Catalog
+
+    subjects = [subject] if subject else list(Catalog(home=home).subjects())
+    futures = {s: trends_task.submit(s, home) for s in subjects}
+    return {s: f.result() for s, f in futures.items()}
