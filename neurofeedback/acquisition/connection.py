@@ -79,6 +79,8 @@ class Connection:
 
     def describe(self) -> str:
         """One line naming the board and how it is reached."""
+        if self.source and self.source.get("kind") == "playback":
+            return f"playback of {self.source.get('file')} (x{self.source.get('speed', 1):g})"
         where = ", ".join(f"{k}={v}" for k, v in self.params.items() if k != "master_board")
         return f"{self.name}" + (f" ({where})" if where else "")
 

@@ -179,6 +179,12 @@ def record_session(connection: Connection, *, subject: str, duration_s: float, p
                     "fix the electrode contact and try again, or pass --force to record anyway",
                     check,
                 )
+        if check is not None and connection.source and connection.source.get("kind") == "playback":
+            # the check consumed the file's first seconds: start the replay again from the top
+            probe.close()
+            probe.open()
+        elif check is not None:
+            probe.board.get_board_data()  # the checked samples are not part of the session
         paths = new_session_paths(subject, start, home=home)
         recorder = Recorder(connection, paths, subject=subject, duration_s=duration_s,
                             protocol=protocol, blocks=blocks, notes=notes,

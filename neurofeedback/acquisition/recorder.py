@@ -352,8 +352,7 @@ class Recorder:
         -------
         result : RecordingResult
         """
-        self.open()
-        self._board.get_board_data()  # the quality check's samples are not part of the session
+        self.open()  # everything in the ring buffer from here on is part of the session
         start = datetime.now(timezone.utc)
         self._start_sidecar(start)
         rows = self.info.descr.get("num_rows") or self.info.num_rows
