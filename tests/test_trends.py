@@ -1,0 +1,254 @@
+"""Statistics of change: hand-computed weekly CIs, slopes, effect sizes, MDC, ISO weeks, limits."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from neurofeedback.trends import compute_trends, hedges_g, robust_slope, weekly_aggregates
+
+MONDAY = pd.Timestamp("2026-01-05 09:00", tz="UTC")  # ISO 2026-W02, a Monday
+
+
+def _frame(times, values, *, clean=None, metric="absolute_alpha", channel="mean", subject="s1"):
+    times = [pd.Timestamp(t) if not isinstance(t, pd.Timestamp) else t for t in times]
+    times = [t.tz_localize("UTC") if t.tzinfo is None else t for t in times]
+    n = len(values)
+    return pd.DataFrame({
+        "subject": subject,
+        "session_id": [f"{subject}-{i:03d}" for i in range(n)],
+        "start_time": pd.to_datetime(times, utc=True),
+        "clean_fraction": np.ones(n) if clean is None else np.asarray(clean, float),
+        "metric": metric,
+        "channel": channel,
+        "value": np.asarray(values, float),
+    })
+
+
+def _weekly_times(n_weeks, days=(0, 3), start=MONDAY):
+    return [start + pd.Timedelta(weeks=w, days=d) for w in range(n_weeks) for d in days]
+
+
+def _one(frame, **kw):
+    (res,) = compute_trends(frame, **kw)
+    json.dumps(res, allow_nan=False)  # every result must be strict JSON
+    return res
+
+
+def test_perfectly_linear_series_gives_its_slope_with_zero_width_ci():
+    times = _weekly_times(6, days=(0, 2, 5))
+    t = np.array([(x - times[0]).total_seconds() / (7 * 86400) for x in times])
+    res = _one(_frame(times, 3.0 + 0.25 * t))
+    assert res["slope_per_week"] == pytest.approx(0.25, abs=1e-12)
+    lo, hi = res["slope_ci"]
+    assert hi - lo < 1e-9 and lo <= 0.25 + 1e-9 and hi >= 0.25 - 1e-9
+    assert res["status"] == "ok" and res["reasons"] == []
+    assert res["n_sessions"] == 18 and res["n_weeks"] == 6
+
+
+def test_weekly_mean_and_ci_equal_a_hand_t_interval():
+    times = [MONDAY, MONDAY + pd.Timedelta(days=2), MONDAY + pd.Timedelta(days=6),
+             MONDAY + pd.Timedelta(days=8)]
+    res = _one(_frame(times, [1.0, 2.0, 4.0, 7.0], clean=[0.9, 0.8, 0.7, 1.0]))
+    w1, w2 = res["weeks"]
+    assert (w1["week"], w1["n"], w2["week"], w2["n"]) == ("2026-W02", 3, "2026-W03", 1)
+    # hand: mean 7/3, sd = sqrt(((1-7/3)^2 + (2-7/3)^2 + (4-7/3)^2) / 2) = sqrt(7/3)
+    sd = math.sqrt(7.0 / 3.0)
+    half = 4.302652729749464 * sd / math.sqrt(3)  # t_0.975(2) from tables
+    assert w1["mean"] == pytest.approx(7.0 / 3.0)
+    assert w1["sd"] == pytest.approx(sd)
+    assert w1["ci_low"] == pytest.approx(7.0 / 3.0 - half)
+    assert w1["ci_high"] == pytest.approx(7.0 / 3.0 + half)
+    assert w1["clean_coverage"] == pytest.approx(0.8)
+    # a single session: its value, no interval
+    assert w2["mean"] == 7.0 and w2["ci_low"] is None and w2["ci_high"] is None
+
+
+def test_iso_weeks_across_the_year_boundary_and_sunday_vs_monday():
+    times = [
+        pd.Timestamp("2026-12-28 08:00", tz="UTC"),  # Monday, 2026-W53
+        pd.Timestamp("2026-12-31 20:00", tz="UTC"),  # Thursday, 2026-W53
+        pd.Timestamp("2027-01-03 23:30", tz="UTC"),  # Sunday, still 2026-W53
+        pd.Timestamp("2027-01-04 00:30", tz="UTC"),  # Monday, 2027-W01
+    ]
+    res = _one(_frame(times, [1.0, 2.0, 3.0, 10.0]))
+    assert [(w["week"], w["n"]) for w in res["weeks"]] == [("2026-W53", 3), ("2027-W01", 1)]
+    # in Berlin (UTC+1) the Sunday 23:30 UTC session is already Monday 00:30 of 2027-W01
+    res = _one(_frame(times, [1.0, 2.0, 3.0, 10.0]), tz="Europe/Berlin")
+    assert [(w["week"], w["n"]) for w in res["weeks"]] == [("2026-W53", 2), ("2027-W01", 2)]
+    assert res["weeks"][1]["mean"] == pytest.approx(6.5)
+
+
+def test_weekly_aggregates_table_is_in_time_order():
+    times = [pd.Timestamp("2027-01-05", tz="UTC"), pd.Timestamp("2026-12-29", tz="UTC")]
+    weeks = weekly_aggregates(pd.DataFrame({"start_time": times, "value": [2.0, 1.0]}))
+    assert list(weeks["week"]) == ["2026-W53", "2027-W01"]
+    assert list(weeks["mean"]) == [1.0, 2.0]
+    assert weeks["ci_low"].isna().all()
+
+
+def test_quality_floor_excludes_and_counts():
+    times = _weekly_times(4)
+    values = np.arange(8.0)
+    clean = [1.0, 0.2, 0.9, 0.9, 0.49, 0.5, np.nan, 1.0]
+    res = _one(_frame(times, values, clean=clean), quality_floor=0.5)
+    assert res["excluded_sessions"] == 3  # 0.2, 0.49 and the unknown coverage
+    assert res["excluded_session_ids"] == ["s1-001", "s1-004", "s1-006"]
+    assert res["quality_floor"] == 0.5
+    assert res["n_sessions"] == 5
+    assert [w["n"] for w in res["weeks"]] == [1, 2, 1, 1]
+    assert res["weeks"][1]["clean_coverage"] == pytest.approx(0.9)
+    # floor 0 keeps the numeric ones
+    assert _one(_frame(times, values, clean=clean), quality_floor=0.0)["excluded_sessions"] == 1
+
+
+def test_not_enough_data_is_none_with_a_reason():
+    res = _one(_frame(_weekly_times(1), [1.0, 2.0]))
+    assert res["slope_per_week"] is None and res["slope_ci"] == [None, None]
+    assert res["slope_reason"].startswith("not enough data: 2 sessions in 1 week")
+    bc = res["baseline_change"]
+    assert bc["effect_size"] is None and bc["ci"] == [None, None]
+    assert bc["reason"].startswith("not enough data: 1 week")
+    assert res["mdc"] is not None  # one week with two sessions is enough for the SEM
+    assert res["status"] == "partial"
+
+    res = _one(_frame(_weekly_times(3, days=(0,)), [1.0, 2.0, 3.0]))
+    assert res["mdc"] is None and "no week with 2 or more sessions" in res["mdc_reason"]
+    assert res["baseline_change"]["difference"] == 2.0  # shown, but no effect size with n=1
+    assert res["baseline_change"]["effect_size"] is None
+    assert res["slope_per_week"] is None  # 3 sessions < 5
+
+    res = _one(_frame(_weekly_times(2), [1.0, 2.0, 3.0, 4.0], clean=[0.1] * 4))
+    assert res["status"] == "not enough data" and res["n_sessions"] == 0
+    assert res["weeks"] == [] and res["excluded_sessions"] == 4
+    assert res["reasons"][0].startswith("not enough data: no session")
+
+
+def test_one_wild_outlier_neither_flips_the_slope_nor_blows_up_its_ci():
+    rng = np.random.default_rng(7)
+    times = _weekly_times(8, days=(0, 3))
+    t = np.array([(x - times[0]).total_seconds() / (7 * 86400) for x in times])
+    clean_y = 10.0 + 0.3 * t + rng.normal(0.0, 0.5, t.size)
+    dirty_y = clean_y.copy()
+    dirty_y[1] += 60.0  # one session with an artifact nobody caught, early on
+
+    ref = stats.linregress(t, clean_y)
+    ols = stats.linregress(t, dirty_y)
+    assert ols.slope < 0  # plain OLS is dragged to the wrong sign
+    crit = stats.t.ppf(0.975, t.size - 2)
+
+    clean_res = _one(_frame(times, clean_y))
+    res = _one(_frame(times, dirty_y))
+    assert res["slope_per_week"] > 0
+    assert res["slope_per_week"] == pytest.approx(ref.slope, abs=0.1)
+    assert res["slope_downweighted"] >= 1
+    width = res["slope_ci"][1] - res["slope_ci"][0]
+    clean_width = clean_res["slope_ci"][1] - clean_res["slope_ci"][0]
+    assert width < 1.5 * clean_width
+    assert width < 0.25 * (2 * crit * ols.stderr)
+    assert res["slope_ci"][0] <= 0.3 <= res["slope_ci"][1]
+
+
+def test_robust_slope_equals_ols_with_hand_hc3_when_nothing_is_downweighted():
+    t = np.arange(10.0)
+    y = 2.0 + 0.5 * t + np.array([1, -1, -1, 1, 1, -1, -1, 1, 1, -1]) * 0.3
+    fit = robust_slope(t, y)
+    assert np.all(fit["weights"] == 1.0)
+    ref = stats.linregress(t, y)
+    assert fit["slope"] == pytest.approx(ref.slope, rel=1e-12)
+    assert fit["intercept"] == pytest.approx(ref.intercept, rel=1e-12)
+    # HC3 by hand: sum (x_i - xbar)^2 e_i^2 / (1 - h_ii)^2 / Sxx^2
+    xc = t - t.mean()
+    sxx = np.sum(xc**2)
+    e = y - (ref.intercept + ref.slope * t)
+    h = 1.0 / t.size + xc**2 / sxx
+    se = math.sqrt(np.sum(xc**2 * e**2 / (1 - h) ** 2) / sxx**2)
+    assert fit["se"] == pytest.approx(se, rel=1e-10)
+    assert fit["df"] == 8
+    assert fit["ci"][1] - fit["slope"] == pytest.approx(stats.t.ppf(0.975, 8) * se, rel=1e-10)
+
+
+def test_hedges_g_and_its_exact_ci():
+    a = np.array([10.0, 12.0, 11.0, 13.0])
+    b = np.array([14.0, 15.0, 13.0, 16.0, 17.0])
+    g = hedges_g(a, b)
+    sp = math.sqrt((3 * np.var(a, ddof=1) + 4 * np.var(b, ddof=1)) / 7)
+    d = (b.mean() - a.mean()) / sp
+    assert g["pooled_sd"] == pytest.approx(sp)
+    assert g["effect_size"] == pytest.approx(d * (1 - 3 / (4 * 7 - 1)))
+    # the CI bounds put the observed t at the 97.5th / 2.5th centiles of the noncentral t
+    scale = math.sqrt(1 / 4 + 1 / 5)
+    lo, hi = g["ci"]
+    assert stats.nct.cdf(d / scale, 7, lo / scale) == pytest.approx(0.975, abs=1e-8)
+    assert stats.nct.cdf(d / scale, 7, hi / scale) == pytest.approx(0.025, abs=1e-8)
+    assert lo < g["effect_size"] < hi
+    welch = stats.ttest_ind(b, a, equal_var=False)
+    ci = welch.confidence_interval(0.95)
+    assert g["difference_ci"] == pytest.approx((ci.low, ci.high))
+
+
+def test_baseline_change_uses_first_and_last_weeks():
+    times = _weekly_times(4, days=(0, 2))
+    values = [1.0, 2.0, 5.0, 6.0, 7.0, 8.0, 3.0, 5.0]
+    res = _one(_frame(times, values))
+    bc = res["baseline_change"]
+    assert bc["baseline_weeks"] == ["2026-W02"] and bc["latest_weeks"] == ["2026-W05"]
+    assert (bc["n_baseline"], bc["n_latest"]) == (2, 2)
+    assert bc["difference"] == pytest.approx(4.0 - 1.5)
+    ref = hedges_g([1.0, 2.0], [3.0, 5.0])
+    assert bc["effect_size"] == pytest.approx(ref["effect_size"])
+    bc2 = _one(_frame(times, values), baseline_weeks=2, latest_weeks=2)["baseline_change"]
+    assert bc2["baseline_weeks"] == ["2026-W02", "2026-W03"] and bc2["n_latest"] == 4
+    assert bc2["difference"] == pytest.approx(np.mean(values[4:]) - np.mean(values[:4]))
+    assert _one(_frame(times, values), baseline_weeks=3, latest_weeks=2)["baseline_change"][
+        "reason"].startswith("not enough data: 4 weeks")
+
+
+def test_mdc_from_pooled_within_week_sd():
+    times = _weekly_times(2, days=(0, 1)) + [MONDAY + pd.Timedelta(days=9)]
+    values = [1.0, 3.0, 2.0, 2.0, 5.0]  # week 1: [1, 3]; week 2: [2, 2, 5]
+    res = _one(_frame(times, values))
+    pooled_var = (1 * 2.0 + 2 * 3.0) / 3  # variances 2 and 3 with 1 and 2 df
+    assert res["sem"] == pytest.approx(math.sqrt(pooled_var))
+    assert res["sem_df"] == 3
+    assert res["mdc"] == pytest.approx(1.959963984540054 * math.sqrt(2 * pooled_var))
+
+
+def test_groups_by_subject_metric_channel_and_filters():
+    times = _weekly_times(3)
+    frame = pd.concat([
+        _frame(times, np.arange(6.0), subject="a"),
+        _frame(times, np.arange(6.0), subject="b", metric="faa", channel="F4/F3"),
+        _frame(times, np.arange(6.0), subject="a", metric="iaf", channel="O1"),
+    ], ignore_index=True)
+    res = compute_trends(frame)
+    assert [(r["subject"], r["metric"], r["channel"], r["unit"]) for r in res] == [
+        ("a", "absolute_alpha", "mean", "uV^2"), ("a", "iaf", "O1", "Hz"),
+        ("b", "faa", "F4/F3", "ln(uV^2)")]
+    assert len(compute_trends(frame, subject="a", metrics=["iaf"])) == 1
+    assert compute_trends(frame, channels="F4/F3")[0]["metric"] == "faa"
+    json.dumps(res, allow_nan=False)
+
+
+def test_invalid_arguments_have_mne_style_messages():
+    frame = _frame(_weekly_times(2), np.arange(4.0))
+    with pytest.raises(ValueError, match="Invalid value for the 'metrics' parameter. Allowed"):
+        compute_trends(frame, metrics="alpha")
+    with pytest.raises(ValueError, match="'quality_floor'.*between 0 and 1"):
+        compute_trends(frame, quality_floor=1.5)
+    with pytest.raises(ValueError, match="'baseline_weeks'"):
+        compute_trends(frame, baseline_weeks=0)
+    with pytest.raises(ValueError, match="'tz'"):
+        compute_trends(frame, tz="Mars/Olympus")
+    with pytest.raises(ValueError, match="value missing"):
+        compute_trends(frame.drop(columns="value"))
+    naive = frame.assign(start_time=frame["start_time"].dt.tz_localize(None))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        compute_trends(naive)
+    with pytest.raises(ValueError, match="more than once"):
+        compute_trends(pd.concat([frame, frame.iloc[:1]]))
+    with pytest.raises(TypeError, match="'frame'"):
+        compute_trends(frame.to_dict())
