@@ -34,7 +34,7 @@ from scipy import optimize, stats
 from ._validate import check_option, check_positive
 from .metrics import metric_unit
 
-__all__ = ["REQUIRED_COLUMNS", "compute_trends", "robust_slope", "weekly_aggregates"]
+__all__ = ["REQUIRED_COLUMNS", "compute_trends", "hedges_g", "robust_slope", "weekly_aggregates"]
 
 #: Columns :func:`compute_trends` needs.
 REQUIRED_COLUMNS = (
