@@ -38,6 +38,7 @@ The sidecar lives at ``<recording stem>.json`` in the same folder (``rec.csv`` â
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -64,7 +65,13 @@ def find_sidecar(recording) -> Path | None:
 
 
 def software_versions() -> dict[str, str]:
-    """Return the versions of the software that shapes the numbers."""
+    """Return the versions of the software that shapes the numbers (a fresh dict each call)."""
+    return dict(_software_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _software_versions() -> dict[str, str]:
+    # reading package metadata costs ~10 ms a call; versions do not change within a process
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
