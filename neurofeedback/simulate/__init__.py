@@ -28,11 +28,21 @@ Units: the simulator works in µV (``SimulatedRecording.data_uv``); :meth:`Simul
 converts once to volts for MNE.
 
 Public API: :func:`simulate_eeg`, :class:`SimulatedRecording`, :func:`add_box_artifact`,
-:func:`write_recording` (:data:`FORMATS`) and :func:`make_sample_data`.
+:func:`write_recording` (:data:`FORMATS`), :func:`make_sample_data`, and the multi-week cohort
+:func:`simulate_cohort` / :func:`make_cohort` (:class:`CohortTruth`).
 """
 
 from __future__ import annotations
 
+from ._cohort import (
+    COHORT_SUBJECTS,
+    CohortSession,
+    CohortSubject,
+    CohortTruth,
+    CorruptedFile,
+    make_cohort,
+    simulate_cohort,
+)
 from ._sample_data import make_sample_data
 from ._signals import (
     APERIODIC_FMIN_HZ,
@@ -47,13 +57,20 @@ from ._writers import FORMATS, write_recording
 
 __all__ = [
     "APERIODIC_FMIN_HZ",
+    "COHORT_SUBJECTS",
+    "CohortSession",
+    "CohortSubject",
+    "CohortTruth",
+    "CorruptedFile",
     "DEFAULT_BLOCK_ALPHA_GAIN",
     "DEFAULT_MEAS_DATE",
     "FORMATS",
     "SimulatedRecording",
     "add_box_artifact",
     "blink_weight",
+    "make_cohort",
     "make_sample_data",
+    "simulate_cohort",
     "simulate_eeg",
     "write_recording",
 ]
