@@ -25,6 +25,10 @@ HomeOpt = Annotated[Optional[Path], typer.Option(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")]
 
+sample_app = typer.Typer(help="Generate the project's simulated sample data (deterministic).",
+                         no_args_is_help=True)
+app.add_typer(sample_app, name="sample-data")
+
 event_app = typer.Typer(help="Context events on a subject's timeline (notes, practice, therapy).",
                         no_args_is_help=True)
 app.add_typer(event_app, name="event")
@@ -268,3 +272,30 @@ def serve(
     out.print(f"serving process-recordings ({', '.join(watch)}) and weekly-trends on '{cron}'; "
               "Ctrl-C stops")
     serve_flows(watch, cron=cron, home=_home(home))
+
+
+@sample_app.command("cohort")
+@_user_errors
+def sample_cohort(
+    folder: Annotated[Path, typer.Argument(help="Where to write it.")] = Path("sample_data/cohort"),
+):
+    """The multi-week cohort (3 subjects × 8 weeks × 3 sessions, one corrupted file), with its truth."""
+    from .simulate import make_cohort
+
+    t0 = time.perf_counter()
+    truth = make_cohort(folder)
+    n = sum(len(s.sessions) for s in truth.subjects)
+    out.print(f"wrote {n} sessions + 1 corrupted file to {folder} ({truth.size_bytes / 1e6:.0f} MB, "
+              f"{time.perf_counter() - t0:.0f} s); ground truth in {Path(folder) / 'README.md'}")
+
+
+@sample_app.command("recordings")
+@_user_errors
+def sample_recordings(
+    folder: Annotated[Path, typer.Argument(help="Where to write them.")] = Path("sample_data"),
+):
+    """The short single recordings (Muse eyes open/closed, Cyton meditation) with their truth."""
+    from .simulate import make_sample_data
+
+    paths = make_sample_data(folder)
+    out.print(f"wrote {len(paths)} files to {folder}")

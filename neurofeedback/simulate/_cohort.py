@@ -856,7 +856,7 @@ def _readme(truth: CohortTruth) -> str:
         "are not in git (see `.gitignore`); regenerate them, byte for byte, with",
         "",
         "```",
-        "python -c \"from neurofeedback.simulate import make_cohort; make_cohort('sample_data/cohort')\"",
+        "neurofeedback sample-data cohort sample_data/cohort",
         "```",
         "",
         f"{len(truth.subjects)} simulated subjects (no real person), {truth.weeks} consecutive ISO "
