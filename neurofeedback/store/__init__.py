@@ -1,0 +1,25 @@
+"""The session store: raw recordings in BIDS, derivatives beside them, and a catalog database.
+
+- :class:`Catalog` (``catalog.py``): subjects, sessions, session-level features and context
+  events; SQLite in the data home by default, any SQLAlchemy URL (PostgreSQL) for teams.
+- ``bids.py``: the raw copy of each recording with mne-bids (BrainVision), the per-epoch
+  features (Parquet, with provenance) and the summary under ``derivatives/neurofeedback``.
+- :func:`ingest_file` (``ingest.py``): one file into the store, idempotent and safe under
+  concurrency; :func:`ingest_processed` for a recording already processed.
+"""
+
+from .bids import bids_lock, bids_path_for, derivative_paths, task_label, write_raw_to_bids
+from .catalog import EVENT_KINDS, METRICS_COLUMNS, SCHEMA_VERSION, Catalog, session_id_for
+from .ingest import (
+    DEFAULT_FILENAME_PATTERN,
+    INGEST_STATUSES,
+    IngestResult,
+    ingest_file,
+    ingest_processed,
+)
+
+__all__ = [
+    "DEFAULT_FILENAME_PATTERN", "EVENT_KINDS", "INGEST_STATUSES", "METRICS_COLUMNS",
+    "SCHEMA_VERSION", "Catalog", "IngestResult", "bids_lock", "bids_path_for", "derivative_paths",
+    "ingest_file", "ingest_processed", "session_id_for", "task_label", "write_raw_to_bids",
+]
