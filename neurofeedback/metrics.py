@@ -85,11 +85,11 @@ def session_metrics(summary: dict) -> pd.DataFrame:
 
     bp = summary.get("band_power") or {}
     for kind in ("relative", "absolute", "log10"):
-        table = bp.get(kind) or {}
+        table = {ch: v for ch, v in (bp.get(kind) or {}).items() if v}  # bad channels: None
         bands = list(dict.fromkeys(b for ch in table.values() for b in ch))
         for band in bands:
             per_channel(f"{kind}_{band}", {ch: vals.get(band) for ch, vals in table.items()})
-    ratios = summary.get("ratios") or {}
+    ratios = {ch: v for ch, v in (summary.get("ratios") or {}).items() if v}
     names = list(dict.fromkeys(r for ch in ratios.values() for r in ch))
     for name in names:
         metric = "ratio_" + name.replace("/", "_")

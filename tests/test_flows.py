@@ -1,0 +1,138 @@
+"""Prefect flows against Prefect's own local API (one test harness for the module): recording,
+batch import with its cache and skip report, the Dask runner, weekly trends, and concurrent
+``process`` runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow  # each flow test starts Prefect; still runs in CI
+
+# Prefect settings before Prefect is imported (offline, quiet; PREFECT_HOME per test session)
+import pipelines._env  # noqa: E402,F401
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory):
+    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    """A small cohort: 2 subjects × 3 weeks × 2 sessions of 30 s, plus the corrupted file."""
+    from neurofeedback.simulate import simulate_cohort
+
+    folder = tmp_path_factory.mktemp("cohort")
+    truth = simulate_cohort(folder, subjects=("alpha01", "stable01"), weeks=3, sessions_per_week=2,
+                            duration_s=30.0)
+    return folder, truth
+
+
+def test_record_flow(harness, tmp_path):
+    from pipelines.record import record_and_process
+
+    summary = record_and_process(connection={"board": "synthetic"}, subject="fl1", duration_s=4.0,
+                                 home=str(tmp_path), gate_s=0)
+    assert summary["duration_s"] == pytest.approx(4.0)
+    assert len(list((tmp_path / "recordings" / "sub-fl1").rglob("*_raw.fif"))) == 1
+
+
+def test_process_flow_imports_skips_and_caches(harness, cohort, tmp_path):
+    """Acceptance 1 (at test scale): the cohort is imported, the corrupted file is reported and
+    the batch finishes; a second run does no work (every task from the cache)."""
+    import pipelines.process as pp
+    from neurofeedback.store import Catalog
+
+    folder, truth = cohort
+    n_good = sum(len(s.sessions) for s in truth.subjects)
+    recs = pp.run_process([folder], home=tmp_path)
+    by_status = {}
+    for r in recs:
+        by_status.setdefault(r["status"], []).append(r)
+    assert len(by_status["imported"]) == n_good
+    assert len(by_status["skipped"]) == 1
+    bad = by_status["skipped"][0]
+    assert "corrupted" in bad["path"] and bad["path"] in bad["reason"] or "corrupted" in bad["reason"]
+    assert Catalog(home=tmp_path).sessions().shape[0] == n_good
+
+    again = pp.run_process([folder], home=tmp_path)
+    assert sum(r["cached"] for r in again) == len(recs)  # no task ran
+    assert {r["session_id"] for r in again if r["session_id"]} == \
+        {r["session_id"] for r in recs if r["session_id"]}
+
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        arts = client.read_artifacts()
+    assert any(a.key == "imported-recordings" for a in arts)
+
+
+def test_dask_runner_gives_identical_results(harness, cohort, tmp_path):
+    """Acceptance 4: the same flow on a Dask LocalCluster gives the same catalog."""
+    import pipelines.process as pp
+    from neurofeedback.store import Catalog
+
+    folder, _ = cohort
+    pp.run_process([folder], home=tmp_path / "threads", runner="threads")
+    pp.run_process([folder], home=tmp_path / "dask", runner="dask", max_workers=2)
+    cols = ["subject", "session_id", "metric", "channel", "value"]
+    a = Catalog(home=tmp_path / "threads").metrics_frame()[cols].sort_values(cols[:4]).reset_index(drop=True)
+    b = Catalog(home=tmp_path / "dask").metrics_frame()[cols].sort_values(cols[:4]).reset_index(drop=True)
+    assert len(a) > 100
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_weekly_trends_flow(harness, cohort, tmp_path):
+    import pipelines.process as pp
+    from pipelines.trends import weekly_trends
+
+    folder, _ = cohort
+    pp.run_process([folder], home=tmp_path)
+    out = weekly_trends(home=str(tmp_path))
+    assert set(out) == {"alpha01", "stable01"}
+    t = {(r["metric"], r["channel"]): r for r in out["alpha01"]}
+    assert t[("absolute_alpha", "mean")]["n_weeks"] == 3
+    json.dumps(out, allow_nan=False)
+
+
+def test_eight_concurrent_process_runs(cohort, tmp_path):
+    """Acceptance 3: 8 concurrent ``neurofeedback process`` runs over overlapping folders leave
+    exactly one session per recording."""
+    folder, truth = cohort
+    subs = sorted(p for p in folder.iterdir() if p.is_dir())
+    n_good = sum(len(s.sessions) for s in truth.subjects)
+    home = tmp_path / "home"
+    env = {**os.environ, "NEUROFEEDBACK_HOME": str(home)}
+    env.pop("PREFECT_API_URL", None)
+    jobs = []
+    for k in range(8):
+        targets = [str(folder)] if k % 3 == 0 else [str(subs[k % len(subs)]), str(folder)]
+        jobs.append(subprocess.Popen([sys.executable, "-m", "neurofeedback", "process", *targets,
+                                      "--json"], env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True))
+    outs = [j.communicate(timeout=900) for j in jobs]
+    for j, (o, e) in zip(jobs, outs):
+        assert j.returncode == 0, e[-2000:]
+    from neurofeedback.store import Catalog
+
+    sessions = Catalog(home=home).sessions()
+    assert len(sessions) == n_good
+    assert sessions["session_id"].is_unique
+    feats = Catalog(home=home).metrics_frame()
+    assert not feats.duplicated(["session_id", "metric", "channel"]).any()
+    # every session with a clean epoch has its metrics (a session without one has no values)
+    with_clean = set(sessions.loc[sessions["clean_fraction"] > 0, "session_id"])
+    assert set(feats["session_id"]) == with_clean and len(with_clean) >= n_good - 1
+    assert Path(home / "bids").is_dir()
