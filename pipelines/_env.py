@@ -6,7 +6,9 @@ environment wins), so a team points the project at a shared server with
 
 - No telemetry (it would try the internet): ``PREFECT_SERVER_ANALYTICS_ENABLED=false``,
   ``DO_NOT_TRACK=1``.
-- Quiet logs: ``PREFECT_LOGGING_LEVEL=WARNING``, ``PREFECT_SERVER_LOGGING_LEVEL=WARNING``.
+- Quiet logs: ``PREFECT_LOGGING_LEVEL=WARNING``; ``PREFECT_SERVER_LOGGING_LEVEL=CRITICAL``
+  because the temporary in-process server logs its shutdown (a cancelled event flush) as
+  tracebacks that would reach the user of a CLI command.
 - Prefect's temporary local server takes 10–30 s to start on 2 cores:
   ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=120``.
 - ``PREFECT_HOME`` in the data home (``<home>/prefect``), so runs of this project do not share
@@ -23,7 +25,9 @@ _DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
     "PREFECT_LOGGING_LEVEL": "WARNING",
-    "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+    # the temporary in-process server logs a cancelled event flush at exit as an ERROR with a
+    # traceback (nothing of the run is lost); a shared server runs and logs on its own
+    "PREFECT_SERVER_LOGGING_LEVEL": "CRITICAL",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
 

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from prefect import flow, task
 from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NONE as NO_CACHE_POLICY
 
 from neurofeedback._validate import check_option
 from neurofeedback.errors import ConfigError, NeurofeedbackError
@@ -88,7 +87,7 @@ def _transient(task, task_run, state) -> bool:
 
 
 @task(name="import-recording", retries=2, retry_delay_seconds=1, retry_condition_fn=_transient,
-      cache_key_fn=_cache_key, cache_policy=NO_CACHE_POLICY, persist_result=True)
+      cache_key_fn=_cache_key, persist_result=True)
 def import_recording(path: str, home: str | None = None, subject: str | None = None) -> dict:
     """Import one recording into the store; a bad file returns ``status="skipped"``."""
     from neurofeedback.store import ingest_file
