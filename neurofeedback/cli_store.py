@@ -178,16 +178,15 @@ def trends(
         return
     t = Table(title=f"Weekly trends of {subject} (95% CIs; sessions below {quality_floor:g} clean "
                     "excluded)", title_justify="left")
-    for c in ("metric", "channel", "sessions", "weeks", "excl.", "slope/week", "95% CI",
-              "Hedges' g (base→latest)", "95% CI ", "MDC"):
-        t.add_column(c, justify="left" if c in ("metric", "channel") else "right")
+    for c in ("metric (channel)", "n (weeks)", "excl.", "slope / week [95% CI]",
+              "Hedges' g [95% CI]", "MDC95"):
+        t.add_column(c, justify="left" if c.startswith("metric") else "right")
     for r in trend_rows(result):
-        def ci(lo, hi):
-            return "—" if lo is None else f"{lo:+.3g} … {hi:+.3g}"
-        t.add_row(r["metric"], r["channel"], str(r["n_sessions"]), str(r["n_weeks"]),
-                  str(r["excluded"]), _fmt_signed(r["slope_per_week"]),
-                  ci(r["slope_ci_low"], r["slope_ci_high"]), _fmt_signed(r["effect_size"]),
-                  ci(r["effect_ci_low"], r["effect_ci_high"]), _fmt(r["mdc"]))
+        t.add_row(f"{r['metric']} ({r['channel']})", f"{r['n_sessions']} ({r['n_weeks']})",
+                  str(r["excluded"]),
+                  _with_ci(r["slope_per_week"], r["slope_ci_low"], r["slope_ci_high"]),
+                  _with_ci(r["effect_size"], r["effect_ci_low"], r["effect_ci_high"], ".2f"),
+                  _fmt(r["mdc"]))
     out.print(t)
     for tr in result:
         out.print("• " + trend_statement(tr), markup=False)
@@ -195,8 +194,10 @@ def trends(
               "cause; '—' means not enough data.", style="dim")
 
 
-def _fmt_signed(v):
-    return "—" if v is None else f"{v:+.3g}"
+def _with_ci(v, lo, hi, spec=".3g"):
+    if v is None:
+        return "not enough data"
+    return f"{v:+{spec}} [{lo:+{spec}}, {hi:+{spec}}]"
 
 
 @event_app.command("add")
