@@ -46,6 +46,7 @@ def process(
     runner: Annotated[str, typer.Option("--runner", help="Task runner: threads, processes or dask.")] = "threads",
     dask_address: Annotated[Optional[str], typer.Option("--dask-address", help="Dask scheduler address (with --runner dask); default a LocalCluster.")] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Parallel workers (default: the runner's).")] = None,
+    filename_pattern: Annotated[Optional[str], typer.Option("--filename-pattern", help="Regex with named groups subject and session for files without a sidecar (default sub-<id>_ses-<label>).")] = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
@@ -60,7 +61,10 @@ def process(
         raise ConfigError(f"Invalid value for the '--runner' parameter. Allowed values are 'threads', "
                           f"'processes' and 'dask', but got {runner!r} instead.")
     from .home import data_home
+    from .store.ingest import compile_filename_pattern
 
+    if filename_pattern is not None:
+        compile_filename_pattern(filename_pattern)  # a bad regex fails here, not once per file
     data_home(home)  # create it (and validate it) before Prefect starts
     import pipelines.process as pp
 
@@ -79,7 +83,8 @@ def process(
         pp.PROGRESS_HOOK = hook
     try:
         records = pp.run_process(paths, home=_home(home), subject=subject, runner=runner,
-                                 dask_address=dask_address, max_workers=workers)
+                                 dask_address=dask_address, max_workers=workers,
+                                 filename_pattern=filename_pattern)
     finally:
         pp.PROGRESS_HOOK = None
         if progress is not None:

@@ -66,7 +66,8 @@ def _cache_key(context, parameters) -> str | None:
     except OSError:
         return None
     cfg = load_settings().config_hash()
-    return f"import-{sha}-{cfg}-{_catalog_identity(parameters.get('home'))}-{parameters.get('subject')}"
+    return (f"import-{sha}-{cfg}-{_catalog_identity(parameters.get('home'))}-"
+            f"{parameters.get('subject')}-{parameters.get('filename_pattern')}")
 
 
 def _catalog_identity(home) -> str:
@@ -88,13 +89,14 @@ def _transient(task, task_run, state) -> bool:
 
 @task(name="import-recording", retries=2, retry_delay_seconds=1, retry_condition_fn=_transient,
       cache_key_fn=_cache_key, persist_result=True)
-def import_recording(path: str, home: str | None = None, subject: str | None = None) -> dict:
+def import_recording(path: str, home: str | None = None, subject: str | None = None,
+                     filename_pattern: str | None = None) -> dict:
     """Import one recording into the store; a bad file returns ``status="skipped"``."""
     from neurofeedback.store import ingest_file
 
     t0 = time.perf_counter()
     try:
-        res = ingest_file(path, home=home, subject=subject)
+        res = ingest_file(path, home=home, subject=subject, filename_pattern=filename_pattern)
     except NeurofeedbackError as exc:
         return {"path": str(path), "status": "skipped", "reason": " ".join(str(exc).split()),
                 "session_id": None, "subject": subject, "seconds": time.perf_counter() - t0}
@@ -124,14 +126,15 @@ def task_runner(runner: str = "threads", *, dask_address: str | None = None,
 
 
 @flow(name="process-recordings")
-def process_recordings(paths: list[str], home: str | None = None, subject: str | None = None) -> list[dict]:
+def process_recordings(paths: list[str], home: str | None = None, subject: str | None = None,
+                       filename_pattern: str | None = None) -> list[dict]:
     """Import every recording under ``paths`` into the store; return one record per file.
 
     The run publishes a table artifact (``imported-recordings``) of what was imported, left
     unchanged, skipped and why.
     """
     files = discover(paths)
-    futures = [import_recording.submit(str(f), home, subject) for f in files]
+    futures = [import_recording.submit(str(f), home, subject, filename_pattern) for f in files]
     records = []
     hook = PROGRESS_HOOK
     for fut in futures:
@@ -156,9 +159,9 @@ def process_recordings(paths: list[str], home: str | None = None, subject: str |
 
 
 def run_process(paths, *, home=None, subject=None, runner="threads", dask_address=None,
-                max_workers=None) -> list[dict]:
+                max_workers=None, filename_pattern=None) -> list[dict]:
     """Run :func:`process_recordings` with the chosen task runner (what the CLI calls)."""
     check_option("runner", runner, RUNNERS, exc=ConfigError)
     f = process_recordings.with_options(
         task_runner=task_runner(runner, dask_address=dask_address, max_workers=max_workers))
-    return f([str(p) for p in paths], None if home is None else str(home), subject)
+    return f([str(p) for p in paths], None if home is None else str(home), subject, filename_pattern)

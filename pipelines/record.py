@@ -1,4 +1,5 @@
-"""Record a live session and process it: one task for the whole recording, one to process.
+"""Record a live session, then process it into the session store: one task for the whole
+recording, one to process and store it.
 
 Run it as ``neurofeedback record ... --flow`` or ``python -m pipelines.record --board synthetic
 --subject s01 --duration 20s``. The recording is a single task (a live stream is one unit of
@@ -23,7 +24,8 @@ def record_task(connection: dict, subject: str, duration_s: float, protocol=None
     conn = connection_from_options(**connection, home=home)
     res = record_session(conn, subject=subject, duration_s=duration_s, protocol=protocol,
                          blocks=parse_blocks(blocks), notes=notes, home=home, force=force,
-                         gate_s=gate_s, stall_timeout_s=stall_timeout_s, process=False)
+                         gate_s=gate_s, stall_timeout_s=stall_timeout_s, process=False,
+                         store=False)
     rec = res.recording
     return {"folder": str(rec.paths.folder), "csv": str(rec.paths.csv),
             "fif": str(res.fif) if res.fif else None, "n_samples": rec.n_samples,
@@ -31,11 +33,14 @@ def record_task(connection: dict, subject: str, duration_s: float, protocol=None
 
 
 @task(name="process-session")
-def process_task(fif: str) -> dict:
-    """Compute the features of the recorded session; return its summary."""
-    from neurofeedback.process import process_recording
+def process_task(fif: str, subject: str, home=None) -> dict:
+    """Process the recorded session into the session store; return its summary."""
+    import json
 
-    return process_recording(fif).summary()
+    from neurofeedback.store import ingest_file
+
+    res = ingest_file(fif, home=home, subject=subject)
+    return json.loads(res.summary_path.read_text())
 
 
 @flow(name="record-session")
@@ -50,7 +55,7 @@ def record_and_process(connection: dict, subject: str, duration_s: float, protoc
                       gate_s, stall_timeout_s)
     if not rec["fif"]:
         return None
-    return process_task(rec["fif"])
+    return process_task(rec["fif"], subject, home)
 
 
 if __name__ == "__main__":  # python -m pipelines.record --board synthetic --subject s01 …

@@ -69,6 +69,12 @@ def test_record_synthetic_20s_cli(tmp_path):
     raw = mne.io.read_raw_fif(fif, preload=True, verbose=False)
     csv_data = np.loadtxt(csv, delimiter="\t")
     np.testing.assert_array_equal(raw.get_data()[0], csv_data[:, 1] * 1e-6)
+    # and it is in the session store, like an imported recording
+    from neurofeedback.store import Catalog
+
+    sessions = Catalog(home=home).sessions(subject="t1")
+    assert len(sessions) == 1
+    assert sessions["duration_s"].iloc[0] == pytest.approx(n_lines / 250)
 
 
 def _record(conn, tmp_path, **kw):

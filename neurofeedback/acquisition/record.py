@@ -116,7 +116,7 @@ def record_session(connection: Connection, *, subject: str, duration_s: float, p
                    blocks=(), notes: str = "", home=None, settings=None, gate_s: float = 4.0,
                    force: bool = False, stall_timeout_s: float = 5.0,
                    reconnect_interval_s: float = 1.0, on_gate=None, on_update=None,
-                   keyboard: bool = False, process: bool = True,
+                   keyboard: bool = False, process: bool = True, store: bool = True,
                    stop_event: threading.Event | None = None) -> SessionResult:
     """Record one session: connect, check quality, record to disk, finalize and process.
 
@@ -145,6 +145,9 @@ def record_session(connection: Connection, *, subject: str, duration_s: float, p
         Read markers from the terminal (one per line typed) while recording.
     process : bool
         Compute the session's features at the end.
+    store : bool
+        Also import the processed session into the session store of ``home`` (catalog, BIDS
+        copy, derivatives), so it shows up in ``sessions`` and ``trends``.
     stop_event : threading.Event | None
         Set to end the recording early (it is kept).
 
@@ -202,6 +205,10 @@ def record_session(connection: Connection, *, subject: str, duration_s: float, p
     if result.n_samples >= 2:
         fif, processed = finalize_session(result.paths.csv, settings=settings, process=process)
         summary = processed.summary() if processed is not None else None
+        if processed is not None and store:
+            from ..store import ingest_processed
+
+            ingest_processed(processed, home=home, subject=subject)
     return SessionResult(recording=result, fif=fif, quality=check, summary=summary)
 
 

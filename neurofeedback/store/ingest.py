@@ -148,7 +148,7 @@ def ingest_file(path, *, home=None, catalog: Catalog | None = None, subject=None
         raise RecordingFormatError(path, "no such file")
     subject = None if subject is None else validate_label(subject)
     session = None if session is None else validate_label(session, kind="session")
-    pattern = _compile_pattern(filename_pattern)
+    pattern = compile_filename_pattern(filename_pattern)
     settings = settings or load_settings()
     catalog = catalog if catalog is not None else Catalog(home=home)
     sha = file_sha256(path)
@@ -212,7 +212,7 @@ def ingest_processed(processed, *, raw=None, home=None, catalog: Catalog | None 
                          "its config hash (process it from a file)")
     subject = None if subject is None else validate_label(subject)
     session = None if session is None else validate_label(session, kind="session")
-    pattern = _compile_pattern(filename_pattern)
+    pattern = compile_filename_pattern(filename_pattern)
     catalog = catalog if catalog is not None else Catalog(home=home)
     existing = catalog.find_by_sha(sha)
     if existing is not None:
@@ -320,7 +320,8 @@ def _done(status: str, row: dict, path, t0: float) -> IngestResult:
                         seconds=time.perf_counter() - t0)
 
 
-def _compile_pattern(pattern) -> re.Pattern:
+def compile_filename_pattern(pattern) -> re.Pattern:
+    """Compile and check a file-name pattern (named groups ``subject`` and/or ``session``)."""
     if pattern is None:
         pattern = DEFAULT_FILENAME_PATTERN
     if isinstance(pattern, re.Pattern):
