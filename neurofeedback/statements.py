@@ -29,10 +29,12 @@ def subject_trends(subject: str, *, home=None, metrics=DEFAULT_METRICS, channels
     if frame.empty:
         return []
     chans = None
-    if channels:
+    if channels and (metrics is None or "faa" in metrics):
         # FAA's "channel" is its pair (F4/F3): keep pairs when FAA is asked for
         pairs = sorted({c for c in frame.loc[frame["metric"] == "faa", "channel"]})
         chans = list(channels) + pairs
+    elif channels:
+        chans = list(channels)
     return compute_trends(frame, subject=subject, metrics=list(metrics) if metrics else None,
                           channels=chans, quality_floor=quality_floor,
                           baseline_weeks=baseline_weeks, latest_weeks=latest_weeks)

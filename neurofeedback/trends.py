@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from ._validate import check_option, check_positive
+from .errors import ConfigError
 from .metrics import metric_unit
 
 __all__ = ["REQUIRED_COLUMNS", "compute_trends", "hedges_g", "robust_slope", "weekly_aggregates"]
@@ -93,7 +94,7 @@ def _as_list(name: str, value) -> list | None:
 
 def _check_int(name: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(
+        raise ConfigError(
             f"Invalid value for the {name!r} parameter. It must be an integer >= {minimum}, "
             f"but got {value!r} instead."
         )
@@ -542,9 +543,9 @@ def compute_trends(frame, *, subject=None, metrics=None, channels=None, quality_
         Missing estimates are ``None`` with their reason.
     """
     df = _validate_frame(frame)
-    q = check_positive("quality_floor", quality_floor, allow_zero=True)
+    q = check_positive("quality_floor", quality_floor, allow_zero=True, exc=ConfigError)
     if q > 1:
-        raise ValueError(
+        raise ConfigError(
             "Invalid value for the 'quality_floor' parameter. It must be between 0 and 1, "
             f"but got {quality_floor!r} instead."
         )
@@ -553,7 +554,7 @@ def compute_trends(frame, *, subject=None, metrics=None, channels=None, quality_
     try:
         pd.Timestamp("2026-01-01", tz=tz)
     except Exception:
-        raise ValueError(
+        raise ConfigError(
             f"Invalid value for the 'tz' parameter. It must be a time zone name such as "
             f"'UTC' or 'Europe/Berlin', but got {tz!r} instead."
         ) from None
@@ -564,7 +565,7 @@ def compute_trends(frame, *, subject=None, metrics=None, channels=None, quality_
             continue
         present = sorted(df[column].astype(str).unique())
         for w in wanted:
-            check_option(name, w, present)
+            check_option(name, w, present, exc=ConfigError)
         df = df[df[column].isin(wanted)]
     out = []
     for (subj, metric, channel), group in df.groupby(["subject", "metric", "channel"], sort=True):

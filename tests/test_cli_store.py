@@ -1,0 +1,82 @@
+"""The store commands that need no Prefect: sessions, trends, event (CliRunner, real SQLite)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from neurofeedback.cli import app
+
+runner = CliRunner()
+REQUIRED = {"metric", "channel", "n_sessions", "n_weeks", "weeks", "slope_per_week", "slope_ci",
+            "baseline_change", "mdc", "excluded_sessions"}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """One subject imported through the library: 4 weeks × 2 sessions of 30 s."""
+    from neurofeedback.simulate import simulate_cohort
+    from neurofeedback.store import ingest_file
+
+    folder = tmp_path_factory.mktemp("cohort")
+    home = tmp_path_factory.mktemp("home")
+    truth = simulate_cohort(folder, subjects=("alpha01",), weeks=4, sessions_per_week=2,
+                            duration_s=30.0)
+    for s in truth.subjects[0].sessions:
+        ingest_file(folder / s.path, home=home)
+    return home, truth
+
+
+def test_sessions_json_lists_every_session(home):
+    h, truth = home
+    res = runner.invoke(app, ["sessions", "--home", str(h), "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert len(rows) == len(truth.subjects[0].sessions)
+    assert {r["subject"] for r in rows} == {"alpha01"}
+
+
+def test_trends_json_has_the_documented_keys(home):
+    h, _ = home
+    res = runner.invoke(app, ["trends", "--subject", "alpha01", "--home", str(h), "--json",
+                              "--metric", "absolute_alpha", "--metric", "relative_alpha"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert {(t["metric"], t["channel"]) for t in out} == {("absolute_alpha", "mean"),
+                                                         ("relative_alpha", "mean")}
+    for t in out:
+        assert REQUIRED <= set(t)
+        assert t["n_weeks"] == 4
+        assert {"week", "mean", "ci_low", "ci_high", "n"} <= set(t["weeks"][0])
+        assert {"effect_size", "ci"} <= set(t["baseline_change"])
+    # the table view says the same in words
+    res = runner.invoke(app, ["trends", "--subject", "alpha01", "--home", str(h)])
+    assert res.exit_code == 0 and "absolute_alpha (mean)" in res.stdout
+    assert "not evidence of cause" in " ".join(res.stdout.split())
+
+
+def test_trends_errors_are_one_line(home):
+    h, _ = home
+    for args, words in ((["--subject", "nobody1"], "no sessions for subject"),
+                        (["--subject", "../x"], "Invalid value for the 'subject' parameter"),
+                        (["--subject", "alpha01", "--metric", "bogus"], "Allowed values are")):
+        res = runner.invoke(app, ["trends", *args, "--home", str(h)])
+        assert res.exit_code == 2
+        lines = [x for x in res.stderr.splitlines() if x.strip()]
+        assert len(lines) == 1 and words in lines[0], res.stderr
+
+
+def test_event_add_and_list(home):
+    h, _ = home
+    res = runner.invoke(app, ["event", "add", "--subject", "alpha01", "--date", "2026-01-20",
+                              "--kind", "ketamine", "--text", "infusion 1", "--home", str(h)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["event", "list", "--subject", "alpha01", "--home", str(h), "--json"])
+    events = json.loads(res.stdout)
+    assert events[-1]["kind"] == "ketamine" and events[-1]["text"] == "infusion 1"
+    assert events[-1]["time"].startswith("2026-01-20")
+    res = runner.invoke(app, ["event", "add", "--subject", "alpha01", "--date", "yesterday",
+                              "--kind", "note", "--home", str(h)])
+    assert res.exit_code == 2 and "'--date' parameter" in res.stderr
