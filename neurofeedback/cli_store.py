@@ -97,7 +97,7 @@ def process(
               for s in ("imported", "reprocessed", "unchanged", "skipped")}
     cached = sum(bool(r.get("cached")) for r in records)
     out.print(f"{len(records)} files in {elapsed:.1f} s: " + ", ".join(f"{v} {k}" for k, v in counts.items())
-              + f"; {cached} from the task cache (no work)")
+              + f"; {cached} already in the store (hashed only, no work)")
     skipped = [r for r in records if r["status"] == "skipped"]
     if skipped:
         t = Table(title="Skipped (fix or remove these files; the others were imported)",

@@ -66,7 +66,9 @@ def test_process_flow_imports_skips_and_caches(harness, cohort, tmp_path):
     assert Catalog(home=tmp_path).sessions().shape[0] == n_good
 
     again = pp.run_process([folder], home=tmp_path)
-    assert sum(r["cached"] for r in again) == len(recs)  # no task ran
+    # every good file is found in the catalog by its hash + config: nothing is read or processed
+    assert sum(r["cached"] for r in again) == n_good
+    assert [r["status"] for r in again].count("skipped") == 1
     assert {r["session_id"] for r in again if r["session_id"]} == \
         {r["session_id"] for r in recs if r["session_id"]}
 
