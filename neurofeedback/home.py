@@ -28,7 +28,7 @@ from .errors import ConfigError
 
 __all__ = [
     "bids_root", "catalog_url", "data_home", "derivatives_root", "prefect_home",
-    "recordings_dir", "session_label", "validate_label",
+    "recordings_dir", "reports_dir", "session_label", "validate_label",
 ]
 
 HOME_ENV = "NEUROFEEDBACK_HOME"
@@ -98,6 +98,11 @@ def bids_root(home=None) -> Path:
 def derivatives_root(home=None) -> Path:
     """``<home>/bids/derivatives/neurofeedback``: per-epoch features and summaries."""
     return bids_root(home) / "derivatives" / "neurofeedback"
+
+
+def reports_dir(home=None) -> Path:
+    """``<home>/reports``: the HTML reports the flows write (``sub-<id>.html``, ``<session>.html``)."""
+    return data_home(home) / "reports"
 
 
 def catalog_url(home=None) -> str:

@@ -261,13 +261,14 @@ def _slope_block(t_weeks: np.ndarray, y: np.ndarray, n_weeks: int) -> dict:
             f">= {MIN_SLOPE_SESSIONS} sessions over >= {MIN_SLOPE_WEEKS} weeks",
         )
         return {"slope_per_week": None, "slope_ci": [None, None], "slope_se": None,
-                "slope_p": None, "slope_df": None, "slope_downweighted": None,
+                "slope_intercept": None, "slope_p": None, "slope_df": None, "slope_downweighted": None,
                 "slope_reason": reason}
     fit = robust_slope(t_weeks, y)
     return {
         "slope_per_week": _num(fit["slope"]),
         "slope_ci": [_num(fit["ci"][0]), _num(fit["ci"][1])],
         "slope_se": _num(fit["se"]),
+        "slope_intercept": _num(fit["intercept"]),  # value at the first included session
         "slope_p": _num(fit["p"]),
         "slope_df": int(fit["df"]),
         "slope_downweighted": int(np.sum(fit["weights"] < 1.0)),

@@ -15,6 +15,8 @@ from prefect import flow, task
 from neurofeedback.acquisition.record import connection_from_options, record_session
 from neurofeedback.acquisition.recorder import parse_blocks
 
+from .reports import session_report_task
+
 
 @task(name="record-session", retries=0)
 def record_task(connection: dict, subject: str, duration_s: float, protocol=None, blocks=None,
@@ -34,28 +36,38 @@ def record_task(connection: dict, subject: str, duration_s: float, protocol=None
 
 @task(name="process-session")
 def process_task(fif: str, subject: str, home=None) -> dict:
-    """Process the recorded session into the session store; return its summary."""
+    """Process the recorded session into the session store; return its summary (with its
+    ``session_id``)."""
     import json
 
     from neurofeedback.store import ingest_file
 
     res = ingest_file(fif, home=home, subject=subject)
-    return json.loads(res.summary_path.read_text())
+    summary = json.loads(res.summary_path.read_text())
+    summary["session_id"] = res.session_id
+    return summary
 
 
 @flow(name="record-session")
 def record_and_process(connection: dict, subject: str, duration_s: float, protocol=None,
                        blocks=None, notes: str = "", home=None, force: bool = False,
-                       gate_s: float = 4.0, stall_timeout_s: float = 5.0) -> dict | None:
+                       gate_s: float = 4.0, stall_timeout_s: float = 5.0,
+                       report: bool = True) -> dict | None:
     """Record a session from ``connection`` (the ``record`` options) and process it.
 
-    Returns the session summary, or ``None`` when too few samples were recorded.
+    With ``report`` the session's HTML report is written to ``<data home>/reports/`` (its path
+    is the summary's ``report``) and linked from a markdown artifact. Returns the session
+    summary, or ``None`` when too few samples were recorded.
     """
     rec = record_task(connection, subject, duration_s, protocol, blocks, notes, home, force,
                       gate_s, stall_timeout_s)
     if not rec["fif"]:
         return None
-    return process_task(rec["fif"], subject, home)
+    summary = process_task(rec["fif"], subject, home)
+    summary["recording"] = rec
+    if report:
+        summary["report"] = session_report_task(summary["session_id"], None, home)
+    return summary
 
 
 if __name__ == "__main__":  # python -m pipelines.record --board synthetic --subject s01 …

@@ -1,7 +1,9 @@
 """Weekly trends: recompute the statistics of change for one or all subjects and publish them.
 
 Schedulable weekly (``neurofeedback serve``); each run publishes, per subject, a table artifact
-(one row per metric and channel) and a markdown artifact with the statements an analyst reads.
+(one row per metric and channel) and a markdown artifact with the statements an analyst reads,
+and writes the subject's HTML report to ``<data home>/reports/sub-<id>.html`` (with a markdown
+artifact linking to it).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from neurofeedback.statements import subject_trends, trend_rows, trend_statement
+
+from .reports import subject_report_task
 
 @task(name="subject-trends")
 def trends_task(subject: str, home: str | None = None) -> list[dict]:
@@ -32,10 +36,20 @@ def trends_task(subject: str, home: str | None = None) -> list[dict]:
 
 
 @flow(name="weekly-trends")
-def weekly_trends(subject: str | None = None, home: str | None = None) -> dict:
-    """Recompute the trends of ``subject`` (or every subject in the catalog) and publish them."""
+def weekly_trends(subject: str | None = None, home: str | None = None,
+                  reports: bool = True) -> dict:
+    """Recompute the trends of ``subject`` (or every subject in the catalog) and publish them.
+
+    With ``reports`` (the default) each subject's HTML report is written too. Returns
+    ``{"trends": {subject: [trend, …]}, "reports": {subject: report path}}``.
+    """
     from neurofeedback.store import Catalog
 
     subjects = [subject] if subject else list(Catalog(home=home).subjects())
     futures = {s: trends_task.submit(s, home) for s in subjects}
-    return {s: f.result() for s, f in futures.items()}
+    trends = {s: f.result() for s, f in futures.items()}
+    paths = {}
+    if reports:
+        # after the trends, one report at a time: figures are large, memory stays flat
+        paths = {s: subject_report_task(s, None, home) for s in subjects if trends[s]}
+    return {"trends": trends, "reports": paths}

@@ -45,6 +45,11 @@ def test_record_flow(harness, tmp_path):
                                  home=str(tmp_path), gate_s=0)
     assert summary["duration_s"] == pytest.approx(4.0)
     assert len(list((tmp_path / "recordings" / "sub-fl1").rglob("*_raw.fif"))) == 1
+    # the session is in the store and its report was written under <home>/reports
+    report = Path(summary["report"])
+    assert report == tmp_path / "reports" / f"{summary['session_id']}.html"
+    html = report.read_text()
+    assert 'id="spectrum"' in html and summary["session_id"].split("_ses-")[1] in html
 
 
 def test_process_flow_imports_skips_and_caches(harness, cohort, tmp_path):
@@ -103,10 +108,21 @@ def test_weekly_trends_flow(harness, cohort, tmp_path):
     folder, _ = cohort
     pp.run_process([folder], home=tmp_path)
     out = weekly_trends(home=str(tmp_path))
-    assert set(out) == {"alpha01", "stable01"}
-    t = {(r["metric"], r["channel"]): r for r in out["alpha01"]}
+    assert set(out["trends"]) == {"alpha01", "stable01"}
+    t = {(r["metric"], r["channel"]): r for r in out["trends"]["alpha01"]}
     assert t[("absolute_alpha", "mean")]["n_weeks"] == 3
     json.dumps(out, allow_nan=False)
+    # the weekly flow writes each subject's report and links it from a markdown artifact
+    assert set(out["reports"]) == {"alpha01", "stable01"}
+    for subject, path in out["reports"].items():
+        html = Path(path).read_text()
+        assert path == str(tmp_path / "reports" / f"sub-{subject}.html")
+        assert 'id="trends"' in html and "absolute_alpha (mean)" in html
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        data = [a.data for a in client.read_artifacts() if a.key == "subject-report-alpha01"]
+    assert data and (tmp_path / "reports" / "sub-alpha01.html").as_uri() in data[0]
 
 
 def test_eight_concurrent_process_runs(cohort, tmp_path):

@@ -1,0 +1,148 @@
+"""``neurofeedback demo``: the whole product on embedded defaults, with no device.
+
+1. the simulated multi-week cohort (``sample_data/cohort``, generated when missing);
+2. a short session recorded through BrainFlow's playback board from a sample recording, by the
+   record flow (quality gate, crash-safe recording, FIF, store, session report);
+3. the cohort batch-processed into the session store by the ``process-recordings`` flow;
+4. the ``weekly-trends`` flow: trends per subject and the subject reports;
+5. the paths of the reports, and the commands to look further.
+
+Everything goes into a separate data home (default ``./neurofeedback-demo``) so simulated
+subjects never mix with real ones. Running it again reuses the cohort and the store (the batch
+finds every file in the catalog) and records one more session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .cli import _setup_logging, _user_errors, app, out
+
+#: The repository's sample_data folder (present in a checkout; else the demo writes its own).
+_REPO_SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
+
+
+def _cohort_complete(folder: Path) -> bool:
+    truth = folder / "truth.json"
+    if not truth.is_file():
+        return False
+    try:
+        files = json.loads(truth.read_text()).get("files") or {}
+    except (OSError, ValueError):
+        return False
+    return bool(files) and all((folder / f).is_file() for f in files)
+
+
+def _sample_root(home: Path) -> Path:
+    if (_REPO_SAMPLES / "README.md").is_file() and os.access(_REPO_SAMPLES, os.W_OK):
+        return _REPO_SAMPLES
+    return home / "sample_data"
+
+
+def _step(n: int, text: str) -> float:
+    out.print(f"[bold]{n}.[/bold] {text}")
+    return time.perf_counter()
+
+
+def _took(t0: float) -> str:
+    return f"{time.perf_counter() - t0:.0f} s"
+
+
+@app.command()
+@_user_errors
+def demo(
+    home: Annotated[Path, typer.Option("--home", help="Data home of the demo (kept apart from real data).")] = Path("neurofeedback-demo"),
+    record_seconds: Annotated[float, typer.Option("--record-seconds", min=10.0, help="Length of the recorded session (s of the sample recording).")] = 180.0,
+    speed: Annotated[float, typer.Option("--speed", min=1.0, help="Playback speed of the recording.")] = 10.0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")] = False,
+):
+    """Run the whole pipeline on simulated data with no device, and print where the reports are."""
+    _setup_logging(verbose)
+    t_start = time.perf_counter()
+    home = home.expanduser().resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    # the flows (and Prefect's own state) use this home; set before pipelines is imported
+    os.environ["NEUROFEEDBACK_HOME"] = str(home)
+    os.environ["PREFECT_HOME"] = str(home / "prefect")
+    from .home import data_home
+
+    data_home(home)
+    samples = _sample_root(home)
+    cohort = samples / "cohort"
+    out.print(f"neurofeedback demo — data home {home}")
+
+    t0 = _step(1, "Sample data")
+    recording = samples / "cyton_meditation.csv"
+    if not recording.is_file():
+        from .simulate import make_sample_data
+
+        make_sample_data(samples)
+    if _cohort_complete(cohort):
+        out.print(f"   using the simulated cohort in {cohort}")
+    else:
+        from .simulate import make_cohort
+
+        truth = make_cohort(cohort)
+        n = sum(len(s.sessions) for s in truth.subjects)
+        out.print(f"   generated the simulated cohort: {n} sessions of 3 subjects over 8 weeks + 1 "
+                  f"corrupted file in {cohort} ({_took(t0)})")
+
+    t0 = _step(2, f"Record a session by playing {recording.name} back through BrainFlow's playback "
+                  f"board at {speed:g}× (starting Prefect's local API the first time takes ~20 s)")
+    from pipelines.record import record_and_process
+
+    summary = record_and_process(
+        connection=dict(board="playback", file=str(recording), speed=speed, loop=False),
+        subject="demo01", duration_s=record_seconds, protocol="meditation",
+        blocks="eyes-open:60,eyes-closed:60,meditation:60" if record_seconds >= 180 else None,
+        notes="recorded by 'neurofeedback demo' from the simulated sample recording",
+        home=str(home), gate_s=4.0)
+    if summary is None:
+        out.print("   the recording was too short to process")
+        session_report = None
+    else:
+        session_report = summary.get("report")
+        out.print(f"   {summary['session_id']}: {summary['duration_s']:.0f} s, "
+                  f"{summary['n_clean_epochs']}/{summary['n_epochs']} clean epochs ({_took(t0)})")
+
+    t0 = _step(3, "Batch-process the cohort into the session store (Prefect flow "
+                  "'process-recordings', one task per file)")
+    import pipelines.process as pp
+
+    records = pp.run_process([cohort], home=home)
+    counts = {s: sum(r["status"] == s for r in records)
+              for s in ("imported", "reprocessed", "unchanged", "skipped")}
+    out.print("   " + ", ".join(f"{v} {k}" for k, v in counts.items() if v) + f" ({_took(t0)})")
+    for r in records:
+        if r["status"] == "skipped":
+            out.print(f"   skipped {Path(r['path']).name}: {r['reason']}", markup=False)
+
+    t0 = _step(4, "Weekly trends and subject reports (Prefect flow 'weekly-trends')")
+    from pipelines.trends import weekly_trends
+
+    result = weekly_trends(home=str(home))
+    from .statements import trend_statement
+
+    for subject, trends in result["trends"].items():
+        for t in trends:
+            if t["metric"] == "absolute_alpha" and t["channel"] == "mean":
+                out.print(f"   {subject}: {trend_statement(t)}", markup=False, soft_wrap=True)
+    out.print(f"   ({_took(t0)})")
+
+    out.print(f"\n[bold]Reports[/bold] (open in a browser; no network needed), all in "
+              f"{home / 'reports'}:")
+    if session_report:
+        out.print(f"  session  {session_report}", markup=False, soft_wrap=True)
+    for subject, path in sorted(result["reports"].items()):
+        out.print(f"  subject  {path}", markup=False, soft_wrap=True)
+    out.print(f"\nDone in {time.perf_counter() - t_start:.0f} s. Look further with:\n"
+              f"  neurofeedback sessions --home {home}\n"
+              f"  neurofeedback trends --subject alpha01 --home {home}\n"
+              f"  neurofeedback report subject alpha01 --home {home} --out alpha01.html",
+              markup=False, soft_wrap=True)

@@ -1,0 +1,77 @@
+"""The report commands of the CLI: ``report session``, ``report subject``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .cli import _setup_logging, _user_errors, app, out
+from .cli_store import HomeOpt, VerboseOpt, _home
+from .errors import ConfigError
+
+report_app = typer.Typer(help="Self-contained HTML reports of a session or a subject's weeks.",
+                         no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")]
+ExportOpt = Annotated[Optional[Path], typer.Option(
+    "--export", help="Also write every figure as PNG and SVG and every table as CSV into this folder.")]
+
+
+def _check_out(path: Path) -> None:
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"Invalid value for the '--out' parameter. A report is an .html file, "
+                          f"but got {str(path)!r} instead.")
+
+
+def _finish(report, out_path: Path, export: Optional[Path]) -> None:
+    path = report.write_html(out_path)
+    size = path.stat().st_size
+    out.print(f"wrote {path} ({size / 1e6:.1f} MB; sections: {', '.join(report.section_ids())})",
+              markup=False, soft_wrap=True)
+    if export is not None:
+        files = report.export(export)
+        out.print(f"exported {sum(f.suffix == '.png' for f in files)} figures (PNG, SVG) and "
+                  f"{sum(f.suffix == '.csv' for f in files)} tables (CSV) to {export}",
+                  markup=False, soft_wrap=True)
+
+
+@report_app.command("session")
+@_user_errors
+def report_session(
+    source: Annotated[str, typer.Argument(help="A session ID (see 'neurofeedback sessions') or a recording file.")],
+    out_path: OutOpt,
+    export: ExportOpt = None,
+    home: HomeOpt = None,
+    verbose: VerboseOpt = False,
+):
+    """One session: quality, artifact timeline, PSD with IAF, band power over the blocks, features."""
+    _setup_logging(verbose)
+    _check_out(out_path)
+    from .report import session_report
+
+    _finish(session_report(source, home=_home(home)), out_path, export)
+
+
+@report_app.command("subject")
+@_user_errors
+def report_subject(
+    subject: Annotated[str, typer.Argument(help="Subject ID.")],
+    out_path: OutOpt,
+    date_from: Annotated[Optional[str], typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
+    date_to: Annotated[Optional[str], typer.Option("--to", help="Last day (YYYY-MM-DD), inclusive.")] = None,
+    export: ExportOpt = None,
+    home: HomeOpt = None,
+    verbose: VerboseOpt = False,
+):
+    """A subject's weeks: trend plots with 95% CIs, statements, quality per week, events, sessions."""
+    _setup_logging(verbose)
+    _check_out(out_path)
+    from .home import validate_label
+    from .report import subject_report
+
+    validate_label(subject, kind="subject")
+    _finish(subject_report(subject, home=_home(home), date_from=date_from, date_to=date_to),
+            out_path, export)

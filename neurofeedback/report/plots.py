@@ -1,0 +1,407 @@
+"""The report figures: plain matplotlib (Agg) functions of processed data, one figure each.
+
+Every function returns a :class:`matplotlib.figure.Figure` and never shows it. Units follow the
+tables: µV²/Hz for spectra, µV² for absolute power, fractions for relative power. Text that comes
+from users (channel names, event text) is drawn with ``parse_math=False`` so a ``$`` stays a
+dollar sign.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+__all__ = [
+    "BAND_COLORS", "plot_artifact_timeline", "pretty_unit", "plot_band_timecourse", "plot_coverage",
+    "plot_psd", "plot_topomaps", "plot_trend",
+]
+
+#: One colour per band, in band order (delta → gamma), reused in every figure.
+BAND_COLORS = ("#4c72b0", "#55a868", "#c44e52", "#8172b2", "#ccb974", "#64b5cd", "#937860")
+_BLOCK_COLORS = ("#f2d7a6", "#cfe2f3", "#d9ead3", "#ead1dc", "#fff2cc", "#d0e0e3")
+_ARTIFACT_COLORS = {
+    "BAD_amplitude": "#d62728", "BAD_blink": "#ff7f0e", "BAD_deviation": "#9467bd",
+    "BAD_disconnect": "#7f7f7f", "BAD_dropout": "#8c564b", "BAD_flat": "#17becf",
+}
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return fig
+
+
+def _legend_right(ax, handles=None, labels=None) -> None:
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.figure.legend(handles, labels, loc="outside right upper", fontsize=8, frameon=False)
+
+
+def pretty_unit(unit: str) -> str:
+    """``uV^2`` → ``µV²`` for labels (the data keep ASCII units)."""
+    return (unit or "").replace("uV^2", "µV²").replace("uV", "µV")
+
+
+def _band_color(i: int) -> str:
+    return BAND_COLORS[i % len(BAND_COLORS)]
+
+
+def _blocks(annotations) -> list[tuple[float, float, str]]:
+    """Blocks of a recording: annotations with a duration that are not ``BAD_*``."""
+    out = []
+    for onset, dur, desc in zip(annotations["onset"], annotations["duration"],
+                                annotations["description"]):
+        if dur > 0 and not str(desc).upper().startswith("BAD"):
+            out.append((float(onset), float(dur), str(desc)))
+    return out
+
+
+def _shade_blocks(ax, blocks, *, label_y=1.0, labels=True) -> None:
+    colors: dict[str, str] = {}
+    for onset, dur, desc in blocks:
+        c = colors.setdefault(desc, _BLOCK_COLORS[len(colors) % len(_BLOCK_COLORS)])
+        ax.axvspan(onset, onset + dur, color=c, alpha=0.6, zorder=0, lw=0)
+        if labels:
+            ax.text(onset + dur / 2, label_y, desc, transform=ax.get_xaxis_transform(),
+                    ha="center", va="bottom", fontsize=8, parse_math=False, clip_on=False)
+
+
+def plot_psd(freqs, psd, ch_names, *, bands: dict, iaf: dict | None = None,
+             bad_channels=(), fmax: float = 45.0, line_freq: float | None = None) -> Figure:
+    """PSD per channel (µV²/Hz, log scale) with the bands shaded and the IAF marked.
+
+    Parameters
+    ----------
+    freqs : ndarray, shape (n_freqs,)
+    psd : ndarray, shape (n_channels, n_freqs)
+        Mean PSD of the clean epochs in µV²/Hz (NaN rows are drawn as "no clean data").
+    ch_names : list of str
+    bands : dict
+        ``{name: (low, high)}`` in Hz.
+    iaf : dict | None
+        ``{channel: Hz or None}``: a dashed line at each channel's alpha peak.
+    bad_channels : sequence of str
+        Drawn in grey with "(bad)".
+    fmax : float
+        Upper frequency shown.
+    line_freq : float | None
+        Mains frequency (noted in the title).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    freqs = np.asarray(freqs, float)
+    psd = np.asarray(psd, float)
+    n = len(ch_names)
+    keep = freqs <= fmax
+    many = n > 16
+    ncols = 1 if many else min(4, n)
+    nrows = 1 if many else int(np.ceil(n / ncols))
+    fig = _figure(10.0, 3.2 if many else 2.2 * nrows + 0.6)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)).ravel()
+    iaf = iaf or {}
+    for i in range(len(axes)):
+        ax = axes[i]
+        if many:
+            chans = range(n)
+        elif i < n:
+            chans = [i]
+        else:
+            ax.set_visible(False)
+            continue
+        for j, (name, (lo, hi)) in enumerate(bands.items()):
+            ax.axvspan(lo, hi, color=_band_color(j), alpha=0.12, lw=0, zorder=0)
+        for c in chans:
+            y = psd[c, keep]
+            bad = ch_names[c] in bad_channels
+            if not np.any(np.isfinite(y) & (y > 0)):
+                if not many:
+                    ax.text(0.5, 0.5, "no clean data", transform=ax.transAxes, ha="center",
+                            va="center", color="0.4")
+                continue
+            ax.semilogy(freqs[keep], y, color="0.6" if bad else "k", lw=0.6 if many else 1.0,
+                        alpha=0.6 if many else 1.0)
+            peak = iaf.get(ch_names[c])
+            if peak is not None and not many:
+                ax.axvline(peak, color=_band_color(2), ls="--", lw=1)
+                ax.text(peak, 0.97, f" IAF {peak:.1f} Hz", transform=ax.get_xaxis_transform(),
+                        fontsize=7, va="top", color=_band_color(2))
+        if not many:
+            ax.set_title(ch_names[i] + (" (bad)" if ch_names[i] in bad_channels else ""),
+                         fontsize=9, parse_math=False)
+    for ax in axes[-ncols:]:
+        ax.set_xlabel("Hz")
+    for ax in axes[::ncols]:
+        ax.set_ylabel("µV²/Hz")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=_band_color(j), alpha=0.3)
+               for j in range(len(bands))]
+    fig.legend(handles, [f"{b} {lo:g}–{hi:g} Hz" for b, (lo, hi) in bands.items()],
+               loc="outside lower center", ncols=len(bands), fontsize=8, frameon=False)
+    title = "Power spectral density of the clean epochs"
+    if many:
+        title += f" ({n} channels)"
+    if line_freq:
+        title += f"; notch at {line_freq:g} Hz"
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_artifact_timeline(annotations, ch_names, duration_s: float, *, bad_channels=(),
+                           epochs: pd.DataFrame | None = None, ptp_uv=None,
+                           window_s: float = 1.0) -> Figure:
+    """Artifact timeline: per-channel amplitude, marked stretches by kind, clean epochs, blocks.
+
+    Parameters
+    ----------
+    annotations : dict of sequences
+        ``onset``, ``duration`` (s from the recording's start) and ``description``.
+    ch_names : list of str
+    duration_s : float
+    bad_channels : sequence of str
+    epochs : pandas.DataFrame | None
+        The per-epoch table: a strip shows which epochs were kept.
+    ptp_uv : ndarray, shape (n_channels, n_windows) | None
+        Peak-to-peak amplitude (µV) per channel in consecutive windows: drawn as a heat strip
+        per channel (log colour scale), so a channel's artifacts and drifts show where they are.
+    window_s : float
+        Length of the ``ptp_uv`` windows.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    fig = _figure(10.0, 1.6 + 0.22 * len(ch_names))
+    ax = fig.subplots()
+    n = len(ch_names)
+    rows = {"clean epochs": n + 1, "artifacts": n}
+    _shade_blocks(ax, _blocks(annotations), label_y=1.0)
+    if ptp_uv is not None and np.size(ptp_uv):
+        from matplotlib.colors import LogNorm
+
+        ptp = np.asarray(ptp_uv, float)
+        pos = ptp[np.isfinite(ptp) & (ptp > 0)]
+        lo, hi = (np.percentile(pos, 1), np.percentile(pos, 99.5)) if pos.size else (1, 10)
+        im = ax.imshow(np.clip(ptp, lo, hi), aspect="auto", interpolation="nearest",
+                       cmap="magma_r", norm=LogNorm(vmin=lo, vmax=max(hi, lo * 1.01)),
+                       extent=(0, ptp.shape[1] * window_s, -0.5, n - 0.5), zorder=1)
+        cb = fig.colorbar(im, ax=ax, location="right", shrink=0.8, pad=0.01)
+        cb.set_label(f"peak-to-peak per {window_s:g} s (µV)", fontsize=8)
+        cb.ax.tick_params(labelsize=7)
+    for i, ch in enumerate(ch_names):
+        if ch in bad_channels:
+            ax.broken_barh([(0, duration_s)], (n - 1 - i - 0.45, 0.9), facecolor="none",
+                           edgecolor="0.3", hatch="///", zorder=2)
+    seen = set()
+    for onset, dur, desc in zip(annotations["onset"], annotations["duration"],
+                                annotations["description"]):
+        desc = str(desc)
+        if not desc.upper().startswith("BAD"):
+            if dur == 0:  # a marker
+                ax.axvline(onset, color="0.3", lw=0.8, ls=":")
+            continue
+        c = _ARTIFACT_COLORS.get(desc, "#e377c2")
+        ax.broken_barh([(onset, max(dur, duration_s / 500))], (n - 0.35, 0.7), color=c,
+                       label=None if desc in seen else desc)
+        seen.add(desc)
+    if epochs is not None and len(epochs):
+        ep = epochs.drop_duplicates("epoch")
+        for clean, color in ((True, "#2ca02c"), (False, "#d62728")):
+            sel = ep[ep["clean"] == clean]
+            ax.broken_barh(list(zip(sel["onset_s"], sel["duration_s"] * 0.98)),
+                           (rows["clean epochs"] - 0.35, 0.7), color=color, alpha=0.7,
+                           label="clean epoch" if clean else "rejected epoch")
+    ax.set_yticks([rows["clean epochs"], rows["artifacts"]] + [n - 1 - i for i in range(n)])
+    ax.set_yticklabels(["epochs", "artifacts"] + [c + (" (bad)" if c in bad_channels else "")
+                                                  for c in ch_names], fontsize=8)
+    ax.set_ylim(-0.7, n + 1.7)
+    ax.set_xlim(0, duration_s)
+    ax.set_xlabel("time (s)")
+    if seen or epochs is not None:
+        _legend_right(ax)
+    ax.set_title("Artifact timeline: amplitude per channel, marked artifacts, kept epochs "
+                 "(bad channels hatched)", fontsize=10, pad=14)
+    return fig
+
+
+def plot_band_timecourse(epochs: pd.DataFrame, *, bands, annotations=None,
+                         kind: str = "relative") -> Figure:
+    """Band power over the session (mean over good channels per epoch), blocks shaded.
+
+    Parameters
+    ----------
+    epochs : pandas.DataFrame
+        The per-epoch table of good channels (``onset_s, duration_s, band, relative,
+        absolute_uv2, clean``).
+    bands : sequence of str
+        Band order.
+    annotations : dict of sequences | None
+        For the blocks.
+    kind : {"relative", "absolute"}
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    col = "relative" if kind == "relative" else "absolute_uv2"
+    fig = _figure(10.0, 3.4)
+    ax = fig.subplots()
+    if annotations is not None:
+        _shade_blocks(ax, _blocks(annotations))
+    if len(epochs):
+        mid = epochs["onset_s"] + epochs["duration_s"] / 2
+        table = (epochs.assign(mid=mid).groupby(["band", "mid"])
+                 .agg(value=(col, "mean"), clean=("clean", "all")).reset_index())
+        for j, band in enumerate(bands):
+            sel = table[table["band"] == band].sort_values("mid")
+            y = sel["value"].where(sel["clean"]).to_numpy(float)
+            ax.plot(sel["mid"], y, "-", color=_band_color(j), lw=1.4, label=band)
+            ax.plot(sel["mid"], sel["value"].where(~sel["clean"]), ".", color=_band_color(j),
+                    alpha=0.35, ms=4)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("fraction of 1–45 Hz power" if kind == "relative" else "µV²")
+    if kind == "absolute":
+        ax.set_yscale("log")
+    _legend_right(ax)
+    ax.set_title(f"{kind.capitalize()} band power per epoch (mean of good channels; "
+                 "faint dots: rejected epochs)", fontsize=10, pad=14)
+    return fig
+
+
+def plot_topomaps(values: dict[str, dict[str, float]], info) -> Figure:
+    """Scalp maps of relative band power, one per band.
+
+    Parameters
+    ----------
+    values : dict
+        ``{band: {channel: relative power}}`` for the good channels with positions.
+    info : mne.Info
+        Measurement info holding exactly those channels with their positions.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    import mne
+
+    bands = list(values)
+    fig = _figure(2.2 * len(bands) + 0.8, 2.8)
+    axes = np.atleast_1d(fig.subplots(1, len(bands)))
+    for ax, band in zip(axes, bands):
+        data = np.array([values[band][ch] for ch in info["ch_names"]], float)
+        im, _ = mne.viz.plot_topomap(data, info, axes=ax, show=False, cmap="viridis",
+                                     contours=0, sensors=True)
+        ax.set_title(band, fontsize=9)
+        cb = fig.colorbar(im, ax=ax, shrink=0.7, orientation="horizontal", pad=0.02)
+        cb.ax.tick_params(labelsize=7)
+    fig.suptitle("Relative band power (fraction of 1–45 Hz) over the scalp", fontsize=10)
+    return fig
+
+
+def plot_trend(sessions: pd.DataFrame, trend: dict, *, events: pd.DataFrame | None = None,
+               week_starts: dict | None = None) -> Figure:
+    """One metric over weeks: sessions, weekly means with 95% CI band, robust trend, events.
+
+    Parameters
+    ----------
+    sessions : pandas.DataFrame
+        ``start_time`` (tz-aware), ``value``, ``excluded`` (below the quality floor).
+    trend : dict
+        One entry of :func:`neurofeedback.trends.compute_trends`.
+    events : pandas.DataFrame | None
+        ``time`` (tz-aware), ``kind``, ``text``: drawn as labelled vertical lines.
+    week_starts : dict | None
+        ``{"YYYY-Www": Timestamp}`` where each weekly mean is drawn (default: the Thursday of the
+        ISO week, its middle).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    fig = _figure(10.0, 3.3)
+    ax = fig.subplots()
+    unit = pretty_unit(trend.get("unit") or "")
+    kept = sessions[~sessions["excluded"]]
+    excl = sessions[sessions["excluded"]]
+    ax.plot(kept["start_time"], kept["value"], "o", color="0.35", ms=3.5, label="session")
+    if len(excl):
+        ax.plot(excl["start_time"], excl["value"], "o", mfc="none", color="0.6", ms=4,
+                label="excluded (below quality floor)")
+    weeks = [w for w in trend.get("weeks", []) if w.get("mean") is not None]
+    if weeks:
+        ws = week_starts or {}
+        x = [ws.get(w["week"], pd.Timestamp.fromisocalendar(int(w["week"][:4]),
+                                                               int(w["week"][-2:]), 4))
+             for w in weeks]
+        x = pd.to_datetime(x, utc=True)
+        mean = np.array([w["mean"] for w in weeks], float)
+        lo = np.array([np.nan if w["ci_low"] is None else w["ci_low"] for w in weeks], float)
+        hi = np.array([np.nan if w["ci_high"] is None else w["ci_high"] for w in weeks], float)
+        ax.fill_between(x, lo, hi, color=_band_color(0), alpha=0.2, lw=0,
+                        label="weekly mean, 95% CI")
+        ax.plot(x, mean, "-s", color=_band_color(0), ms=4)
+    if trend.get("slope_per_week") is not None and trend.get("slope_intercept") is not None \
+            and len(kept):
+        t0 = pd.Timestamp(trend["first_session"])
+        t1 = pd.Timestamp(trend["last_session"])
+        tt = pd.to_datetime([t0, t1])
+        span_w = (t1 - t0).total_seconds() / (7 * 86400.0)
+        yy = trend["slope_intercept"] + trend["slope_per_week"] * np.array([0.0, span_w])
+        lo, hi = trend["slope_ci"]
+        ax.plot(tt, yy, "--", color=_band_color(2), lw=1.5,
+                label=f"robust trend {trend['slope_per_week']:+.3g} {unit}/week "
+                      f"(95% CI {lo:+.3g} to {hi:+.3g})")
+    if events is not None and len(events):
+        for _, ev in events.iterrows():
+            ax.axvline(ev["time"], color=_band_color(3), lw=1, ls=":")
+            label = f"{ev['kind']}: {ev['text']}" if ev.get("text") else str(ev["kind"])
+            ax.text(ev["time"], 0.98, " " + label[:40], transform=ax.get_xaxis_transform(),
+                    rotation=90, va="top", ha="left", fontsize=7, color=_band_color(3),
+                    parse_math=False)
+    name = f"{trend['metric']} ({trend['channel']})"
+    ax.set_title(name, fontsize=10, parse_math=False)
+    ax.set_ylabel(unit, parse_math=False)
+    _legend_right(ax)
+    fig.autofmt_xdate()
+    return fig
+
+
+def plot_coverage(weeks: pd.DataFrame) -> Figure:
+    """Data quality per week: sessions kept and excluded (bars) and mean clean coverage.
+
+    Parameters
+    ----------
+    weeks : pandas.DataFrame
+        ``week``, ``n_sessions``, ``n_excluded``, ``clean_coverage`` (fraction, NaN if none).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    fig = _figure(10.0, 2.8)
+    ax = fig.subplots()
+    x = np.arange(len(weeks))
+    ax.bar(x, weeks["n_sessions"], color=_band_color(0), label="sessions kept")
+    ax.bar(x, weeks["n_excluded"], bottom=weeks["n_sessions"], color="0.75",
+           label="excluded (below quality floor)")
+    ax.set_ylabel("sessions")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xticks(x, weeks["week"], rotation=45, ha="right", fontsize=8)
+    ax2 = ax.twinx()
+    ax2.plot(x, 100 * weeks["clean_coverage"], "o-", color=_band_color(2),
+             label="clean epochs, % (mean)")
+    ax2.set_ylim(0, 105)
+    ax2.set_ylabel("clean epochs (%)")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    _legend_right(ax, h1 + h2, l1 + l2)
+    ax.set_title("Data quality per ISO week", fontsize=10)
+    return fig

@@ -1,0 +1,353 @@
+"""The session report: one recording, plots first and the numbers beside them.
+
+Sections (their HTML anchors): ``recording`` (metadata), ``quality`` (per-channel signal quality
+and the artifact timeline), ``spectrum`` (PSD per channel, bands shaded, IAF marked),
+``bands`` (band power over the session with the blocks shaded), ``topography`` (scalp maps, only
+with ≥ 8 good channels that have positions), ``features`` (the session's features with units)
+and ``provenance``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError, StoreError
+from .document import Block, Report, Section, Table
+from . import plots
+
+__all__ = ["build_session_report", "session_report"]
+
+#: Fewest good channels with positions for a scalp map.
+MIN_TOPO_CHANNELS = 8
+
+
+def session_report(source, *, home=None) -> Report:
+    """Build the report of a stored session (by its ID) or of a recording file.
+
+    Parameters
+    ----------
+    source : str | path-like
+        A session ID from ``neurofeedback sessions`` (e.g. ``sub-alpha01_ses-20260105T073000``)
+        or the path of a recording any reader understands.
+    home : path-like | None
+        Data home holding the catalog (for a session ID).
+
+    Returns
+    -------
+    report : Report
+
+    Raises
+    ------
+    StoreError
+        ``source`` is neither an existing file nor a session in the catalog.
+    RecordingFormatError
+        The recording cannot be read.
+    """
+    from ..process import process_recording
+
+    path = Path(str(source))
+    row = None
+    if not path.is_file():
+        if path.exists():
+            raise StoreError(f"{path}: is a folder; give a recording file or a session ID")
+        from ..store import Catalog
+
+        try:
+            row = Catalog(home=home).session(str(source))
+        except StoreError:
+            raise StoreError(f"{source}: no such file, and no session with this ID in the "
+                             "catalog (list them with 'neurofeedback sessions')") from None
+        path = _session_file(row)
+    processed = process_recording(path)
+    return build_session_report(processed, catalog_row=row)
+
+
+def _session_file(row: dict) -> Path:
+    """The stored session's recording: the original when it is still there, else the BIDS copy."""
+    for key in ("source_path", "bids_path"):
+        p = row.get(key)
+        if p and Path(p).is_file():
+            return Path(p)
+    raise StoreError(f"{row['session_id']}: neither the original recording "
+                     f"({row.get('source_path')}) nor its BIDS copy ({row.get('bids_path')}) "
+                     "exists any more")
+
+
+def _annotations_dict(raw) -> dict:
+    ann = raw.annotations
+    onset = np.asarray(ann.onset, float) - raw.first_time if len(ann) else np.empty(0)
+    if ann.orig_time is None and len(ann):
+        onset = np.asarray(ann.onset, float)
+    return {"onset": onset, "duration": np.asarray(ann.duration, float),
+            "description": [str(d) for d in ann.description]}
+
+
+def _fmt_duration(seconds: float) -> str:
+    seconds = float(seconds)
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h} h {m:02d} min {s:02d} s" if h else (f"{m} min {s:02d} s" if m else f"{seconds:.1f} s")
+
+
+def build_session_report(processed, *, catalog_row: dict | None = None,
+                         sidecar: dict | None = None) -> Report:
+    """Build the session report of a processed recording.
+
+    Parameters
+    ----------
+    processed : ProcessedRecording
+        From :func:`neurofeedback.process.process_recording`.
+    catalog_row : dict | None
+        The session's catalog row (subject, session, notes, …) when it is stored.
+    sidecar : dict | None
+        The recording's sidecar (found next to the file when not given).
+
+    Returns
+    -------
+    report : Report
+    """
+    from ..io.sidecar import find_sidecar, read_sidecar
+
+    raw = processed.raw
+    summary = processed.summary()
+    if sidecar is None and processed.path is not None:
+        sc = find_sidecar(processed.path)
+        if sc is not None:
+            try:
+                sidecar = read_sidecar(sc)
+            except Exception:  # noqa: BLE001  (a damaged sidecar does not stop a report)
+                sidecar = None
+    sidecar = sidecar or {}
+    row = catalog_row or {}
+    subject = row.get("subject") or sidecar.get("subject") or "–"
+    session = row.get("session") or sidecar.get("session") or "–"
+    name = processed.path.name if processed.path is not None else "(in memory)"
+    n_ep, n_clean = summary["n_epochs"], summary["n_clean_epochs"]
+    duration = summary["duration_s"]
+    device = row.get("device") or sidecar.get("board_name")
+    meta = [
+        ("Subject", subject), ("Session", session), ("File", name),
+        ("Format", summary["format"] or "–"), ("Device", device or "–"),
+        ("Recorded", summary["meas_date"] or "unknown"),
+        ("Duration", _fmt_duration(duration)), ("Sampling rate", f"{summary['sfreq']:g} Hz"),
+        ("Channels", f"{len(summary['channels'])} EEG"
+                     + (f"; bad: {', '.join(summary['bad_channels'])}" if summary["bad_channels"] else "")),
+        ("Clean epochs", f"{n_clean}/{n_ep} ({100 * summary['clean_fraction']:.0f}%) of "
+                         f"{summary['epoch_s']:g}-s epochs"),
+        ("Mains notch", f"{summary['line_freq']:g} Hz" if summary["line_freq"] else "none"),
+        ("Protocol", row.get("protocol") or sidecar.get("protocol") or "–"),
+        ("Notes", row.get("notes") or sidecar.get("notes") or "–"),
+    ]
+    report = Report(kind="session", title=f"EEG session report: {subject}, {session}",
+                    subtitle=f"{name} — {summary['meas_date'] or 'date unknown'}", meta=meta)
+    ann = _annotations_dict(raw)
+    bands = summary["bands"]
+    band_names = list(bands)
+    ch_names = summary["channels"]
+    bads = summary["bad_channels"]
+
+    # -- recording ------------------------------------------------------------------------
+    blocks = [(o, d, desc) for o, d, desc in zip(ann["onset"], ann["duration"], ann["description"])
+              if not desc.upper().startswith("BAD")]
+    rec_rows = pd.DataFrame({
+        "annotation": [d for _, _, d in blocks],
+        "onset_s": [float(o) for o, _, _ in blocks],
+        "duration_s": [float(d) for _, d, _ in blocks],
+    })
+    sec = Section("recording", "Recording")
+    sec.blocks.append(Block(table=Table("blocks", rec_rows, caption="Blocks and markers",
+                                        units={"onset_s": "s", "duration_s": "s"}),
+                            text=[] if len(rec_rows) else ["No blocks or markers in this recording."]))
+    report.sections.append(sec)
+
+    # -- quality ---------------------------------------------------------------------------
+    q = processed.quality.copy()
+    qt = pd.DataFrame({"channel": q["channel"], "status": q["status"]})
+    for col, new, scale in (("std_uv", "std", 1.0), ("railed_fraction", "railed", 100.0),
+                            ("line_noise_ratio", "line noise", 1.0),
+                            ("artifact_fraction", "artifact time", 100.0)):
+        if col in q:
+            qt[new] = q[col].astype(float) * scale
+    report.figures["artifact_timeline"] = plots.plot_artifact_timeline(
+        ann, ch_names, duration, bad_channels=bads, epochs=processed.features.epochs,
+        ptp_uv=_ptp_per_second(raw, ch_names), window_s=1.0)
+    art = {k: v for k, v in summary["annotations"].items() if k.upper().startswith("BAD")}
+    words = ([f"{k}: {v['count']}× ({v['total_s']:.1f} s)" for k, v in sorted(art.items())]
+             or ["No stretches were marked as artifacts."])
+    sec = Section("quality", "Signal quality", intro=[
+        "Channels are bad when railed, flat or noisy; stretches are marked BAD_* by the artifact "
+        "rules (peak-to-peak amplitude, step/box deviations, blinks on frontal channels, "
+        "disconnects). An epoch is kept only when no good channel has an artifact in it."])
+    sec.blocks.append(Block(figure="artifact_timeline", alt="Artifact timeline", text=words,
+                            table=Table("quality", qt, caption="Per-channel quality",
+                                        units={"std": "µV", "railed": "%", "line noise": "×",
+                                               "artifact time": "%"})))
+    report.sections.append(sec)
+
+    # -- spectrum --------------------------------------------------------------------------
+    feats = processed.features
+    report.figures["psd"] = plots.plot_psd(
+        feats.freqs, feats.psd, ch_names, bands=bands, iaf=summary["iaf_hz"], bad_channels=bads,
+        fmax=max(hi for _, hi in bands.values()) + 5, line_freq=summary["line_freq"])
+    iaf = pd.DataFrame({
+        "channel": ch_names,
+        "IAF peak": [summary["iaf_hz"].get(c) for c in ch_names],
+        "IAF centre of gravity": [summary["iaf_cog_hz"].get(c) for c in ch_names],
+        "1/f exponent": [(summary["aperiodic"].get(c) or {}).get("exponent") for c in ch_names],
+    })
+    sec = Section("spectrum", "Power spectrum", intro=[
+        "Welch PSD averaged over the clean epochs; the bands are shaded and the individual alpha "
+        "frequency (IAF, the alpha peak) is marked with a dashed line."])
+    sec.blocks.append(Block(figure="psd", alt="PSD per channel",
+                            table=Table("iaf", iaf, caption="Alpha peak and aperiodic exponent",
+                                        units={"IAF peak": "Hz", "IAF centre of gravity": "Hz"})))
+    report.sections.append(sec)
+
+    # -- band powers over the session -------------------------------------------------------
+    ep = feats.epochs[~feats.epochs["channel"].isin(bads)]
+    report.figures["band_timecourse"] = plots.plot_band_timecourse(ep, bands=band_names,
+                                                                   annotations=ann)
+    sec = Section("bands", "Band power over the session", intro=[
+        "Relative band power per epoch, averaged over the good channels; the blocks of the "
+        "protocol are shaded. Faint dots are epochs rejected for artifacts."])
+    block_table = _block_band_table(ep, blocks, band_names)
+    sec.blocks.append(Block(figure="band_timecourse", alt="Band power over the session",
+                            table=block_table))
+    report.sections.append(sec)
+
+    # -- topography -----------------------------------------------------------------------
+    topo = _topography(raw, summary, band_names)
+    if topo is not None:
+        values, info = topo
+        report.figures["topomap"] = plots.plot_topomaps(values, info)
+        sec = Section("topography", "Topography", intro=[
+            f"Relative band power at the {len(info['ch_names'])} good channels with electrode "
+            "positions, interpolated over the scalp."])
+        sec.blocks.append(Block(figure="topomap", alt="Topographic maps of relative band power"))
+        report.sections.append(sec)
+
+    # -- features --------------------------------------------------------------------------
+    sec = Section("features", "Features", intro=[
+        "Session values over the clean epochs. Absolute power in µV², relative power as a "
+        "fraction of the 1–45 Hz power, ratios of absolute powers; FAA = ln(alpha right) − "
+        "ln(alpha left)."])
+    sec.blocks.append(Block(table=_features_table(summary, ch_names)))
+    faa = summary.get("faa") or {}
+    if faa:
+        faa_t = pd.DataFrame({"pair": list(faa), "FAA": [_faa_value(v) for v in faa.values()]})
+        sec.blocks.append(Block(table=Table("faa", faa_t, caption="Frontal alpha asymmetry",
+                                            units={"FAA": "ln(µV²)"})))
+    report.sections.append(sec)
+
+    # -- provenance ------------------------------------------------------------------------
+    prov = summary.get("provenance") or {}
+    report.sections.append(Section("provenance", "Provenance", blocks=[
+        Block(table=Table("provenance", _provenance_table(prov, summary),
+                          caption="How these numbers were made"))]))
+    return report
+
+
+def _ptp_per_second(raw, ch_names) -> np.ndarray:
+    """Peak-to-peak amplitude (µV) of each channel in consecutive 1-s windows."""
+    sf = int(round(raw.info["sfreq"]))
+    data = raw.get_data(picks=list(ch_names)) * 1e6
+    n_win = data.shape[1] // sf
+    if n_win == 0:
+        return np.empty((len(ch_names), 0))
+    win = data[:, : n_win * sf].reshape(len(ch_names), n_win, sf)
+    return win.max(axis=2) - win.min(axis=2)
+
+
+def _faa_value(v):
+    if isinstance(v, dict):
+        for key in ("faa", "value", "ln_ratio"):
+            if key in v:
+                return v[key]
+        return None
+    return v
+
+
+def _block_band_table(ep: pd.DataFrame, blocks, band_names) -> Table | None:
+    """Mean relative power per block (clean epochs whose middle falls in the block)."""
+    spans = [(o, d, desc) for o, d, desc in blocks if d > 0]
+    clean = ep[ep["clean"]]
+    if not spans or clean.empty:
+        return None
+    mid = clean["onset_s"] + clean["duration_s"] / 2
+    rows = []
+    for onset, dur, desc in spans:
+        sel = clean[(mid >= onset) & (mid < onset + dur)]
+        row = {"block": desc, "clean epochs": int(sel["epoch"].nunique())}
+        for b in band_names:
+            v = sel.loc[sel["band"] == b, "relative"]
+            row[b] = float(v.mean()) if len(v) else None
+        rows.append(row)
+    return Table("block_band_power", pd.DataFrame(rows),
+                 caption="Relative band power per block (mean of good channels)",
+                 units={b: "fraction" for b in band_names})
+
+
+def _features_table(summary: dict, ch_names) -> Table:
+    rel = summary["band_power"]["relative"]
+    ab = summary["band_power"]["absolute"]
+    bands = list(summary["bands"])
+    rows = []
+    for c in ch_names:
+        row = {"channel": c}
+        for b in bands:
+            row[f"{b} abs"] = (ab.get(c) or {}).get(b)
+        for b in bands:
+            row[f"{b} rel"] = (rel.get(c) or {}).get(b)
+        for name, v in ((summary.get("ratios") or {}).get(c) or {}).items():
+            row[name] = v
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    units = {f"{b} abs": "µV²" for b in bands}
+    units.update({f"{b} rel": "fraction" for b in bands})
+    return Table("features", frame, caption="Band powers and ratios per channel", units=units)
+
+
+def _provenance_table(prov: dict, summary: dict) -> pd.DataFrame:
+    inp = prov.get("input") or {}
+    spectral = prov.get("spectral") or {}
+    items = [
+        ("input file", inp.get("path")),
+        ("input SHA-256", inp.get("sha256")),
+        ("input format", inp.get("format") or summary.get("format")),
+        ("config hash", prov.get("config_hash")),
+        ("processed", prov.get("created")),
+        ("units", ", ".join(f"{k}: {v}" for k, v in (prov.get("units") or {}).items())),
+        ("bands (Hz)", ", ".join(f"{k} {lo:g}–{hi:g}" for k, (lo, hi) in summary["bands"].items())),
+        ("epochs", f"{summary['epoch_s']:g} s, step {summary['step_s']:g} s"),
+        ("notch", f"{summary['line_freq']:g} Hz" if summary["line_freq"] else "none"),
+        ("spectral", ", ".join(f"{k}={v}" for k, v in spectral.items())),
+    ]
+    for k, v in (prov.get("software") or {}).items():
+        items.append((k, v))
+    return pd.DataFrame([(k, "–" if v is None else str(v)) for k, v in items],
+                        columns=["item", "value"])
+
+
+def _topography(raw, summary: dict, band_names):
+    """Good EEG channels with finite, distinct positions: their relative powers and info."""
+    import mne
+
+    good = [c for c in summary["channels"] if c not in summary["bad_channels"]
+            and all((summary["band_power"]["relative"].get(c) or {}).get(b) is not None
+                    for b in band_names)]
+    if len(good) < MIN_TOPO_CHANNELS:
+        return None
+    info = raw.copy().pick(good).info
+    pos = np.array([ch["loc"][:3] for ch in info["chs"]], float)
+    ok = np.isfinite(pos).all(axis=1) & (np.linalg.norm(pos, axis=1) > 0)
+    if ok.sum() < MIN_TOPO_CHANNELS:
+        return None
+    keep = [c for c, k in zip(good, ok) if k]
+    if len({tuple(np.round(p, 6)) for p in pos[ok]}) < len(keep):
+        return None
+    info = mne.pick_info(info, [info["ch_names"].index(c) for c in keep])
+    values = {b: {c: summary["band_power"]["relative"][c][b] for c in keep} for b in band_names}
+    return values, info

@@ -1,0 +1,275 @@
+"""The subject report: change over weeks, with its uncertainty, quality and context.
+
+Sections (their HTML anchors): ``summary`` (the statements, careful words), ``trends`` (one plot
+per metric: sessions, weekly means with 95% CI bands, the robust trend, context events; the
+weekly table beside it), ``coverage`` (data quality per week), ``events`` (context events),
+``sessions`` (the session list) and ``method``.
+
+The words follow the statistics (:mod:`neurofeedback.statements`): numbers always come with
+their 95% CI, "not enough data" stands where there is no estimate, and nothing claims a cause.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError, StoreError
+from ..home import validate_label
+from ..statements import DEFAULT_METRICS, subject_trends, trend_rows, trend_statement
+from ..trends import _iso_week
+from .document import Block, Report, Section, Table
+from . import plots
+
+__all__ = ["build_subject_report", "subject_report"]
+
+
+def _parse_date(name: str, value, *, end: bool = False):
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"Invalid value for the {name} parameter. It must be a date such as "
+                          f"2026-01-31, but got {value!r} instead.") from None
+    if ts.tzinfo is None:
+        ts = ts.tz_localize("UTC")
+    if end and ts == ts.normalize():  # a date: through the end of that day
+        ts = ts + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    return ts
+
+
+def subject_report(subject: str, *, home=None, date_from=None, date_to=None,
+                   metrics=DEFAULT_METRICS, quality_floor: float = 0.5) -> Report:
+    """Build a subject's report from the session store.
+
+    Parameters
+    ----------
+    subject : str
+        Subject label.
+    home : path-like | None
+        Data home (catalog).
+    date_from, date_to : str | date | None
+        Only sessions and events in this period (inclusive dates, UTC).
+    metrics : sequence of str
+        Metrics to show (averaged over channels; FAA per electrode pair).
+    quality_floor : float
+        Sessions with a smaller clean fraction are excluded from the statistics and counted.
+
+    Returns
+    -------
+    report : Report
+
+    Raises
+    ------
+    StoreError
+        The subject has no sessions in the catalog (in the period).
+    """
+    from ..store import Catalog
+
+    label = validate_label(subject)
+    t0 = _parse_date("from", date_from)
+    t1 = _parse_date("to", date_to, end=True)
+    if t0 is not None and t1 is not None and t1 < t0:
+        raise ConfigError(f"Invalid period: --from {date_from} is after --to {date_to}")
+    cat = Catalog(home=home)
+    if label not in cat.subjects():
+        raise StoreError(f"{label}: no such subject in the catalog {cat.url}; list them with "
+                         "'neurofeedback sessions'")
+    sessions = cat.sessions(subject=label)
+    frame = cat.metrics_frame(subject=label)
+    events = cat.events(subject=label)
+    sessions = _in_period(sessions, "start_time", t0, t1)
+    frame = _in_period(frame, "start_time", t0, t1)
+    events = _in_period(events, "time", t0, t1)
+    if sessions.empty:
+        period = "" if t0 is None and t1 is None else " in this period"
+        raise StoreError(f"{label}: no sessions{period} in the catalog {cat.url}")
+    trends = subject_trends(label, metrics=metrics, frame=frame, quality_floor=quality_floor)
+    return build_subject_report(label, sessions=sessions, frame=frame, events=events,
+                                trends=trends, quality_floor=quality_floor,
+                                period=(t0, t1))
+
+
+def _in_period(df: pd.DataFrame, col: str, t0, t1) -> pd.DataFrame:
+    if df.empty:
+        return df
+    keep = np.ones(len(df), bool)
+    if t0 is not None:
+        keep &= (df[col] >= t0).to_numpy()
+    if t1 is not None:
+        keep &= (df[col] <= t1).to_numpy()
+    return df[keep].reset_index(drop=True)
+
+
+def build_subject_report(subject: str, *, sessions: pd.DataFrame, frame: pd.DataFrame,
+                         events: pd.DataFrame, trends: list[dict], quality_floor: float = 0.5,
+                         period=(None, None)) -> Report:
+    """Build the subject report from catalog frames and computed trends.
+
+    Parameters
+    ----------
+    subject : str
+    sessions : pandas.DataFrame
+        :meth:`Catalog.sessions` rows of the subject.
+    frame : pandas.DataFrame
+        :meth:`Catalog.metrics_frame` rows of the subject.
+    events : pandas.DataFrame
+        :meth:`Catalog.events` rows of the subject.
+    trends : list of dict
+        :func:`neurofeedback.statements.subject_trends` output.
+    quality_floor : float
+    period : (Timestamp | None, Timestamp | None)
+
+    Returns
+    -------
+    report : Report
+    """
+    first, last = sessions["start_time"].min(), sessions["start_time"].max()
+    low = sessions["clean_fraction"].fillna(0) < quality_floor
+    weeks_all = _iso_week(sessions["start_time"])
+    meta = [
+        ("Subject", subject),
+        ("Period", f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+                   + (" (filtered)" if any(p is not None for p in period) else "")),
+        ("Sessions", f"{len(sessions)} in {weeks_all.nunique()} ISO weeks"),
+        ("Below the quality floor", f"{int(low.sum())} sessions (clean fraction < "
+                                    f"{quality_floor:g}) excluded from the statistics"),
+        ("Devices", ", ".join(sorted({str(d) for d in sessions["device"].dropna()})) or "–"),
+        ("Context events", str(len(events))),
+    ]
+    report = Report(kind="subject", title=f"Weekly trends: subject {subject}",
+                    subtitle=f"{first:%Y-%m-%d} – {last:%Y-%m-%d}", meta=meta,
+                    notice=("These are associations over time in consumer-EEG measurements, with "
+                            "95% confidence intervals. They are not a diagnosis and do not show "
+                            "what caused a change (practice, therapy, sleep, the headset's fit, "
+                            "the season: all can move these numbers)."))
+
+    # -- summary ---------------------------------------------------------------------------
+    sec = Section("summary", "Summary")
+    if trends:
+        sec.blocks.append(Block(text=[plots.pretty_unit(trend_statement(t)) for t in trends]))
+        sec.blocks.append(Block(table=Table("trends", _trend_table(trends),
+                                            caption="Trend per week and change from the baseline "
+                                                    "week to the latest week")))
+    else:
+        sec.blocks.append(Block(text=["Not enough data: no session metrics in this period."]))
+    report.sections.append(sec)
+
+    # -- trends ----------------------------------------------------------------------------
+    ev = events.rename(columns={})[["time", "kind", "text"]] if len(events) else None
+    sec = Section("trends", "Trends per metric", intro=[
+        "Dots are sessions (hollow: excluded for low quality); the band is the weekly mean's "
+        "95% CI; the dashed line is the robust (Huber) trend with its 95% CI in the legend; "
+        "dotted vertical lines are context events."])
+    excluded_ids = set(sessions.loc[low, "session_id"])
+    for i, t in enumerate(trends):
+        sel = frame[(frame["metric"] == t["metric"]) & (frame["channel"] == t["channel"])]
+        pts = pd.DataFrame({"start_time": sel["start_time"], "value": sel["value"].astype(float),
+                            "excluded": (sel["clean_fraction"].fillna(0) < quality_floor)
+                            | sel["session_id"].isin(excluded_ids)})
+        name = f"trend_{t['metric']}_{t['channel']}".replace("/", "-")
+        report.figures[name] = plots.plot_trend(pts, t, events=ev)
+        weeks = pd.DataFrame(t["weeks"], columns=["week", "n", "mean", "ci_low", "ci_high",
+                                                  "clean_coverage"])
+        weeks = weeks.rename(columns={"ci_low": "95% CI low", "ci_high": "95% CI high",
+                                      "clean_coverage": "clean"})
+        unit = plots.pretty_unit(t.get("unit") or "")
+        sec.blocks.append(Block(
+            figure=name, alt=f"{t['metric']} ({t['channel']}) over weeks",
+            text=[plots.pretty_unit(trend_statement(t))] + ([f"Minimal detectable change (MDC95): "
+                                          f"{t['mdc']:.3g} {unit}."] if t.get("mdc") else []),
+            table=Table(name + "_weeks", weeks, caption=f"{t['metric']} ({t['channel']}) per ISO week",
+                        units={"mean": unit, "95% CI low": unit, "95% CI high": unit,
+                               "clean": "fraction"})))
+    if not trends:
+        sec.intro.append("Not enough data for any trend.")
+    report.sections.append(sec)
+
+    # -- coverage --------------------------------------------------------------------------
+    cov = pd.DataFrame({"week": weeks_all, "excluded": low.to_numpy(),
+                        "clean": sessions["clean_fraction"].astype(float),
+                        "first": sessions["start_time"]})
+    g = cov.groupby("week", sort=False)
+    weekly = pd.DataFrame({
+        "week": list(g.groups),
+        "n_sessions": g["excluded"].apply(lambda x: int((~x).sum())).to_numpy(),
+        "n_excluded": g["excluded"].sum().astype(int).to_numpy(),
+        "clean_coverage": g["clean"].mean().to_numpy(),
+        "first": g["first"].min().to_numpy(),
+    }).sort_values("first").drop(columns="first").reset_index(drop=True)
+    report.figures["coverage"] = plots.plot_coverage(weekly)
+    sec = Section("coverage", "Data quality per week", intro=[
+        f"Sessions kept and excluded (clean fraction below {quality_floor:g}) per ISO week, and "
+        "the mean fraction of clean epochs."])
+    sec.blocks.append(Block(figure="coverage", alt="Data quality per week",
+                            table=Table("coverage", weekly.rename(columns={
+                                "n_sessions": "kept", "n_excluded": "excluded",
+                                "clean_coverage": "clean"}),
+                                caption="Sessions per week", units={"clean": "fraction"})))
+    report.sections.append(sec)
+
+    # -- events ----------------------------------------------------------------------------
+    sec = Section("events", "Context events")
+    if len(events):
+        et = pd.DataFrame({"date": events["time"].dt.strftime("%Y-%m-%d %H:%M"),
+                           "kind": events["kind"], "text": events["text"]})
+        sec.blocks.append(Block(table=Table("events", et, caption="On the timeline of every plot")))
+    else:
+        sec.blocks.append(Block(text=["No context events. Add one with 'neurofeedback event add "
+                                      f"--subject {subject} --date D --kind K --text T'."]))
+    report.sections.append(sec)
+
+    # -- sessions --------------------------------------------------------------------------
+    st = pd.DataFrame({
+        "session": sessions["session_id"],
+        "start (UTC)": sessions["start_time"].dt.strftime("%Y-%m-%d %H:%M"),
+        "week": weeks_all,
+        "device": sessions["device"],
+        "duration": sessions["duration_s"].astype(float) / 60.0,
+        "clean": sessions["clean_fraction"].astype(float),
+        "included": ~low.to_numpy(),
+        "protocol": sessions["protocol"],
+        "notes": sessions["notes"],
+    })
+    sec = Section("sessions", "Sessions")
+    sec.blocks.append(Block(table=Table("sessions", st, caption="Every session in the period",
+                                        units={"duration": "min", "clean": "fraction"})))
+    report.sections.append(sec)
+
+    # -- method ----------------------------------------------------------------------------
+    sec = Section("method", "Method", intro=[
+        "Weeks are ISO weeks (Monday–Sunday, UTC). Weekly means have Student-t 95% CIs.",
+        "The trend is a Huber M-estimate of the change per week over the sessions, with an "
+        "HC3 sandwich standard error and a t(n − 2) interval: robust to an outlier session and "
+        "honest with few sessions. It needs at least 5 sessions over 3 weeks.",
+        "The baseline change is Hedges' g from the first week to the latest week with an exact "
+        "noncentral-t 95% CI (at least 2 sessions in each).",
+        "The minimal detectable change is MDC95 = 1.96 · √2 · SEM, SEM the pooled within-week "
+        "standard deviation: changes smaller than it are within session-to-session variability.",
+        f"Sessions with fewer than {100 * quality_floor:.0f}% clean epochs are excluded and "
+        "counted. Details: docs/statistics.md.",
+    ])
+    report.sections.append(sec)
+    return report
+
+
+def _trend_table(trends: list[dict]) -> pd.DataFrame:
+    rows = []
+    for t, r in zip(trends, trend_rows(trends)):
+        rows.append({
+            "metric": r["metric"], "channel": r["channel"], "unit": plots.pretty_unit(r["unit"]),
+            "sessions": r["n_sessions"], "weeks": r["n_weeks"], "excluded": r["excluded"],
+            "slope / week": r["slope_per_week"],
+            "slope 95% CI": _ci((r["slope_ci_low"], r["slope_ci_high"])),
+            "Hedges' g": r["effect_size"], "g 95% CI": _ci((r["effect_ci_low"], r["effect_ci_high"])),
+            "MDC95": r["mdc"], "status": t.get("status"),
+        })
+    return pd.DataFrame(rows)
+
+
+def _ci(ci) -> str:
+    lo, hi = ci
+    if lo is None or hi is None:
+        return "not enough data"
+    return f"{lo:+.3g} to {hi:+.3g}"
