@@ -61,6 +61,7 @@ def trend_rows(trends: list[dict]) -> list[dict]:
 def trend_statement(t: dict) -> str:
     """One careful sentence about one trend: numbers with CIs, or "not enough data"."""
     unit = t.get("unit") or ""
+    per_week = "per week" if unit in ("", "1") else f"{unit}/week"  # "1": unitless
     what = f"{t['metric']} ({t['channel']})"
     if t.get("slope_per_week") is None:
         why = t.get("slope_reason") or t.get("reason") or "not enough data"
@@ -68,9 +69,9 @@ def trend_statement(t: dict) -> str:
     lo, hi = t["slope_ci"]
     if lo > 0 or hi < 0:
         direction = "rose" if t["slope_per_week"] > 0 else "fell"
-        verdict = f"{direction} by {t['slope_per_week']:+.3g} {unit}/week (95% CI {lo:+.3g} to {hi:+.3g})"
+        verdict = f"{direction} by {t['slope_per_week']:+.3g} {per_week} (95% CI {lo:+.3g} to {hi:+.3g})"
     else:
-        verdict = (f"showed no clear weekly change: {t['slope_per_week']:+.3g} {unit}/week "
+        verdict = (f"showed no clear weekly change: {t['slope_per_week']:+.3g} {per_week} "
                    f"(95% CI {lo:+.3g} to {hi:+.3g} includes 0)")
     bc = t.get("baseline_change") or {}
     tail = ""

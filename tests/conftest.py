@@ -74,3 +74,53 @@ def offline_browser():
 
     with Browser(offline=True) as b:
         yield b
+
+
+# --- data for the report tests --------------------------------------------------------------
+
+#: Text that would run if a report interpreted user input as HTML.
+XSS = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="session")
+def xss_recording(tmp_path_factory) -> Path:
+    """The Cyton sample recording under a hostile file name, with hostile notes and protocol."""
+    import json
+    import shutil
+
+    folder = tmp_path_factory.mktemp("xss-rec")
+    src = ROOT / "sample_data" / "cyton_meditation.csv"
+    dst = folder / "take<img src=x onerror=alert(3)>.csv"  # a file name cannot hold a "/"
+    shutil.copyfile(src, dst)
+    doc = json.loads(src.with_suffix(".json").read_text())
+    doc.update(notes=f"felt calm {XSS}", protocol='<img src=x onerror="alert(2)">')
+    dst.with_suffix(".json").write_text(json.dumps(doc))
+    return dst
+
+
+@pytest.fixture(scope="session")
+def report_store(tmp_path_factory):
+    """A data home holding a 10-week subject (3 sessions a week) and hostile context events.
+
+    Returns ``(home, subject)``.
+    """
+    from neurofeedback.errors import RecordingFormatError
+    from neurofeedback.simulate import simulate_cohort
+    from neurofeedback.store import Catalog, ingest_file
+
+    base = tmp_path_factory.mktemp("report-store")
+    home = base / "home"
+    truth = simulate_cohort(base / "cohort", subjects=("alpha01",), weeks=10, sessions_per_week=3,
+                            duration_s=60.0)
+    for p in sorted((base / "cohort").rglob("*.csv")):
+        try:
+            ingest_file(p, home=home)
+        except RecordingFormatError:
+            pass  # the cohort's corrupted file
+    from datetime import timedelta
+
+    cat = Catalog(home=home)
+    start = truth.subjects[0].sessions[0].start_time
+    cat.add_event("alpha01", start + timedelta(days=20), "ketamine", f"infusion 0.5 mg/kg {XSS}")
+    cat.add_event("alpha01", start + timedelta(days=3), "practice", "switched to 20-minute sits")
+    return home, "alpha01"

@@ -117,7 +117,7 @@ class Report:
         return template.render(
             report=self, images=images, css=_CSS,
             generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            fmt=_format_cell,
+            fmt=_format_cell, numeric=pd.api.types.is_numeric_dtype,
         )
 
     def write_html(self, out) -> Path:
@@ -215,14 +215,16 @@ dl.meta dd { margin: 0; overflow-wrap: anywhere; }
 .block { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; margin: 10px 0; }
 .block figure { margin: 0; flex: 1 1 720px; max-width: 1000px; }
 .block figure img { width: 100%; height: auto; border: 1px solid #eee; }
-.block .side { flex: 1 1 320px; min-width: 280px; }
+.block .side { flex: 1 1 320px; min-width: 280px; overflow-x: auto; }
 .block .side.wide { flex-basis: 100%; }
 table { border-collapse: collapse; font-size: 13px; margin: 4px 0 8px; }
 caption { text-align: left; color: var(--muted); font-size: 13px; padding-bottom: 3px; }
 th, td { border-bottom: 1px solid var(--line); padding: 3px 8px; text-align: right;
          vertical-align: top; }
 th { background: #f3f5f8; font-weight: 600; }
-td.text, th.text { text-align: left; overflow-wrap: anywhere; max-width: 420px; }
+td.num, td.short { white-space: nowrap; }
+td.text, th.text { text-align: left; overflow-wrap: break-word; word-break: normal;
+                   max-width: 420px; }
 .unit { color: var(--muted); font-weight: normal; font-size: 12px; }
 p.statement { margin: 4px 0; }
 footer { color: var(--muted); font-size: 12px; padding: 0 32px 24px; }
@@ -269,10 +271,10 @@ _TEMPLATE = """<!DOCTYPE html>
 {% if b.table is not none %}
 <table data-table="{{ b.table.name }}">
 {% if b.table.caption %}<caption>{{ b.table.caption }}</caption>{% endif %}
-<thead><tr>{% for c in b.table.frame.columns %}<th class="{{ 'text' if b.table.frame[c].dtype == 'object' else 'num' }}">{{ c }}{% if b.table.units.get(c) %} <span class="unit">{{ b.table.units[c] }}</span>{% endif %}</th>{% endfor %}</tr></thead>
+<thead><tr>{% for c in b.table.frame.columns %}<th class="{{ 'num' if numeric(b.table.frame[c]) else 'text' }}">{{ c }}{% if b.table.units.get(c) %} <span class="unit">{{ b.table.units[c] }}</span>{% endif %}</th>{% endfor %}</tr></thead>
 <tbody>
 {% for row in b.table.frame.itertuples(index=False) %}
-<tr>{% for v in row %}<td class="{{ 'num' if v is number else 'text' }}">{{ fmt(v) }}</td>{% endfor %}</tr>
+<tr>{% for v in row %}{% set cell = fmt(v) %}<td class="{{ 'num' if v is number else ('text short' if cell | length < 24 else 'text') }}">{{ cell }}</td>{% endfor %}</tr>
 {% endfor %}
 </tbody>
 </table>

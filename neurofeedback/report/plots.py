@@ -45,6 +45,8 @@ def _legend_right(ax, handles=None, labels=None) -> None:
 
 def pretty_unit(unit: str) -> str:
     """``uV^2`` → ``µV²`` for labels (the data keep ASCII units)."""
+    if unit == "1":  # unitless (the aperiodic exponent)
+        return ""
     return (unit or "").replace("uV^2", "µV²").replace("uV", "µV")
 
 
@@ -355,7 +357,7 @@ def plot_trend(sessions: pd.DataFrame, trend: dict, *, events: pd.DataFrame | No
         yy = trend["slope_intercept"] + trend["slope_per_week"] * np.array([0.0, span_w])
         lo, hi = trend["slope_ci"]
         ax.plot(tt, yy, "--", color=_band_color(2), lw=1.5,
-                label=f"robust trend {trend['slope_per_week']:+.3g} {unit}/week "
+                label=f"robust trend {trend['slope_per_week']:+.3g} {unit + '/week' if unit else 'per week'} "
                       f"(95% CI {lo:+.3g} to {hi:+.3g})")
     if events is not None and len(events):
         for _, ev in events.iterrows():

@@ -178,7 +178,7 @@ def build_subject_report(subject: str, *, sessions: pd.DataFrame, frame: pd.Data
         sec.blocks.append(Block(
             figure=name, alt=f"{t['metric']} ({t['channel']}) over weeks",
             text=[plots.pretty_unit(trend_statement(t))] + ([f"Minimal detectable change (MDC95): "
-                                          f"{t['mdc']:.3g} {unit}."] if t.get("mdc") else []),
+                                          f"{t['mdc']:.3g}{' ' + unit if unit else ''}."] if t.get("mdc") else []),
             table=Table(name + "_weeks", weeks, caption=f"{t['metric']} ({t['channel']}) per ISO week",
                         units={"mean": unit, "95% CI low": unit, "95% CI high": unit,
                                "clean": "fraction"})))

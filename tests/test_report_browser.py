@@ -1,0 +1,109 @@
+"""The reports in a real headless Chromium (``tests/_browser.py``): no console errors, the
+expected sections and images rendered, hostile user text shown as text and never run, and the
+files open with networking disabled. Screenshots are saved to ``tests/screenshots/`` (or
+``$NF_SCREENSHOT_DIR``) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, XSS
+
+SCREENSHOTS = Path(os.environ.get("NF_SCREENSHOT_DIR", ROOT / "tests" / "screenshots"))
+
+_IMAGES_JS = """Array.from(document.images).map(i => ({fig: i.dataset.figure, w: i.naturalWidth,
+  h: i.naturalHeight, shown: i.getBoundingClientRect().width}))"""
+_SECTIONS_JS = "Array.from(document.querySelectorAll('main > section')).map(s => s.id)"
+
+
+@pytest.fixture(scope="module")
+def session_html(tmp_path_factory, xss_recording):
+    from neurofeedback.report import session_report
+
+    rep = session_report(xss_recording)
+    path = rep.write_html(tmp_path_factory.mktemp("reports") / "session.html")
+    return path, rep
+
+
+@pytest.fixture(scope="module")
+def subject_html(tmp_path_factory, report_store):
+    from neurofeedback.report import subject_report
+
+    home, subject = report_store
+    rep = subject_report(subject, home=home)
+    path = rep.write_html(tmp_path_factory.mktemp("reports") / "subject.html")
+    return path, rep
+
+
+def _check_page(page, rep, name):
+    assert page.errors == [], page.errors
+    assert page.dialogs == []
+    assert page.evaluate(_SECTIONS_JS) == rep.section_ids()
+    images = page.evaluate(_IMAGES_JS)
+    assert sorted(i["fig"] for i in images) == sorted(rep.figures)
+    for i in images:  # decoded and laid out at a readable size
+        assert i["w"] > 300 and i["h"] > 100 and i["shown"] > 300, i
+    # every table the report holds is in the page, with its rows
+    for t in rep.tables():
+        n = page.evaluate(f"document.querySelectorAll('table[data-table=\"{t.name}\"] tbody tr').length")
+        assert n == len(t.frame), t.name
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = page.screenshot(SCREENSHOTS / f"{name}.png", full_page=True)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_session_report_in_chromium(browser, session_html):
+    path, rep = session_html
+    page = browser.open(path)
+    try:
+        _check_page(page, rep, "session_report")
+        assert page.evaluate("document.title").startswith("EEG session report")
+    finally:
+        page.close()
+
+
+def test_subject_report_in_chromium(browser, subject_html):
+    path, rep = subject_html
+    page = browser.open(path, height=1000)
+    try:
+        _check_page(page, rep, "subject_report")
+        text = page.evaluate("document.querySelector('#summary').innerText")
+        assert "absolute_alpha (mean) rose by" in text and "95% CI" in text
+    finally:
+        page.close()
+
+
+def test_hostile_text_shows_as_text_and_runs_nothing(browser, session_html, subject_html):
+    """Acceptance 2: notes, event text, protocol and file names holding markup are text."""
+    for path, where, expected in (
+            (session_html[0], "#meta", f"felt calm {XSS}"),
+            (session_html[0], "#meta", '<img src=x onerror="alert(2)">'),
+            (session_html[0], "#meta", "take<img src=x onerror=alert(3)>.csv"),
+            (subject_html[0], "#events", f"infusion 0.5 mg/kg {XSS}")):
+        page = browser.open(path)
+        try:
+            assert expected in page.evaluate(f"document.querySelector('{where}').innerText")
+            assert page.dialogs == [] and page.errors == []
+            assert page.evaluate("document.scripts.length") == 0
+            # the only images are the report's own figures (no injected <img>)
+            assert page.evaluate("Array.from(document.images).every(i => i.dataset.figure)")
+        finally:
+            page.close()
+
+
+def test_reports_open_with_networking_disabled(offline_browser, session_html, subject_html):
+    """Acceptance 3: everything a report needs is inside the file."""
+    assert offline_browser.offline_method
+    for path, rep in (session_html, subject_html):
+        page = offline_browser.open(path)
+        try:
+            assert page.errors == [] and page.failed_requests == []
+            assert all(u.startswith(("file:", "data:")) for u in page.requests), page.requests
+            images = page.evaluate(_IMAGES_JS)
+            assert len(images) == len(rep.figures) and all(i["w"] > 300 for i in images)
+        finally:
+            page.close()
+        assert path.stat().st_size < 5e6

@@ -1,0 +1,221 @@
+"""Reports: content, escaping, exports, size, and the CLI (the browser checks are in
+test_report_browser.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT, XSS
+
+SAMPLE = ROOT / "sample_data"
+
+
+@pytest.fixture(scope="module")
+def cyton_report():
+    from neurofeedback.process import process_recording
+    from neurofeedback.report import build_session_report
+
+    processed = process_recording(SAMPLE / "cyton_meditation.csv")
+    return processed, build_session_report(processed)
+
+
+@pytest.fixture(scope="module")
+def subject_rep(report_store):
+    from neurofeedback.report import subject_report
+
+    home, subject = report_store
+    return subject_report(subject, home=home)
+
+
+def test_session_report_has_every_section_and_figure(cyton_report):
+    processed, rep = cyton_report
+    assert rep.section_ids() == ["recording", "quality", "spectrum", "bands", "topography",
+                                 "features", "provenance"]
+    assert set(rep.figures) == {"artifact_timeline", "psd", "band_timecourse", "topomap"}
+    html = rep.to_html()
+    # every figure is inline (PNG data URI): nothing to fetch
+    assert html.count('src="data:image/png;base64,') == 4
+    assert "http://" not in html and "https://" not in html
+    # the blocks of the protocol and the features with their units and provenance
+    blocks = next(b.table for s in rep.sections if s.id == "recording" for b in s.blocks)
+    assert list(blocks.frame["annotation"]) == ["eyes-open", "eyes-closed", "meditation"]
+    np.testing.assert_allclose(blocks.frame["duration_s"], 60.0)
+    feats = next(t for t in rep.tables() if t.name == "features").frame
+    summary = processed.summary()
+    for ch in summary["channels"]:
+        row = feats[feats["channel"] == ch].iloc[0]
+        assert row["alpha rel"] == pytest.approx(summary["band_power"]["relative"][ch]["alpha"])
+        assert row["alpha abs"] == pytest.approx(summary["band_power"]["absolute"][ch]["alpha"])
+    assert "µV²" in html and processed.features.provenance["input"]["sha256"] in html
+
+
+def test_session_report_block_table_shows_eyes_closed_alpha(cyton_report):
+    """The per-block band powers are the clean epochs' in each block: the simulated recording
+    has 3× alpha amplitude with eyes closed, so relative alpha is much higher there."""
+    _, rep = cyton_report
+    t = next(t for t in rep.tables() if t.name == "block_band_power").frame.set_index("block")
+    assert t.loc["eyes-closed", "alpha"] > 1.5 * t.loc["eyes-open", "alpha"]
+    rel = t[["delta", "theta", "alpha", "beta", "gamma"]].sum(axis=1)
+    np.testing.assert_allclose(rel, 1.0, atol=1e-9)
+
+
+def test_topography_needs_eight_positioned_channels():
+    from neurofeedback.process import process_recording
+    from neurofeedback.report import build_session_report
+
+    rep = build_session_report(process_recording(SAMPLE / "muse_eyes_open_closed.csv"))
+    assert "topography" not in rep.section_ids() and "topomap" not in rep.figures
+    assert {"quality", "spectrum", "bands"} <= set(rep.section_ids())
+
+
+def test_artifact_timeline_amplitude_strip_matches_the_signal(cyton_report):
+    """The per-channel strip is each channel's peak-to-peak per second, in µV."""
+    from neurofeedback.report.session import _ptp_per_second
+
+    processed, _ = cyton_report
+    raw = processed.raw
+    ch = processed.summary()["channels"]
+    ptp = _ptp_per_second(raw, ch)
+    sf = int(raw.info["sfreq"])
+    assert ptp.shape == (len(ch), raw.n_times // sf)
+    seg = raw.get_data(picks=[ch[3]])[0, 5 * sf:6 * sf] * 1e6
+    assert ptp[3, 5] == pytest.approx(seg.max() - seg.min())
+
+
+def test_user_text_is_escaped_in_session_report(xss_recording):
+    from neurofeedback.report import session_report
+
+    html = session_report(xss_recording).to_html()
+    assert "<script" not in html.lower()          # no script element of any kind
+    assert "<img src=x" not in html                # the hostile tags only as escaped text
+    assert "felt calm &lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "take&lt;img src=x onerror=alert(3)&gt;.csv" in html
+    assert "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;" in html
+    # and scripts are forbidden by the page's own policy, should anything slip through
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+
+
+def test_subject_report_ten_weeks(subject_rep):
+    rep = subject_rep
+    assert rep.section_ids() == ["summary", "trends", "coverage", "events", "sessions", "method"]
+    html = rep.to_html()
+    assert len(html.encode()) < 5e6, "a 10-week subject report must stay under 5 MB"
+    cov = next(t for t in rep.tables() if t.name == "coverage").frame
+    assert len(cov) == 10 and cov["kept"].sum() + cov["excluded"].sum() == 30
+    sessions = next(t for t in rep.tables() if t.name == "sessions").frame
+    assert len(sessions) == 30
+    # the statements follow the statistics: alpha01 gains alpha, so its trend CI is above 0
+    trends = next(t for t in rep.tables() if t.name == "trends").frame.set_index(["metric", "channel"])
+    row = trends.loc[("absolute_alpha", "mean")]
+    assert row["slope / week"] > 0 and row["weeks"] == 10
+    lo = float(row["slope 95% CI"].split(" to ")[0])
+    assert lo > 0
+    assert "absolute_alpha (mean) rose by" in html and "µV²/week" in html
+    assert "not a diagnosis" in html
+    assert f"infusion 0.5 mg/kg {XSS}".replace("<", "&lt;").replace(">", "&gt;") in html
+    assert "<script" not in html.lower()
+
+
+def test_subject_report_period_and_not_enough_data(report_store):
+    from neurofeedback.report import subject_report
+
+    home, subject = report_store
+    rep = subject_report(subject, home=home, date_from="2026-01-05", date_to="2026-01-11")
+    html = rep.to_html()
+    sessions = next(t for t in rep.tables() if t.name == "sessions").frame
+    assert len(sessions) == 3
+    assert "not enough data" in html and "rose by" not in html
+    assert "(filtered)" in html
+
+
+def test_export_png_svg_csv(cyton_report, tmp_path):
+    _, rep = cyton_report
+    files = rep.export(tmp_path)
+    names = {f.name for f in files}
+    for fig in rep.figures:
+        png = (tmp_path / f"{fig}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        root = ET.parse(tmp_path / f"{fig}.svg").getroot()
+        assert root.tag.endswith("svg")
+    for t in rep.tables():
+        assert f"{t.name}.csv" in names
+        back = pd.read_csv(tmp_path / f"{t.name}.csv")
+        assert list(back.columns) == list(t.frame.columns) and len(back) == len(t.frame)
+    feats = pd.read_csv(tmp_path / "features.csv")
+    np.testing.assert_allclose(feats["alpha rel"].to_numpy(),
+                               next(t for t in rep.tables() if t.name == "features")
+                               .frame["alpha rel"].to_numpy(float))
+
+
+def _cli(*args, home=None):
+    env = None
+    if home is not None:
+        import os
+
+        env = {**os.environ, "NEUROFEEDBACK_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "neurofeedback", *map(str, args)],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_cli_report_session_and_subject(report_store, tmp_path):
+    home, subject = report_store
+    from neurofeedback.store import Catalog
+
+    sid = Catalog(home=home).sessions(subject=subject)["session_id"].iloc[0]
+    r = _cli("report", "session", sid, "--out", tmp_path / "s.html", "--home", home)
+    assert r.returncode == 0, r.stderr
+    html = (tmp_path / "s.html").read_text()
+    assert f"{subject}" in html and 'id="spectrum"' in html
+    r = _cli("report", "subject", subject, "--out", tmp_path / "sub.html", "--home", home,
+             "--export", tmp_path / "exp")
+    assert r.returncode == 0, r.stderr
+    assert "sub.html" in r.stdout and (tmp_path / "exp" / "trend_absolute_alpha_mean.svg").is_file()
+    assert (tmp_path / "exp" / "sessions.csv").is_file()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("report", "session", "no-such-thing", "--out", "x.html"),
+     "no-such-thing: no such file, and no session with this ID"),
+    (("report", "session", "sample_data/cyton_meditation.csv", "--out", "x.pdf"),
+     "Invalid value for the '--out' parameter"),
+    (("report", "subject", "../etc", "--out", "x.html"), "subject"),
+    (("report", "subject", "nobody", "--out", "x.html"), "nobody: no such subject"),
+    (("report", "subject", "alpha01", "--out", "x.html", "--from", "last tuesday"),
+     "Invalid value for the from parameter"),
+])
+def test_cli_report_errors_are_one_line(args, expected, report_store, tmp_path):
+    home, _ = report_store
+    r = subprocess.run([sys.executable, "-m", "neurofeedback", *args, "--home", str(home)],
+                       capture_output=True, text=True, cwd=ROOT if "sample_data" in " ".join(args)
+                       else tmp_path, timeout=120)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("neurofeedback: error: "), r.stderr
+    assert expected in lines[0]
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_trends_json_carries_the_intercept_the_plot_draws(report_store):
+    """The trend line of the plots is the robust fit: intercept + slope · weeks."""
+    from neurofeedback.statements import subject_trends
+    from neurofeedback.trends import robust_slope
+
+    home, subject = report_store
+    t = next(t for t in subject_trends(subject, home=home) if t["metric"] == "absolute_alpha")
+    from neurofeedback.store import Catalog
+
+    f = Catalog(home=home).metrics_frame(subject=subject)
+    f = f[(f["metric"] == "absolute_alpha") & (f["channel"] == "mean") & (f["clean_fraction"] >= 0.5)]
+    f = f.sort_values("start_time")
+    weeks = (f["start_time"] - f["start_time"].iloc[0]).dt.total_seconds().to_numpy() / (7 * 86400)
+    fit = robust_slope(weeks, f["value"].to_numpy(float))
+    assert t["slope_intercept"] == pytest.approx(fit["intercept"])
+    assert t["slope_per_week"] == pytest.approx(fit["slope"])
+    json.dumps(t, allow_nan=False)
