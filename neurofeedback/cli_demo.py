@@ -1,9 +1,9 @@
 """``neurofeedback demo``: the whole product on embedded defaults, with no device.
 
 1. the simulated multi-week cohort (``sample_data/cohort``, generated when missing);
-2. a short session recorded through BrainFlow's playback board from a sample recording, by the
+2. the cohort batch-processed into the session store by the ``process-recordings`` flow;
+3. a short session recorded through BrainFlow's playback board from a sample recording, by the
    record flow (quality gate, crash-safe recording, FIF, store, session report);
-3. the cohort batch-processed into the session store by the ``process-recordings`` flow;
 4. the ``weekly-trends`` flow: trends per subject and the subject reports;
 5. the paths of the reports, and the commands to look further.
 
@@ -59,7 +59,7 @@ def _took(t0: float) -> str:
 def demo(
     home: Annotated[Path, typer.Option("--home", help="Data home of the demo (kept apart from real data).")] = Path("neurofeedback-demo"),
     record_seconds: Annotated[float, typer.Option("--record-seconds", min=10.0, help="Length of the recorded session (s of the sample recording).")] = 180.0,
-    speed: Annotated[float, typer.Option("--speed", min=1.0, help="Playback speed of the recording.")] = 10.0,
+    speed: Annotated[float, typer.Option("--speed", min=1.0, help="Playback speed of the recording.")] = 5.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")] = False,
 ):
     """Run the whole pipeline on simulated data with no device, and print where the reports are."""
@@ -93,8 +93,21 @@ def demo(
         out.print(f"   generated the simulated cohort: {n} sessions of 3 subjects over 8 weeks + 1 "
                   f"corrupted file in {cohort} ({_took(t0)})")
 
-    t0 = _step(2, f"Record a session by playing {recording.name} back through BrainFlow's playback "
-                  f"board at {speed:g}× (starting Prefect's local API the first time takes ~20 s)")
+    t0 = _step(2, "Batch-process the cohort into the session store (Prefect flow "
+                  "'process-recordings', one task per file; starting Prefect's local API "
+                  "takes ~20 s)")
+    import pipelines.process as pp
+
+    records = pp.run_process([cohort], home=home)
+    counts = {s: sum(r["status"] == s for r in records)
+              for s in ("imported", "reprocessed", "unchanged", "skipped")}
+    out.print("   " + ", ".join(f"{v} {k}" for k, v in counts.items() if v) + f" ({_took(t0)})")
+    for r in records:
+        if r["status"] == "skipped":
+            out.print(f"   skipped {Path(r['path']).name}: {r['reason']}", markup=False)
+
+    t0 = _step(3, f"Record a session by playing {recording.name} back through BrainFlow's playback "
+                  f"board at {speed:g}×")
     from pipelines.record import record_and_process
 
     summary = record_and_process(
@@ -110,18 +123,6 @@ def demo(
         session_report = summary.get("report")
         out.print(f"   {summary['session_id']}: {summary['duration_s']:.0f} s, "
                   f"{summary['n_clean_epochs']}/{summary['n_epochs']} clean epochs ({_took(t0)})")
-
-    t0 = _step(3, "Batch-process the cohort into the session store (Prefect flow "
-                  "'process-recordings', one task per file)")
-    import pipelines.process as pp
-
-    records = pp.run_process([cohort], home=home)
-    counts = {s: sum(r["status"] == s for r in records)
-              for s in ("imported", "reprocessed", "unchanged", "skipped")}
-    out.print("   " + ", ".join(f"{v} {k}" for k, v in counts.items() if v) + f" ({_took(t0)})")
-    for r in records:
-        if r["status"] == "skipped":
-            out.print(f"   skipped {Path(r['path']).name}: {r['reason']}", markup=False)
 
     t0 = _step(4, "Weekly trends and subject reports (Prefect flow 'weekly-trends')")
     from pipelines.trends import weekly_trends
