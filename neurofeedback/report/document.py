@@ -132,6 +132,9 @@ class Report:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(html)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # a normal file, readable as the umask allows
             os.replace(tmp, out)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
