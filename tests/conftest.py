@@ -93,7 +93,7 @@ def xss_recording(tmp_path_factory) -> Path:
     dst = folder / "take<img src=x onerror=alert(3)>.csv"  # a file name cannot hold a "/"
     shutil.copyfile(src, dst)
     doc = json.loads(src.with_suffix(".json").read_text())
-    doc.update(notes=f"felt calm {XSS}", protocol='<img src=x onerror="alert(2)">')
+    doc.update(subject=XSS, notes=f"felt calm {XSS}", protocol='<img src=x onerror="alert(2)">')
     dst.with_suffix(".json").write_text(json.dumps(doc))
     return dst
 

@@ -80,6 +80,7 @@ def test_hostile_text_shows_as_text_and_runs_nothing(browser, session_html, subj
     """Acceptance 2: notes, event text, protocol and file names holding markup are text."""
     for path, where, expected in (
             (session_html[0], "#meta", f"felt calm {XSS}"),
+            (session_html[0], "h1", f"EEG session report: {XSS}"),
             (session_html[0], "#meta", '<img src=x onerror="alert(2)">'),
             (session_html[0], "#meta", "take<img src=x onerror=alert(3)>.csv"),
             (subject_html[0], "#events", f"infusion 0.5 mg/kg {XSS}")):

@@ -96,6 +96,7 @@ def test_user_text_is_escaped_in_session_report(xss_recording):
     assert "<script" not in html.lower()          # no script element of any kind
     assert "<img src=x" not in html                # the hostile tags only as escaped text
     assert "felt calm &lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<title>EEG session report: &lt;script&gt;alert(1)&lt;/script&gt;" in html  # subject
     assert "take&lt;img src=x onerror=alert(3)&gt;.csv" in html
     assert "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;" in html
     # and scripts are forbidden by the page's own policy, should anything slip through
