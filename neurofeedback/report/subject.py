@@ -74,8 +74,8 @@ def subject_report(subject: str, *, home=None, date_from=None, date_to=None,
         raise ConfigError(f"Invalid period: --from {date_from} is after --to {date_to}")
     cat = Catalog(home=home)
     if label not in cat.subjects():
-        raise StoreError(f"{label}: no such subject in the catalog {cat.url}; list them with "
-                         "'neurofeedback sessions'")
+        raise StoreError(f"{label}: no such subject in the catalog {cat.display_url}; list them "
+                         "with 'neurofeedback sessions'")
     sessions = cat.sessions(subject=label)
     frame = cat.metrics_frame(subject=label)
     events = cat.events(subject=label)
@@ -84,7 +84,7 @@ def subject_report(subject: str, *, home=None, date_from=None, date_to=None,
     events = _in_period(events, "time", t0, t1)
     if sessions.empty:
         period = "" if t0 is None and t1 is None else " in this period"
-        raise StoreError(f"{label}: no sessions{period} in the catalog {cat.url}")
+        raise StoreError(f"{label}: no sessions{period} in the catalog {cat.display_url}")
     trends = subject_trends(label, metrics=metrics, frame=frame, quality_floor=quality_floor)
     return build_subject_report(label, sessions=sessions, frame=frame, events=events,
                                 trends=trends, quality_floor=quality_floor,

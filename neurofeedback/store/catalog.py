@@ -295,7 +295,12 @@ class Catalog:
         _retrying(self._ensure_schema, "create the catalog tables")
 
     def __repr__(self) -> str:
-        return f"Catalog({self._engine.url.render_as_string(hide_password=True)!r})"
+        return f"Catalog({self.display_url!r})"
+
+    @property
+    def display_url(self) -> str:
+        """The database URL without its password (safe for messages)."""
+        return self._engine.url.render_as_string(hide_password=True)
 
     # -- connections ---------------------------------------------------------------------
 
