@@ -310,7 +310,7 @@ def boards(
     out.print(t)
 
 
-from . import cli_demo, cli_record, cli_report, cli_store  # noqa: E402,F401  (register the commands)
+from . import cli_demo, cli_feedback, cli_record, cli_report, cli_store  # noqa: E402,F401  (register the commands)
 
 
 def main() -> None:

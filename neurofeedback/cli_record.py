@@ -21,6 +21,17 @@ HomeOpt = Annotated[Optional[Path], typer.Option(
     "--home", help="Data home (default $NEUROFEEDBACK_HOME or ~/neurofeedback).")]
 
 
+SerialPortOpt = Annotated[Optional[str], typer.Option("--serial-port", help="Serial port (Cyton, Ganglion dongle).")]
+MacOpt = Annotated[Optional[str], typer.Option("--mac-address", help="Bluetooth MAC address.")]
+SerialNumberOpt = Annotated[Optional[str], typer.Option("--serial-number", help="Device serial number/name.")]
+IpAddressOpt = Annotated[Optional[str], typer.Option("--ip-address", help="IP address (WiFi boards).")]
+IpPortOpt = Annotated[Optional[int], typer.Option("--ip-port", help="IP port (WiFi boards).")]
+FileOpt = Annotated[Optional[Path], typer.Option("--file", help="Recording to replay (--board playback).")]
+SpeedOpt = Annotated[float, typer.Option("--speed", min=0.01, help="Playback speed (1 = real time).")]
+LoopOpt = Annotated[bool, typer.Option("--loop", help="Loop the playback file.")]
+CheckOpt = Annotated[float, typer.Option("--check-seconds", min=0, help="Quality check length; 0 skips it.")]
+
+
 def quality_table(check, title="Signal quality check") -> Table:
     """A rich table of a ``QualityCheck``: one row per channel, problems in red."""
     t = Table(title=title, title_justify="left")
@@ -82,16 +93,16 @@ def record(
     blocks: Annotated[Optional[str], typer.Option(
         "--blocks", help='Timed blocks from the start, e.g. "eyes-open:60,eyes-closed:60,meditation:600".')] = None,
     notes: Annotated[str, typer.Option("--notes", help="Free-text notes stored with the session.")] = "",
-    serial_port: Annotated[Optional[str], typer.Option("--serial-port", help="Serial port (Cyton, Ganglion dongle).")] = None,
-    mac_address: Annotated[Optional[str], typer.Option("--mac-address", help="Bluetooth MAC address.")] = None,
-    serial_number: Annotated[Optional[str], typer.Option("--serial-number", help="Device serial number/name.")] = None,
-    ip_address: Annotated[Optional[str], typer.Option("--ip-address", help="IP address (WiFi boards).")] = None,
-    ip_port: Annotated[Optional[int], typer.Option("--ip-port", help="IP port (WiFi boards).")] = None,
-    file: Annotated[Optional[Path], typer.Option("--file", help="Recording to replay (--board playback).")] = None,
-    speed: Annotated[float, typer.Option("--speed", min=0.01, help="Playback speed (1 = real time).")] = 1.0,
-    loop: Annotated[bool, typer.Option("--loop", help="Loop the playback file.")] = False,
+    serial_port: SerialPortOpt = None,
+    mac_address: MacOpt = None,
+    serial_number: SerialNumberOpt = None,
+    ip_address: IpAddressOpt = None,
+    ip_port: IpPortOpt = None,
+    file: FileOpt = None,
+    speed: SpeedOpt = 1.0,
+    loop: LoopOpt = False,
     force: Annotated[bool, typer.Option("--force", help="Record even when the quality check says no-go.")] = False,
-    check_s: Annotated[float, typer.Option("--check-seconds", min=0, help="Quality check length; 0 skips it.")] = 4.0,
+    check_s: CheckOpt = 4.0,
     stall_timeout: Annotated[float, typer.Option("--stall-timeout", min=0.5, help="Seconds without samples before reconnecting.")] = 5.0,
     flow: Annotated[bool, typer.Option("--flow", help="Run as a Prefect flow (record, then process).")] = False,
     no_display: Annotated[bool, typer.Option("--no-display", help="No live display (logs only).")] = False,

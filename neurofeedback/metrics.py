@@ -42,6 +42,10 @@ METRIC_UNITS = {
     "aperiodic_exponent": "1",
     "aperiodic_offset": "log10(uV^2/Hz)",
     "faa": "ln(uV^2)",
+    "feedback_reward_rate": "fraction",
+    "feedback_time_above_s": "s",
+    "feedback_metric_change": "",
+    "feedback_metric_change_pct": "%",
 }
 
 
@@ -102,6 +106,15 @@ def session_metrics(summary: dict) -> pd.DataFrame:
     for pair, v in (summary.get("faa") or {}).items():
         if _finite(v):
             rows.append(("faa", pair, float(v)))
+    fb = summary.get("feedback") or {}
+    if fb:
+        name = str(fb.get("protocol") or "feedback")
+        for key, metric in (("reward_rate", "feedback_reward_rate"),
+                            ("time_above_threshold_s", "feedback_time_above_s"),
+                            ("metric_change", "feedback_metric_change"),
+                            ("metric_change_pct", "feedback_metric_change_pct")):
+            if _finite(fb.get(key)):
+                rows.append((metric, name, float(fb[key])))
     df = pd.DataFrame(rows, columns=["metric", "channel", "value"])
     df["unit"] = [metric_unit(m) for m in df["metric"]]
     return df

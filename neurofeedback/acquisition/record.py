@@ -117,7 +117,8 @@ def record_session(connection: Connection, *, subject: str, duration_s: float, p
                    force: bool = False, stall_timeout_s: float = 5.0,
                    reconnect_interval_s: float = 1.0, on_gate=None, on_update=None,
                    keyboard: bool = False, process: bool = True, store: bool = True,
-                   stop_event: threading.Event | None = None) -> SessionResult:
+                   stop_event: threading.Event | None = None, on_start=None, on_chunk=None,
+                   before_finalize=None, poll_s: float = 0.1) -> SessionResult:
     """Record one session: connect, check quality, record to disk, finalize and process.
 
     Parameters
@@ -150,6 +151,15 @@ def record_session(connection: Connection, *, subject: str, duration_s: float, p
         copy, derivatives), so it shows up in ``sessions`` and ``trends``.
     stop_event : threading.Event | None
         Set to end the recording early (it is kept).
+    on_start : callable | None
+        Called with the session's :class:`SessionPaths` just before recording starts.
+    on_chunk : callable | None
+        Passed to :meth:`Recorder.record`: sees every chunk of EEG as it is written.
+    before_finalize : callable | None
+        Called with the :class:`RecordingResult` before the session is converted and processed
+        (real-time feedback writes its summary into the sidecar there).
+    poll_s : float
+        How often the stream is read (feedback polls faster for a short delay).
 
     Returns
     -------
@@ -192,16 +202,21 @@ def record_session(connection: Connection, *, subject: str, duration_s: float, p
         recorder = Recorder(connection, paths, subject=subject, duration_s=duration_s,
                             protocol=protocol, blocks=blocks, notes=notes,
                             stall_timeout_s=stall_timeout_s,
-                            reconnect_interval_s=reconnect_interval_s, settings=settings)
+                            reconnect_interval_s=reconnect_interval_s, poll_s=poll_s,
+                            settings=settings)
         recorder._board, probe._board = probe._board, None  # keep the open stream
         if keyboard and sys.stdin is not None and sys.stdin.isatty():
             _keyboard_thread(recorder)
-        result = recorder.record(on_update=on_update, stop_event=stop_event)
+        if on_start is not None:
+            on_start(paths)
+        result = recorder.record(on_update=on_update, stop_event=stop_event, on_chunk=on_chunk)
     finally:
         for r in (recorder, locals().get("probe")):
             if r is not None:
                 r.close()
     fif, summary = None, None
+    if before_finalize is not None:
+        before_finalize(result)
     if result.n_samples >= 2:
         fif, processed = finalize_session(result.paths.csv, settings=settings, process=process)
         summary = processed.summary() if processed is not None else None

@@ -337,7 +337,7 @@ class Recorder:
         write_sidecar(self.paths.csv, self._doc)
 
     def record(self, *, on_update=None, stop_event: threading.Event | None = None,
-               update_s: float = 0.5) -> RecordingResult:
+               update_s: float = 0.5, on_chunk=None) -> RecordingResult:
         """Record until ``duration_s`` of recording time, ``stop_event`` or a lost device.
 
         Parameters
@@ -347,6 +347,11 @@ class Recorder:
         stop_event : threading.Event | None
             Set it to end early (the session is kept and ends cleanly, ``end_reason="stopped"``).
         update_s : float
+        on_chunk : callable | None
+            Called after each chunk is on disk as ``on_chunk(eeg_uv, timestamps, start)``: the
+            chunk's EEG rows in µV (n_channels, n_samples), its timestamps (``None`` when the
+            board has none) and its first sample's position in the session (samples, disconnect
+            time included). This is how real-time feedback sees the stream it records.
 
         Returns
         -------
@@ -420,6 +425,9 @@ class Recorder:
                         pos += n
                         last_ts = float(chunk[ts_row, -1]) if ts_row is not None else None
                         window = np.concatenate([window, chunk[eeg_rows]], axis=1)[:, -win_n:]
+                        if on_chunk is not None:
+                            on_chunk(chunk[eeg_rows], None if ts_row is None else chunk[ts_row],
+                                     pos - n)
                     t_data = now
                 elif pending_gap is None and now - t_data > self.stall_timeout_s:
                     logger.warning("%s: no samples for %.1f s; reconnecting", self.connection.describe(),

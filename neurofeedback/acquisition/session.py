@@ -24,7 +24,8 @@ from .recorder import SessionPaths
 
 logger = logging.getLogger("neurofeedback")
 
-__all__ = ["finalize_session", "find_session_csv", "recover_session"]
+__all__ = ["FEEDBACK_CHANNELS", "feedback_tsv", "finalize_session", "find_session_csv",
+           "recover_session"]
 
 
 def find_session_csv(path) -> Path:
@@ -76,6 +77,9 @@ def finalize_session(csv, *, settings=None, process: bool = True):
 
     paths = SessionPaths.from_csv(csv)
     raw = read_recording(paths.csv, format="brainflow_csv")
+    fb = feedback_tsv(paths.csv)
+    if fb.is_file():
+        _add_feedback_channels(raw, fb)
     tmp = paths.fif.with_name(paths.fif.stem + ".tmp_raw.fif")
     raw.save(tmp, fmt="double", overwrite=True, verbose=False)
     tmp.replace(paths.fif)
@@ -84,6 +88,53 @@ def finalize_session(csv, *, settings=None, process: bool = True):
         processed = process_raw(raw, settings, path=paths.fif, fmt="fif",
                                 input_sha256=file_sha256(paths.fif))
     return paths.fif, processed
+
+
+#: The feedback values written into the canonical FIF as misc channels (see ``feedback_tsv``).
+FEEDBACK_CHANNELS = ("feedback_metric", "feedback_threshold", "feedback_reward")
+
+
+def feedback_tsv(csv) -> Path:
+    """Where a feedback session logs its updates: ``<stem>_feedback.tsv`` beside the recording.
+
+    One line per update, appended and flushed as it happens (crash-safe like the recording):
+    ``t_s`` (session time of the window's last sample), ``timestamp`` (the board's, of that
+    sample), ``phase``, ``metric``, ``threshold``, ``reward`` (0/1), ``artifact`` (0/1),
+    ``inhibited`` (0/1), ``level``, ``reward_rate``, ``latency_s`` (from that sample's
+    timestamp to the feedback leaving; empty when the board's clock is not wall time, as in
+    playback) and ``reason``.
+    """
+    csv = Path(csv)
+    return csv.with_name(csv.name.removesuffix(".csv").removesuffix("_eeg") + "_feedback.tsv")
+
+
+def _add_feedback_channels(raw, tsv: Path) -> None:
+    """Add the feedback metric, threshold and reward as misc channels (held between updates;
+    0 before the first update and where the value is undefined: baseline threshold, artifact)."""
+    import mne
+    import pandas as pd
+
+    try:
+        fb = pd.read_csv(tsv, sep="\t")
+    except (OSError, ValueError, pd.errors.EmptyDataError) as exc:
+        logger.warning("%s: feedback log not readable (%s); the session is kept without it", tsv, exc)
+        return
+    if fb.empty or "t_s" not in fb:
+        return
+    sfreq = raw.info["sfreq"]
+    idx = np.clip(np.round(fb["t_s"].to_numpy(float) * sfreq).astype(int), 0, raw.n_times)
+    data = np.zeros((len(FEEDBACK_CHANNELS), raw.n_times))
+    cols = ("metric", "threshold", "reward")
+    for k in range(len(fb)):
+        stop = idx[k + 1] if k + 1 < len(fb) else raw.n_times
+        for row, col in enumerate(cols):
+            v = float(fb[col].iloc[k]) if col in fb else np.nan
+            data[row, idx[k]:stop] = v if np.isfinite(v) else 0.0
+    info = mne.create_info(list(FEEDBACK_CHANNELS), sfreq, ch_types="misc")
+    extra = mne.io.RawArray(data, info, first_samp=raw.first_samp, verbose="error")
+    with extra.info._unlock():
+        extra.info["meas_date"] = raw.info["meas_date"]
+    raw.add_channels([extra], force_update_info=True)
 
 
 def recover_session(path, *, settings=None, process: bool = True):

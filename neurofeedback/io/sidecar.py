@@ -29,6 +29,8 @@ Schema (version 1); ``board_id`` is the only required key for reading:
       "source": null,                      # e.g. {"kind": "playback", "file": ..., "speed": 1.0}
       "time_scale": 1.0,                   # recording seconds per timestamp second (playback speed)
       "duration_planned_s": 600.0,
+      "feedback": null,                    # feedback sessions: {"protocol": ..., "reward_rate": ...,
+                                           #  ...} (neurofeedback.feedback.summarize), else null
       "software": {"neurofeedback": "...", "brainflow": "...", "mne": "...", "python": "..."}
     }
 
@@ -123,6 +125,7 @@ def make_sidecar(board_id: int, **fields) -> dict:
         "source": None,
         "time_scale": 1.0,
         "duration_planned_s": None,
+        "feedback": None,  # real-time feedback sessions: protocol, threshold, reward summary
         "software": software_versions(),
     }
     unknown = set(fields) - set(doc)

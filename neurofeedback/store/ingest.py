@@ -244,6 +244,8 @@ def _store(processed, raw, *, catalog, home, sha, cfg, subject, session, sidecar
     from ..process import write_table
 
     summary = processed.summary()
+    if sidecar.get("feedback"):
+        summary["feedback"] = sidecar["feedback"]  # reward rate & co. become session metrics
     metrics = session_metrics(summary)
     protocol = sidecar.get("protocol") or None
     task = task_label(protocol)
@@ -344,6 +346,10 @@ def _read_sidecar(path: Path) -> dict:
     from ..io.sidecar import find_sidecar, read_sidecar
 
     found = find_sidecar(path)
+    if found is None and path.name.endswith("_raw.fif"):
+        # the recorder's canonical FIF: its sidecar is the recording CSV's (<stem>_eeg.json)
+        cand = path.with_name(path.name.removesuffix("_raw.fif") + "_eeg.json")
+        found = cand if cand.is_file() else None
     if found is None:
         return {}
     try:

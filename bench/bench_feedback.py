@@ -1,0 +1,164 @@
+"""Benchmark: the real-time neurofeedback step, against BrainFlow's band powers.
+
+Run by hand (not part of the tests)::
+
+    .venv/bin/python bench/bench_feedback.py [--updates 2000] [--warmup 200] [--sfreq 250]
+
+Section 1 (compute) times one call of :func:`neurofeedback.feedback.step` per update — linear
+detrend, artifact check, Welch PSD (1-s Hann segments), band integration, baseline / threshold
+bookkeeping and the new immutable state — on 2-s windows of simulated EEG (1/f background +
+alpha) slid at 4 Hz, for 4 (Muse names), 8 (Cyton) and 16 (Cyton + Daisy) channels, with:
+
+* ``alpha-up`` as shipped (it uses only the posterior channels the board has: TP9/TP10 of 4,
+  O1/O2/P7/P8 of 8, O1/O2/P7/P8/P3/P4 of 16);
+* ``alpha-up`` on *every* channel of the board (the worst case of a relative-power protocol);
+* ``faa`` on 16 channels (one frontal pair).
+
+The first 60 s of updates are the baseline (a running median per update), the rest training,
+as in a session. Beside each, on the very same windows, BrainFlow's own
+``DataFilter.get_avg_band_powers(window, channels, sampling_rate, apply_filter=True)`` (all
+channels of the board, rows = channels, its default band-pass + band-stop filters: what a
+BrainFlow app would compute per update). Median, p99 and max in milliseconds, and the ratios
+ours / BrainFlow. The target is p99 < 5 ms at 16 channels.
+
+Section 2 (end-to-end delay, from a sample entering the board to the feedback leaving the
+runner) is a placeholder for the runner's measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+# One core, for real: must happen before NumPy/SciPy load their thread pools.
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+LAYOUTS = {
+    4: ("TP9", "AF7", "AF8", "TP10"),
+    8: ("Fp1", "Fp2", "C3", "C4", "P7", "P8", "O1", "O2"),
+    16: ("Fp1", "Fp2", "C3", "C4", "P7", "P8", "O1", "O2", "F7", "F8", "F3", "F4", "T7", "T8", "P3", "P4"),
+}
+
+
+def _windows(n_ch: int, sfreq: float, n_updates: int, protocol, seed: int = 0) -> np.ndarray:
+    """Simulated µV data long enough for ``n_updates`` sliding windows."""
+    from neurofeedback.simulate import simulate_eeg
+
+    duration = n_updates / protocol.update_hz + protocol.window_s + 1.0
+    rec = simulate_eeg(ch_names=LAYOUTS[n_ch], sfreq=sfreq, duration_s=duration, alpha_amplitude_uv=8.0,
+                       seed=seed)
+    return rec.data_uv
+
+
+def _stats(ns: list[int]) -> dict:
+    a = np.asarray(ns, dtype=np.float64) / 1e6
+    return {"median": float(np.median(a)), "p99": float(np.percentile(a, 99)), "max": float(a.max())}
+
+
+def time_step(protocol, n_ch: int, sfreq: float, n_updates: int, warmup: int) -> tuple[dict, dict, tuple]:
+    """Time ``step`` and BrainFlow's ``get_avg_band_powers`` on the same windows."""
+    from brainflow.data_filter import DataFilter
+
+    from neurofeedback.feedback import init_state, step
+
+    data = _windows(n_ch, sfreq, n_updates + warmup, protocol)
+    n = int(round(protocol.window_s * sfreq))
+    hop = int(round(sfreq / protocol.update_hz))
+    state = init_state(protocol, sfreq, LAYOUTS[n_ch], baseline_s=60.0)
+    channels = list(range(n_ch))
+    ours, theirs = [], []
+    gc.collect()
+    for k in range(n_updates + warmup):
+        end = n + k * hop
+        window = data[:, end - n:end]
+        t0 = time.perf_counter_ns()
+        state, _ = step(state, window)
+        t1 = time.perf_counter_ns()
+        bf_in = np.ascontiguousarray(window)  # BrainFlow's filters work in place: its own copy
+        t2 = time.perf_counter_ns()
+        DataFilter.get_avg_band_powers(bf_in, channels, int(sfreq), True)
+        t3 = time.perf_counter_ns()
+        if k >= warmup:
+            ours.append(t1 - t0)
+            theirs.append(t3 - t2)
+    return _stats(ours), _stats(theirs), state.used_channels
+
+
+def section_compute(args) -> list[dict]:
+    """Section 1: per-update compute time of ``step`` vs BrainFlow."""
+    from neurofeedback.feedback import load_protocol
+
+    alpha = load_protocol("alpha-up")
+    cases = []
+    for n_ch in (4, 8, 16):
+        cases.append((f"alpha-up ({n_ch} ch board)", alpha, n_ch))
+        everywhere = dataclasses.replace(alpha, channels=LAYOUTS[n_ch])
+        cases.append((f"alpha-up on all {n_ch} ch", everywhere, n_ch))
+    cases.append(("faa (16 ch board)", load_protocol("faa"), 16))
+
+    print(f"1. Compute per update: {args.updates} updates after {args.warmup} warm-up, "
+          f"{args.sfreq:g} Hz, 2-s windows at 4 Hz (one core)")
+    header = (f"{'case':<26} {'used':>4} | {'step med':>8} {'p99':>7} {'max':>7} | "
+              f"{'BF med':>7} {'p99':>7} | {'ratio med':>9} {'p99':>6}")
+    print(header)
+    print("-" * len(header))
+    rows = []
+    for label, protocol, n_ch in cases:
+        ours, bf, used = time_step(protocol, n_ch, args.sfreq, args.updates, args.warmup)
+        row = {"case": label, "n_used": len(used), "ours": ours, "brainflow": bf}
+        rows.append(row)
+        print(f"{label:<26} {len(used):>4} | {ours['median']:>8.3f} {ours['p99']:>7.3f} {ours['max']:>7.2f} | "
+              f"{bf['median']:>7.3f} {bf['p99']:>7.3f} | {ours['median'] / bf['median']:>9.2f} "
+              f"{ours['p99'] / bf['p99']:>6.2f}")
+    print("(milliseconds; ratio = ours / BrainFlow get_avg_band_powers(apply_filter=True) on all board channels)")
+    worst16 = max(r["ours"]["p99"] for r in rows if "16" in r["case"])
+    verdict = "meets" if worst16 < 5.0 else "MISSES"
+    print(f"16-channel p99, worst case: {worst16:.3f} ms — {verdict} the 5 ms target")
+    return rows
+
+
+def section_end_to_end(args) -> None:
+    """Section 2: end-to-end delay — PLACEHOLDER for the lead.
+
+    To be added with the runner: the delay from a sample entering the board (e.g. a marked
+    step injected through BrainFlow's playback/synthetic board) to the runner emitting the
+    FeedbackOutput whose window first contains it, median and p99, for 4/8/16 channels.
+    """
+    print("\n2. End-to-end delay: not measured yet (the runner's measurement goes here)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--updates", type=int, default=2000, help="timed updates per case (default 2000)")
+    parser.add_argument("--warmup", type=int, default=200, help="untimed updates first (default 200)")
+    parser.add_argument("--sfreq", type=float, default=250.0, help="sampling rate, Hz (default 250)")
+    args = parser.parse_args(argv)
+    if args.updates < 100:
+        parser.error("--updates must be at least 100 (for a p99)")
+    try:  # one core, as the docstring says (Linux)
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    except (AttributeError, OSError):
+        pass
+    print(f"Python {platform.python_version()}, NumPy {np.__version__}, {platform.machine()}")
+
+    # ---- Section 1: compute (step vs BrainFlow) -------------------------------------------
+    section_compute(args)
+
+    # ---- Section 2: end-to-end delay (the lead adds it with the runner) -------------------
+    section_end_to_end(args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
