@@ -21,8 +21,10 @@ channels of the board, rows = channels, its default band-pass + band-stop filter
 BrainFlow app would compute per update). Median, p99 and max in milliseconds, and the ratios
 ours / BrainFlow. The target is p99 < 5 ms at 16 channels.
 
-Section 2 (end-to-end delay, from a sample entering the board to the feedback leaving the
-runner) is a placeholder for the runner's measurement.
+Section 2 (end-to-end delay) runs the real runner on BrainFlow's synthetic board (recording
+to disk, LSL and OSC outputs open) with protocols on 4, 8 and 16 channels and measures, per
+update, the time from the BrainFlow timestamp of the window's newest sample to the feedback
+having been sent. The target is p99 < 150 ms at 4 Hz updates.
 """
 
 from __future__ import annotations
@@ -128,14 +130,59 @@ def section_compute(args) -> list[dict]:
     return rows
 
 
-def section_end_to_end(args) -> None:
-    """Section 2: end-to-end delay — PLACEHOLDER for the lead.
+def section_end_to_end(args) -> list[dict]:
+    """Section 2: end-to-end delay through the real runner on BrainFlow's synthetic board.
 
-    To be added with the runner: the delay from a sample entering the board (e.g. a marked
-    step injected through BrainFlow's playback/synthetic board) to the runner emitting the
-    FeedbackOutput whose window first contains it, median and p99, for 4/8/16 channels.
+    ``run_feedback`` records a session exactly as ``neurofeedback feedback`` does (CSV +
+    sidecar + feedback log, LSL and OSC outputs open), with protocols using 4, 8 and 16 of the
+    synthetic board's channels. The delay of each update is measured from the BrainFlow
+    timestamp of the window's newest sample (set when the sample entered BrainFlow's buffer) to
+    the moment the feedback value has been sent to every output: the feedback of a sample
+    cannot leave earlier. Both clocks are this machine's wall clock.
     """
-    print("\n2. End-to-end delay: not measured yet (the runner's measurement goes here)")
+    import dataclasses
+    import logging
+    import tempfile
+
+    from neurofeedback.acquisition.boards import board_info
+    from neurofeedback.acquisition.connection import make_connection
+    from neurofeedback.feedback import load_protocol
+    from neurofeedback.feedback.runner import run_feedback
+
+    logging.getLogger("neurofeedback").setLevel(logging.ERROR)
+    try:  # the board's thread, the recorder and the outputs use both cores, as in real use
+        os.sched_setaffinity(0, os.sched_getaffinity(0) | set(range(os.cpu_count() or 1)))
+    except (AttributeError, OSError):
+        pass
+    conn = make_connection(-1)  # synthetic: 16 EEG channels at 250 Hz, wall-clock timestamps
+    names = board_info(conn.data_board_id).eeg_names
+    base = load_protocol("alpha-up")
+    print(f"\n2. End-to-end delay (synthetic board, {args.e2e_seconds:g} s per case, 4 Hz updates, "
+          "outputs lsl+osc open; sample's BrainFlow timestamp → feedback sent)")
+    print(f"{'channels':>8}  {'updates':>7}  {'median ms':>9}  {'p99 ms':>7}  {'max ms':>7}  "
+          f"{'step p99 ms':>11}")
+    rows = []
+    for n in (4, 8, 16):
+        proto = dataclasses.replace(base, name=f"alpha-up-{n}ch", channels=tuple(names[:n]))
+        with tempfile.TemporaryDirectory() as home:
+            res = run_feedback(conn, proto, subject="bench", duration_s=args.e2e_seconds,
+                               baseline_s=min(10.0, args.e2e_seconds / 4), outputs=("lsl", "osc"),
+                               sink_options={"lsl_name": f"nf-bench-{n}", "osc_port": 59999},
+                               home=home, gate_s=0, store=False)
+            import pandas as pd
+
+            lat = pd.read_csv(res.log_path, sep="\t")["latency_s"].to_numpy(float) * 1e3
+        comp = res.feedback["compute"]
+        row = {"channels": n, "updates": int(lat.size), "median": float(np.median(lat)),
+               "p99": float(np.percentile(lat, 99)), "max": float(lat.max()),
+               "step_p99": comp["p99_ms"]}
+        rows.append(row)
+        print(f"{n:>8}  {row['updates']:>7}  {row['median']:>9.1f}  {row['p99']:>7.1f}  "
+              f"{row['max']:>7.1f}  {row['step_p99']:>11.2f}")
+    worst = max(r["p99"] for r in rows)
+    print(f"end-to-end p99, worst case: {worst:.1f} ms — "
+          f"{'meets' if worst < 150 else 'MISSES'} the 150 ms target (4 Hz updates)")
+    return rows
 
 
 def main(argv=None) -> int:
@@ -143,6 +190,8 @@ def main(argv=None) -> int:
     parser.add_argument("--updates", type=int, default=2000, help="timed updates per case (default 2000)")
     parser.add_argument("--warmup", type=int, default=200, help="untimed updates first (default 200)")
     parser.add_argument("--sfreq", type=float, default=250.0, help="sampling rate, Hz (default 250)")
+    parser.add_argument("--e2e-seconds", type=float, default=60.0,
+                        help="length of each end-to-end session (default 60)")
     args = parser.parse_args(argv)
     if args.updates < 100:
         parser.error("--updates must be at least 100 (for a p99)")
@@ -155,7 +204,7 @@ def main(argv=None) -> int:
     # ---- Section 1: compute (step vs BrainFlow) -------------------------------------------
     section_compute(args)
 
-    # ---- Section 2: end-to-end delay (the lead adds it with the runner) -------------------
+    # ---- Section 2: end-to-end delay through the runner -------------------------------------
     section_end_to_end(args)
     return 0
 
