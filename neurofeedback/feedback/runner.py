@@ -9,6 +9,10 @@ recording) and sends it to the outputs (LSL, OSC, tone; the terminal gauge is dr
 CLI from ``on_output``). Everything runs on the recorder's thread: no queue between the stream
 and the feedback, so the delay is the poll interval plus the compute time.
 
+A disconnect shows as a jump in the chunks' session position (the recorder counts the time
+lost); the ring buffer then starts afresh, so no window joins data from both sides of the gap,
+and the next update comes once a full window has arrived after the reconnect.
+
 The end-to-end delay of each update is measured from the board's timestamp of the window's
 last sample to the moment the feedback leaves (``time.time()``); boards whose timestamps are
 not wall-clock time (file playback replays the file's own times) log no delay.
@@ -75,6 +79,8 @@ class FeedbackLoop:
         self._ts = np.full(self.win_n, np.nan)
         self._filled = 0
         self._next = float(self.win_n)  # first update when the first full window is in
+        self._end = 0  # the session position just after the last sample pushed
+        self.resets = 0  # how many times a disconnect emptied the window
         self.sinks = list(sinks)
         self.on_output = on_output
         self.outputs: list = []
@@ -94,6 +100,15 @@ class FeedbackLoop:
         n = eeg_uv.shape[1]
         k = 0
         with self._lock:
+            if start != self._end and self._filled:  # samples are missing: a disconnect
+                self._filled = 0
+                self._next = float(start + self.win_n)
+                self.resets += 1
+                logger.info("feedback: %.1f s lost in a disconnect; the window restarts",
+                            (start - self._end) / self.sfreq)
+            elif not self._filled and start > self._end:
+                self._next = max(self._next, float(start + self.win_n))
+            self._end = start + n
             while k < n:
                 need = max(1, int(math.ceil(self._next)) - (start + k))
                 take = min(n - k, need)
@@ -161,6 +176,7 @@ class FeedbackLoop:
             "p99_ms": float(np.percentile(lat, 99) * 1e3) if lat.size else None,
             "what": "board timestamp of the window's last sample → feedback sent (wall clock)",
         }
+        doc["window_restarts"] = int(self.resets)
         doc["compute"] = {
             "median_ms": float(np.median(comp)) if comp.size else None,
             "p99_ms": float(np.percentile(comp, 99)) if comp.size else None,

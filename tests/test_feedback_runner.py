@@ -1,0 +1,112 @@
+"""The runner's ring buffer: every update sees exactly the last window of the stream, whatever
+the chunking, at the protocol's update rate; a disconnect restarts the window so no update joins
+data from both sides of the gap; the feedback log holds every update."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from neurofeedback.feedback import init_state, load_protocol, step
+from neurofeedback.feedback.runner import FeedbackLoop
+
+from _signals import alpha_peak, powerlaw_noise
+
+SFREQ = 256.0
+MUSE = ("TP9", "AF7", "AF8", "TP10")
+
+
+def stream(seconds, seed, *, alpha_std=8.0):
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SFREQ)
+    return np.stack([powerlaw_noise(n, SFREQ, 1.0, rng, std=10.0)
+                     + alpha_peak(n, SFREQ, 10.0, rng, std=alpha_std) for _ in MUSE])
+
+
+def feed(loop, data, sizes, *, start=0, t0=1.7e9):
+    """Hand ``data`` to the loop in chunks cycling through ``sizes``, as the recorder does."""
+    k, i = 0, 0
+    n = data.shape[1]
+    while k < n:
+        m = min(sizes[i % len(sizes)], n - k)
+        ts = t0 + (start + k + np.arange(m)) / SFREQ
+        loop(data[:, k:k + m], ts, start + k)
+        k += m
+        i += 1
+
+
+def direct(protocol, windows_end, data, *, offset=0):
+    """The reference: :func:`step` on ``data[:, end - n:end]`` for each window end (samples)."""
+    state = init_state(protocol, SFREQ, MUSE, baseline_s=10)
+    n = int(round(protocol.window_s * SFREQ))
+    outs = []
+    for end in windows_end:
+        state, out = step(state, data[:, end - offset - n:end - offset], t=end / SFREQ)
+        outs.append(out)
+    return outs
+
+
+@pytest.mark.parametrize("sizes", [[1], [7, 13], [64], [250, 3, 1000]])
+def test_updates_see_the_last_window_at_the_update_rate_whatever_the_chunks(sizes):
+    protocol = load_protocol("alpha-up")
+    data = stream(30, seed=1)
+    loop = FeedbackLoop(protocol, SFREQ, MUSE, baseline_s=10)
+    feed(loop, data, sizes)
+    win_n = int(round(protocol.window_s * SFREQ))
+    hop = SFREQ / protocol.update_hz
+    ends = [int(np.ceil(win_n + k * hop)) for k in range(int((data.shape[1] - win_n) / hop) + 1)]
+    assert [round(o.t * SFREQ) for o in loop.outputs] == ends  # 4 Hz after the first 2-s window
+    ref = direct(protocol, ends, data)
+    np.testing.assert_allclose([o.metric for o in loop.outputs], [o.metric for o in ref],
+                               rtol=1e-12)
+    assert [o.reward for o in loop.outputs] == [o.reward for o in ref]
+    # the baseline is the updates of the session's first 10 s (windows ending at 2 … 9.75 s)
+    assert sum(o.phase == "baseline" for o in loop.outputs) == (10 - 2) * protocol.update_hz
+    assert loop.resets == 0
+
+
+def test_a_disconnect_restarts_the_window():
+    protocol = load_protocol("alpha-up")
+    before, after = stream(12, seed=2), stream(20, seed=3)
+    # before the gap the signal is 20x larger: a window straddling the gap would show it
+    before *= 20.0
+    gap = int(3.0 * SFREQ)
+    loop = FeedbackLoop(protocol, SFREQ, MUSE, baseline_s=10)
+    feed(loop, before, [50])
+    n_before = len(loop.outputs)
+    back = before.shape[1] + gap  # the recorder's position after the reconnect
+    feed(loop, after, [50], start=back)
+    assert loop.resets == 1
+    post = loop.outputs[n_before:]
+    win_n = int(round(protocol.window_s * SFREQ))
+    # nothing is updated until a whole window has arrived after the reconnect ...
+    assert round(post[0].t * SFREQ) == back + win_n
+    assert all(o.t * SFREQ >= back + win_n for o in post)
+    # ... and every later window is made of post-gap samples only
+    hop = SFREQ / protocol.update_hz
+    ends = [int(np.ceil(back + win_n + k * hop)) for k in range(len(post))]
+    assert [round(o.t * SFREQ) for o in post] == ends
+    state = loop.state
+    n = win_n
+    for o, end in zip(post, ends):
+        s0 = init_state(protocol, SFREQ, MUSE, baseline_s=0)
+        _, ref = step(s0, after[:, end - back - n:end - back])
+        assert o.metric == pytest.approx(ref.metric, rel=1e-12)
+    assert state.n_updates == len(loop.outputs)
+    assert loop.summary()["window_restarts"] == 1
+
+
+def test_the_log_holds_every_update(tmp_path):
+    protocol = load_protocol("alpha-up")
+    data = stream(20, seed=4)
+    log = tmp_path / "sub-x_feedback.tsv"
+    loop = FeedbackLoop(protocol, SFREQ, MUSE, baseline_s=5, log_path=log)
+    feed(loop, data, [33])
+    loop.close()
+    tsv = pd.read_csv(log, sep="\t")
+    assert len(tsv) == len(loop.outputs) == int((20 - 2) * protocol.update_hz) + 1
+    np.testing.assert_allclose(tsv["t_s"], [o.t for o in loop.outputs], rtol=1e-8)
+    np.testing.assert_allclose(tsv["metric"], [o.metric for o in loop.outputs], rtol=1e-8)
+    assert tsv["reward"].tolist() == [int(o.reward) for o in loop.outputs]
+    assert set(tsv["phase"]) == {"baseline", "training"}
+    # the timestamps are not wall-clock time here, so no delay is claimed
+    assert tsv["latency_s"].isna().all() and loop.latencies == []
