@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated, Optional
@@ -11,7 +12,8 @@ from rich.live import Live
 
 from .cli import _print_summary, _setup_logging, _user_errors, app, out
 from .cli_record import (CheckOpt, FileOpt, HomeOpt, IpAddressOpt, IpPortOpt, LoopOpt, MacOpt,
-                         SerialNumberOpt, SerialPortOpt, SpeedOpt, quality_table)
+                         SerialNumberOpt, SerialPortOpt, SpeedOpt, _print_report_hint,
+                         quality_table)
 
 
 @app.command()
@@ -26,6 +28,7 @@ def feedback(
     lsl_name: Annotated[str, typer.Option("--lsl-name", help="Name of the LSL outlet.")] = "neurofeedback",
     osc_host: Annotated[str, typer.Option("--osc-host", help="Where OSC messages go.")] = "127.0.0.1",
     osc_port: Annotated[int, typer.Option("--osc-port", help="UDP port of the OSC receiver.")] = 5005,
+    artifact_uv: Annotated[Optional[float], typer.Option("--artifact-uv", min=1.0, help="Peak-to-peak limit in µV above which a window is an artifact (no reward); default: the protocol's (150 µV). The synthetic board's test signals are ~500 µV.")] = None,
     notes: Annotated[str, typer.Option("--notes", help="Free-text notes stored with the session.")] = "",
     serial_port: SerialPortOpt = None,
     mac_address: MacOpt = None,
@@ -55,6 +58,8 @@ def feedback(
     baseline_s = parse_duration(baseline) if baseline else min(60.0, duration_s / 4)
     outputs = parse_outputs(output)
     proto = load_protocol(protocol)
+    if artifact_uv is not None:
+        proto = dataclasses.replace(proto, artifact_ptp_uv=float(artifact_uv))
     connection = connection_from_options(
         board=board, serial_port=serial_port, mac_address=mac_address,
         serial_number=serial_number, ip_address=ip_address, ip_port=ip_port,
@@ -95,6 +100,7 @@ def feedback(
     _print_feedback(res.feedback)
     if summary is not None:
         _print_summary(summary)
+    _print_report_hint(res.session.session_id, home)
 
 
 def _print_feedback(fb: dict) -> None:
@@ -117,6 +123,14 @@ def _print_feedback(fb: dict) -> None:
                   markup=False, soft_wrap=True)
     elif change is not None:
         out.print(f"metric change from baseline: {change:+.3g}", markup=False)
+    base = fb.get("baseline") or {}
+    if not fb.get("n_training") and fb.get("n_updates"):
+        limit = (fb.get("protocol_config") or {}).get("artifact_ptp_uv")
+        out.print(f"no training: the baseline never had enough clean windows ({base.get('n_clean', 0)} "
+                  f"clean of {base.get('n_windows', 0)}; {fb.get('n_artifact', 0)} artifact windows over "
+                  f"{limit:g} µV peak-to-peak or flat). Check the headset's contact, or raise "
+                  "--artifact-uv (the synthetic board's test signals are ~500 µV).",
+                  markup=False, soft_wrap=True)
     d = fb.get("delay") or {}
     if d.get("n"):
         out.print(f"delay sample → feedback: median {d['median_ms']:.0f} ms, p99 {d['p99_ms']:.0f} ms "

@@ -175,6 +175,16 @@ def record(
         out.print(f"  raw: {rec.paths.csv.name} + {rec.paths.sidecar.name}; canonical: "
                   f"{res.fif.name if res.fif else '—'}")
     _report(res.summary, as_json)
+    if not as_json:
+        _print_report_hint(res.session_id, home)
+
+
+def _print_report_hint(session_id, home) -> None:
+    """How to get the stored session's HTML report (the analyst's next step)."""
+    if session_id:
+        where = f" --home {home}" if home else ""
+        out.print(f"stored as {session_id}; its report: neurofeedback report session {session_id} "
+                  f"--out {session_id}.html{where}", markup=False, soft_wrap=True)
 
 
 def _report(summary, as_json):

@@ -110,3 +110,72 @@ def test_the_log_holds_every_update(tmp_path):
     assert set(tsv["phase"]) == {"baseline", "training"}
     # the timestamps are not wall-clock time here, so no delay is claimed
     assert tsv["latency_s"].isna().all() and loop.latencies == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The feedback log beside a recording: found from the CSV or the FIF, read, and plotted
+
+def _write_log(tmp_path, *, tail=""):
+    protocol = load_protocol("alpha-up")
+    data = stream(20, seed=5)
+    data[:, 3000:3100] += 400.0  # an artifact: some windows give no reward
+    log = tmp_path / "sub-x_ses-1_feedback.tsv"
+    loop = FeedbackLoop(protocol, SFREQ, MUSE, baseline_s=5, log_path=log)
+    feed(loop, data, [40])
+    loop.close()
+    if tail:
+        with open(log, "a") as fh:
+            fh.write(tail)
+    return log, loop
+
+
+def test_feedback_log_and_sidecar_are_found_from_the_csv_and_the_fif(tmp_path):
+    from neurofeedback.acquisition.session import find_feedback_log
+    from neurofeedback.io.sidecar import find_sidecar
+
+    log, _ = _write_log(tmp_path)
+    csv, fif = tmp_path / "sub-x_ses-1_eeg.csv", tmp_path / "sub-x_ses-1_raw.fif"
+    sidecar = tmp_path / "sub-x_ses-1_eeg.json"
+    for p in (csv, fif, sidecar):
+        p.write_text("{}")
+    assert find_feedback_log(csv) == log and find_feedback_log(fif) == log
+    assert find_sidecar(fif) == sidecar and find_sidecar(csv) == sidecar
+    assert find_feedback_log(tmp_path / "other.edf") is None
+    log.unlink()
+    assert find_feedback_log(csv) is None
+
+
+def test_read_feedback_log_drops_a_cut_last_line_and_names_the_file(tmp_path):
+    from neurofeedback.acquisition.session import read_feedback_log
+    from neurofeedback.errors import RecordingFormatError
+
+    log, loop = _write_log(tmp_path, tail="19.75\t1700000019.7\ttrai")  # a crash mid-line
+    table = read_feedback_log(log)
+    assert len(table) == len(loop.outputs)
+    assert table["reward"].dtype.kind == "i" and table["artifact"].sum() > 0
+    assert table.loc[table["phase"] == "baseline", "threshold"].isna().all()
+    bad = tmp_path / "bad_feedback.tsv"
+    bad.write_text("t_s\tmetric\n1\t2\n")
+    with pytest.raises(RecordingFormatError, match=r"bad_feedback.tsv: feedback log lacks the "
+                                                   r"column\(s\) phase, threshold, reward$"):
+        read_feedback_log(bad)
+
+
+def test_plot_feedback_draws_the_log(tmp_path):
+    from neurofeedback.acquisition.session import read_feedback_log
+    from neurofeedback.report.plots import plot_feedback
+
+    log, loop = _write_log(tmp_path)
+    table = read_feedback_log(log)
+    fig = plot_feedback(table, metric_label="relative alpha power (fraction)", target_rate=0.65)
+    ax, ax_rate = fig.axes[:2]
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    np.testing.assert_allclose(lines["metric"].get_ydata(), [o.metric for o in loop.outputs])
+    rewarded = [o.t for o in loop.outputs if o.reward]
+    np.testing.assert_allclose(lines["rewarded update"].get_xdata(), rewarded)
+    np.testing.assert_allclose(lines["threshold"].get_ydata(), [o.threshold for o in loop.outputs])
+    n_art = sum(o.artifact for o in loop.outputs)
+    assert n_art > 0 and len(lines["artifact (no reward)"].get_xdata()) == n_art
+    rate = {ln.get_label(): ln for ln in ax_rate.get_lines()}
+    np.testing.assert_allclose(rate["target"].get_ydata(), 0.65)
+    assert ax.get_ylabel() == "relative alpha power (fraction)"

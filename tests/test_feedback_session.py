@@ -174,3 +174,57 @@ def test_feedback_on_the_synthetic_board_measures_its_delay(tmp_path):
     assert res.feedback["delay"]["n"] == len(log)
     assert res.feedback["delay"]["p99_ms"] == pytest.approx(np.percentile(log["latency_s"], 99) * 1e3)
     assert res.session.summary is not None
+
+
+def test_feedback_session_report_shows_the_feedback(feedback_run, browser, tmp_path):
+    """The session's report (by its ID in the store, as an analyst asks for it) has a
+    ``feedback`` section: the log's metric, threshold and rewards plotted, the sidecar's summary
+    in a table; the page renders in Chromium without errors."""
+    from test_report_browser import _check_page
+
+    from neurofeedback.report import session_report
+
+    folder = feedback_run["folder"]
+    session_id = next(folder.glob("*_eeg.csv")).name.removesuffix("_eeg.csv")
+    out = tmp_path / "fb.html"
+    r = _cli("report", "session", session_id, "--out", out, env=feedback_run["env"])
+    assert r.returncode == 0, r.stderr
+    assert "sections: recording, feedback, quality" in r.stdout
+    rep = session_report(session_id, home=feedback_run["home"])
+    assert "feedback" in rep.figures
+    fb = json.loads(next(folder.glob("*_eeg.json")).read_text())["feedback"]
+    table = next(t for t in rep.tables() if t.name == "feedback_summary").frame.set_index("item")
+    assert table.loc["reward rate (target)", "value"] == f"{100 * fb['reward_rate']:.1f}% (65.0%)"
+    assert table.loc["training updates", "value"] == str(fb["n_training"])
+    assert table.loc["channels", "value"] == "TP9, TP10"
+    page = browser.open(out)
+    try:
+        _check_page(page, rep, "feedback_session_report")
+        text = page.evaluate("document.querySelector('#feedback').innerText")
+        assert f"Rewarded {100 * fb['reward_rate']:.0f}% of {fb['n_training']} training updates" in text
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("extra", [[], ["--artifact-uv", "1500"]])
+def test_feedback_on_the_synthetic_board_explains_an_all_artifact_baseline(extra, tmp_path):
+    """The synthetic board's test signals (~500 µV) are artifacts at the protocols' 150 µV: the
+    CLI says why nothing was trained and how to change it; with --artifact-uv it trains."""
+    env = {**os.environ, "NEUROFEEDBACK_HOME": str(tmp_path)}
+    r = _cli("feedback", "--board", "synthetic", "--protocol", "alpha-up", "--duration", "8s",
+             "--baseline", "3s", "--check-seconds", "0", "--subject", "syn", "--json", *extra,
+             env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    fb = json.loads(r.stdout)["feedback"]
+    assert fb["protocol_config"]["artifact_ptp_uv"] == (1500.0 if extra else 150.0)
+    if extra:
+        assert fb["n_training"] > 0 and fb["n_artifact"] == 0
+    else:
+        assert fb["n_training"] == 0 and fb["n_artifact"] == fb["n_updates"] > 0
+        r = _cli("feedback", "--board", "synthetic", "--protocol", "alpha-up", "--duration", "4s",
+                 "--baseline", "2s", "--check-seconds", "0", "--subject", "syn",
+                 env=env)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert "no training: the baseline never had enough clean windows" in r.stdout
+        assert "raise --artifact-uv" in r.stdout
+        assert "its report: neurofeedback report session sub-syn_ses-" in r.stdout

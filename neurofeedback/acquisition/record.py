@@ -35,12 +35,15 @@ class SessionResult:
         The pre-recording check.
     summary : dict | None
         The processed session's summary (``inspect --json`` object).
+    session_id : str | None
+        Its ID in the session store (``None`` when it was not stored).
     """
 
     recording: RecordingResult
     fif: Path | None
     quality: object
     summary: dict | None
+    session_id: str | None = None
 
     @property
     def folder(self) -> Path:
@@ -214,7 +217,7 @@ def record_session(connection: Connection, *, subject: str, duration_s: float, p
         for r in (recorder, locals().get("probe")):
             if r is not None:
                 r.close()
-    fif, summary = None, None
+    fif, summary, session_id = None, None, None
     if before_finalize is not None:
         before_finalize(result)
     if result.n_samples >= 2:
@@ -223,8 +226,9 @@ def record_session(connection: Connection, *, subject: str, duration_s: float, p
         if processed is not None and store:
             from ..store import ingest_processed
 
-            ingest_processed(processed, home=home, subject=subject)
-    return SessionResult(recording=result, fif=fif, quality=check, summary=summary)
+            session_id = ingest_processed(processed, home=home, subject=subject).session_id
+    return SessionResult(recording=result, fif=fif, quality=check, summary=summary,
+                         session_id=session_id)
 
 
 class _NoPaths:

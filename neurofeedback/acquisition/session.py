@@ -24,8 +24,8 @@ from .recorder import SessionPaths
 
 logger = logging.getLogger("neurofeedback")
 
-__all__ = ["FEEDBACK_CHANNELS", "feedback_tsv", "finalize_session", "find_session_csv",
-           "recover_session"]
+__all__ = ["FEEDBACK_CHANNELS", "feedback_tsv", "finalize_session", "find_feedback_log",
+           "find_session_csv", "read_feedback_log", "recover_session"]
 
 
 def find_session_csv(path) -> Path:
@@ -108,6 +108,70 @@ def feedback_tsv(csv) -> Path:
     return csv.with_name(csv.name.removesuffix(".csv").removesuffix("_eeg") + "_feedback.tsv")
 
 
+def find_feedback_log(recording) -> Path | None:
+    """Return the feedback log of a recorded session (its CSV or ``_raw.fif``), or ``None``.
+
+    Parameters
+    ----------
+    recording : path-like
+        The recorder's ``<stem>_eeg.csv`` or ``<stem>_raw.fif`` (any other file has no log).
+
+    Returns
+    -------
+    path : Path | None
+        ``<stem>_feedback.tsv`` when it exists.
+    """
+    p = Path(recording)
+    name = p.name.removesuffix("_raw.fif") if p.name.endswith("_raw.fif") else None
+    cand = p.with_name(name + "_feedback.tsv") if name is not None else feedback_tsv(p)
+    return cand if cand.is_file() and cand != p else None
+
+
+def read_feedback_log(tsv):
+    """Read a feedback log (see :func:`feedback_tsv`) as a table, one row per update.
+
+    Parameters
+    ----------
+    tsv : path-like
+
+    Returns
+    -------
+    log : pandas.DataFrame
+        Numeric columns as floats (``reward``, ``artifact`` and ``inhibited`` as 0/1 integers;
+        a missing value, e.g. the threshold during the baseline, is NaN). A last line cut short
+        by a crash is dropped.
+
+    Raises
+    ------
+    RecordingFormatError
+        When the file cannot be read or lacks the ``t_s``, ``phase``, ``metric``,
+        ``threshold`` or ``reward`` columns.
+    """
+    import pandas as pd
+
+    tsv = Path(tsv)
+    try:
+        log = pd.read_csv(tsv, sep="\t", dtype={"phase": str, "reason": str},
+                          keep_default_na=True, on_bad_lines="skip")
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise RecordingFormatError(tsv, f"feedback log not readable ({exc})") from None
+    need = ("t_s", "phase", "metric", "threshold", "reward")
+    missing = [c for c in need if c not in log]
+    if missing:
+        raise RecordingFormatError(tsv, f"feedback log lacks the column(s) {', '.join(missing)}")
+    for col in [c for c in _TSV_NUMERIC if c in log]:
+        log[col] = pd.to_numeric(log[col], errors="coerce")
+    log = log[log["t_s"].notna() & log["phase"].isin(["baseline", "training"])]
+    for col in ("reward", "artifact", "inhibited"):
+        if col in log:
+            log[col] = log[col].fillna(0).astype(int)
+    return log.reset_index(drop=True)
+
+
+_TSV_NUMERIC = ("t_s", "timestamp", "metric", "threshold", "reward", "artifact", "inhibited",
+                "level", "reward_rate", "latency_s")
+
+
 def _add_feedback_channels(raw, tsv: Path) -> None:
     """Add the feedback metric, threshold and reward as misc channels (held between updates;
     0 before the first update and where the value is undefined: baseline threshold, artifact)."""
@@ -115,9 +179,9 @@ def _add_feedback_channels(raw, tsv: Path) -> None:
     import pandas as pd
 
     try:
-        fb = pd.read_csv(tsv, sep="\t")
-    except (OSError, ValueError, pd.errors.EmptyDataError) as exc:
-        logger.warning("%s: feedback log not readable (%s); the session is kept without it", tsv, exc)
+        fb = read_feedback_log(tsv)
+    except RecordingFormatError as exc:
+        logger.warning("%s; the session is kept without it", exc)
         return
     if fb.empty or "t_s" not in fb:
         return

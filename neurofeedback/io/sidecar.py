@@ -58,9 +58,16 @@ def sidecar_path(recording) -> Path:
 
 
 def find_sidecar(recording) -> Path | None:
-    """Return the existing sidecar of ``recording``, or ``None``."""
+    """Return the existing sidecar of ``recording``, or ``None``.
+
+    The sidecar is ``<recording>.json`` with or without the recording's suffix; the recorder's
+    canonical ``<stem>_raw.fif`` shares the sidecar of its CSV, ``<stem>_eeg.json``.
+    """
     p = Path(recording)
-    for cand in (p.with_suffix(".json"), p.with_name(p.name + ".json")):
+    cands = [p.with_suffix(".json"), p.with_name(p.name + ".json")]
+    if p.name.endswith("_raw.fif"):
+        cands.append(p.with_name(p.name.removesuffix("_raw.fif") + "_eeg.json"))
+    for cand in cands:
         if cand.is_file() and cand != p:
             return cand
     return None

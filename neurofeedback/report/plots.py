@@ -19,7 +19,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 __all__ = [
     "BAND_COLORS", "plot_artifact_timeline", "pretty_unit", "plot_band_timecourse", "plot_coverage",
-    "plot_psd", "plot_topomaps", "plot_trend",
+    "plot_feedback", "plot_psd", "plot_topomaps", "plot_trend",
 ]
 
 #: One colour per band, in band order (delta → gamma), reused in every figure.
@@ -273,6 +273,67 @@ def plot_band_timecourse(epochs: pd.DataFrame, *, bands, annotations=None,
     _legend_right(ax)
     ax.set_title(f"{kind.capitalize()} band power per epoch (mean of good channels; "
                  "faint dots: rejected epochs)", fontsize=10, pad=14)
+    return fig
+
+
+def plot_feedback(log: pd.DataFrame, *, metric_label: str, target_rate: float | None = None,
+                  annotations=None) -> Figure:
+    """A neurofeedback session: the metric against its threshold, rewards, and the reward rate.
+
+    Parameters
+    ----------
+    log : pandas.DataFrame
+        The feedback log (:func:`neurofeedback.acquisition.session.read_feedback_log`): one row
+        per update with ``t_s``, ``phase``, ``metric``, ``threshold``, ``reward`` and, when
+        present, ``artifact``, ``inhibited`` and ``reward_rate``.
+    metric_label : str
+        The y-axis label of the metric, with its unit.
+    target_rate : float | None
+        The protocol's target reward rate, drawn on the reward-rate panel.
+    annotations : dict of sequences | None
+        For the blocks.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    fig = _figure(10.0, 4.6)
+    ax, ax_rate = fig.subplots(2, 1, sharex=True, height_ratios=[2.6, 1.0])
+    t = log["t_s"].to_numpy(float)
+    if annotations is not None:
+        _shade_blocks(ax, _blocks(annotations))
+        _shade_blocks(ax_rate, _blocks(annotations), labels=False)
+    base = log["phase"].to_numpy() == "baseline"
+    if base.any():
+        ax.axvspan(0.0, float(t[base].max()), color="#eeeeee", zorder=0, lw=0)
+        ax.text(float(t[base].max()) / 2, 0.98, "baseline", transform=ax.get_xaxis_transform(),
+                ha="center", va="top", fontsize=8, color="#555555")
+    metric = log["metric"].to_numpy(float)
+    reward = log["reward"].to_numpy(int) == 1
+    ax.plot(t, metric, "-", color="#4c72b0", lw=0.9, label="metric")
+    ax.plot(t[reward], metric[reward], ".", color="#2ca02c", ms=4, label="rewarded update")
+    ax.step(t, log["threshold"].to_numpy(float), where="post", color="#c44e52", lw=1.4,
+            label="threshold")
+    flags = [("artifact", "#d62728", "artifact (no reward)"), ("inhibited", "#ff7f0e", "inhibited")]
+    for col, color, label in flags:
+        if col in log and (log[col] == 1).any():
+            ax.plot(t[log[col].to_numpy() == 1], np.zeros(int((log[col] == 1).sum())), "|",
+                    color=color, ms=10, transform=ax.get_xaxis_transform(), label=label)
+    ax.set_ylabel(metric_label)
+    ax.set_title("Feedback metric per update, its threshold and the rewarded updates",
+                 fontsize=10, pad=14)
+    if "reward_rate" in log:
+        ax_rate.plot(t, log["reward_rate"].to_numpy(float), "-", color="#2ca02c", lw=1.2,
+                     label="reward rate (last ~30 s)")
+    if target_rate is not None:
+        ax_rate.axhline(target_rate, color="#555555", ls="--", lw=1.0, label="target")
+    ax_rate.set_ylim(-0.02, 1.02)
+    ax_rate.set_ylabel("reward rate")
+    ax_rate.set_xlabel("time (s)")
+    _legend_right(ax)
+    handles, labels = ax_rate.get_legend_handles_labels()
+    if handles:
+        ax_rate.legend(handles, labels, loc="lower right", fontsize=7, frameon=False)
     return fig
 
 

@@ -1,6 +1,8 @@
 """The session report: one recording, plots first and the numbers beside them.
 
-Sections (their HTML anchors): ``recording`` (metadata), ``quality`` (per-channel signal quality
+Sections (their HTML anchors): ``recording`` (metadata), ``feedback`` (only for a neurofeedback
+session: the metric against its threshold, the rewards and the reward rate, from the session's
+feedback log and sidecar), ``quality`` (per-channel signal quality
 and the artifact timeline), ``spectrum`` (PSD per channel, bands shaded, IAF marked),
 ``bands`` (band power over the session with the blocks shaded), ``topography`` (scalp maps, only
 with ≥ 8 good channels that have positions), ``features`` (the session's features with units)
@@ -163,6 +165,11 @@ def build_session_report(processed, *, catalog_row: dict | None = None,
                             text=[] if len(rec_rows) else ["No blocks or markers in this recording."]))
     report.sections.append(sec)
 
+    # -- feedback (a neurofeedback session) --------------------------------------------------
+    fb_section = _feedback_section(report, processed, sidecar.get("feedback"), ann)
+    if fb_section is not None:
+        report.sections.append(fb_section)
+
     # -- quality ---------------------------------------------------------------------------
     q = processed.quality.copy()
     qt = pd.DataFrame({"channel": q["channel"], "status": q["status"]})
@@ -248,6 +255,121 @@ def build_session_report(processed, *, catalog_row: dict | None = None,
         Block(table=Table("provenance", _provenance_table(prov, summary),
                           caption="How these numbers were made"))]))
     return report
+
+
+_METRIC_LABELS = {
+    "relative_power": "relative {bands} power (fraction of broadband)",
+    "absolute_power": "absolute {bands} power (µV²)",
+    "band_ratio": "{bands} power ratio",
+    "faa": "FAA, ln(µV²) ({bands})",
+}
+
+
+def _feedback_section(report: Report, processed, summary: dict | None, ann) -> Section | None:
+    """The feedback of a neurofeedback session: a plot from its log, the summary as a table."""
+    import logging
+
+    from ..acquisition.session import find_feedback_log, read_feedback_log
+    from ..errors import RecordingFormatError
+
+    log = None
+    log_path = find_feedback_log(processed.path) if processed.path is not None else None
+    if log_path is not None:
+        try:
+            log = read_feedback_log(log_path)
+        except RecordingFormatError as exc:
+            logging.getLogger("neurofeedback").warning("%s; the report shows no feedback plot", exc)
+    if not isinstance(summary, dict):
+        summary = None
+    if summary is None and (log is None or log.empty):
+        return None
+    summary = summary or {}
+    config = summary.get("protocol_config") or {}
+    target = config.get("target_reward_rate")
+    bands = " / ".join(summary.get("bands") or []) or "band"
+    metric = summary.get("metric")
+    label = _METRIC_LABELS.get(metric, "{bands} metric").format(bands=bands)
+    sec = Section("feedback", "Neurofeedback", intro=[
+        "The live feedback of this session, as the person received it: each update computes the "
+        "protocol's metric on the last window of EEG; during the baseline there is no reward "
+        "and the threshold is set from the baseline's distribution; in training the update is "
+        "rewarded when the metric passes the threshold, which then adapts to keep the reward "
+        "rate near its target. Artifact and inhibited windows are never rewarded."])
+    text = []
+    if summary:
+        rate, n_train = summary.get("reward_rate"), summary.get("n_training") or 0
+        if rate is not None:
+            text.append(f"Rewarded {100 * rate:.0f}% of {n_train} training updates"
+                        + (f" (target {100 * target:.0f}%)" if target is not None else "") + ".")
+        change, pct = summary.get("metric_change"), summary.get("metric_change_pct")
+        if change is not None:
+            text.append(f"Training median of the metric vs. the baseline median: {change:+.4g}"
+                        + (f" ({pct:+.1f}%)" if pct is not None else "") + ".")
+    if log is not None and not log.empty:
+        report.figures["feedback"] = plots.plot_feedback(log, metric_label=label,
+                                                         target_rate=target, annotations=ann)
+        if not summary:
+            train = log[log["phase"] == "training"]
+            if len(train):
+                text.append(f"Rewarded {100 * train['reward'].mean():.0f}% of {len(train)} "
+                            "training updates (from the feedback log; the session has no "
+                            "feedback summary, e.g. after a recovered crash).")
+    else:
+        text.append("The feedback log (<session>_feedback.tsv) is not beside this recording, so "
+                    "there is no plot; the numbers come from the session's sidecar.")
+    table = Table("feedback_summary", _feedback_table(summary), caption="Feedback summary") \
+        if summary else None
+    sec.blocks.append(Block(figure="feedback" if "feedback" in report.figures else None,
+                            alt="Feedback metric, threshold and rewards over the session",
+                            text=text, table=table))
+    return sec
+
+
+def _feedback_table(summary: dict) -> pd.DataFrame:
+    base = summary.get("baseline") or {}
+    delay = summary.get("delay") or {}
+    comp = summary.get("compute") or {}
+    config = summary.get("protocol_config") or {}
+
+    def num(v, fmt="{:.4g}", unit=""):
+        return "–" if v is None else fmt.format(v) + unit
+
+    def pct(v):
+        return "–" if v is None else f"{100 * v:.1f}%"
+
+    edges = summary.get("band_edges_hz") or []
+    items = [
+        ("protocol", summary.get("protocol")),
+        ("metric", f"{summary.get('metric')} ({summary.get('direction')})"),
+        ("bands", ", ".join(f"{b} {lo:g}–{hi:g} Hz" for b, (lo, hi)
+                            in zip(summary.get("bands") or [], edges))),
+        ("channels", ", ".join(map(str, summary.get("used_channels") or [])) or None),
+        ("window / update rate", f"{config.get('window_s', '–')} s / {config.get('update_hz', '–')} Hz"),
+        ("baseline", f"{num(base.get('duration_s'), '{:g}', ' s')}, {base.get('n_clean', '–')} clean "
+                     f"of {base.get('n_windows', '–')} windows"),
+        ("baseline median (IQR)", f"{num(base.get('median'))} ({num(base.get('iqr'))})"),
+        ("threshold from the baseline",
+         f"{num(base.get('threshold'))} (percentile {num(base.get('percentile'), '{:g}')})"),
+        ("final threshold", num(summary.get("final_threshold"))),
+        ("training updates", summary.get("n_training")),
+        ("rewarded", summary.get("n_rewarded")),
+        ("reward rate (target)", f"{pct(summary.get('reward_rate'))} "
+                                 f"({pct(config.get('target_reward_rate'))})"),
+        ("reward rate of clean windows", pct(summary.get("clean_reward_rate"))),
+        ("time above threshold", num(summary.get("time_above_threshold_s"), "{:.1f}", " s")),
+        ("artifact windows (no reward)", summary.get("n_artifact")),
+        ("inhibited windows (no reward)", summary.get("n_inhibited")),
+        ("metric change from baseline", f"{num(summary.get('metric_change'), '{:+.4g}')} "
+                                        f"({num(summary.get('metric_change_pct'), '{:+.1f}', '%')})"),
+        ("delay median / p99", "not measured (the board's clock is not wall time, e.g. playback)"
+         if not delay.get("n") else f"{num(delay.get('median_ms'), '{:.1f}')} / "
+                                    f"{num(delay.get('p99_ms'), '{:.1f}')} ms"),
+        ("compute median / p99", f"{num(comp.get('median_ms'), '{:.2f}')} / "
+                                 f"{num(comp.get('p99_ms'), '{:.2f}')} ms"),
+        ("window restarts after disconnects", summary.get("window_restarts")),
+    ]
+    return pd.DataFrame([(k, "–" if v is None else str(v)) for k, v in items],
+                        columns=["item", "value"])
 
 
 def _ptp_per_second(raw, ch_names) -> np.ndarray:

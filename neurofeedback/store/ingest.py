@@ -345,11 +345,7 @@ def _read_sidecar(path: Path) -> dict:
     """The recording's sidecar as a dict ({} without one; a broken one is the reader's error)."""
     from ..io.sidecar import find_sidecar, read_sidecar
 
-    found = find_sidecar(path)
-    if found is None and path.name.endswith("_raw.fif"):
-        # the recorder's canonical FIF: its sidecar is the recording CSV's (<stem>_eeg.json)
-        cand = path.with_name(path.name.removesuffix("_raw.fif") + "_eeg.json")
-        found = cand if cand.is_file() else None
+    found = find_sidecar(path)  # the recorder's _raw.fif finds its CSV's _eeg.json
     if found is None:
         return {}
     try:
