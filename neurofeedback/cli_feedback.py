@@ -11,9 +11,9 @@ import typer
 from rich.live import Live
 
 from .cli import _print_summary, _setup_logging, _user_errors, app, out
-from .cli_record import (CheckOpt, FileOpt, HomeOpt, IpAddressOpt, IpPortOpt, LoopOpt, MacOpt,
-                         SerialNumberOpt, SerialPortOpt, SpeedOpt, _print_report_hint,
-                         quality_table)
+from .cli_record import (ChannelNamesOpt, CheckOpt, FileOpt, HomeOpt, IpAddressOpt, IpPortOpt,
+                         LoopOpt, MacOpt, SerialNumberOpt, SerialPortOpt, SpeedOpt,
+                         _print_report_hint, quality_table)
 
 
 @app.command()
@@ -38,6 +38,7 @@ def feedback(
     file: FileOpt = None,
     speed: SpeedOpt = 1.0,
     loop: LoopOpt = False,
+    channel_names: ChannelNamesOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Start even when the quality check says no-go.")] = False,
     check_s: CheckOpt = 4.0,
     home: HomeOpt = None,
@@ -63,7 +64,8 @@ def feedback(
     connection = connection_from_options(
         board=board, serial_port=serial_port, mac_address=mac_address,
         serial_number=serial_number, ip_address=ip_address, ip_port=ip_port,
-        file=str(file) if file else None, speed=speed, loop=loop, home=home)
+        file=str(file) if file else None, speed=speed, loop=loop, channel_names=channel_names,
+        home=home)
 
     def on_gate(check):
         if not as_json:

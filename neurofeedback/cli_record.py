@@ -30,6 +30,9 @@ FileOpt = Annotated[Optional[Path], typer.Option("--file", help="Recording to re
 SpeedOpt = Annotated[float, typer.Option("--speed", min=0.01, help="Playback speed (1 = real time).")]
 LoopOpt = Annotated[bool, typer.Option("--loop", help="Loop the playback file.")]
 CheckOpt = Annotated[float, typer.Option("--check-seconds", min=0, help="Quality check length; 0 skips it.")]
+ChannelNamesOpt = Annotated[Optional[str], typer.Option(
+    "--channel-names", help="EEG electrode sites in stream order, comma-separated (a custom montage, "
+                            "or a replayed file with generic names such as EEG 1..8).")]
 
 
 def quality_table(check, title="Signal quality check") -> Table:
@@ -101,6 +104,7 @@ def record(
     file: FileOpt = None,
     speed: SpeedOpt = 1.0,
     loop: LoopOpt = False,
+    channel_names: ChannelNamesOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Record even when the quality check says no-go.")] = False,
     check_s: CheckOpt = 4.0,
     stall_timeout: Annotated[float, typer.Option("--stall-timeout", min=0.5, help="Seconds without samples before reconnecting.")] = 5.0,
@@ -122,7 +126,8 @@ def record(
     settings = load_settings()
     options = dict(board=board, serial_port=serial_port, mac_address=mac_address,
                    serial_number=serial_number, ip_address=ip_address, ip_port=ip_port,
-                   file=str(file) if file else None, speed=speed, loop=loop)
+                   file=str(file) if file else None, speed=speed, loop=loop,
+                   channel_names=channel_names)
     if flow:
         from pipelines.record import record_and_process
 

@@ -111,3 +111,64 @@ def test_gate_passes_a_clean_simulated_recording(tmp_path):
                               "--subject", "pb1", "--duration", "4s", "--home", str(home)])
     assert res.exit_code == 0, res.output
     assert "GO: every channel passes" in res.stdout
+
+
+CYTON_SITES = "Fp1,Fp2,C3,C4,P7,P8,O1,O2"
+
+
+def test_channel_names_name_a_replayed_files_generic_channels(shared_data, tmp_path):
+    """OpenBCI GUI text files call their channels EEG 1..8; --channel-names names the sites, and
+    the names reach the sidecar, the canonical FIF (with montage positions) and the store, so a
+    feedback protocol that needs posterior sites can run on the file."""
+    import mne
+
+    path = shared_file(shared_data, OPENBCI_V6)
+    home, res = _record(tmp_path, path, "eyes-open:2", "4s",
+                        extra=("--force", "--check-seconds", "0", "--channel-names", CYTON_SITES))
+    assert res.exit_code == 0, res.output
+    csv = next((home / "recordings").rglob("*_eeg.csv"))
+    assert read_sidecar(csv.with_suffix(".json"))["channel_names"] == CYTON_SITES.split(",")
+    raw = mne.io.read_raw_fif(next(csv.parent.glob("*_raw.fif")), verbose="error")
+    assert raw.ch_names[:8] == CYTON_SITES.split(",")
+    pos = np.array([raw.info["chs"][raw.ch_names.index(c)]["loc"][:3] for c in ("O1", "O2")])
+    assert np.isfinite(pos).all() and (np.abs(pos) > 0).any(axis=1).all()
+    assert pos[0, 0] < 0 < pos[1, 0]  # O1 on the left, O2 on the right
+    # the samples are the file's, unchanged by the renaming
+    table = np.loadtxt(csv, delimiter="\t")
+    doc = read_sidecar(csv.with_suffix(".json"))
+    got = table[:, doc["board_descr"]["eeg_channels"]].T
+    np.testing.assert_array_equal(got, _source_uv_openbci(path)[:, : got.shape[1]])
+    # a feedback protocol needing posterior sites resolves them on the renamed stream
+    res = runner.invoke(app, ["feedback", "--board", "playback", "--file", str(path), "--speed", "10",
+                              "--protocol", "alpha-up", "--duration", "4s", "--baseline", "2s",
+                              "--check-seconds", "0", "--channel-names", CYTON_SITES,
+                              "--subject", "pb2", "--home", str(home), "--json"])
+    assert res.exit_code == 0, res.output
+    fb = json.loads(res.stdout.strip().splitlines()[-1])["feedback"]
+    assert fb["used_channels"] == ["O1", "O2", "P7", "P8"] and fb["n_updates"] > 0
+
+
+@pytest.mark.parametrize("names, why", [
+    ("Fp1,Fp2", r"2 name\(s\) for 8 EEG channels"),
+    ("Fp1,Fp2,C3,C4,P7,P8,O1,O1", "a repeated name"),
+    ("Fp1,,C3,C4,P7,P8,O1,O2", "an empty name"),
+])
+def test_channel_names_errors_are_one_line(tmp_path, names, why):
+    from neurofeedback.acquisition.record import connection_from_options
+    from neurofeedback.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^Invalid value for the --channel-names parameter: .*"
+                                          rf"\(8\), but got '{names}' \({why}\)\.$"):
+        connection_from_options(board="cyton", serial_port="/dev/null", channel_names=names)
+    res = runner.invoke(app, ["record", "--board", "synthetic", "--subject", "x", "--duration", "2s",
+                              "--channel-names", names, "--home", str(tmp_path)])
+    assert res.exit_code == 2 and "16 EEG channels" in res.stderr and len(res.stderr.splitlines()) == 1
+    assert not (tmp_path / "recordings").exists()
+
+
+def test_feedback_on_generic_names_says_to_name_them(shared_data, tmp_path):
+    path = shared_file(shared_data, OPENBCI_V6)
+    res = runner.invoke(app, ["feedback", "--board", "playback", "--file", str(path), "--protocol",
+                              "alpha-up", "--duration", "4s", "--home", str(tmp_path)])
+    assert res.exit_code == 2
+    assert "but the board has EEG 1, EEG 2" in res.stderr and "--channel-names" in res.stderr

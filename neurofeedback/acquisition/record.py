@@ -5,6 +5,7 @@ This is what ``neurofeedback record`` and the Prefect recording flow call.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import threading
@@ -14,12 +15,14 @@ from pathlib import Path
 
 from ..errors import ConfigError, QualityGateError
 from ..home import data_home
+from .boards import board_info
 from .connection import Connection
 from .recorder import Recorder, RecordingResult, new_session_paths
 
 logger = logging.getLogger("neurofeedback")
 
-__all__ = ["SessionResult", "connection_from_options", "playback_connection", "record_session"]
+__all__ = ["SessionResult", "connection_from_options", "parse_channel_names", "playback_connection",
+           "record_session"]
 
 
 @dataclass(frozen=True)
@@ -76,10 +79,13 @@ def playback_connection(path, *, speed: float = 1.0, loop: bool = False, format:
 
 def connection_from_options(*, board, serial_port=None, mac_address=None, serial_number=None,
                             ip_address=None, ip_port=None, file=None, speed=1.0, loop=False,
-                            home=None):
+                            channel_names=None, home=None):
     """A :class:`Connection` from the ``record`` options: playback of ``file`` or a device.
 
-    Plain keyword values only, so a Prefect task can take them as parameters.
+    Plain keyword values only, so a Prefect task can take them as parameters. ``channel_names``
+    (a comma-separated string or a sequence) renames the EEG channels in stream order: the
+    electrode sites of a custom montage, or of a replayed file whose names are generic
+    (OpenBCI GUI text files say ``EEG 1`` … ``EEG 8``).
     """
     from brainflow.board_shim import BoardIds
 
@@ -90,11 +96,47 @@ def connection_from_options(*, board, serial_port=None, mac_address=None, serial
     if board_id == BoardIds.PLAYBACK_FILE_BOARD.value:
         if not file:
             raise ConfigError("--board playback replays a recording: pass --file RECORDING")
-        return playback_connection(file, speed=speed, loop=loop, home=home)
-    if file:
-        raise ConfigError(f"--file is only for --board playback, not {board!r}")
-    return make_connection(board_id, serial_port=serial_port, mac_address=mac_address,
-                           serial_number=serial_number, ip_address=ip_address, ip_port=ip_port)
+        conn = playback_connection(file, speed=speed, loop=loop, home=home)
+    else:
+        if file:
+            raise ConfigError(f"--file is only for --board playback, not {board!r}")
+        conn = make_connection(board_id, serial_port=serial_port, mac_address=mac_address,
+                               serial_number=serial_number, ip_address=ip_address,
+                               ip_port=ip_port)
+    if channel_names is None:
+        return conn
+    current = conn.channel_names or board_info(conn.data_board_id).eeg_names
+    names = parse_channel_names(channel_names, n_channels=len(current))
+    return dataclasses.replace(conn, channel_names=names)
+
+
+def parse_channel_names(value, *, n_channels: int) -> tuple[str, ...]:
+    """Parse and check ``--channel-names`` (comma-separated, one per EEG channel, unique).
+
+    Parameters
+    ----------
+    value : str | sequence of str
+    n_channels : int
+        How many EEG channels the stream has.
+
+    Returns
+    -------
+    names : tuple of str
+
+    Raises
+    ------
+    ConfigError
+        For a wrong count, an empty or a repeated name.
+    """
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = tuple(str(x).strip() for x in items)
+    if len(names) != n_channels or any(not n for n in names) or len(set(names)) != len(names):
+        why = (f"{len(names)} name(s) for {n_channels} EEG channels" if len(names) != n_channels
+               else "an empty name" if any(not n for n in names) else "a repeated name")
+        raise ConfigError(f"Invalid value for the --channel-names parameter: it needs one unique "
+                          f"name per EEG channel in stream order ({n_channels}), but got "
+                          f"{value if isinstance(value, str) else ','.join(names)!r} ({why}).")
+    return names
 
 
 def gate_is_informational(connection: Connection) -> bool:

@@ -75,6 +75,8 @@ DEFAULT_ADAPT_RATE = 0.03
 _MAX_UPDATE_HZ = 32.0
 _MIN_WINDOW_S = 1.0  # the 1-s Welch segment (and the 1 Hz band edge) needs it
 _MAX_WINDOW_S = 30.0
+#: Appended to "the board lacks the channels" errors: the sites may simply be unnamed.
+_RENAME_HINT = " (if electrodes sit there, name the channels with --channel-names)"
 
 _KEYS = (
     "name", "description", "metric", "bands", "channels", "pairs", "direction", "inhibits",
@@ -303,13 +305,13 @@ class Protocol:
             wanted = ", ".join(f"{l}/{r}" for l, r in self.pairs)
             raise ConfigError(
                 f"Protocol {self.name!r} needs one of the (left/right) channel pairs {wanted}, but the "
-                f"board has {', '.join(map(str, ch_names)) or 'no channels'}."
+                f"board has {', '.join(map(str, ch_names)) or 'no channels'}{_RENAME_HINT}."
             )
         used = tuple(lookup[c.lower()] for c in self.channels if c.lower() in lookup)
         if not used:
             raise ConfigError(
                 f"Protocol {self.name!r} needs one of the channels {', '.join(self.channels)}, but the "
-                f"board has {', '.join(map(str, ch_names)) or 'no channels'}."
+                f"board has {', '.join(map(str, ch_names)) or 'no channels'}{_RENAME_HINT}."
             )
         return tuple(dict.fromkeys(used))
 
