@@ -220,3 +220,27 @@ def test_trends_json_carries_the_intercept_the_plot_draws(report_store):
     assert t["slope_intercept"] == pytest.approx(fit["intercept"])
     assert t["slope_per_week"] == pytest.approx(fit["slope"])
     json.dumps(t, allow_nan=False)
+
+
+def test_session_report_feedback_from_the_sidecar_alone(cyton_report):
+    """A feedback session whose log is not beside the recording (e.g. reported from the BIDS
+    copy): the section says so and still shows the sidecar's summary; no plot is invented."""
+    from neurofeedback.feedback import init_state, load_protocol, step, summarize
+    from neurofeedback.report import build_session_report
+
+    processed, _ = cyton_report
+    data = processed.raw.get_data(picks="eeg")[:, : 30 * 250] * 1e6
+    state = init_state(load_protocol("alpha-up"), 250.0, processed.raw.ch_names[:8], baseline_s=10)
+    for end in range(500, data.shape[1] + 1, 62):
+        state, _ = step(state, data[:, end - 500:end])
+    fb = summarize(state)
+    rep = build_session_report(processed, sidecar={"feedback": fb})
+    assert rep.section_ids()[:2] == ["recording", "feedback"]
+    assert "feedback" not in rep.figures
+    sec = next(s for s in rep.sections if s.id == "feedback")
+    words = " ".join(t for b in sec.blocks for t in b.text)
+    assert "is not beside this recording" in words
+    assert f"Rewarded {100 * fb['reward_rate']:.0f}% of {fb['n_training']} training updates" in words
+    table = next(t for t in rep.tables() if t.name == "feedback_summary").frame.set_index("item")
+    assert table.loc["training updates", "value"] == str(fb["n_training"]) != "0"
+    assert table.loc["channels", "value"] == ", ".join(fb["used_channels"])

@@ -314,6 +314,9 @@ def _feedback_section(report: Report, processed, summary: dict | None, ann) -> S
                 text.append(f"Rewarded {100 * train['reward'].mean():.0f}% of {len(train)} "
                             "training updates (from the feedback log; the session has no "
                             "feedback summary, e.g. after a recovered crash).")
+    elif log_path is not None:
+        text.append(f"The feedback log {log_path.name} holds no update (or could not be read), "
+                    "so there is no plot; the numbers come from the session's sidecar.")
     else:
         text.append("The feedback log (<session>_feedback.tsv) is not beside this recording, so "
                     "there is no plot; the numbers come from the session's sidecar.")
