@@ -101,8 +101,8 @@ def feedback_tsv(csv) -> Path:
     ``t_s`` (session time of the window's last sample), ``timestamp`` (the board's, of that
     sample), ``phase``, ``metric``, ``threshold``, ``reward`` (0/1), ``artifact`` (0/1),
     ``inhibited`` (0/1), ``level``, ``reward_rate``, ``latency_s`` (from that sample's
-    timestamp to the feedback leaving; empty when the board's clock is not wall time, as in
-    playback) and ``reason``.
+    timestamp to the feedback leaving; empty when the stream's timestamps are not wall-clock
+    time) and ``reason``.
     """
     csv = Path(csv)
     return csv.with_name(csv.name.removesuffix(".csv").removesuffix("_eeg") + "_feedback.tsv")

@@ -14,8 +14,10 @@ lost); the ring buffer then starts afresh, so no window joins data from both sid
 and the next update comes once a full window has arrived after the reconnect.
 
 The end-to-end delay of each update is measured from the board's timestamp of the window's
-last sample to the moment the feedback leaves (``time.time()``); boards whose timestamps are
-not wall-clock time (file playback replays the file's own times) log no delay.
+last sample to the moment the feedback leaves (``time.time()``). BrainFlow stamps samples with
+the wall clock as they enter its buffer, the playback board included (it generates new
+timestamps by default); a stream whose timestamps are not within 30 s of the wall clock logs
+no delay rather than a meaningless one.
 """
 
 from __future__ import annotations
