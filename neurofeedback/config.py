@@ -227,17 +227,41 @@ def _validate(s: Settings, src: str) -> None:
     _pair(src, "features.aperiodic_range", s.features.aperiodic_range)
 
 
-def _read_yaml(path: Path) -> dict:
+def read_yaml_mapping(path: Path, *, kind: str = "config",
+               hint: str = " (set NEUROFEEDBACK_CONFIGS?)") -> dict:
+    """Read a YAML file holding a mapping (the configs and the protocols).
+
+    Parameters
+    ----------
+    path : Path
+    kind : str
+        What the file is, for the messages ("config", "protocol").
+    hint : str
+        Appended to the "not found" message.
+
+    Returns
+    -------
+    doc : dict
+
+    Raises
+    ------
+    ConfigError
+        One line naming ``path``: not found, a folder, not text, not valid YAML, not a mapping.
+    """
     try:
         with open(path, encoding="utf-8") as fh:
             doc = yaml.safe_load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found (set NEUROFEEDBACK_CONFIGS?)") from None
+        raise ConfigError(f"{path}: {kind} file not found{hint}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a {kind} file") from None
     except yaml.YAMLError as err:
         msg = " ".join(str(err).split())
         raise ConfigError(f"{path}: not valid YAML ({msg})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file") from None
     if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+        raise ConfigError(f"{path}: expected a mapping at the top level, but got {type(doc).__name__}")
     return doc
 
 
@@ -245,9 +269,9 @@ def _read_yaml(path: Path) -> dict:
 def _load_cached(folder: str, bands_file: str | None) -> Settings:
     folder_p = Path(folder)
     bpath = Path(bands_file) if bands_file else folder_p / "bands.yaml"
-    bands = _parse_bands(str(bpath), _read_yaml(bpath))
+    bands = _parse_bands(str(bpath), read_yaml_mapping(bpath))
     ppath = folder_p / "pipeline.yaml"
-    doc = _read_yaml(ppath)
+    doc = read_yaml_mapping(ppath)
     s = Settings(
         bands=bands,
         preprocessing=_section(ppath, PreprocessingSettings, doc, "preprocessing"),

@@ -280,19 +280,12 @@ class _Connection:
             self._pending[msg_id] = None
         try:
             self._write(data, deadline)
-            with self.cond:
-                while self._pending[msg_id] is None:
-                    if self.closed_reason is not None:
-                        raise BrowserError(f"{method}: {self.closed_reason}; {self._describe_death()}")
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise BrowserError(f"{method} got no answer within {timeout:g} s (browser hung?)")
-                    self.cond.wait(min(remaining, 1.0))
-                reply = self._pending[msg_id]
+            self.wait_for(lambda: self._pending[msg_id] is not None,
+                          max(0.0, deadline - time.monotonic()),
+                          f"the answer to {method} (browser hung?)")
         finally:
             with self.cond:
-                self._pending.pop(msg_id, None)
-        assert reply is not None
+                reply = self._pending.pop(msg_id, None)
         if "error" in reply:
             raise CDPError(method, reply["error"])
         return reply.get("result", {})

@@ -176,24 +176,23 @@ def _add_feedback_channels(raw, tsv: Path) -> None:
     """Add the feedback metric, threshold and reward as misc channels (held between updates;
     0 before the first update and where the value is undefined: baseline threshold, artifact)."""
     import mne
-    import pandas as pd
 
     try:
         fb = read_feedback_log(tsv)
     except RecordingFormatError as exc:
         logger.warning("%s; the session is kept without it", exc)
         return
-    if fb.empty or "t_s" not in fb:
+    if fb.empty:
         return
     sfreq = raw.info["sfreq"]
     idx = np.clip(np.round(fb["t_s"].to_numpy(float) * sfreq).astype(int), 0, raw.n_times)
+    idx = np.maximum.accumulate(idx)  # updates are in time order; a stray line cannot go back
+    # each update's value holds from its sample to the next update's (0 before the first)
+    lengths = np.diff(np.append(idx, raw.n_times)).clip(min=0)
+    values = np.nan_to_num(fb[["metric", "threshold", "reward"]].to_numpy(float).T,
+                           nan=0.0, posinf=0.0, neginf=0.0)
     data = np.zeros((len(FEEDBACK_CHANNELS), raw.n_times))
-    cols = ("metric", "threshold", "reward")
-    for k in range(len(fb)):
-        stop = idx[k + 1] if k + 1 < len(fb) else raw.n_times
-        for row, col in enumerate(cols):
-            v = float(fb[col].iloc[k]) if col in fb else np.nan
-            data[row, idx[k]:stop] = v if np.isfinite(v) else 0.0
+    data[:, idx[0]:idx[0] + lengths.sum()] = np.repeat(values, lengths, axis=1)
     info = mne.create_info(list(FEEDBACK_CHANNELS), sfreq, ch_types="misc")
     extra = mne.io.RawArray(data, info, first_samp=raw.first_samp, verbose="error")
     with extra.info._unlock():

@@ -77,17 +77,8 @@ liblsl reads its configuration once per process, at its first use, from ``$LSLAP
 (224.0.0.1, 224.0.0.183, 239.255.172.215, 255.255.255.255, IPv6 groups). For feedback consumed on
 the same computer :func:`configure_lsl` (called by :class:`LslOutput` with ``scope="machine"``,
 the default) writes :data:`LSL_MACHINE_CONFIG` to a file in the temporary folder and points
-``$LSLAPICFG`` at it, so the process and the programs it starts use it::
-
-    [ports]
-    IPv6 = disable
-    [multicast]
-    ResolveScope = machine
-    MachineAddresses = {127.0.0.1}
-    [lab]
-    KnownPeers = {127.0.0.1}
-    [log]
-    level = -2
+``$LSLAPICFG`` at it, so the process and the programs it starts use it (machine resolve
+scope, ``MachineAddresses`` and ``KnownPeers`` = 127.0.0.1, IPv6 off, log level -2).
 
 Discovery then only talks to 127.0.0.1 (``KnownPeers`` adds unicast queries to the outlets' own
 ports there, a fallback should the shared discovery port not reach every process), and liblsl's

@@ -35,10 +35,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
 from .._validate import _fmt_allowed
-from ..config import config_dir, load_settings
+from ..config import config_dir, load_settings, read_yaml_mapping
 from ..errors import ConfigError
 
 __all__ = [
@@ -455,24 +454,6 @@ def _parse_inhibits(src, value, settings) -> tuple[Inhibit, ...]:
     return tuple(out)
 
 
-def _read(path: Path) -> dict:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: protocol file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, not a protocol file") from None
-    except yaml.YAMLError as err:
-        msg = " ".join(str(err).split())
-        raise ConfigError(f"{path}: not valid YAML ({msg})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file") from None
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level, but got {type(doc).__name__}")
-    return doc
-
-
 def _listify(value):
     return tuple(value) if isinstance(value, list) else value
 
@@ -512,7 +493,7 @@ def load_protocol(name_or_path: str | os.PathLike, *, settings=None) -> Protocol
                 f"{_fmt_allowed(list_protocols()) or 'none (empty folder)'} or a YAML path, but got "
                 f"{text!r} instead."
             )
-    doc = _read(path)
+    doc = read_yaml_mapping(path, kind="protocol", hint="")
     unknown = sorted(set(doc) - set(_KEYS))
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {unknown}. Allowed keys are {sorted(_KEYS)}")

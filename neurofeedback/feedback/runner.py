@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from .step import init_state, step, summarize
 
 logger = logging.getLogger("neurofeedback")
 
@@ -68,8 +69,6 @@ class FeedbackLoop:
 
     def __init__(self, protocol, sfreq: float, ch_names, *, baseline_s: float = 60.0, sinks=(),
                  log_path: Path | None = None, on_output=None, settings=None):
-        from .step import init_state
-
         self.protocol = protocol
         self.sfreq = float(sfreq)
         self.ch_names = tuple(ch_names)
@@ -136,8 +135,6 @@ class FeedbackLoop:
         self._filled = min(self.win_n, self._filled + m)
 
     def _update(self, pos: int) -> None:
-        from .step import step
-
         t0 = time.perf_counter()
         self.state, out = step(self.state, self._buf, t=pos / self.sfreq)
         self.compute_s.append(time.perf_counter() - t0)
@@ -167,8 +164,6 @@ class FeedbackLoop:
 
     def summary(self) -> dict:
         """The session's feedback summary (:func:`summarize`) plus measured delays."""
-        from .step import summarize
-
         doc = summarize(self.state)
         lat = np.asarray(self.latencies, float)
         comp = np.asarray(self.compute_s, float) * 1e3

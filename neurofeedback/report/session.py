@@ -11,16 +11,19 @@ and ``provenance``.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, StoreError
+from ..errors import ConfigError, RecordingFormatError, StoreError
 from .document import Block, Report, Section, Table
 from . import plots
 
 __all__ = ["build_session_report", "session_report"]
+
+logger = logging.getLogger("neurofeedback")
 
 #: Fewest good channels with positions for a scalp map.
 MIN_TOPO_CHANNELS = 8
@@ -267,10 +270,7 @@ _METRIC_LABELS = {
 
 def _feedback_section(report: Report, processed, summary: dict | None, ann) -> Section | None:
     """The feedback of a neurofeedback session: a plot from its log, the summary as a table."""
-    import logging
-
     from ..acquisition.session import find_feedback_log, read_feedback_log
-    from ..errors import RecordingFormatError
 
     log = None
     log_path = find_feedback_log(processed.path) if processed.path is not None else None
@@ -278,7 +278,7 @@ def _feedback_section(report: Report, processed, summary: dict | None, ann) -> S
         try:
             log = read_feedback_log(log_path)
         except RecordingFormatError as exc:
-            logging.getLogger("neurofeedback").warning("%s; the report shows no feedback plot", exc)
+            logger.warning("%s; the report shows no feedback plot", exc)
     if not isinstance(summary, dict):
         summary = None
     if summary is None and (log is None or log.empty):
