@@ -144,7 +144,7 @@ def section_end_to_end(args) -> list[dict]:
     import logging
     import tempfile
 
-    from neurofeedback.acquisition.boards import board_info
+    from neurofeedback.boards import board_info
     from neurofeedback.acquisition.connection import make_connection
     from neurofeedback.feedback import load_protocol
     from neurofeedback.feedback.runner import run_feedback

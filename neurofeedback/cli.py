@@ -290,7 +290,7 @@ def boards(
     all_boards: Annotated[bool, typer.Option("--all", help="Also list boards without EEG channels.")] = False,
 ):
     """List BrainFlow boards: friendly name, rate, EEG channels and what each needs to connect."""
-    from .acquisition.boards import connection_params, friendly_name, list_boards
+    from .boards import connection_params, friendly_name, list_boards
 
     infos = [b for b in list_boards() if all_boards or b.eeg_rows or b.board_id in (-3, -2)]
     rows = [{"name": friendly_name(b.board_id), "board": b.name, "board_id": b.board_id,

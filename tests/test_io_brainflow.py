@@ -9,7 +9,7 @@ import pytest
 from brainflow.board_shim import BoardShim
 from brainflow.data_filter import DataFilter
 
-from neurofeedback.acquisition.boards import board_info
+from neurofeedback.boards import board_info
 from neurofeedback.errors import RecordingFormatError
 from neurofeedback.io import detect_format, read_brainflow_csv, read_recording
 from neurofeedback.io.sidecar import make_sidecar, write_sidecar

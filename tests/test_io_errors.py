@@ -8,7 +8,7 @@ import mne
 import numpy as np
 import pytest
 
-from neurofeedback.acquisition.boards import board_info
+from neurofeedback.boards import board_info
 from neurofeedback.errors import BoardError, NeurofeedbackError, RecordingFormatError
 from neurofeedback.io import detect_format, read, read_precomputed, read_recording
 from neurofeedback.io.sidecar import make_sidecar, write_sidecar

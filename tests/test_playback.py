@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, shared_file
-from neurofeedback.acquisition.boards import board_info
+from neurofeedback.boards import board_info
 from neurofeedback.acquisition.playback import PlaybackSource, _volts_to_uv, prepare_playback
 from neurofeedback.errors import RecordingFormatError
 from neurofeedback.io import read_recording

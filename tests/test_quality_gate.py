@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, shared_file
-from neurofeedback.acquisition.boards import board_info
+from neurofeedback.boards import board_info
 from neurofeedback.acquisition.playback import prepare_playback
 from neurofeedback.config import load_settings
 from neurofeedback.io import read_recording

@@ -1,5 +1,5 @@
-"""Live acquisition with BrainFlow (board names now; recorder, playback and recovery later)."""
+"""Live acquisition with BrainFlow: connections, the recorder, playback and recovery.
 
-from .boards import BoardInfo, board_info, list_boards, resolve_board
-
-__all__ = ["BoardInfo", "board_info", "list_boards", "resolve_board"]
+Acquisition ends at its files (the BrainFlow CSV and its sidecar, converted to FIF); board
+layouts live one layer down in :mod:`neurofeedback.boards`, shared with the readers in ``io``.
+"""

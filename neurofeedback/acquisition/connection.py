@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 
 from ..errors import BoardError
-from .boards import board_info, connection_hint, connection_params, resolve_board
+from ..boards import board_info, connection_hint, connection_params, resolve_board
 
 logger = logging.getLogger("neurofeedback")
 

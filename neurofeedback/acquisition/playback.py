@@ -46,7 +46,7 @@ import numpy as np
 
 from .._validate import check_positive
 from ..errors import BoardError, RecordingFormatError
-from .boards import BoardInfo, board_info
+from ..boards import BoardInfo, board_info
 
 logger = logging.getLogger("neurofeedback")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, QualityGateError
 from ..home import data_home
-from .boards import board_info
+from ..boards import board_info
 from .connection import Connection
 from .recorder import Recorder, RecordingResult, new_session_paths
 
@@ -89,7 +89,7 @@ def connection_from_options(*, board, serial_port=None, mac_address=None, serial
     """
     from brainflow.board_shim import BoardIds
 
-    from .boards import resolve_board
+    from ..boards import resolve_board
     from .connection import make_connection
 
     board_id = resolve_board(board)

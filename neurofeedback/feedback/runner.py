@@ -231,7 +231,7 @@ def run_feedback(connection, protocol, *, subject: str, duration_s: float,
     -------
     result : FeedbackResult
     """
-    from ..acquisition.boards import board_info
+    from ..boards import board_info
     from ..acquisition.record import record_session
     from ..acquisition.session import feedback_tsv
     from ..io.sidecar import read_sidecar, write_sidecar

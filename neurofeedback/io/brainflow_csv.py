@@ -33,7 +33,7 @@ import logging
 
 import numpy as np
 
-from ..acquisition.boards import board_info
+from ..boards import board_info
 from ..errors import BoardError, RecordingFormatError
 from ._common import (
     build_raw,

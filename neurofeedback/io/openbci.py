@@ -44,7 +44,7 @@ import re
 
 import numpy as np
 
-from ..acquisition.boards import board_info
+from ..boards import board_info
 from ..errors import BoardError, RecordingFormatError
 from ._common import (
     build_raw,

@@ -106,7 +106,7 @@ def make_sidecar(board_id: int, **fields) -> dict:
     -------
     sidecar : dict
     """
-    from ..acquisition.boards import board_info
+    from ..boards import board_info
 
     info = board_info(board_id)
     doc = {

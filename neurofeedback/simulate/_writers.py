@@ -42,7 +42,7 @@ def _auto_board(rec: SimulatedRecording) -> str:
 def _write_brainflow_csv(rec: SimulatedRecording, path: Path, *, board, subject) -> Path:
     from brainflow.data_filter import DataFilter
 
-    from ..acquisition.boards import board_info
+    from ..boards import board_info
     from ..io.sidecar import make_sidecar, write_sidecar
 
     info = board_info(_auto_board(rec) if board is None else board)

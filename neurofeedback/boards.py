@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import BoardError
+from .errors import BoardError
 
 # Friendly aliases for the headsets people actually own; every BoardIds name works too.
 _ALIASES = {
