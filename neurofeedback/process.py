@@ -21,7 +21,7 @@ from .provenance import build_provenance, file_sha256
 
 logger = logging.getLogger("neurofeedback")
 
-__all__ = ["ProcessedRecording", "process_any", "process_recording", "process_raw", "write_table"]
+__all__ = ["ProcessedRecording", "process_recording", "process_raw", "write_table"]
 
 
 @dataclass(frozen=True)
@@ -146,23 +146,8 @@ def process_raw(raw, settings: Settings | None = None, *, line_freq="config", pa
     )
 
 
-def _read_and_process(reader, path, format, board, line_freq, settings):
-    from .io import detect_format
-
-    t0 = time.perf_counter()
-    fmt = detect_format(path) if format == "auto" else format
-    rec = reader(path, format=fmt, board=board)
-    if not isinstance(rec, mne.io.BaseRaw):
-        return rec  # precomputed band powers (process_any only)
-    t1 = time.perf_counter()
-    sha = file_sha256(path)
-    out = process_raw(rec, settings, line_freq=line_freq, path=path, fmt=fmt, input_sha256=sha)
-    out.timings.update(read_s=t1 - t0)
-    return out
-
-
 def process_recording(path, *, format="auto", board=None, line_freq="config",
-                      settings: Settings | None = None) -> ProcessedRecording:
+                      settings: Settings | None = None, allow_precomputed=False):
     """Read a recording and compute its features.
 
     Parameters
@@ -175,34 +160,35 @@ def process_recording(path, *, format="auto", board=None, line_freq="config",
         BrainFlow board for BrainFlow CSV files without a sidecar.
     line_freq : 50 | 60 | "auto" | None | "config"
     settings : Settings | None
+    allow_precomputed : bool
+        Return a Mind Monitor band-power export's
+        :class:`~neurofeedback.io.PrecomputedBandPowers` as they are (there is no raw EEG to
+        process) instead of raising; the file is read once either way. The command line does.
 
     Returns
     -------
-    processed : ProcessedRecording
+    processed : ProcessedRecording | neurofeedback.io.PrecomputedBandPowers
+        The latter only with ``allow_precomputed=True``.
 
     Raises
     ------
     RecordingFormatError
         When the file cannot be read (one line naming the file and the problem);
         :class:`~neurofeedback.errors.PrecomputedFeaturesError` for a Mind Monitor band-power
-        export (see :func:`process_any`).
+        export unless ``allow_precomputed``.
     """
-    from .io import read_recording
+    from .io import detect_format, read_recording
 
-    return _read_and_process(read_recording, path, format, board, line_freq, settings)
-
-
-def process_any(path, *, format="auto", board=None, line_freq="config", settings: Settings | None = None):
-    """Like :func:`process_recording`, but return a band-power export's precomputed powers as they are.
-
-    Returns
-    -------
-    out : ProcessedRecording | neurofeedback.io.PrecomputedBandPowers
-        The file is read once either way (what the command line calls).
-    """
-    from .io import read
-
-    return _read_and_process(read, path, format, board, line_freq, settings)
+    t0 = time.perf_counter()
+    fmt = detect_format(path) if format == "auto" else format
+    rec = read_recording(path, format=fmt, board=board, allow_precomputed=allow_precomputed)
+    if not isinstance(rec, mne.io.BaseRaw):
+        return rec  # precomputed band powers
+    t1 = time.perf_counter()
+    sha = file_sha256(path)
+    out = process_raw(rec, settings, line_freq=line_freq, path=path, fmt=fmt, input_sha256=sha)
+    out.timings.update(read_s=t1 - t0)
+    return out
 
 
 def write_table(table: pd.DataFrame, provenance: dict, out) -> Path:

@@ -10,7 +10,7 @@ import pytest
 
 from neurofeedback.boards import board_info
 from neurofeedback.errors import BoardError, NeurofeedbackError, RecordingFormatError
-from neurofeedback.io import detect_format, read, read_precomputed, read_recording
+from neurofeedback.io import detect_format, read_precomputed, read_recording
 from neurofeedback.io.sidecar import make_sidecar, write_sidecar
 
 MUSE = board_info("muse_2")
@@ -249,9 +249,9 @@ def test_bad_input_fails_cleanly(tmp_path, case):
     assert path.name in msg
     assert "\n" not in msg
     assert EXPECT.get(case.__name__, "") in msg
-    # ``read`` (the CLI's entry point) fails the same way
+    # the CLI's way in (band-power exports allowed) fails the same way
     with pytest.raises(type(err.value)):
-        read(path, **kwargs)
+        read_recording(path, allow_precomputed=True, **kwargs)
 
 
 def test_error_types(tmp_path):

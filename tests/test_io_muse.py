@@ -13,7 +13,6 @@ from neurofeedback.io import (
     MUSE_BANDS,
     PrecomputedBandPowers,
     detect_format,
-    read,
     read_precomputed,
     read_recording,
 )
@@ -123,7 +122,7 @@ def test_mindmonitor_band_powers_are_precomputed(tmp_path):
         read_recording(p)
     assert p.name in str(err.value) and "\n" not in str(err.value)
     bp = read_precomputed(p)
-    assert isinstance(bp, PrecomputedBandPowers) and isinstance(read(p), PrecomputedBandPowers)
+    assert isinstance(bp, PrecomputedBandPowers) and isinstance(read_recording(p, allow_precomputed=True), PrecomputedBandPowers)
     assert bp.channels == tuple(CH)
     assert bp.bands == MUSE_BANDS
     assert bp.bands["alpha"] == [7.5, 13.0]
@@ -178,7 +177,7 @@ def test_mindmonitor_constant_rate_is_raw_eeg(tmp_path):
     p = tmp_path / "raw256.csv"
     df = write_mindmonitor(p, 256 * 4, period_s=1 / 256, events=[(512, "/Marker/1")])
     raw = read_recording(p)
-    assert read(p).info["sfreq"] == 256.0
+    assert read_recording(p, allow_precomputed=True).info["sfreq"] == 256.0
     assert raw.info["sfreq"] == 256.0
     assert raw.ch_names == CH + ["AUX_RIGHT"]
     assert raw.get_channel_types() == ["eeg"] * 4 + ["misc"]

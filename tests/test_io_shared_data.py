@@ -10,7 +10,7 @@ import pytest
 
 from conftest import shared_file
 from neurofeedback.errors import PrecomputedFeaturesError
-from neurofeedback.io import PrecomputedBandPowers, detect_format, read, read_precomputed, read_recording
+from neurofeedback.io import PrecomputedBandPowers, detect_format, read_precomputed, read_recording
 
 OPENBCI_SAMPLE = [
     "OpenBCI__OpenBCI_GUI/OpenBCI-sampleData-1-blinks-jawClench-alpha.txt",
@@ -161,7 +161,7 @@ def test_mindmonitor_is_precomputed(shared_data, rel):
     with pytest.raises(PrecomputedFeaturesError, match="read_precomputed"):
         read_recording(p)
     bp = read_precomputed(p)
-    assert isinstance(read(p), PrecomputedBandPowers)
+    assert isinstance(read_recording(p, allow_precomputed=True), PrecomputedBandPowers)
     assert bp.format == "mindmonitor_csv"
     assert bp.channels == ("TP9", "AF7", "AF8", "TP10")
     assert bp.bands == {"delta": [1.0, 4.0], "theta": [4.0, 8.0], "alpha": [7.5, 13.0],

@@ -5,13 +5,14 @@ Formats (:data:`FORMATS`): BrainFlow CSV (with its JSON sidecar or ``board=``), 
 or raw EEG when recorded at a constant rate), EDF/EDF+, BDF, FIF and BrainVision. Each
 reader's module documents the quirks of its format.
 
-Entry points: :func:`read_recording` (raw EEG only), :func:`read_precomputed` (Mind Monitor band
-powers), :func:`read` (either, for the command line), :func:`detect_format`.
+Entry points: :func:`read_recording` (raw EEG; with ``allow_precomputed=True`` a Mind
+Monitor band-power export's powers too), :func:`read_precomputed` (those powers only),
+:func:`detect_format`.
 """
 
 from .brainflow_csv import read_brainflow_csv
 from .detect import FORMATS, detect_format
-from .dispatch import read, read_recording
+from .dispatch import read_recording
 from .mindmonitor import MUSE_BANDS, PrecomputedBandPowers, read_mindmonitor_csv, read_precomputed
 from .mne_formats import read_mne_format
 from .muselsl import read_muselsl_csv
@@ -25,7 +26,6 @@ __all__ = [
     "detect_format",
     "find_sidecar",
     "make_sidecar",
-    "read",
     "read_brainflow_csv",
     "read_mindmonitor_csv",
     "read_mne_format",

@@ -1,4 +1,4 @@
-"""``read_recording`` and ``read``: one entry point for every supported file."""
+"""``read_recording``: one entry point for every supported file."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _read_raw(p, fmt, board):
     return read_mne_format(p, fmt)
 
 
-def read_recording(path, *, format="auto", board=None, verbose=None):
+def read_recording(path, *, format="auto", board=None, allow_precomputed=False, verbose=None):
     """Read a raw EEG recording of any supported format into MNE.
 
     Parameters
@@ -50,21 +50,28 @@ def read_recording(path, *, format="auto", board=None, verbose=None):
         BrainFlow board name or id. Needed for a BrainFlow CSV without its JSON sidecar; for an
         OpenBCI text file it names the channels with BrainFlow's default labels for that board.
         Ignored (with a logged warning) for other formats.
+    allow_precomputed : bool
+        For a Mind Monitor ~1 row/s export (band powers computed on the headset, no raw EEG):
+        ``False`` raises :class:`~neurofeedback.errors.PrecomputedFeaturesError`; ``True``
+        returns its :class:`~neurofeedback.io.PrecomputedBandPowers` (what the command line
+        does, so ``inspect`` still shows such a file).
     verbose : bool | str | int | None
         Log level of the ``neurofeedback`` logger during the call (restored afterwards).
 
     Returns
     -------
-    raw : mne.io.Raw
+    raw : mne.io.Raw | PrecomputedBandPowers
         Preloaded, in volts, EEG channels first and typed ``eeg`` (non-EEG kept only as
         ``misc``), 10-05 positions where the names are standard, ``meas_date`` (UTC) when the
         file says when it was recorded, annotations from markers/events and ``BAD_dropout`` for
-        lost samples, railed or flat channels in ``info['bads']``.
+        lost samples, railed or flat channels in ``info['bads']``. A band-power export's
+        powers only with ``allow_precomputed=True``.
 
     Raises
     ------
     PrecomputedFeaturesError
-        For a Mind Monitor ~1 row/s export (use :func:`read_precomputed` or :func:`read`).
+        For a Mind Monitor ~1 row/s export unless ``allow_precomputed`` (or use
+        :func:`read_precomputed`).
     RecordingFormatError
         For any file that cannot be read (one line naming the file and the problem).
     BoardError
@@ -74,35 +81,9 @@ def read_recording(path, *, format="auto", board=None, verbose=None):
         p, fmt = _resolve(path, format)
         if fmt == "mindmonitor_csv":
             exp = _Export(p)
-            if not exp.is_raw:
-                raise _precomputed_error(p, exp.rows_per_s)
-            return exp.raw()
-        return _read_raw(p, fmt, board)
-
-
-def read(path, *, format="auto", board=None, verbose=None):
-    """Read a recording: raw EEG as ``mne.io.Raw``, a band-power export as precomputed powers.
-
-    This is what the command line calls: it never refuses a Mind Monitor ~1 row/s export but
-    returns its :class:`~neurofeedback.io.PrecomputedBandPowers`.
-
-    Parameters
-    ----------
-    path : str | Path
-    format : str
-        ``"auto"`` or one of :data:`FORMATS`.
-    board : str | int | None
-        See :func:`read_recording`.
-    verbose : bool | str | int | None
-        Log level of the ``neurofeedback`` logger during the call.
-
-    Returns
-    -------
-    out : mne.io.Raw | PrecomputedBandPowers
-    """
-    with use_verbose(verbose):
-        p, fmt = _resolve(path, format)
-        if fmt == "mindmonitor_csv":
-            exp = _Export(p)
-            return exp.raw() if exp.is_raw else exp.precomputed()
+            if exp.is_raw:
+                return exp.raw()
+            if allow_precomputed:
+                return exp.precomputed()
+            raise _precomputed_error(p, exp.rows_per_s)
         return _read_raw(p, fmt, board)
