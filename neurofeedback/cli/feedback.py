@@ -1,34 +1,57 @@
-"""``neurofeedback feedback``: a real-time neurofeedback session (and ``feedback protocols``)."""
+"""The feedback commands of the CLI: ``feedback`` (a real-time session) and ``protocols``."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.live import Live
 
-from .cli import _print_summary, _setup_logging, _user_errors, app, out
-from .cli_record import (ChannelNamesOpt, CheckOpt, FileOpt, HomeOpt, IpAddressOpt, IpPortOpt,
-                         LoopOpt, MacOpt, SerialNumberOpt, SerialPortOpt, SpeedOpt,
-                         _print_report_hint, quality_table)
+from ._shared import (
+    ChannelNamesOpt,
+    CheckOpt,
+    FileOpt,
+    HomeOpt,
+    IpAddressOpt,
+    IpPortOpt,
+    LoopOpt,
+    MacOpt,
+    SerialNumberOpt,
+    SerialPortOpt,
+    SpeedOpt,
+    VerboseOpt,
+    out,
+    print_report_hint,
+    print_summary,
+    quality_table,
+    setup_logging,
+    user_errors,
+)
 
 
-@app.command()
-@_user_errors
+@user_errors
 def feedback(
-    board: Annotated[str, typer.Option("--board", help="BrainFlow board (see 'neurofeedback boards'), or playback with --file.")],
-    protocol: Annotated[str, typer.Option("--protocol", help="Protocol in configs/protocols (see 'neurofeedback protocols') or a YAML file.")],
+    board: Annotated[str, typer.Option(
+        "--board", help="BrainFlow board (see 'neurofeedback boards'), or playback with --file.")],
+    protocol: Annotated[str, typer.Option(
+        "--protocol", help="Protocol in configs/protocols (see 'neurofeedback protocols') or a YAML file.")],
     subject: Annotated[str, typer.Option("--subject", help="Subject ID (letters and digits).")] = "anonymous",
-    duration: Annotated[str, typer.Option("--duration", help="Session length including the baseline: 60s, 10m.")] = "10m",
-    baseline: Annotated[Optional[str], typer.Option("--baseline", help="Calibration at the start (sets the threshold; no reward); default 60s, or a quarter of a shorter session.")] = None,
-    output: Annotated[str, typer.Option("--output", help="Any of terminal, tone, lsl, osc (comma-separated).")] = "terminal",
+    duration: Annotated[str, typer.Option(
+        "--duration", help="Session length including the baseline: 60s, 10m.")] = "10m",
+    baseline: Annotated[str | None, typer.Option(
+        "--baseline", help="Calibration at the start (sets the threshold; no reward); default 60s, or a quarter of a "
+                           "shorter session.")] = None,
+    output: Annotated[str, typer.Option(
+        "--output", help="Any of terminal, tone, lsl, osc (comma-separated).")] = "terminal",
     lsl_name: Annotated[str, typer.Option("--lsl-name", help="Name of the LSL outlet.")] = "neurofeedback",
     osc_host: Annotated[str, typer.Option("--osc-host", help="Where OSC messages go.")] = "127.0.0.1",
     osc_port: Annotated[int, typer.Option("--osc-port", help="UDP port of the OSC receiver.")] = 5005,
-    artifact_uv: Annotated[Optional[float], typer.Option("--artifact-uv", min=1.0, help="Peak-to-peak limit in µV above which a window is an artifact (no reward); default: the protocol's (150 µV). The synthetic board's test signals are ~500 µV.")] = None,
+    artifact_uv: Annotated[float | None, typer.Option(
+        "--artifact-uv", min=1.0, help="Peak-to-peak limit in µV above which a window is an artifact (no reward); "
+                                       "default: the protocol's (150 µV). The synthetic board's test signals are "
+                                       "~500 µV.")] = None,
     notes: Annotated[str, typer.Option("--notes", help="Free-text notes stored with the session.")] = "",
     serial_port: SerialPortOpt = None,
     mac_address: MacOpt = None,
@@ -43,16 +66,16 @@ def feedback(
     check_s: CheckOpt = 4.0,
     home: HomeOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the session and feedback summary as JSON.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")] = False,
+    verbose: VerboseOpt = False,
 ):
     """Real-time neurofeedback: baseline, adaptive threshold, reward; recorded like 'record'."""
-    _setup_logging(verbose)
-    from .acquisition.record import connection_from_options
-    from .acquisition.recorder import parse_duration
-    from .feedback.outputs import TerminalGauge, parse_outputs
-    from .feedback.protocol import load_protocol
-    from .feedback.runner import run_feedback
-    from .home import validate_label
+    setup_logging(verbose)
+    from ..acquisition.record import connection_from_options
+    from ..acquisition.recorder import parse_duration
+    from ..feedback.outputs import TerminalGauge, parse_outputs
+    from ..feedback.protocol import load_protocol
+    from ..feedback.runner import run_feedback
+    from ..home import validate_label
 
     subject = validate_label(subject, kind="subject")
     duration_s = parse_duration(duration)
@@ -101,8 +124,8 @@ def feedback(
               markup=False)
     _print_feedback(res.feedback)
     if summary is not None:
-        _print_summary(summary)
-    _print_report_hint(res.session.session_id, home)
+        print_summary(summary)
+    print_report_hint(res.session.session_id, home)
 
 
 def _print_feedback(fb: dict) -> None:
@@ -139,15 +162,14 @@ def _print_feedback(fb: dict) -> None:
                   f"({d['n']} updates)", markup=False)
 
 
-@app.command()
-@_user_errors
+@user_errors
 def protocols(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ):
     """The neurofeedback protocols in configs/protocols."""
     from rich.table import Table
 
-    from .feedback.protocol import list_protocols, load_protocol
+    from ..feedback.protocol import list_protocols, load_protocol
 
     rows = [load_protocol(n) for n in list_protocols()]
     if as_json:

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from .cli import _setup_logging, _user_errors, app, out
-from .cli_store import HomeOpt, VerboseOpt, _home
-from .errors import ConfigError
+from ..errors import ConfigError
+from ._shared import HomeOpt, VerboseOpt, home_str, out, setup_logging, user_errors
 
+#: ``neurofeedback report session|subject`` (registered as ``report`` by :mod:`neurofeedback.cli`).
 report_app = typer.Typer(help="Self-contained HTML reports of a session or a subject's weeks.",
                          no_args_is_help=True)
-app.add_typer(report_app, name="report")
 
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")]
-ExportOpt = Annotated[Optional[Path], typer.Option(
+ExportOpt = Annotated[Path | None, typer.Option(
     "--export", help="Also write every figure as PNG and SVG and every table as CSV into this folder.")]
 
 
@@ -26,7 +25,7 @@ def _check_out(path: Path) -> None:
                           f"but got {str(path)!r} instead.")
 
 
-def _finish(report, out_path: Path, export: Optional[Path]) -> None:
+def _finish(report, out_path: Path, export: Path | None) -> None:
     path = report.write_html(out_path)
     size = path.stat().st_size
     out.print(f"wrote {path} ({size / 1e6:.1f} MB; sections: {', '.join(report.section_ids())})",
@@ -39,7 +38,7 @@ def _finish(report, out_path: Path, export: Optional[Path]) -> None:
 
 
 @report_app.command("session")
-@_user_errors
+@user_errors
 def report_session(
     source: Annotated[str, typer.Argument(help="A session ID (see 'neurofeedback sessions') or a recording file.")],
     out_path: OutOpt,
@@ -48,30 +47,30 @@ def report_session(
     verbose: VerboseOpt = False,
 ):
     """One session: quality, artifact timeline, PSD with IAF, band power over the blocks, features."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     _check_out(out_path)
-    from .report import session_report
+    from ..report import session_report
 
-    _finish(session_report(source, home=_home(home)), out_path, export)
+    _finish(session_report(source, home=home_str(home)), out_path, export)
 
 
 @report_app.command("subject")
-@_user_errors
+@user_errors
 def report_subject(
     subject: Annotated[str, typer.Argument(help="Subject ID.")],
     out_path: OutOpt,
-    date_from: Annotated[Optional[str], typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
-    date_to: Annotated[Optional[str], typer.Option("--to", help="Last day (YYYY-MM-DD), inclusive.")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD), inclusive.")] = None,
     export: ExportOpt = None,
     home: HomeOpt = None,
     verbose: VerboseOpt = False,
 ):
     """A subject's weeks: trend plots with 95% CIs, statements, quality per week, events, sessions."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     _check_out(out_path)
-    from .home import validate_label
-    from .report import subject_report
+    from ..home import validate_label
+    from ..report import subject_report
 
     validate_label(subject, kind="subject")
-    _finish(subject_report(subject, home=_home(home), date_from=date_from, date_to=date_to),
+    _finish(subject_report(subject, home=home_str(home), date_from=date_from, date_to=date_to),
             out_path, export)

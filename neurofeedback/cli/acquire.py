@@ -1,11 +1,11 @@
-"""``neurofeedback record`` and ``neurofeedback recover``: the recording commands of the CLI."""
+"""The device commands of the CLI: ``boards``, ``record`` and ``recover``."""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Group
@@ -14,38 +14,53 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from .cli import _fmt, _print_summary, _setup_logging, _user_errors, app, out
-from .errors import ConfigError
+from ._shared import (
+    ChannelNamesOpt,
+    CheckOpt,
+    FileOpt,
+    HomeOpt,
+    IpAddressOpt,
+    IpPortOpt,
+    LoopOpt,
+    MacOpt,
+    SerialNumberOpt,
+    SerialPortOpt,
+    SpeedOpt,
+    VerboseOpt,
+    fmt,
+    out,
+    print_report_hint,
+    print_summary,
+    quality_table,
+    setup_logging,
+    user_errors,
+)
 
-HomeOpt = Annotated[Optional[Path], typer.Option(
-    "--home", help="Data home (default $NEUROFEEDBACK_HOME or ~/neurofeedback).")]
 
+@user_errors
+def boards(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    all_boards: Annotated[bool, typer.Option("--all", help="Also list boards without EEG channels.")] = False,
+):
+    """List BrainFlow boards: friendly name, rate, EEG channels and what each needs to connect."""
+    from ..boards import connection_params, friendly_name, list_boards
 
-SerialPortOpt = Annotated[Optional[str], typer.Option("--serial-port", help="Serial port (Cyton, Ganglion dongle).")]
-MacOpt = Annotated[Optional[str], typer.Option("--mac-address", help="Bluetooth MAC address.")]
-SerialNumberOpt = Annotated[Optional[str], typer.Option("--serial-number", help="Device serial number/name.")]
-IpAddressOpt = Annotated[Optional[str], typer.Option("--ip-address", help="IP address (WiFi boards).")]
-IpPortOpt = Annotated[Optional[int], typer.Option("--ip-port", help="IP port (WiFi boards).")]
-FileOpt = Annotated[Optional[Path], typer.Option("--file", help="Recording to replay (--board playback).")]
-SpeedOpt = Annotated[float, typer.Option("--speed", min=0.01, help="Playback speed (1 = real time).")]
-LoopOpt = Annotated[bool, typer.Option("--loop", help="Loop the playback file.")]
-CheckOpt = Annotated[float, typer.Option("--check-seconds", min=0, help="Quality check length; 0 skips it.")]
-ChannelNamesOpt = Annotated[Optional[str], typer.Option(
-    "--channel-names", help="EEG electrode sites in stream order, comma-separated (a custom montage, "
-                            "or a replayed file with generic names such as EEG 1..8).")]
-
-
-def quality_table(check, title="Signal quality check") -> Table:
-    """A rich table of a ``QualityCheck``: one row per channel, problems in red."""
-    t = Table(title=title, title_justify="left")
-    for col in ("channel", "status", "railed", "line-noise ratio", "p-p µV", "std µV"):
-        t.add_column(col, justify="left" if col in ("channel", "status") else "right")
-    for r in check.table.itertuples(index=False):
-        t.add_row(str(r.channel), "ok" if r.ok else str(r.problem).split(" (")[0],
-                  f"{100 * r.railed_fraction:.0f}%", _fmt(r.line_ratio, ".2f"),
-                  _fmt(r.ptp_uv, ".0f"), _fmt(r.std_uv, ".1f"),
-                  style="" if r.ok else "red")
-    return t
+    infos = [b for b in list_boards() if all_boards or b.eeg_rows or b.board_id in (-3, -2)]
+    rows = [{"name": friendly_name(b.board_id), "board": b.name, "board_id": b.board_id,
+             "sfreq": b.sfreq, "eeg_channels": list(b.eeg_names),
+             "connection": connection_params(b.board_id)} for b in infos]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    t = Table(title="BrainFlow boards (use the name with --board)", title_justify="left")
+    for col in ("name", "id", "Hz", "EEG channels", "connect with"):
+        t.add_column(col)
+    for r in rows:
+        conn = ", ".join(("--" if need == "required" else "[--") + k.replace("_", "-")
+                         + ("" if need == "required" else "]") for k, need in r["connection"].items())
+        t.add_row(r["name"], str(r["board_id"]), fmt(r["sfreq"], "g"),
+                  ",".join(r["eeg_channels"]) or "—", conn or "nothing", )
+    out.print(t)
 
 
 def _live_view(status, bands) -> Group:
@@ -70,7 +85,7 @@ def _live_view(status, bands) -> Group:
     for ch in status.channel_names:
         rel = status.relative_power.get(ch, {})
         qual = q.get(ch, "…")
-        t.add_row(ch, qual, *[_fmt(100 * rel[b], ".0f") if b in rel else "…" for b in bands],
+        t.add_row(ch, qual, *[fmt(100 * rel[b], ".0f") if b in rel else "…" for b in bands],
                   style="" if qual in ("ok", "…") else "red")
     parts = [head, ProgressBar(total=1.0, completed=frac, width=60), t]
     if status.markers:
@@ -85,15 +100,14 @@ def _clock(seconds: float) -> str:
     return f"{m:d}:{s:02d}"
 
 
-@app.command()
-@_user_errors
+@user_errors
 def record(
     board: Annotated[str, typer.Option("--board", help="BrainFlow board (see 'neurofeedback boards'): "
                                        "synthetic, playback, muse_2, muse_s, cyton, ganglion, crown…")],
     subject: Annotated[str, typer.Option("--subject", help="Subject ID (letters and digits).")],
     duration: Annotated[str, typer.Option("--duration", help="Session length: 20s, 10m, 1h30m.")] = "10m",
-    protocol: Annotated[Optional[str], typer.Option("--protocol", help="Protocol name for the record.")] = None,
-    blocks: Annotated[Optional[str], typer.Option(
+    protocol: Annotated[str | None, typer.Option("--protocol", help="Protocol name for the record.")] = None,
+    blocks: Annotated[str | None, typer.Option(
         "--blocks", help='Timed blocks from the start, e.g. "eyes-open:60,eyes-closed:60,meditation:600".')] = None,
     notes: Annotated[str, typer.Option("--notes", help="Free-text notes stored with the session.")] = "",
     serial_port: SerialPortOpt = None,
@@ -107,18 +121,19 @@ def record(
     channel_names: ChannelNamesOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Record even when the quality check says no-go.")] = False,
     check_s: CheckOpt = 4.0,
-    stall_timeout: Annotated[float, typer.Option("--stall-timeout", min=0.5, help="Seconds without samples before reconnecting.")] = 5.0,
+    stall_timeout: Annotated[float, typer.Option(
+        "--stall-timeout", min=0.5, help="Seconds without samples before reconnecting.")] = 5.0,
     flow: Annotated[bool, typer.Option("--flow", help="Run as a Prefect flow (record, then process).")] = False,
     no_display: Annotated[bool, typer.Option("--no-display", help="No live display (logs only).")] = False,
     home: HomeOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the session summary as JSON.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")] = False,
+    verbose: VerboseOpt = False,
 ):
     """Record a session from a BrainFlow board to the data home, then process it."""
-    _setup_logging(verbose)
-    from .acquisition.recorder import parse_blocks, parse_duration
-    from .config import load_settings
-    from .home import validate_label
+    setup_logging(verbose)
+    from ..acquisition.recorder import parse_blocks, parse_duration
+    from ..config import load_settings
+    from ..home import validate_label
 
     subject = validate_label(subject, kind="subject")
     duration_s = parse_duration(duration)
@@ -137,11 +152,11 @@ def record(
                                      stall_timeout_s=stall_timeout)
         _report(summary, as_json)
         return
-    from .acquisition.record import connection_from_options
+    from ..acquisition.record import connection_from_options
 
     connection = connection_from_options(**options, home=home)
 
-    from .acquisition.record import gate_is_informational, record_session
+    from ..acquisition.record import gate_is_informational, record_session
 
     def on_gate(check):
         if as_json:
@@ -174,22 +189,15 @@ def record(
     rec = res.recording
     if not as_json:
         out.print(f"session: {rec.paths.folder}")
-        out.print(f"  {rec.n_samples} samples ({rec.n_samples / float(res.summary['sfreq']) if res.summary else 0:.1f} s), "
+        seconds = rec.n_samples / float(res.summary["sfreq"]) if res.summary else 0
+        out.print(f"  {rec.n_samples} samples ({seconds:.1f} s), "
                   f"ended: {rec.end_reason}; {len(rec.disconnects)} disconnect(s); "
                   f"markers: {', '.join(f'{lab} @ {s:.1f} s' for s, lab in rec.markers) or 'none'}")
         out.print(f"  raw: {rec.paths.csv.name} + {rec.paths.sidecar.name}; canonical: "
                   f"{res.fif.name if res.fif else '—'}")
     _report(res.summary, as_json)
     if not as_json:
-        _print_report_hint(res.session_id, home)
-
-
-def _print_report_hint(session_id, home) -> None:
-    """How to get the stored session's HTML report (the analyst's next step)."""
-    if session_id:
-        where = f" --home {home}" if home else ""
-        out.print(f"stored as {session_id}; its report: neurofeedback report session {session_id} "
-                  f"--out {session_id}.html{where}", markup=False, soft_wrap=True)
+        print_report_hint(res.session_id, home)
 
 
 def _report(summary, as_json):
@@ -199,19 +207,18 @@ def _report(summary, as_json):
     if as_json:
         typer.echo(json.dumps(summary, default=str))
     else:
-        _print_summary(summary)
+        print_summary(summary)
 
 
-@app.command()
-@_user_errors
+@user_errors
 def recover(
     path: Annotated[Path, typer.Argument(help="A crashed session: its folder, .csv or .json.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the session summary as JSON.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")] = False,
+    verbose: VerboseOpt = False,
 ):
     """Turn the partial files of a crashed recording into a normal session."""
-    _setup_logging(verbose)
-    from .acquisition.session import recover_session
+    setup_logging(verbose)
+    from ..acquisition.session import recover_session
 
     t0 = time.perf_counter()
     fif, processed = recover_session(path)

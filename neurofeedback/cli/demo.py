@@ -1,4 +1,7 @@
-"""``neurofeedback demo``: the whole product on embedded defaults, with no device.
+"""``neurofeedback demo`` (the whole product on embedded defaults, with no device) and
+``neurofeedback sample-data``.
+
+The demo:
 
 1. the simulated multi-week cohort (``sample_data/cohort``, generated when missing);
 2. the cohort batch-processed into the session store by the ``process-recordings`` flow;
@@ -22,10 +25,15 @@ from typing import Annotated
 
 import typer
 
-from .cli import _setup_logging, _user_errors, app, out
+from ._shared import VerboseOpt, out, setup_logging, user_errors
+
+#: ``neurofeedback sample-data cohort|recordings`` (registered as ``sample-data`` by
+#: :mod:`neurofeedback.cli`).
+sample_app = typer.Typer(help="Generate the project's simulated sample data (deterministic).",
+                         no_args_is_help=True)
 
 #: The repository's sample_data folder (present in a checkout; else the demo writes its own).
-_REPO_SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
+_REPO_SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
 
 
 def _cohort_complete(folder: Path) -> bool:
@@ -54,23 +62,24 @@ def _took(t0: float) -> str:
     return f"{time.perf_counter() - t0:.0f} s"
 
 
-@app.command()
-@_user_errors
+@user_errors
 def demo(
-    home: Annotated[Path, typer.Option("--home", help="Data home of the demo (kept apart from real data).")] = Path("neurofeedback-demo"),
-    record_seconds: Annotated[float, typer.Option("--record-seconds", min=10.0, help="Length of the recorded session (s of the sample recording).")] = 180.0,
+    home: Annotated[Path, typer.Option(
+        "--home", help="Data home of the demo (kept apart from real data).")] = Path("neurofeedback-demo"),
+    record_seconds: Annotated[float, typer.Option(
+        "--record-seconds", min=10.0, help="Length of the recorded session (s of the sample recording).")] = 180.0,
     speed: Annotated[float, typer.Option("--speed", min=1.0, help="Playback speed of the recording.")] = 5.0,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")] = False,
+    verbose: VerboseOpt = False,
 ):
     """Run the whole pipeline on simulated data with no device, and print where the reports are."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     t_start = time.perf_counter()
     home = home.expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
     # the flows (and Prefect's own state) use this home; set before pipelines is imported
     os.environ["NEUROFEEDBACK_HOME"] = str(home)
     os.environ["PREFECT_HOME"] = str(home / "prefect")
-    from .home import data_home
+    from ..home import data_home
 
     data_home(home)
     samples = _sample_root(home)
@@ -80,13 +89,13 @@ def demo(
     t0 = _step(1, "Sample data")
     recording = samples / "cyton_meditation.csv"
     if not recording.is_file():
-        from .simulate import make_sample_data
+        from ..simulate import make_sample_data
 
         make_sample_data(samples)
     if _cohort_complete(cohort):
         out.print(f"   using the simulated cohort in {cohort}")
     else:
-        from .simulate import make_cohort
+        from ..simulate import make_cohort
 
         truth = make_cohort(cohort)
         n = sum(len(s.sessions) for s in truth.subjects)
@@ -128,7 +137,7 @@ def demo(
     from pipelines.trends import weekly_trends
 
     result = weekly_trends(home=str(home))
-    from .statements import trend_statement
+    from ..statements import trend_statement
 
     for subject, trends in result["trends"].items():
         for t in trends:
@@ -140,10 +149,37 @@ def demo(
               f"{home / 'reports'}:")
     if session_report:
         out.print(f"  session  {session_report}", markup=False, soft_wrap=True)
-    for subject, path in sorted(result["reports"].items()):
+    for _subject, path in sorted(result["reports"].items()):
         out.print(f"  subject  {path}", markup=False, soft_wrap=True)
     out.print(f"\nDone in {time.perf_counter() - t_start:.0f} s. Look further with:\n"
               f"  neurofeedback sessions --home {home}\n"
               f"  neurofeedback trends --subject alpha01 --home {home}\n"
               f"  neurofeedback report subject alpha01 --home {home} --out alpha01.html",
               markup=False, soft_wrap=True)
+
+
+@sample_app.command("cohort")
+@user_errors
+def sample_cohort(
+    folder: Annotated[Path, typer.Argument(help="Where to write it.")] = Path("sample_data/cohort"),
+):
+    """The multi-week cohort (3 subjects × 8 weeks × 3 sessions, one corrupted file), with its truth."""
+    from ..simulate import make_cohort
+
+    t0 = time.perf_counter()
+    truth = make_cohort(folder)
+    n = sum(len(s.sessions) for s in truth.subjects)
+    out.print(f"wrote {n} sessions + 1 corrupted file to {folder} ({truth.size_bytes / 1e6:.0f} MB, "
+              f"{time.perf_counter() - t0:.0f} s); ground truth in {Path(folder) / 'README.md'}")
+
+
+@sample_app.command("recordings")
+@user_errors
+def sample_recordings(
+    folder: Annotated[Path, typer.Argument(help="Where to write them.")] = Path("sample_data"),
+):
+    """The short single recordings (Muse eyes open/closed, Cyton meditation) with their truth."""
+    from ..simulate import make_sample_data
+
+    paths = make_sample_data(folder)
+    out.print(f"wrote {len(paths)} files to {folder}")

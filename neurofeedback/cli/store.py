@@ -11,57 +11,48 @@ import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .cli import _fmt, _setup_logging, _user_errors, app, out
-from .errors import ConfigError
+from ..errors import ConfigError
+from ._shared import HomeOpt, JsonOpt, VerboseOpt, fmt, home_str, out, setup_logging, user_errors
 
-HomeOpt = Annotated[Optional[Path], typer.Option(
-    "--home", help="Data home (default $NEUROFEEDBACK_HOME or ~/neurofeedback).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")]
-
-sample_app = typer.Typer(help="Generate the project's simulated sample data (deterministic).",
-                         no_args_is_help=True)
-app.add_typer(sample_app, name="sample-data")
-
+#: ``neurofeedback event add|list`` (registered as ``event`` by :mod:`neurofeedback.cli`).
 event_app = typer.Typer(help="Context events on a subject's timeline (notes, practice, therapy).",
                         no_args_is_help=True)
-app.add_typer(event_app, name="event")
 
 
-def _home(home):
-    return None if home is None else str(home)
-
-
-@app.command()
-@_user_errors
+@user_errors
 def process(
     paths: Annotated[list[Path], typer.Argument(help="Recording files or folders (searched recursively).")],
-    subject: Annotated[Optional[str], typer.Option("--subject", help="Subject of every file (else the sidecar or the file name).")] = None,
+    subject: Annotated[str | None, typer.Option(
+        "--subject", help="Subject of every file (else the sidecar or the file name).")] = None,
     runner: Annotated[str, typer.Option("--runner", help="Task runner: threads, processes or dask.")] = "threads",
-    dask_address: Annotated[Optional[str], typer.Option("--dask-address", help="Dask scheduler address (with --runner dask); default a LocalCluster.")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Parallel workers (default: the runner's).")] = None,
-    filename_pattern: Annotated[Optional[str], typer.Option("--filename-pattern", help="Regex with named groups subject and session for files without a sidecar (default sub-<id>_ses-<label>).")] = None,
+    dask_address: Annotated[str | None, typer.Option(
+        "--dask-address", help="Dask scheduler address (with --runner dask); default a LocalCluster.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="Parallel workers (default: the runner's).")] = None,
+    filename_pattern: Annotated[str | None, typer.Option(
+        "--filename-pattern", help="Regex with named groups subject and session for files without a sidecar (default "
+                                   "sub-<id>_ses-<label>).")] = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
 ):
     """Import recordings into the session store (one Prefect task per file, cached)."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     if subject is not None:
-        from .home import validate_label
+        from ..home import validate_label
 
         validate_label(subject, kind="subject")
     if runner not in ("threads", "processes", "dask"):
         raise ConfigError(f"Invalid value for the '--runner' parameter. Allowed values are 'threads', "
                           f"'processes' and 'dask', but got {runner!r} instead.")
-    from .home import data_home
-    from .store.ingest import compile_filename_pattern
+    from ..home import data_home
+    from ..store.ingest import compile_filename_pattern
 
     if filename_pattern is not None:
         compile_filename_pattern(filename_pattern)  # a bad regex fails here, not once per file
@@ -82,7 +73,7 @@ def process(
 
         pp.PROGRESS_HOOK = hook
     try:
-        records = pp.run_process(paths, home=_home(home), subject=subject, runner=runner,
+        records = pp.run_process(paths, home=home_str(home), subject=subject, runner=runner,
                                  dask_address=dask_address, max_workers=workers,
                                  filename_pattern=filename_pattern)
     finally:
@@ -109,15 +100,14 @@ def process(
         out.print(t)
 
 
-@app.command()
-@_user_errors
+@user_errors
 def sessions(
-    subject: Annotated[Optional[str], typer.Option("--subject", help="Only this subject.")] = None,
+    subject: Annotated[str | None, typer.Option("--subject", help="Only this subject.")] = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ):
     """List the sessions in the store."""
-    from .store import Catalog
+    from ..store import Catalog
 
     df = Catalog(home=home).sessions(subject=subject)
     if as_json:
@@ -137,9 +127,9 @@ def sessions(
         for c in cols:
             v = r.get(c)
             if c == "duration_s":
-                v = _fmt(v, ".0f")
+                v = fmt(v, ".0f")
             elif c == "clean_fraction":
-                v = _fmt(None if v is None else 100 * v, ".0f") + "%"
+                v = fmt(None if v is None else 100 * v, ".0f") + "%"
             elif isinstance(v, datetime):
                 v = v.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
             cells.append("—" if v is None else str(v))
@@ -147,24 +137,28 @@ def sessions(
     out.print(t)
 
 
-@app.command()
-@_user_errors
+@user_errors
 def trends(
     subject: Annotated[str, typer.Option("--subject", help="Subject ID.")],
-    metric: Annotated[Optional[list[str]], typer.Option("--metric", help="Metric(s), e.g. relative_alpha, ratio_alpha_theta, faa, iaf, aperiodic_exponent (repeat the option).")] = None,
-    channels: Annotated[Optional[str], typer.Option("--channels", help="Comma-separated channels; 'mean' = averaged over channels (default).")] = None,
-    quality_floor: Annotated[float, typer.Option("--quality-floor", min=0, max=1, help="Exclude sessions with a lower clean fraction.")] = 0.5,
+    metric: Annotated[list[str] | None, typer.Option(
+        "--metric", help="Metric(s), e.g. relative_alpha, ratio_alpha_theta, faa, iaf, aperiodic_exponent (repeat "
+                         "the option).")] = None,
+    channels: Annotated[str | None, typer.Option(
+        "--channels", help="Comma-separated channels; 'mean' = averaged over channels (default).")] = None,
+    quality_floor: Annotated[float, typer.Option(
+        "--quality-floor", min=0, max=1, help="Exclude sessions with a lower clean fraction.")] = 0.5,
     baseline_weeks: Annotated[int, typer.Option("--baseline-weeks", min=1, help="Weeks that form the baseline.")] = 1,
-    latest_weeks: Annotated[int, typer.Option("--latest-weeks", min=1, help="Latest weeks compared with the baseline.")] = 1,
+    latest_weeks: Annotated[int, typer.Option(
+        "--latest-weeks", min=1, help="Latest weeks compared with the baseline.")] = 1,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ):
     """Weekly trends of a subject: slope per week, baseline change, MDC, with 95% CIs."""
-    from .home import validate_label
+    from ..home import validate_label
 
     validate_label(subject, kind="subject")
-    from .statements import DEFAULT_METRICS, subject_trends, trend_rows, trend_statement
-    from .store import Catalog
+    from ..statements import DEFAULT_METRICS, subject_trends, trend_rows, trend_statement
+    from ..store import Catalog
 
     frame = Catalog(home=home).metrics_frame(subject=subject)
     if frame.empty:
@@ -191,7 +185,7 @@ def trends(
                   str(r["excluded"]),
                   _with_ci(r["slope_per_week"], r["slope_ci_low"], r["slope_ci_high"]),
                   _with_ci(r["effect_size"], r["effect_ci_low"], r["effect_ci_high"], ".2f"),
-                  _fmt(r["mdc"]))
+                  fmt(r["mdc"]))
     out.print(t)
     for tr in result:
         out.print("• " + trend_statement(tr), markup=False)
@@ -206,17 +200,18 @@ def _with_ci(v, lo, hi, spec=".3g"):
 
 
 @event_app.command("add")
-@_user_errors
+@user_errors
 def event_add(
     subject: Annotated[str, typer.Option("--subject", help="Subject ID.")],
-    date: Annotated[str, typer.Option("--date", help="When: 2026-03-02 or 2026-03-02T10:30 (UTC unless an offset is given).")],
+    date: Annotated[str, typer.Option(
+        "--date", help="When: 2026-03-02 or 2026-03-02T10:30 (UTC unless an offset is given).")],
     kind: Annotated[str, typer.Option("--kind", help="note, practice, therapy, ketamine, medication, other.")],
     text: Annotated[str, typer.Option("--text", help="What happened (free text).")] = "",
     home: HomeOpt = None,
 ):
     """Add a context event (e.g. a ketamine infusion, a new practice) to a subject's timeline."""
-    from .home import validate_label
-    from .store import Catalog
+    from ..home import validate_label
+    from ..store import Catalog
 
     validate_label(subject, kind="subject")
     when = _parse_when(date)
@@ -225,14 +220,14 @@ def event_add(
 
 
 @event_app.command("list")
-@_user_errors
+@user_errors
 def event_list(
-    subject: Annotated[Optional[str], typer.Option("--subject", help="Only this subject.")] = None,
+    subject: Annotated[str | None, typer.Option("--subject", help="Only this subject.")] = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ):
     """List context events."""
-    from .store import Catalog
+    from ..store import Catalog
 
     df = Catalog(home=home).events(subject=subject)
     if as_json:
@@ -257,10 +252,10 @@ def _parse_when(text: str) -> datetime:
     return when
 
 
-@app.command()
-@_user_errors
+@user_errors
 def serve(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="Folders the weekly import watches (default: <home>/recordings).")] = None,
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Folders the weekly import watches (default: <home>/recordings).")] = None,
     cron: Annotated[str, typer.Option("--cron", help="When to run (cron, local time of the server).")] = "0 6 * * 1",
     home: HomeOpt = None,
 ):
@@ -269,7 +264,7 @@ def serve(
     See them in the Prefect UI: start 'prefect server start' in another terminal, set
     PREFECT_API_URL=http://127.0.0.1:4200/api for both, then open http://127.0.0.1:4200.
     """
-    from .home import data_home, recordings_dir
+    from ..home import data_home, recordings_dir
 
     data_home(home)
     watch = [str(p) for p in (paths or [recordings_dir(home)])]
@@ -277,31 +272,4 @@ def serve(
 
     out.print(f"serving process-recordings ({', '.join(watch)}) and weekly-trends on '{cron}'; "
               "Ctrl-C stops")
-    serve_flows(watch, cron=cron, home=_home(home))
-
-
-@sample_app.command("cohort")
-@_user_errors
-def sample_cohort(
-    folder: Annotated[Path, typer.Argument(help="Where to write it.")] = Path("sample_data/cohort"),
-):
-    """The multi-week cohort (3 subjects × 8 weeks × 3 sessions, one corrupted file), with its truth."""
-    from .simulate import make_cohort
-
-    t0 = time.perf_counter()
-    truth = make_cohort(folder)
-    n = sum(len(s.sessions) for s in truth.subjects)
-    out.print(f"wrote {n} sessions + 1 corrupted file to {folder} ({truth.size_bytes / 1e6:.0f} MB, "
-              f"{time.perf_counter() - t0:.0f} s); ground truth in {Path(folder) / 'README.md'}")
-
-
-@sample_app.command("recordings")
-@_user_errors
-def sample_recordings(
-    folder: Annotated[Path, typer.Argument(help="Where to write them.")] = Path("sample_data"),
-):
-    """The short single recordings (Muse eyes open/closed, Cyton meditation) with their truth."""
-    from .simulate import make_sample_data
-
-    paths = make_sample_data(folder)
-    out.print(f"wrote {len(paths)} files to {folder}")
+    serve_flows(watch, cron=cron, home=home_str(home))

@@ -1,0 +1,48 @@
+"""The ``neurofeedback`` command line: parse, call the library, print.
+
+This module builds the typer app from the command groups, each a module of this package that
+only defines its commands (plain functions) and imports nothing but :mod:`._shared` and the
+library:
+
+- :mod:`.files`: ``inspect``, ``features``;
+- :mod:`.acquire`: ``boards``, ``record``, ``recover``;
+- :mod:`.demo`: ``demo``, ``sample-data``;
+- :mod:`.feedback`: ``feedback``, ``protocols``;
+- :mod:`.store`: ``process``, ``sessions``, ``trends``, ``serve``, ``event``;
+- :mod:`.reports`: ``report``.
+
+Any :class:`~neurofeedback.errors.NeurofeedbackError` (bad file, bad board, bad config) becomes
+one line on stderr and exit code 2; anything else is a bug and keeps its traceback. The CLI is
+the only place of the library that runs the Prefect flows of ``pipelines/``.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from . import acquire, demo, feedback, files, reports, store
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="neurofeedback",
+    help="Read EEG recordings from consumer headsets and compute validated band-power features.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# in the order ``neurofeedback --help`` lists them
+for _command in (files.inspect, files.features, acquire.boards, demo.demo, acquire.record,
+                 acquire.recover, feedback.feedback, feedback.protocols, store.process,
+                 store.sessions, store.trends, store.serve):
+    app.command()(_command)
+app.add_typer(demo.sample_app, name="sample-data")
+app.add_typer(store.event_app, name="event")
+app.add_typer(reports.report_app, name="report")
+del _command
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,5 @@
+"""``python -m neurofeedback.cli`` = the ``neurofeedback`` command."""
+
+from neurofeedback.cli import main
+
+main()

@@ -1,0 +1,171 @@
+"""What the command groups share: the consoles, error handling, logging, common options and the
+tables more than one command prints.
+
+Any :class:`~neurofeedback.errors.NeurofeedbackError` (bad file, bad board, bad config) becomes
+one line on stderr and exit code 2 (:func:`user_errors`); anything else is a bug and keeps its
+traceback. No command group imports another: what two groups need lives here.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import NeurofeedbackError
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def fail(message: str) -> None:
+    """Print ``message`` as one ``neurofeedback: error:`` line on stderr and exit with code 2."""
+    err.print(f"neurofeedback: error: {' '.join(str(message).split())}", markup=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def user_errors(fn):
+    """Turn the project's errors (and OS errors on user paths) into one line and exit 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except NeurofeedbackError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            fail(f"{where}{exc.strerror or exc}")
+
+    return wrapper
+
+
+def setup_logging(verbose: bool) -> None:
+    """Send the library logger to stderr (INFO with ``--verbose``, else WARNING); quiet MNE."""
+    logger = logging.getLogger("neurofeedback")
+    if not logger.handlers or all(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        h = logging.StreamHandler(sys.stderr)
+        h.setFormatter(logging.Formatter("neurofeedback: %(levelname)s: %(message)s"))
+        logger.addHandler(h)
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    import mne
+
+    mne.set_log_level("ERROR")
+
+
+def home_str(home: Path | None) -> str | None:
+    """The ``--home`` value as the plain string the flows take (``None`` stays ``None``)."""
+    return None if home is None else str(home)
+
+
+def fmt(v, spec=".3g") -> str:
+    """``format(v, spec)``, or ``—`` for a missing or non-finite value."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    return format(v, spec)
+
+
+# --- options more than one command group takes ---------------------------------------------
+
+HomeOpt = Annotated[Path | None, typer.Option(
+    "--home", help="Data home (default $NEUROFEEDBACK_HOME or ~/neurofeedback).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")]
+
+# how ``record`` and ``feedback`` reach a board
+SerialPortOpt = Annotated[str | None, typer.Option("--serial-port", help="Serial port (Cyton, Ganglion dongle).")]
+MacOpt = Annotated[str | None, typer.Option("--mac-address", help="Bluetooth MAC address.")]
+SerialNumberOpt = Annotated[str | None, typer.Option("--serial-number", help="Device serial number/name.")]
+IpAddressOpt = Annotated[str | None, typer.Option("--ip-address", help="IP address (WiFi boards).")]
+IpPortOpt = Annotated[int | None, typer.Option("--ip-port", help="IP port (WiFi boards).")]
+FileOpt = Annotated[Path | None, typer.Option("--file", help="Recording to replay (--board playback).")]
+SpeedOpt = Annotated[float, typer.Option("--speed", min=0.01, help="Playback speed (1 = real time).")]
+LoopOpt = Annotated[bool, typer.Option("--loop", help="Loop the playback file.")]
+CheckOpt = Annotated[float, typer.Option("--check-seconds", min=0, help="Quality check length; 0 skips it.")]
+ChannelNamesOpt = Annotated[str | None, typer.Option(
+    "--channel-names", help="EEG electrode sites in stream order, comma-separated (a custom montage, "
+                            "or a replayed file with generic names such as EEG 1..8).")]
+
+
+# --- what more than one command prints ------------------------------------------------------
+
+def print_summary(s: dict) -> None:
+    """Print a processed recording's summary (the ``inspect --json`` object) as tables."""
+    meas = s["meas_date"] or "unknown"
+    out.print(f"[bold]{s['path']}[/bold]  ({s['format']})")
+    out.print(
+        f"{len(s['channels'])} channels at {s['sfreq']:g} Hz, {s['duration_s']:.1f} s, recorded {meas}; "
+        f"notch {fmt(s['line_freq'], 'g') if s['line_freq'] else 'none'}; "
+        f"{s['n_clean_epochs']}/{s['n_epochs']} clean {s['epoch_s']:g}-s epochs "
+        f"({100 * s['clean_fraction']:.0f}%)"
+    )
+    q = Table(title="Signal quality", title_justify="left")
+    for col in ("channel", "status", "std µV", "railed", "line-noise ×", "artifact time"):
+        q.add_column(col, justify="left" if col in ("channel", "status") else "right")
+    for r in s["quality"]:
+        style = "" if r["status"] == "good" else "red"
+        q.add_row(r["channel"], r["status"], fmt(r["std_uv"], ".1f"), f"{100 * r['railed_fraction']:.0f}%",
+                  fmt(r["line_noise_ratio"], ".1f"), f"{100 * r['artifact_fraction']:.0f}%", style=style)
+    out.print(q)
+    if s["annotations"]:
+        out.print("Annotations: " + ", ".join(
+            f"{k} ×{v['count']} ({v['total_s']:.1f} s)" for k, v in sorted(s["annotations"].items())))
+    bands = list(s["bands"])
+    rel_t = Table(title="Relative band power, % of 1–45 Hz (session, clean epochs)", title_justify="left")
+    abs_t = Table(title="Absolute band power, µV²", title_justify="left")
+    for t in (rel_t, abs_t):
+        t.add_column("channel")
+        for b in bands:
+            lo, hi = s["bands"][b]
+            t.add_column(f"{b} {lo:g}–{hi:g}", justify="right")
+    rel_t.add_column("IAF Hz", justify="right")
+    rel_t.add_column("CoG Hz", justify="right")
+    rel_t.add_column("1/f exp", justify="right")
+    for ch in s["channels"]:
+        rel = s["band_power"]["relative"].get(ch)
+        ab = s["band_power"]["absolute"].get(ch)
+        if rel is None:
+            rel_t.add_row(ch, *["—"] * (len(bands) + 3), style="dim")
+            abs_t.add_row(ch, *["—"] * len(bands), style="dim")
+            continue
+        ap = s["aperiodic"][ch] or {}
+        rel_t.add_row(ch, *[fmt(None if rel[b] is None else 100 * rel[b], ".1f") for b in bands],
+                      fmt(s["iaf_hz"][ch], ".2f"), fmt(s["iaf_cog_hz"][ch], ".2f"),
+                      fmt(ap.get("exponent"), ".2f"))
+        abs_t.add_row(ch, *[fmt(ab[b]) for b in bands])
+    out.print(rel_t)
+    out.print(abs_t)
+    if s["faa"]:
+        out.print("Frontal alpha asymmetry ln(α right) − ln(α left): " +
+                  ", ".join(f"{k} {v:+.3f}" for k, v in s["faa"].items()))
+    else:
+        out.print("Frontal alpha asymmetry: no homologous frontal pair (F4/F3, AF8/AF7, F8/F7, Fp2/Fp1) "
+                  "among the good channels")
+
+
+def quality_table(check, title="Signal quality check") -> Table:
+    """A rich table of a ``QualityCheck``: one row per channel, problems in red."""
+    t = Table(title=title, title_justify="left")
+    for col in ("channel", "status", "railed", "line-noise ratio", "p-p µV", "std µV"):
+        t.add_column(col, justify="left" if col in ("channel", "status") else "right")
+    for r in check.table.itertuples(index=False):
+        t.add_row(str(r.channel), "ok" if r.ok else str(r.problem).split(" (")[0],
+                  f"{100 * r.railed_fraction:.0f}%", fmt(r.line_ratio, ".2f"),
+                  fmt(r.ptp_uv, ".0f"), fmt(r.std_uv, ".1f"),
+                  style="" if r.ok else "red")
+    return t
+
+
+def print_report_hint(session_id, home) -> None:
+    """How to get the stored session's HTML report (the analyst's next step)."""
+    if session_id:
+        where = f" --home {home}" if home else ""
+        out.print(f"stored as {session_id}; its report: neurofeedback report session {session_id} "
+                  f"--out {session_id}.html{where}", markup=False, soft_wrap=True)
