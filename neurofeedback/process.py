@@ -133,12 +133,21 @@ def process_raw(raw, settings: Settings | None = None, *, line_freq="config", pa
     t0 = time.perf_counter()
     pre = preprocess(raw, settings, line_freq=line_freq)
     t1 = time.perf_counter()
+    name = Path(path).name if path else "recording"
+    notch = f"notch {pre.line_freq:g} Hz" if pre.line_freq else "no notch"
+    logger.info("%s: preprocessed in %.2f s (%s; band-pass %g-%g Hz; bad channels: %s; %d artifact "
+                "annotations)", name, t1 - t0, notch, settings.preprocessing.l_freq,
+                settings.preprocessing.h_freq, ", ".join(pre.raw.info["bads"]) or "none",
+                len(pre.artifacts))
     prov = build_provenance(
         settings, input_path=path, input_sha256=input_sha256, fmt=fmt,
         extra={"line_freq": pre.line_freq},
     )
     feats = compute_features(pre.raw, settings, provenance=prov, data_uv=pre.data_uv)
     t2 = time.perf_counter()
+    summ = feats.summary
+    logger.info("%s: features in %.2f s (%d of %d %g-s epochs clean)", name, t2 - t1,
+                summ.get("n_clean_epochs", 0), summ.get("n_epochs", 0), summ.get("epoch_s", 0))
     return ProcessedRecording(
         path=Path(path) if path else None, format=fmt, raw=pre.raw, quality=pre.quality,
         line_freq=pre.line_freq, features=feats,
@@ -182,9 +191,13 @@ def process_recording(path, *, format="auto", board=None, line_freq="config",
     t0 = time.perf_counter()
     fmt = detect_format(path) if format == "auto" else format
     rec = read_recording(path, format=fmt, board=board, allow_precomputed=allow_precomputed)
-    if not isinstance(rec, mne.io.BaseRaw):
-        return rec  # precomputed band powers
     t1 = time.perf_counter()
+    if not isinstance(rec, mne.io.BaseRaw):
+        logger.info("%s: read as %s in %.2f s (precomputed band powers, no raw EEG)",
+                    Path(path).name, fmt, t1 - t0)
+        return rec  # precomputed band powers
+    logger.info("%s: read as %s in %.2f s (%d channels at %g Hz, %.1f s)", Path(path).name, fmt,
+                t1 - t0, len(rec.ch_names), rec.info["sfreq"], rec.times[-1] if rec.n_times else 0.0)
     sha = file_sha256(path)
     out = process_raw(rec, settings, line_freq=line_freq, path=path, fmt=fmt, input_sha256=sha)
     out.timings.update(read_s=t1 - t0)
