@@ -44,6 +44,23 @@ from pydantic_core import PydanticCustomError
 from ._validate import _fmt_allowed
 from .errors import ConfigError
 
+__all__ = [
+    "PACKAGE_CONFIGS",
+    "BandSettings",
+    "EpochSettings",
+    "FeatureSettings",
+    "PreprocessingSettings",
+    "Settings",
+    "SpectralSettings",
+    "config_dir",
+    "config_error",
+    "load_settings",
+    "parse_config",
+    "read_yaml_mapping",
+]
+# Not in __all__ but shared with the protocols (one wording): invalid, missing, check_number,
+# number, check_pair, check_choice, check_nonempty_str, check_channel_pairs, _ConfigModel.
+
 
 def _package_configs() -> Path:
     # The package is always installed as files (a wheel is unpacked; an editable install points
@@ -332,6 +349,7 @@ def check_choice(value, allowed):
 
 
 def check_nonempty_str(value):
+    """Return ``value`` if it is a non-empty string, else raise :func:`invalid`."""
     if not isinstance(value, str) or not value:
         raise invalid("It must be a non-empty string")
     return value

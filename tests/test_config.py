@@ -60,18 +60,18 @@ def _write(tmp_path, bands, pipeline="epochs: {length_s: 4}\n"):
 
 @pytest.mark.parametrize("bands, pipeline, file, match", [
     ("bands: {alpha: [13, 8]}\n", "{}", "bands.yaml",
-     r"Invalid value for the 'bands\.alpha' parameter\. It must be a \[low, high\] pair in Hz with "
-     r"0 <= low < high, but got \[13, 8\] instead\.$"),
+     (r"Invalid value for the 'bands\.alpha' parameter\. It must be a \[low, high\] pair in Hz with "
+     r"0 <= low < high, but got \[13, 8\] instead\.$")),
     ("bands: {alpha: [8, x]}\n", "{}", "bands.yaml", r"'bands\.alpha' parameter.* but got \[8, 'x'\] instead"),
     ("bands: {alpha: [8, 13]}\nratios: {a/b: [alpha, beta]}\n", "{}", "bands.yaml",
-     r"Invalid value for the 'ratios\.a/b' parameter\. It must name two of the bands 'alpha', "
-     r"but got \['alpha', 'beta'\] instead\."),
+     (r"Invalid value for the 'ratios\.a/b' parameter\. It must name two of the bands 'alpha', "
+     r"but got \['alpha', 'beta'\] instead\.")),
     ("bands: {}\n", "{}", "bands.yaml", r"'bands' parameter\. It must be a non-empty mapping"),
     ("broadband: [1, 40]\n", "{}", "bands.yaml", r"Missing required key 'bands'\.$"),
     ("bands: [1, 2\n", "{}", "bands.yaml", r"not valid YAML"),
     ("bands: {alpha: [8, 13]}\n", "preprocessing: {line_freq: 55}\n", "pipeline.yaml",
-     r"Invalid value for the 'preprocessing\.line_freq' parameter\. Allowed values are 50, 60, 'auto' "
-     r"and None, but got 55 instead\.$"),
+     (r"Invalid value for the 'preprocessing\.line_freq' parameter\. Allowed values are 50, 60, 'auto' "
+     r"and None, but got 55 instead\.$")),
     ("bands: {alpha: [8, 13]}\n", "epochs: {length_s: 4, typo: 1}\n", "pipeline.yaml",
      r"Unknown key\(s\) \['typo'\] in 'epochs'\. Allowed keys are 'length_s' and 'step_s'\.$"),
     ("bands: {alpha: [8, 13]}\n", "epoch: {length_s: 4}\n", "pipeline.yaml",

@@ -113,18 +113,18 @@ def _with(text: str, **repl) -> str:
 
 
 @pytest.mark.parametrize("changes, match", [
-    ({"metric": "power"}, r"Invalid value for the 'metric' parameter\. Allowed values are 'relative_power', "
-                          r"'absolute_power', 'band_ratio' and 'faa', but got 'power' instead\."),
-    ({"direction": "sideways"}, r"Invalid value for the 'direction' parameter\. Allowed values are 'up' and "
-                                r"'down', but got 'sideways' instead\."),
+    ({"metric": "power"}, (r"Invalid value for the 'metric' parameter\. Allowed values are 'relative_power', "
+                          r"'absolute_power', 'band_ratio' and 'faa', but got 'power' instead\.")),
+    ({"direction": "sideways"}, (r"Invalid value for the 'direction' parameter\. Allowed values are 'up' and "
+                                r"'down', but got 'sideways' instead\.")),
     ({"window_s": "0"}, r"'window_s' parameter\. It must be a number of seconds in \[1, 30\], but got 0 instead"),
     ({"window_s": "-2"}, r"'window_s' parameter"),
     ({"window_s": "0.5"}, r"'window_s' parameter"),
     ({"window_s": "abc"}, r"'window_s' parameter\. It must be a number, but got 'abc' instead"),
-    ({"bands": "[alfa]"}, r"'bands' parameter\. Allowed values are the band names 'delta', 'theta', 'alpha', "
-                          r"'beta' and 'gamma' \(bands\.yaml\) or a \[low, high\] pair in Hz, but got 'alfa' instead\.$"),
-    ({"bands": "[[13, 8]]"}, r"'bands' parameter\. It must be a \[low, high\] pair in Hz with 0 <= low < high, "
-                            r"but got \[13, 8\] instead\.$"),
+    ({"bands": "[alfa]"}, (r"'bands' parameter\. Allowed values are the band names 'delta', 'theta', 'alpha', "
+                          r"'beta' and 'gamma' \(bands\.yaml\) or a \[low, high\] pair in Hz, but got 'alfa' instead\.$")),
+    ({"bands": "[[13, 8]]"}, (r"'bands' parameter\. It must be a \[low, high\] pair in Hz with 0 <= low < high, "
+                            r"but got \[13, 8\] instead\.$")),
     ({"bands": "[alpha, theta]"}, r"The 'relative_power' metric needs one band"),
     ({"metric": "band_ratio"}, r"The 'band_ratio' metric needs \(numerator, denominator\)"),
     ({"metric": "faa", "channels": None}, r"The 'faa' metric needs a non-empty list of \[left, right\] channel pairs"),
@@ -143,8 +143,8 @@ def _with(text: str, **repl) -> str:
     ({"window_s": "yes"}, r"'window_s' parameter\. It must be a number, but got True instead"),
     ({"inhibits": "[{band: [30, 45], factor: -1}]"}, r"'inhibits\[0\]\.factor' parameter"),
     ({"inhibits": "[{band: emg, factor: 2}]"}, r"'inhibits\[0\]\.band' parameter\. Allowed values are the band names"),
-    ({"inhibits": "[{band: [30, 45], factr: 2}]"}, r"Unknown key\(s\) \['factr'\] in 'inhibits\[0\]'\. "
-                                                  r"Allowed keys are 'band', 'factor' and 'label'\.$"),
+    ({"inhibits": "[{band: [30, 45], factr: 2}]"}, (r"Unknown key\(s\) \['factr'\] in 'inhibits\[0\]'\. "
+                                                  r"Allowed keys are 'band', 'factor' and 'label'\.$")),
     ({"inhibits": "[{band: [30, 45]}]"}, r"Missing required key 'inhibits\[0\]\.factor'\.$"),
     ({"inhibits": "[{band: [30, 45], factor: 2}, {band: [30, 40], factor: 2, label: 30-45 Hz}]"},
      r"'inhibits' parameter\. Their labels must differ"),
@@ -210,3 +210,22 @@ def test_protocols_follow_neurofeedback_configs(tmp_path, monkeypatch):
     monkeypatch.setenv("NEUROFEEDBACK_CONFIGS", str(tmp_path))
     assert list_protocols() == ["mine"]
     assert load_protocol("mine").name == "test"
+
+
+def test_band_names_resolve_against_the_given_settings(tmp_path):
+    """load_protocol's settings reach the nested inhibits (names resolved with their edges)."""
+    import pickle
+
+    from neurofeedback.config import load_settings
+
+    (tmp_path / "bands.yaml").write_text("bands: {theta: [3, 7], alpha: [7, 12], smr: [12, 15]}\n")
+    (tmp_path / "pipeline.yaml").write_text("{}\n")
+    settings = load_settings(tmp_path)
+    path = tmp_path / "p.yaml"
+    path.write_text(_with(GOOD, bands="[smr]", inhibits="[{band: theta, factor: 2}]"))
+    p = load_protocol(path, settings=settings)
+    assert p.inhibits == (Inhibit(band=(3.0, 7.0), factor=2.0, label="theta"),)
+    assert p.band_edges(settings) == ((12.0, 15.0),)
+    with pytest.raises(ConfigError, match=r"'bands' parameter\. Allowed values are the band names 'delta'"):
+        load_protocol(path)  # 'smr' is not a default band
+    assert pickle.loads(pickle.dumps(p)) == p and pickle.loads(pickle.dumps(settings)) == settings
