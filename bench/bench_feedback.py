@@ -30,7 +30,6 @@ having been sent. The target is p99 < 150 ms at 4 Hz updates.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import gc
 import os
 import platform
@@ -105,7 +104,7 @@ def section_compute(args) -> list[dict]:
     cases = []
     for n_ch in (4, 8, 16):
         cases.append((f"alpha-up ({n_ch} ch board)", alpha, n_ch))
-        everywhere = dataclasses.replace(alpha, channels=LAYOUTS[n_ch])
+        everywhere = alpha.replace(channels=LAYOUTS[n_ch])
         cases.append((f"alpha-up on all {n_ch} ch", everywhere, n_ch))
     cases.append(("faa (16 ch board)", load_protocol("faa"), 16))
 
@@ -140,7 +139,6 @@ def section_end_to_end(args) -> list[dict]:
     the moment the feedback value has been sent to every output: the feedback of a sample
     cannot leave earlier. Both clocks are this machine's wall clock.
     """
-    import dataclasses
     import logging
     import tempfile
 
@@ -166,8 +164,8 @@ def section_end_to_end(args) -> list[dict]:
         # the synthetic board's test signals are ~500 µV sines: above the protocol's 150 µV
         # artifact limit, where the step skips the spectrum. Raise the limit so every update
         # does the full computation (the table's "artifact" column shows none were skipped).
-        proto = dataclasses.replace(base, name=f"alpha-up-{n}ch", channels=tuple(names[:n]),
-                                    artifact_ptp_uv=5000.0)
+        proto = base.replace(name=f"alpha-up-{n}ch", channels=tuple(names[:n]),
+                             artifact_ptp_uv=5000.0)
         with tempfile.TemporaryDirectory() as home:
             res = run_feedback(conn, proto, subject="bench", duration_s=args.e2e_seconds,
                                baseline_s=min(10.0, args.e2e_seconds / 4), outputs=("lsl", "osc"),

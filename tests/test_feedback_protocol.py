@@ -1,10 +1,10 @@
 """Neurofeedback protocols: the shipped ones load, bad ones fail with one clear line, channels resolve."""
 
-import dataclasses
 import json
 import shutil
 from pathlib import Path
 
+import pydantic
 import pytest
 
 from neurofeedback.errors import ConfigError
@@ -22,8 +22,8 @@ CYTON = ("Fp1", "Fp2", "C3", "C4", "P7", "P8", "O1", "O2")
 SHIPPED = ("alpha-up", "alpha-theta", "smr", "faa")
 
 
-def test_protocols_dir_is_the_repository_configs_folder():
-    assert PROTOCOLS_DIR == Path(__file__).resolve().parent.parent / "configs" / "protocols"
+def test_protocols_dir_is_the_package_configs_folder():
+    assert PROTOCOLS_DIR == Path(__file__).resolve().parent.parent / "neurofeedback" / "configs" / "protocols"
     assert protocols_dir() == PROTOCOLS_DIR
 
 
@@ -39,8 +39,9 @@ def test_shipped_protocols_load_and_document_themselves(name):
     # the same protocol by path; frozen; JSON-able
     assert load_protocol(PROTOCOLS_DIR / f"{name}.yaml") == p
     assert load_protocol(str(PROTOCOLS_DIR / f"{name}.yaml")) == p
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
         p.direction = "down"
+    assert hash(p) == hash(load_protocol(name))  # frozen, so hashable
     json.dumps(p.to_dict())
     for lo, hi in p.band_edges():
         assert 0 < lo < hi <= 45
@@ -112,17 +113,18 @@ def _with(text: str, **repl) -> str:
 
 
 @pytest.mark.parametrize("changes, match", [
-    ({"metric": "power"}, r"Invalid value for the 'metric' parameter\. Allowed values are 'relative_power', "
-                          r"'absolute_power', 'band_ratio' and 'faa', but got 'power' instead\."),
-    ({"direction": "sideways"}, r"Invalid value for the 'direction' parameter\. Allowed values are 'up' and "
-                                r"'down', but got 'sideways' instead\."),
+    ({"metric": "power"}, (r"Invalid value for the 'metric' parameter\. Allowed values are 'relative_power', "
+                          r"'absolute_power', 'band_ratio' and 'faa', but got 'power' instead\.")),
+    ({"direction": "sideways"}, (r"Invalid value for the 'direction' parameter\. Allowed values are 'up' and "
+                                r"'down', but got 'sideways' instead\.")),
     ({"window_s": "0"}, r"'window_s' parameter\. It must be a number of seconds in \[1, 30\], but got 0 instead"),
     ({"window_s": "-2"}, r"'window_s' parameter"),
     ({"window_s": "0.5"}, r"'window_s' parameter"),
     ({"window_s": "abc"}, r"'window_s' parameter\. It must be a number, but got 'abc' instead"),
-    ({"bands": "[alfa]"}, r"'bands' parameter\. Allowed values are the band names 'delta', 'theta', 'alpha', "
-                          r"'beta' and 'gamma' \(configs/bands\.yaml\) or a \[low, high\] pair in Hz, but got 'alfa'"),
-    ({"bands": "[[13, 8]]"}, r"'bands' parameter\. It needs low < high, but got \[13, 8\] instead"),
+    ({"bands": "[alfa]"}, (r"'bands' parameter\. Allowed values are the band names 'delta', 'theta', 'alpha', "
+                          r"'beta' and 'gamma' \(bands\.yaml\) or a \[low, high\] pair in Hz, but got 'alfa' instead\.$")),
+    ({"bands": "[[13, 8]]"}, (r"'bands' parameter\. It must be a \[low, high\] pair in Hz with 0 <= low < high, "
+                            r"but got \[13, 8\] instead\.$")),
     ({"bands": "[alpha, theta]"}, r"The 'relative_power' metric needs one band"),
     ({"metric": "band_ratio"}, r"The 'band_ratio' metric needs \(numerator, denominator\)"),
     ({"metric": "faa", "channels": None}, r"The 'faa' metric needs a non-empty list of \[left, right\] channel pairs"),
@@ -134,12 +136,18 @@ def _with(text: str, **repl) -> str:
     ({"adapt_rate": "-0.1"}, r"'adapt_rate' parameter"),
     ({"artifact_ptp_uv": "0"}, r"'artifact_ptp_uv' parameter"),
     ({"channels": "[]"}, r"'channels' parameter\. It must be a non-empty list of channel names"),
-    ({"channels": None}, r"missing required key 'channels'"),
-    ({"metric": None}, r"missing required key 'metric'"),
-    ({"treshold": "3"}, r"unknown key\(s\) \['treshold'\]"),
+    ({"channels": None}, r"Missing required key 'channels'\.$"),
+    ({"metric": None}, r"Missing required key 'metric'\.$"),
+    ({"treshold": "3"}, r"Unknown key\(s\) \['treshold'\]\. Allowed keys are 'adapt_rate', .* and 'window_s'\.$"),
+    ({"metric": None, "metrc": "faa"}, r"Unknown key\(s\) \['metrc'\]"),  # the typo, not the missing key
+    ({"window_s": "yes"}, r"'window_s' parameter\. It must be a number, but got True instead"),
     ({"inhibits": "[{band: [30, 45], factor: -1}]"}, r"'inhibits\[0\]\.factor' parameter"),
     ({"inhibits": "[{band: emg, factor: 2}]"}, r"'inhibits\[0\]\.band' parameter\. Allowed values are the band names"),
-    ({"inhibits": "[{band: [30, 45], factr: 2}]"}, r"Unknown key\(s\) \['factr'\] in inhibits\[0\]"),
+    ({"inhibits": "[{band: [30, 45], factr: 2}]"}, (r"Unknown key\(s\) \['factr'\] in 'inhibits\[0\]'\. "
+                                                  r"Allowed keys are 'band', 'factor' and 'label'\.$")),
+    ({"inhibits": "[{band: [30, 45]}]"}, r"Missing required key 'inhibits\[0\]\.factor'\.$"),
+    ({"inhibits": "[{band: [30, 45], factor: 2}, {band: [30, 40], factor: 2, label: 30-45 Hz}]"},
+     r"'inhibits' parameter\. Their labels must differ"),
     ({"inhibits": "EMG"}, r"'inhibits' parameter\. It must be a list"),
     ({"bands": "[alpha"}, r"not valid YAML"),
 ])
@@ -177,15 +185,20 @@ def test_not_a_mapping_and_unknown_names(tmp_path):
 
 def test_protocol_built_in_python_is_validated_too():
     base = load_protocol("alpha-up")
-    with pytest.raises(ConfigError, match=r"protocol 'alpha-up': Invalid value for the 'direction' parameter"):
-        dataclasses.replace(base, direction="sideways")
+    with pytest.raises(ConfigError, match=r"^protocol 'alpha-up': Invalid value for the 'direction' parameter"):
+        base.replace(direction="sideways")
     with pytest.raises(ConfigError, match=r"'window_s' parameter"):
-        dataclasses.replace(base, window_s=0.0)
+        base.replace(window_s=0.0)
+    with pytest.raises(ConfigError, match=r"^protocol 'alpha-up': Unknown key\(s\) \['treshold'\]"):
+        base.replace(treshold=1.0)
+    assert base.replace(artifact_ptp_uv=200.0).artifact_ptp_uv == 200.0 and base.artifact_ptp_uv == 150.0
     p = Protocol(name="smr-py", description="", metric="absolute_power", bands=(12, 15),
                  channels=["C4"], direction="up")
     assert p.bands == ((12.0, 15.0),) and p.channels == ("C4",)
-    with pytest.raises(ConfigError, match=r"'factor' parameter"):
+    with pytest.raises(ConfigError, match=r"^inhibit 'EMG': Invalid value for the 'factor' parameter"):
         Inhibit(band=(30.0, 45.0), factor=0.0, label="EMG")
+    # a band name is resolved to its edges (default settings), and names the inhibit
+    assert Inhibit(band="theta", factor=2) == Inhibit(band=(4.0, 8.0), factor=2.0, label="theta")
 
 
 def test_protocols_follow_neurofeedback_configs(tmp_path, monkeypatch):
@@ -197,3 +210,22 @@ def test_protocols_follow_neurofeedback_configs(tmp_path, monkeypatch):
     monkeypatch.setenv("NEUROFEEDBACK_CONFIGS", str(tmp_path))
     assert list_protocols() == ["mine"]
     assert load_protocol("mine").name == "test"
+
+
+def test_band_names_resolve_against_the_given_settings(tmp_path):
+    """load_protocol's settings reach the nested inhibits (names resolved with their edges)."""
+    import pickle
+
+    from neurofeedback.config import load_settings
+
+    (tmp_path / "bands.yaml").write_text("bands: {theta: [3, 7], alpha: [7, 12], smr: [12, 15]}\n")
+    (tmp_path / "pipeline.yaml").write_text("{}\n")
+    settings = load_settings(tmp_path)
+    path = tmp_path / "p.yaml"
+    path.write_text(_with(GOOD, bands="[smr]", inhibits="[{band: theta, factor: 2}]"))
+    p = load_protocol(path, settings=settings)
+    assert p.inhibits == (Inhibit(band=(3.0, 7.0), factor=2.0, label="theta"),)
+    assert p.band_edges(settings) == ((12.0, 15.0),)
+    with pytest.raises(ConfigError, match=r"'bands' parameter\. Allowed values are the band names 'delta'"):
+        load_protocol(path)  # 'smr' is not a default band
+    assert pickle.loads(pickle.dumps(p)) == p and pickle.loads(pickle.dumps(settings)) == settings

@@ -154,7 +154,7 @@ def test_rewards_follow_alpha_bursts(seed):
     rng = np.random.default_rng(seed)
     rec = simulate_eeg(ch_names=CYTON, sfreq=250.0, blocks=burst_blocks(rng, 240.0), alpha_amplitude_uv=8.0,
                        alpha_bursts=False, block_alpha_gain={"on": 1.0, "off": 0.25}, seed=seed)
-    protocol = dataclasses.replace(load_protocol("alpha-up"), target_reward_rate=0.52)
+    protocol = load_protocol("alpha-up").replace(target_reward_rate=0.52)
     state = init_state(protocol, rec.sfreq, rec.ch_names, baseline_s=60.0)
     spans = {lab: [(b["onset_s"] + 0.5, b["onset_s"] + b["duration_s"] - 0.5)
                    for b in rec.truth["blocks"] if b["label"] == lab] for lab in ("on", "off")}
@@ -299,7 +299,7 @@ def session(seed, baseline_gain, adapt_rate=None, direction="up"):
     changes = {"direction": direction}
     if adapt_rate is not None:
         changes["adapt_rate"] = adapt_rate
-    protocol = dataclasses.replace(protocol, **changes)
+    protocol = protocol.replace(**changes)
     state = init_state(protocol, rec.sfreq, rec.ch_names, baseline_s=60.0)
     outs = []
     for k, (_, state, out) in enumerate(run(rec.data_uv, rec.sfreq, state)):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Annotated
 
@@ -83,7 +82,7 @@ def feedback(
     outputs = parse_outputs(output)
     proto = load_protocol(protocol)
     if artifact_uv is not None:
-        proto = dataclasses.replace(proto, artifact_ptp_uv=float(artifact_uv))
+        proto = proto.replace(artifact_ptp_uv=float(artifact_uv))
     connection = connection_from_options(
         board=board, serial_port=serial_port, mac_address=mac_address,
         serial_number=serial_number, ip_address=ip_address, ip_port=ip_port,

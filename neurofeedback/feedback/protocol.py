@@ -1,7 +1,8 @@
 """Neurofeedback protocols: what is trained, where, and how the reward is decided.
 
-A protocol is a frozen, validated description loaded from ``configs/protocols/<name>.yaml``
-(or any YAML path): the metric (relative or absolute band power, a band ratio, or frontal alpha
+A protocol is a frozen, validated description (a pydantic model, as the settings of
+:mod:`neurofeedback.config`) loaded from ``neurofeedback/configs/protocols/<name>.yaml`` (shipped
+in the package; ``$NEUROFEEDBACK_CONFIGS/protocols`` when that is set) or any YAML path: the metric (relative or absolute band power, a band ratio, or frontal alpha
 asymmetry), its band(s), the channels it prefers, the direction that is rewarded, the inhibits
 ("reward only while X is not raised"), the window and update rate, and the adaptation settings
 of the reward threshold. The loop itself is :func:`neurofeedback.feedback.step.step`.
@@ -12,7 +13,7 @@ optional; unknown keys are errors)::
     name: alpha-up                  # default: the file name without .yaml
     description: Posterior alpha up (relaxed wakefulness).
     metric: relative_power          # relative_power | absolute_power | band_ratio | faa
-    bands: [alpha]                  # names from configs/bands.yaml or [lo, hi] in Hz
+    bands: [alpha]                  # names from bands.yaml or [lo, hi] in Hz
     channels: [O1, O2, Pz, TP9, TP10]
     direction: up                   # up | down
     inhibits:
@@ -24,36 +25,54 @@ optional; unknown keys are errors)::
     artifact_ptp_uv: 150.0
 
 Every problem raises :class:`~neurofeedback.errors.ConfigError` with one line naming the file
-and the problem, MNE style ("Invalid value for the 'direction' parameter. Allowed values are
-'up' and 'down', but got 'sideways' instead.").
+and the key, MNE style ("Invalid value for the 'direction' parameter. Allowed values are
+'up' and 'down', but got 'sideways' instead."), worded by :func:`neurofeedback.config.config_error`
+as for the settings.
 """
 
 from __future__ import annotations
 
-import math
+import functools
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
+from pydantic import BeforeValidator, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from .._validate import _fmt_allowed
-from ..config import config_dir, load_settings, read_yaml_mapping
+from ..config import (
+    PACKAGE_CONFIGS,
+    _ConfigModel,
+    check_channel_pairs,
+    check_choice,
+    check_nonempty_str,
+    check_number,
+    check_pair,
+    config_dir,
+    invalid,
+    load_settings,
+    missing,
+    number,
+    parse_config,
+    read_yaml_mapping,
+)
 from ..errors import ConfigError
 
 __all__ = [
     "DEFAULT_ADAPT_RATE",
-    "Inhibit",
     "METRICS",
     "PROTOCOLS_DIR",
+    "Inhibit",
     "Protocol",
     "list_protocols",
     "load_protocol",
     "protocols_dir",
 ]
 
-#: The repository's protocol folder (``configs/protocols``), found as :mod:`neurofeedback.config`
-#: finds ``configs/``. :func:`protocols_dir` honours ``$NEUROFEEDBACK_CONFIGS`` as well.
-PROTOCOLS_DIR: Path = Path(__file__).resolve().parent.parent.parent / "configs" / "protocols"
+#: The protocols shipped in the package (``neurofeedback/configs/protocols``).
+#: :func:`protocols_dir` honours ``$NEUROFEEDBACK_CONFIGS`` as well.
+PROTOCOLS_DIR: Path = PACKAGE_CONFIGS / "protocols"
 
 METRICS = ("relative_power", "absolute_power", "band_ratio", "faa")
 DIRECTIONS = ("up", "down")
@@ -77,11 +96,6 @@ _MAX_WINDOW_S = 30.0
 #: Appended to "the board lacks the channels" errors: the sites may simply be unnamed.
 _RENAME_HINT = " (if electrodes sit there, name the channels with --channel-names)"
 
-_KEYS = (
-    "name", "description", "metric", "bands", "channels", "pairs", "direction", "inhibits",
-    "window_s", "update_hz", "target_reward_rate", "adapt_rate", "artifact_ptp_uv",
-)
-
 
 def protocols_dir() -> Path:
     """Return the folder protocol names are looked up in.
@@ -90,120 +104,98 @@ def protocols_dir() -> Path:
     -------
     path : Path
         ``<configs>/protocols`` where ``<configs>`` is :func:`neurofeedback.config.config_dir`
-        (``$NEUROFEEDBACK_CONFIGS`` when set, else the repository's ``configs/``).
+        (``$NEUROFEEDBACK_CONFIGS`` when set, else the package's ``neurofeedback/configs``).
     """
     return config_dir() / "protocols"
 
 
-def _fail(src, problem: str) -> ConfigError:
-    err = ConfigError(f"{src}: {problem}")
-    err.problem = problem
-    return err
+def _context_settings(info):
+    """The settings band names are resolved against: the validation context's, else None."""
+    ctx = info.context if info is not None else None
+    return ctx.get("settings") if isinstance(ctx, dict) else None
 
 
-def _invalid(src, key, value, allowed) -> ConfigError:
-    return _fail(
-        src,
-        f"Invalid value for the {key!r} parameter. Allowed values are {_fmt_allowed(allowed)}, "
-        f"but got {value!r} instead.",
-    )
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def _number(src, key, value, *, lo=None, hi=None, lo_open=True, hi_open=False, what="") -> float:
-    try:
-        if isinstance(value, bool):  # YAML's yes/no are not numbers
-            raise TypeError
-        v = float(value)
-    except (TypeError, ValueError):
-        raise _fail(
-            src, f"Invalid value for the {key!r} parameter. It must be a number, but got {value!r} instead."
-        ) from None
-    bad = not math.isfinite(v)
-    if lo is not None:
-        bad |= v <= lo if lo_open else v < lo
-    if hi is not None:
-        bad |= v >= hi if hi_open else v > hi
-    if bad:
-        if not what:
-            left, right = ("(" if lo_open else "["), (")" if hi_open else "]")
-            lo_s = "-inf" if lo is None else f"{lo:g}"
-            hi_s = "inf" if hi is None else f"{hi:g}"
-            what = f"a finite number in {left}{lo_s}, {hi_s}{right}"
-        raise _fail(
-            src, f"Invalid value for the {key!r} parameter. It must be {what}, but got {value!r} instead."
-        )
-    return v
+def _band_names_problem(settings) -> str:
+    return (f"Allowed values are the band names {_fmt_allowed(settings.bands.names)} (bands.yaml) "
+            "or a [low, high] pair in Hz")
 
 
-def _band(src, key, value):
-    """A band as written: a name (str) or an explicit ``(lo, hi)`` pair of floats."""
+def _band_as_written(value, settings=None):
+    """A band as written: a name (checked against ``settings`` when given) or ``(lo, hi)`` in Hz."""
     if isinstance(value, str):
         if not value:
-            raise _fail(src, f"Invalid value for the {key!r} parameter. A band name must not be empty.")
+            raise invalid("A band name must not be empty", got=value)
+        if settings is not None and value not in settings.bands.names:
+            raise invalid(_band_names_problem(settings), got=value)
         return value
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        lo = _number(src, key, value[0], lo=0.0, lo_open=False, what="a [low, high] pair in Hz")
-        hi = _number(src, key, value[1], lo=0.0, what="a [low, high] pair in Hz")
-        if not lo < hi:
-            raise _fail(
-                src,
-                f"Invalid value for the {key!r} parameter. It needs low < high, but got "
-                f"{list(value)!r} instead.",
-            )
-        return (lo, hi)
-    raise _fail(
-        src,
-        f"Invalid value for the {key!r} parameter. It must be a band name from bands.yaml or a "
-        f"[low, high] pair in Hz, but got {value!r} instead.",
-    )
+    if isinstance(value, (list, tuple)):
+        return check_pair(value)
+    raise invalid("It must be a band name from bands.yaml or a [low, high] pair in Hz", got=value)
 
 
-def _names(src, key, value) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value or not all(
-        isinstance(v, str) and v for v in value
-    ):
-        raise _fail(
-            src, f"Invalid value for the {key!r} parameter. It must be a non-empty list of channel names, "
-            f"but got {value!r} instead."
-        )
-    return tuple(value)
+def _as_written(band):
+    return band if isinstance(band, str) else list(band)
 
 
-@dataclass(frozen=True)
-class Inhibit:
+_PositiveFloat = number(lo=0.0)
+
+
+class Inhibit(_ConfigModel):
     """Reward only while the power in ``band`` is not raised.
 
     Attributes
     ----------
     band : tuple of float
-        ``(lo, hi)`` in Hz, e.g. ``(20.0, 30.0)`` high beta, ``(30.0, 45.0)`` EMG.
+        ``(lo, hi)`` in Hz, e.g. ``(20.0, 30.0)`` high beta, ``(30.0, 45.0)`` EMG. A band name
+        (e.g. ``"theta"``) is resolved to its edges when the inhibit is built (against the
+        settings given to :func:`load_protocol`, else :func:`~neurofeedback.config.load_settings`).
     factor : float
         A training window is inhibited when its absolute power in ``band`` (µV², mean over the
         protocol's used channels) exceeds ``factor`` × its median over the clean baseline windows.
     label : str
-        What the band stands for, shown as ``"inhibit: <label>"``.
+        What the band stands for, shown as ``"inhibit: <label>"``; default the band name or
+        ``"lo-hi Hz"``.
     """
 
     band: tuple[float, float]
-    factor: float
-    label: str
+    factor: _PositiveFloat
+    label: Annotated[str, BeforeValidator(check_nonempty_str)]
 
-    def __post_init__(self):
-        src = f"inhibit {self.label!r}"
-        band = _band(src, "band", self.band)
-        if isinstance(band, str):
-            raise _fail(src, f"Invalid value for the 'band' parameter. It must be a (low, high) pair in Hz, "
-                        f"but got {self.band!r} instead (names are resolved by load_protocol).")
-        object.__setattr__(self, "band", band)
-        object.__setattr__(self, "factor", _number(src, "factor", self.factor, lo=0.0))
-        if not isinstance(self.label, str) or not self.label:
-            raise _fail(src, f"Invalid value for the 'label' parameter. It must be a non-empty string, "
-                        f"but got {self.label!r} instead.")
+    @classmethod
+    def _source(cls, data) -> str:
+        return f"inhibit {data.get('label')!r}"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_label(cls, data):
+        if isinstance(data, dict) and data.get("label") is None and "band" in data:
+            band = data["band"]
+            if isinstance(band, str) and band:
+                data = {**data, "label": band}
+            elif isinstance(band, (list, tuple)) and len(band) == 2 and all(map(_is_number, band)):
+                data = {**data, "label": f"{band[0]:g}-{band[1]:g} Hz"}
+        return data
+
+    @field_validator("band", mode="before")
+    @classmethod
+    def _band(cls, value, info):
+        if isinstance(value, str):
+            settings = _context_settings(info) or load_settings()
+            name = _band_as_written(value, settings)
+            return {n: (lo, hi) for n, lo, hi in settings.bands.bands}[name]
+        return _band_as_written(value)
 
 
-@dataclass(frozen=True)
-class Protocol:
-    """A neurofeedback protocol (build with :func:`load_protocol`; validated on construction).
+class Protocol(_ConfigModel):
+    """A neurofeedback protocol (build with :func:`load_protocol`; validated whenever built).
+
+    A frozen pydantic model: building one in Python (``Protocol(...)``) or changing fields with
+    :meth:`replace` validates it too, and a problem raises
+    :class:`~neurofeedback.errors.ConfigError`.
 
     Attributes
     ----------
@@ -213,11 +205,11 @@ class Protocol:
         ``"absolute_power"`` (µV², mean over channels), ``"band_ratio"`` (mean numerator power /
         mean denominator power over the channels) or ``"faa"`` (ln α right − ln α left).
     bands : tuple
-        ``(band,)``, or ``(numerator, denominator)`` for ``band_ratio``; each a name from
-        ``configs/bands.yaml`` or an explicit ``(lo, hi)`` in Hz, e.g. SMR ``(12.0, 15.0)``.
+        ``(band,)``, or ``(numerator, denominator)`` for ``band_ratio``; each a name from the
+        settings' ``bands.yaml`` or an explicit ``(lo, hi)`` in Hz, e.g. SMR ``(12.0, 15.0)``.
     channels : tuple of str
         Preference list: the protocol uses every one of them present on the board (matched
-        case-insensitively). For ``faa`` it is the channels of ``pairs``.
+        case-insensitively). For ``faa`` it defaults to the channels of ``pairs``.
     direction : str
         ``"up"`` rewards the metric above the threshold, ``"down"`` below it.
     pairs : tuple of (str, str)
@@ -237,24 +229,125 @@ class Protocol:
         or whose standard deviation is below 0.5 µV (flat), is an artifact: no reward.
     """
 
-    name: str
-    description: str
-    metric: str
-    bands: tuple
-    channels: tuple[str, ...]
-    direction: str
-    pairs: tuple = ()
+    name: Annotated[str, BeforeValidator(check_nonempty_str)]
+    description: str = ""
+    metric: Annotated[str, BeforeValidator(functools.partial(check_choice, allowed=METRICS))]
+    bands: tuple[str | tuple[float, float], ...]
+    channels: tuple[str, ...] = ()
+    direction: Annotated[str, BeforeValidator(functools.partial(check_choice, allowed=DIRECTIONS))]
+    pairs: Annotated[tuple[tuple[str, str], ...], BeforeValidator(check_channel_pairs)] = ()
     inhibits: tuple[Inhibit, ...] = ()
-    window_s: float = 2.0
+    window_s: number(lo=_MIN_WINDOW_S, hi=_MAX_WINDOW_S, lo_open=False,
+                     what=f"a number of seconds in [{_MIN_WINDOW_S:g}, {_MAX_WINDOW_S:g}]") = 2.0
     update_hz: float = 4.0
-    target_reward_rate: float = 0.65
-    adapt_rate: float = DEFAULT_ADAPT_RATE
-    artifact_ptp_uv: float = 150.0
+    target_reward_rate: number(lo=0.05, hi=0.95, lo_open=False, what="a fraction in [0.05, 0.95]") = 0.65
+    adapt_rate: number(lo=0.0, hi=1.0, lo_open=False, what="a number in [0, 1]") = DEFAULT_ADAPT_RATE
+    artifact_ptp_uv: _PositiveFloat = 150.0
 
-    def __post_init__(self):
-        _check_protocol(self, f"protocol {self.name!r}")
+    @classmethod
+    def _source(cls, data) -> str:
+        return f"protocol {data.get('name')!r}"
+
+    # -- validation ---------------------------------------------------------------------------
+    @model_validator(mode="before")
+    @classmethod
+    def _faa_channels(cls, data):
+        """``faa`` without ``channels``: the channels of its pairs."""
+        if isinstance(data, dict) and data.get("metric") == "faa" and not data.get("channels"):
+            try:
+                pairs = check_channel_pairs(data.get("pairs"))
+            except PydanticCustomError:
+                return data  # reported by the pairs field
+            if pairs:
+                data = {**data, "channels": tuple(dict.fromkeys(c for pair in pairs for c in pair))}
+        return data
+
+    @field_validator("description", mode="before")
+    @classmethod
+    def _description(cls, value):
+        return "" if value is None else value
+
+    @field_validator("bands", mode="before")
+    @classmethod
+    def _bands(cls, value, info):
+        if isinstance(value, (str, dict)) or not isinstance(value, (list, tuple)):
+            value = [value]
+        elif len(value) == 2 and all(map(_is_number, value)):
+            value = [value]  # one explicit [lo, hi] band, not two bands
+        settings = _context_settings(info)
+        return tuple(_band_as_written(b, settings) for b in value)
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _channels(cls, value):
+        if value is None or (isinstance(value, (list, tuple)) and not value):
+            return ()  # required unless faa: checked with the metric
+        if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(
+                isinstance(v, str) and v for v in value):
+            raise invalid("It must be a non-empty list of channel names")
+        return tuple(value)
+
+    @field_validator("inhibits", mode="before")
+    @classmethod
+    def _inhibits(cls, value):
+        if value is None:
+            return ()
+        if not isinstance(value, (list, tuple)):
+            raise invalid("It must be a list of {band, factor, label} mappings")
+        return value
+
+    @field_validator("update_hz", mode="before")
+    @classmethod
+    def _update_hz(cls, value, info):
+        window_s = info.data.get("window_s")
+        if window_s is None:  # window_s itself is invalid (reported first)
+            return check_number(value, lo=0.0, hi=_MAX_UPDATE_HZ)
+        lo = 1.0 / window_s
+        return check_number(
+            value, lo=lo, hi=_MAX_UPDATE_HZ, lo_open=False,
+            what=f"in [1/window_s = {lo:g}, {_MAX_UPDATE_HZ:g}] Hz (at least one update per window)")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if len(self.bands) != _N_BANDS[self.metric]:
+            what = "(numerator, denominator)" if self.metric == "band_ratio" else "one band"
+            raise invalid(f"The {self.metric!r} metric needs {what}", key="bands",
+                          got=[_as_written(b) for b in self.bands])
+        if self.metric == "faa" and not self.pairs:
+            raise invalid("The 'faa' metric needs a non-empty list of [left, right] channel pairs",
+                          key="pairs", got=[])
+        if self.metric != "faa" and self.pairs:
+            raise invalid(f"Only the 'faa' metric takes pairs (the metric is {self.metric!r})",
+                          key="pairs", got=[list(p) for p in self.pairs])
+        if not self.channels:
+            if "channels" not in self.model_fields_set:
+                raise missing("channels")
+            raise invalid("It must be a non-empty list of channel names", key="channels", got=[])
+        labels = [i.label for i in self.inhibits]
+        if len(set(labels)) != len(labels):
+            raise invalid("Their labels must differ", key="inhibits", got=labels)
+        return self
 
     # -----------------------------------------------------------------------------------------
+    def replace(self, **changes) -> Protocol:
+        """Return a validated copy with some fields changed.
+
+        Parameters
+        ----------
+        **changes
+            Field values, e.g. ``artifact_ptp_uv=200.0``.
+
+        Returns
+        -------
+        protocol : Protocol
+
+        Raises
+        ------
+        ConfigError
+            ``"protocol '<name>': ..."`` when a value is invalid or a field unknown.
+        """
+        return type(self)(**{**dict(self), **changes})
+
     def band_edges(self, settings=None) -> tuple[tuple[float, float], ...]:
         """Return the protocol's bands as ``(lo, hi)`` pairs in Hz.
 
@@ -268,7 +361,7 @@ class Protocol:
         ConfigError
             When a band name is not in the settings' bands.
         """
-        return tuple(_resolve_band(f"protocol {self.name!r}", "bands", b, settings) for b in self.bands)
+        return tuple(_resolve_band(f"protocol {self.name!r}", b, settings) for b in self.bands)
 
     def band_labels(self) -> tuple[str, ...]:
         """The bands as written, e.g. ``("alpha",)`` or ``("12-15 Hz",)``."""
@@ -333,129 +426,16 @@ class Protocol:
         }
 
 
-def _resolve_band(src, key, band, settings=None) -> tuple[float, float]:
+
+def _resolve_band(src, band, settings=None) -> tuple[float, float]:
     if not isinstance(band, str):
         return (float(band[0]), float(band[1]))
     settings = settings if settings is not None else load_settings()
     table = {name: (lo, hi) for name, lo, hi in settings.bands.bands}
     if band not in table:
-        raise _fail(
-            src, f"Invalid value for the {key!r} parameter. Allowed values are the band names "
-            f"{_fmt_allowed(table)} (configs/bands.yaml) or a [low, high] pair in Hz, but got {band!r} instead."
-        )
-    return tuple(float(v) for v in table[band])
-
-
-def _check_protocol(p: Protocol, src) -> None:
-    """Validate (and normalise in place, the dataclass being frozen) every field of ``p``."""
-
-    def set_(key, value):  # normalise the frozen dataclass's field
-        object.__setattr__(p, key, value)
-
-    if not isinstance(p.name, str) or not p.name:
-        raise _fail(src, "Invalid value for the 'name' parameter. It must be a non-empty string, "
-                    f"but got {p.name!r} instead.")
-    if not isinstance(p.description, str):
-        raise _fail(src, "Invalid value for the 'description' parameter. It must be a string, "
-                    f"but got {p.description!r} instead.")
-    if p.metric not in METRICS:
-        raise _invalid(src, "metric", p.metric, METRICS)
-    if p.direction not in DIRECTIONS:
-        raise _invalid(src, "direction", p.direction, DIRECTIONS)
-    bands = p.bands
-    if isinstance(bands, str) or not isinstance(bands, (list, tuple)):
-        bands = (bands,)
-    elif len(bands) == 2 and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bands):
-        bands = (tuple(bands),)  # one explicit (lo, hi) band
-    n_expected = _N_BANDS[p.metric]
-    if len(bands) != n_expected:
-        what = "(numerator, denominator)" if p.metric == "band_ratio" else "one band"
-        raise _fail(
-            src, f"Invalid value for the 'bands' parameter. The {p.metric!r} metric needs {what}, "
-            f"but got {list(bands)!r} instead."
-        )
-    set_("bands", tuple(_band(src, "bands", b) for b in bands))
-    if p.metric == "faa":
-        pairs = p.pairs
-        if not isinstance(pairs, (list, tuple)) or not pairs:
-            raise _fail(
-                src, "Invalid value for the 'pairs' parameter. The 'faa' metric needs a non-empty list of "
-                + (f"[left, right] channel pairs, but got {pairs!r} instead." if pairs else
-                   "[left, right] channel pairs, but got none.")
-            )
-        norm = []
-        for pair in pairs:
-            if (not isinstance(pair, (list, tuple)) or len(pair) != 2
-                    or not all(isinstance(c, str) and c for c in pair) or pair[0].lower() == pair[1].lower()):
-                raise _fail(
-                    src, "Invalid value for the 'pairs' parameter. Each pair must be [left, right] channel "
-                    f"names, but got {pair!r} instead."
-                )
-            norm.append((pair[0], pair[1]))
-        set_("pairs", tuple(norm))
-        flat = tuple(dict.fromkeys(c for pair in norm for c in pair))
-        set_("channels", _names(src, "channels", tuple(p.channels) or flat))
-    else:
-        if p.pairs:
-            raise _fail(src, f"Invalid value for the 'pairs' parameter. Only the 'faa' metric takes pairs, "
-                        f"but the metric is {p.metric!r}.")
-        set_("channels", _names(src, "channels", p.channels))
-    inhibits = p.inhibits if isinstance(p.inhibits, (list, tuple)) else None
-    if inhibits is None or not all(isinstance(i, Inhibit) for i in inhibits):
-        raise _fail(src, f"Invalid value for the 'inhibits' parameter. It must be a list of Inhibit, "
-                    f"but got {p.inhibits!r} instead.")
-    labels = [i.label for i in inhibits]
-    if len(set(labels)) != len(labels):
-        raise _fail(src, f"Invalid value for the 'inhibits' parameter. Their labels must differ, "
-                    f"but got {labels!r} instead.")
-    set_("inhibits", tuple(inhibits))
-    window_s = _number(src, "window_s", p.window_s, lo=_MIN_WINDOW_S, hi=_MAX_WINDOW_S, lo_open=False,
-                       what=f"a number of seconds in [{_MIN_WINDOW_S:g}, {_MAX_WINDOW_S:g}]")
-    set_("window_s", window_s)
-    set_("update_hz", _number(
-        src, "update_hz", p.update_hz, lo=1.0 / window_s, hi=_MAX_UPDATE_HZ, lo_open=False,
-        what=f"in [1/window_s = {1.0 / window_s:g}, {_MAX_UPDATE_HZ:g}] Hz (at least one update per window)",
-    ))
-    set_("target_reward_rate", _number(src, "target_reward_rate", p.target_reward_rate, lo=0.05, hi=0.95,
-                                       lo_open=False, what="a fraction in [0.05, 0.95]"))
-    set_("adapt_rate", _number(src, "adapt_rate", p.adapt_rate, lo=0.0, hi=1.0, lo_open=False,
-                               what="a number in [0, 1]"))
-    set_("artifact_ptp_uv", _number(src, "artifact_ptp_uv", p.artifact_ptp_uv, lo=0.0))
-
-
-def _parse_inhibits(src, value, settings) -> tuple[Inhibit, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise _fail(src, f"Invalid value for the 'inhibits' parameter. It must be a list of "
-                    f"{{band, factor, label}} mappings, but got {value!r} instead.")
-    out = []
-    for k, item in enumerate(value):
-        key = f"inhibits[{k}]"
-        if not isinstance(item, dict):
-            raise _fail(src, f"Invalid value for the {key!r} parameter. It must be a mapping with band, "
-                        f"factor and label, but got {item!r} instead.")
-        unknown = sorted(set(item) - {"band", "factor", "label"})
-        if unknown:
-            raise _fail(src, f"Unknown key(s) {unknown} in {key}. Allowed keys are "
-                        "['band', 'factor', 'label'].")
-        if "band" not in item or "factor" not in item:
-            raise _fail(src, f"{key} needs 'band' and 'factor'.")
-        band = _band(src, f"{key}.band", item["band"])
-        label = item.get("label")
-        if label is None:
-            label = band if isinstance(band, str) else f"{band[0]:g}-{band[1]:g} Hz"
-        edges = _resolve_band(src, f"{key}.band", band, settings)
-        factor = _number(src, f"{key}.factor", item["factor"], lo=0.0)
-        if not isinstance(label, str) or not label:
-            raise _fail(src, f"Invalid value for the '{key}.label' parameter. It must be a non-empty string, "
-                        f"but got {label!r} instead.")
-        out.append(Inhibit(band=edges, factor=factor, label=label))
-    return tuple(out)
-
-
-def _listify(value):
-    return tuple(value) if isinstance(value, list) else value
+        raise ConfigError(f"{src}: Invalid value for the 'bands' parameter. {_band_names_problem(settings)}, "
+                          f"but got {band!r} instead.")
+    return table[band]
 
 
 def load_protocol(name_or_path: str | os.PathLike, *, settings=None) -> Protocol:
@@ -493,47 +473,9 @@ def load_protocol(name_or_path: str | os.PathLike, *, settings=None) -> Protocol
                 f"{_fmt_allowed(list_protocols()) or 'none (empty folder)'} or a YAML path, but got "
                 f"{text!r} instead."
             )
-    doc = read_yaml_mapping(path, kind="protocol", hint="")
-    unknown = sorted(set(doc) - set(_KEYS))
-    if unknown:
-        raise ConfigError(f"{path}: unknown key(s) {unknown}. Allowed keys are {sorted(_KEYS)}")
-    for key in ("metric", "bands", "direction"):
-        if key not in doc:
-            raise ConfigError(f"{path}: missing required key {key!r}")
+    doc = {"name": path.stem, **read_yaml_mapping(path, kind="protocol", hint="")}
     settings = settings if settings is not None else load_settings()
-    src = str(path)
-    metric = doc["metric"]
-    if "channels" not in doc and metric != "faa":
-        raise ConfigError(f"{path}: missing required key 'channels'")
-    bands = doc["bands"]
-    if isinstance(bands, (str, dict)) or not isinstance(bands, list):
-        bands = [bands]
-    # A single [lo, hi] pair of numbers is one explicit band, not two bands.
-    if len(bands) == 2 and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bands):
-        bands = [bands]
-    pairs = doc.get("pairs") or ()
-    if isinstance(pairs, list):
-        pairs = tuple(_listify(p) for p in pairs)
-    kwargs = dict(
-        name=doc.get("name", path.stem),
-        description=doc.get("description", "") or "",
-        metric=metric,
-        bands=tuple(_listify(b) for b in bands),
-        channels=_listify(doc.get("channels") or ()),
-        pairs=pairs,
-        direction=doc["direction"],
-        inhibits=_parse_inhibits(src, doc.get("inhibits"), settings),
-    )
-    for key in ("window_s", "update_hz", "target_reward_rate", "adapt_rate", "artifact_ptp_uv"):
-        if key in doc:
-            kwargs[key] = doc[key]
-    try:
-        protocol = Protocol(**kwargs)
-        protocol.band_edges(settings)  # band names must exist
-    except ConfigError as err:
-        problem = getattr(err, "problem", str(err))
-        raise ConfigError(f"{path}: {problem}") from None
-    return protocol
+    return parse_config(Protocol, doc, path, context={"settings": settings})
 
 
 def list_protocols() -> list[str]:

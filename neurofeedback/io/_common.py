@@ -26,9 +26,9 @@ logger = logging.getLogger("neurofeedback")
 UV = 1e-6  # volts per µV
 
 # Bad-channel rules (µV): the railed rule of offline preprocessing, with the settings' defaults
-# (configs/pipeline.yaml holds the same values; reading does not depend on a config folder).
-RAIL_UV = PreprocessingSettings.rail_uv
-RAILED_FRACTION = PreprocessingSettings.railed_fraction
+# (neurofeedback/configs/pipeline.yaml holds the same values; reading does not depend on a config folder).
+RAIL_UV = PreprocessingSettings().rail_uv
+RAILED_FRACTION = PreprocessingSettings().railed_fraction
 FLAT_FRACTION = 0.5
 
 MONTAGE = "colin27_1005"  # 'standard_1005' warns (FutureWarning) in MNE 1.13; same positions
