@@ -117,6 +117,7 @@ def _network_body(png_server, tag: str) -> str:
 def test_online_page_reaches_a_loopback_server(open_html, png_server):
     """Control for the offline test: the server notices a request that leaves the page."""
     page = open_html(_network_body(png_server, "online"))
+    assert page.evaluate("navigator.onLine") is True
     assert page.evaluate("document.getElementById('loopback').naturalWidth") == 3
     assert "/online.png" in png_server.hits and f"{png_server.base}/online.png" in page.requests
 
@@ -136,7 +137,7 @@ def test_offline_page_requests_are_caught_and_go_nowhere(open_html, png_server):
 
 def test_viewport_and_full_page_screenshot(open_html, tmp_path):
     """The report test compares its full-page screenshot with the window's width and the page's
-    height: a tall page is captured whole, the viewport alone at the asked size, and a page
+    height: a tall page is captured whole, a short one and the viewport at the asked size, and a page
     that overflows sideways gives a wider screenshot."""
     page = open_html('<div style="height:3000px">tall</div>', width=800, height=600)
     assert page.evaluate("[innerWidth, innerHeight]") == [800, 600]
@@ -144,6 +145,7 @@ def test_viewport_and_full_page_screenshot(open_html, tmp_path):
     assert width == 800 and height >= 3000
     assert (width, height) == tuple(page.evaluate("[innerWidth, document.documentElement.scrollHeight]"))
     assert page.screenshot(tmp_path / "view.png", full_page=False) == (800, 600)
+    assert open_html("<p>short</p>", width=800, height=600).screenshot(tmp_path / "short.png") == (800, 600)
     wide = open_html('<div style="width:2000px">wide</div>', width=800, height=600)
     assert wide.screenshot(tmp_path / "wide.png")[0] >= 2000
 
