@@ -33,47 +33,51 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("NEUROFEEDBACK_HOME", str(tmp_path_factory.mktemp("nf-home")))
 
 
-# --- real headless Chromium for the HTML-report tests (tests/_browser.py) ---------------
+# --- real headless Chromium for the HTML-report tests (Playwright, tests/_playwright.py) ---
 
 
-def _require_chromium() -> None:
-    """Skip when no Chromium is installed; in CI (``CI`` set) that is a failure instead."""
-    from _browser import find_chromium
+def _require_chromium() -> str:
+    """The Chromium to drive; skips when it or Playwright is missing (in CI, with ``CI`` set, fails)."""
+    import importlib.util
 
-    if find_chromium() is None:
-        msg = "chromium is not installed (apt-get install -y chromium); .ci/run installs it"
+    from _playwright import find_chromium
+
+    exe = find_chromium()
+    missing = [msg for ok, msg in (
+        (exe, "chromium is not installed (apt-get install -y chromium; .ci/run installs it)"),
+        (importlib.util.find_spec("playwright"), "playwright is not installed (pip install -e '.[test]')"),
+    ) if not ok]
+    if missing:
+        msg = "; ".join(missing)
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the browser tests: {msg}", pytrace=False)
         pytest.skip(msg)
+    return exe
 
 
 @pytest.fixture(scope="session")
-def chromium_path() -> str:
-    """The Chromium executable, for tests that start their own ``Browser``; skips (fails in CI) without one."""
-    _require_chromium()
-    from _browser import find_chromium
+def chromium():
+    """One headless Chromium for the whole session (a :class:`_playwright.Chromium`)."""
+    from _playwright import Chromium
 
-    return find_chromium()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """One headless Chromium (with network) shared by the whole session."""
-    _require_chromium()
-    from _browser import Browser
-
-    with Browser() as b:
-        yield b
+    browser = Chromium(_require_chromium())
+    yield browser
+    browser.close()
 
 
-@pytest.fixture(scope="session")
-def offline_browser():
-    """One headless Chromium with no network; ``.offline_method`` says how that is enforced."""
-    _require_chromium()
-    from _browser import Browser
+@pytest.fixture
+def open_page(chromium):
+    """``open_page(path, offline=False, width=1280, height=900)`` opens a file in its own
+    browser context and returns the :class:`_playwright.Page`; pages close after the test."""
+    pages = []
 
-    with Browser(offline=True) as b:
-        yield b
+    def _open(path, **kw):
+        pages.append(chromium.open(path, **kw))
+        return pages[-1]
+
+    yield _open
+    for page in pages:
+        page.close()
 
 
 # --- data for the report tests --------------------------------------------------------------

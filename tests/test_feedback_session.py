@@ -176,7 +176,7 @@ def test_feedback_on_the_synthetic_board_measures_its_delay(tmp_path):
     assert res.session.summary is not None
 
 
-def test_feedback_session_report_shows_the_feedback(feedback_run, browser, tmp_path):
+def test_feedback_session_report_shows_the_feedback(feedback_run, open_page, tmp_path):
     """The session's report (by its ID in the store, as an analyst asks for it) has a
     ``feedback`` section: the log's metric, threshold and rewards plotted, the sidecar's summary
     in a table; the page renders in Chromium without errors."""
@@ -197,13 +197,10 @@ def test_feedback_session_report_shows_the_feedback(feedback_run, browser, tmp_p
     assert table.loc["reward rate (target)", "value"] == f"{100 * fb['reward_rate']:.1f}% (65.0%)"
     assert table.loc["training updates", "value"] == str(fb["n_training"])
     assert table.loc["channels", "value"] == "TP9, TP10"
-    page = browser.open(out)
-    try:
-        _check_page(page, rep, "feedback_session_report")
-        text = page.evaluate("document.querySelector('#feedback').innerText")
-        assert f"Rewarded {100 * fb['reward_rate']:.0f}% of {fb['n_training']} training updates" in text
-    finally:
-        page.close()
+    page = open_page(out)
+    _check_page(page, rep, "feedback_session_report")
+    text = page.evaluate("document.querySelector('#feedback').innerText")
+    assert f"Rewarded {100 * fb['reward_rate']:.0f}% of {fb['n_training']} training updates" in text
 
 
 @pytest.mark.parametrize("extra", [[], ["--artifact-uv", "1500"]])

@@ -1,4 +1,4 @@
-"""The reports in a real headless Chromium (``tests/_browser.py``): no console errors, the
+"""The reports in a real headless Chromium (Playwright, ``tests/_playwright.py``): no console errors, the
 expected sections and images rendered, hostile user text shown as text and never run, and the
 files open with networking disabled. Screenshots are saved to ``tests/screenshots/`` (or
 ``$NF_SCREENSHOT_DIR``) for a person to look at.
@@ -17,6 +17,7 @@ SCREENSHOTS = Path(os.environ.get("NF_SCREENSHOT_DIR", ROOT / "tests" / "screens
 _IMAGES_JS = """Array.from(document.images).map(i => ({fig: i.dataset.figure, w: i.naturalWidth,
   h: i.naturalHeight, shown: i.getBoundingClientRect().width}))"""
 _SECTIONS_JS = "Array.from(document.querySelectorAll('main > section')).map(s => s.id)"
+_PAGE_SIZE_JS = "[innerWidth, Math.max(innerHeight, document.documentElement.scrollHeight)]"
 
 
 @pytest.fixture(scope="module")
@@ -50,61 +51,53 @@ def _check_page(page, rep, name):
     for t in rep.tables():
         n = page.evaluate(f"document.querySelectorAll('table[data-table=\"{t.name}\"] tbody tr').length")
         assert n == len(t.frame), t.name
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shot = page.screenshot(SCREENSHOTS / f"{name}.png", full_page=True)
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the screenshot (for a person to look at) is a PNG of the whole page, and the page is no
+    # wider than the window (a full-page screenshot of a page that overflows sideways is wider)
+    size = page.screenshot(SCREENSHOTS / f"{name}.png", full_page=True)
+    assert size == tuple(page.evaluate(_PAGE_SIZE_JS)), size
 
 
-def test_session_report_in_chromium(browser, session_html):
+def test_session_report_in_chromium(open_page, session_html):
     path, rep = session_html
-    page = browser.open(path)
-    try:
-        _check_page(page, rep, "session_report")
-        assert page.evaluate("document.title").startswith("EEG session report")
-    finally:
-        page.close()
+    page = open_page(path)
+    _check_page(page, rep, "session_report")
+    assert page.evaluate("document.title").startswith("EEG session report")
 
 
-def test_subject_report_in_chromium(browser, subject_html):
+def test_subject_report_in_chromium(open_page, subject_html):
     path, rep = subject_html
-    page = browser.open(path, height=1000)
-    try:
-        _check_page(page, rep, "subject_report")
-        text = page.evaluate("document.querySelector('#summary').innerText")
-        assert "absolute_alpha (mean) rose by" in text and "95% CI" in text
-    finally:
-        page.close()
+    page = open_page(path, height=1000)
+    _check_page(page, rep, "subject_report")
+    text = page.evaluate("document.querySelector('#summary').innerText")
+    assert "absolute_alpha (mean) rose by" in text and "95% CI" in text
 
 
-def test_hostile_text_shows_as_text_and_runs_nothing(browser, session_html, subject_html):
+def test_hostile_text_shows_as_text_and_runs_nothing(open_page, session_html, subject_html):
     """Acceptance 2: notes, event text, protocol and file names holding markup are text."""
-    for path, where, expected in (
-            (session_html[0], "#meta", f"felt calm {XSS}"),
-            (session_html[0], "h1", f"EEG session report: {XSS}"),
-            (session_html[0], "#meta", '<img src=x onerror="alert(2)">'),
-            (session_html[0], "#meta", "take<img src=x onerror=alert(3)>.csv"),
-            (subject_html[0], "#events", f"infusion 0.5 mg/kg {XSS}")):
-        page = browser.open(path)
-        try:
+    for path, shown in (
+            (session_html[0], (("#meta", f"felt calm {XSS}"),
+                               ("h1", f"EEG session report: {XSS}"),
+                               ("#meta", '<img src=x onerror="alert(2)">'),
+                               ("#meta", "take<img src=x onerror=alert(3)>.csv"))),
+            (subject_html[0], (("#events", f"infusion 0.5 mg/kg {XSS}"),))):
+        page = open_page(path)
+        for where, expected in shown:
             assert expected in page.evaluate(f"document.querySelector('{where}').innerText")
-            assert page.dialogs == [] and page.errors == []
-            assert page.evaluate("document.scripts.length") == 0
-            # the only images are the report's own figures (no injected <img>)
-            assert page.evaluate("Array.from(document.images).every(i => i.dataset.figure)")
-        finally:
-            page.close()
+        assert page.dialogs == [] and page.errors == []
+        assert page.evaluate("document.scripts.length") == 0
+        # the only images are the report's own figures (no injected <img>)
+        assert page.evaluate("Array.from(document.images).every(i => i.dataset.figure)")
 
 
-def test_reports_open_with_networking_disabled(offline_browser, session_html, subject_html):
+def test_reports_open_with_networking_disabled(open_page, session_html, subject_html):
     """Acceptance 3: everything a report needs is inside the file."""
-    assert offline_browser.offline_method
     for path, rep in (session_html, subject_html):
-        page = offline_browser.open(path)
-        try:
-            assert page.errors == [] and page.failed_requests == []
-            assert all(u.startswith(("file:", "data:")) for u in page.requests), page.requests
-            images = page.evaluate(_IMAGES_JS)
-            assert len(images) == len(rep.figures) and all(i["w"] > 300 for i in images)
-        finally:
-            page.close()
+        page = open_page(path, offline=True)
+        assert page.evaluate("navigator.onLine") is False
+        assert page.errors == [] and page.failed_requests == {}
+        # every request the page made (its own file first) stayed inside the file
+        assert page.requests[0] == page.url
+        assert all(u.startswith(("file:", "data:")) for u in page.requests), page.requests
+        images = page.evaluate(_IMAGES_JS)
+        assert len(images) == len(rep.figures) and all(i["w"] > 300 for i in images)
         assert path.stat().st_size < 5e6
