@@ -15,10 +15,11 @@ DEFAULT_METRICS = ("relative_alpha", "absolute_alpha", "relative_theta", "ratio_
 
 def subject_trends(subject: str, *, home=None, metrics=DEFAULT_METRICS, channels=("mean",),
                    quality_floor: float = 0.5, baseline_weeks: int = 1,
-                   latest_weeks: int = 1, frame=None) -> list[dict]:
+                   latest_weeks: int = 1, frame=None, tz: str = "UTC") -> list[dict]:
     """Trends of one subject from the catalog (or ``frame``, its ``metrics_frame``).
 
     ``channels`` are kept as given plus, for FAA, every electrode pair (its "channel").
+    ``tz`` is the time zone of the calendar weeks (see :func:`neurofeedback.trends.compute_trends`).
     """
     from neurofeedback.trends import compute_trends
 
@@ -37,7 +38,7 @@ def subject_trends(subject: str, *, home=None, metrics=DEFAULT_METRICS, channels
         chans = list(channels)
     return compute_trends(frame, subject=subject, metrics=list(metrics) if metrics else None,
                           channels=chans, quality_floor=quality_floor,
-                          baseline_weeks=baseline_weeks, latest_weeks=latest_weeks)
+                          baseline_weeks=baseline_weeks, latest_weeks=latest_weeks, tz=tz)
 
 
 def trend_rows(trends: list[dict]) -> list[dict]:

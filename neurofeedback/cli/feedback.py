@@ -35,7 +35,7 @@ def feedback(
     board: Annotated[str, typer.Option(
         "--board", help="BrainFlow board (see 'neurofeedback boards'), or playback with --file.")],
     protocol: Annotated[str, typer.Option(
-        "--protocol", help="Protocol in configs/protocols (see 'neurofeedback protocols') or a YAML file.")],
+        "--protocol", help="A protocol name (see 'neurofeedback protocols') or a protocol YAML file.")],
     subject: Annotated[str, typer.Option("--subject", help="Subject ID (letters and digits).")] = "anonymous",
     duration: Annotated[str, typer.Option(
         "--duration", help="Session length including the baseline: 60s, 10m.")] = "10m",
@@ -162,10 +162,30 @@ def _print_feedback(fb: dict) -> None:
 
 
 @user_errors
+def _band_words(band) -> str:
+    """``alpha`` or ``12–15 Hz`` (a band name from bands.yaml, or explicit edges)."""
+    if isinstance(band, str):
+        return band
+    lo, hi = band
+    return f"{lo:g}–{hi:g} Hz"
+
+
+def _metric_words(p) -> str:
+    """The protocol's metric as a person reads it: ``relative_power of alpha``, ``band_ratio
+    theta/alpha``, ``absolute_power of 12–15 Hz`` (never a Python tuple)."""
+    bands = [_band_words(b) for b in p.bands]
+    if p.metric == "band_ratio":
+        return f"{p.metric} {'/'.join(bands)}"
+    text = f"{p.metric} of {', '.join(bands)}"
+    if getattr(p, "inhibits", None):
+        text += "; inhibits " + ", ".join(f"{i.label} > {i.factor:g}× baseline" for i in p.inhibits)
+    return text
+
+
 def protocols(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ):
-    """The neurofeedback protocols in configs/protocols."""
+    """The neurofeedback protocols (neurofeedback/configs/protocols, or $NEUROFEEDBACK_CONFIGS/protocols)."""
     from rich.table import Table
 
     from ..feedback.protocol import list_protocols, load_protocol
@@ -182,7 +202,7 @@ def protocols(
     for col in ("name", "trains", "metric", "channels", "window", "updates"):
         t.add_column(col)
     for p in rows:
-        t.add_row(p.name, f"{p.direction}: {p.description}", f"{p.metric} {p.bands}",
+        t.add_row(p.name, f"{p.direction}: {p.description}", _metric_words(p),
                   ", ".join(p.channels or [f"{a}/{b}" for a, b in p.pairs]),
                   f"{p.window_s:g} s", f"{p.update_hz:g} Hz")
     out.print(t)

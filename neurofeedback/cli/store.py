@@ -8,6 +8,7 @@ and write the catalog directly.
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -91,13 +92,30 @@ def process(
               + f"; {cached} already in the store (hashed only, no work)")
     skipped = [r for r in records if r["status"] == "skipped"]
     if skipped:
-        t = Table(title="Skipped (fix or remove these files; the others were imported)",
-                  title_justify="left")
-        t.add_column("file")
-        t.add_column("why")
-        for r in skipped:
-            t.add_row(str(r["path"]), r["reason"], style="red")
-        out.print(t)
+        out.print(_skipped_table(skipped))
+
+
+def _skipped_table(skipped: list[dict]) -> Table:
+    """Skipped files by name (never cut: it is what a person looks for next) and why.
+
+    The reason repeats the file's path at its start; it is shown once, as the folder in the title
+    (relative names when the files sit in several folders).
+    """
+    paths = [Path(str(r["path"])) for r in skipped]
+    folder = Path(os.path.commonpath([str(p.parent) for p in paths]))
+    t = Table(title=f"Skipped (fix or remove these files; the others were imported), in {folder}",
+              title_justify="left")
+    names = [str(p.relative_to(folder)) for p in paths]
+    t.add_column("file", no_wrap=True, min_width=max(len(n) for n in names))
+    t.add_column("why")
+    for r, p, name in zip(skipped, paths, names):
+        reason = str(r["reason"])
+        for prefix in (f"{p}: ", f"{p.name}: "):
+            if reason.startswith(prefix):
+                reason = reason[len(prefix):]
+                break
+        t.add_row(name, reason, style="red")
+    return t
 
 
 @user_errors
@@ -117,11 +135,19 @@ def sessions(
         out.print("no sessions" + (f" for subject {subject}" if subject else "")
                   + "; import some with 'neurofeedback process PATH'")
         return
-    t = Table(title=f"{len(df)} sessions", title_justify="left")
-    cols = [c for c in ("subject", "session", "start_time", "device", "protocol", "duration_s",
-                        "clean_fraction", "session_id") if c in df.columns]
+    n = len(df)
+    t = Table(title=f"{n} {'session' if n == 1 else 'sessions'} (times in UTC; use the session_id "
+                    "with 'neurofeedback report session')", title_justify="left")
+    cols = [c for c in ("session_id", "start_time", "device", "protocol", "duration_s",
+                        "clean_fraction") if c in df.columns]
+    headers = {"start_time": "start (UTC)", "duration_s": "s", "clean_fraction": "clean"}
     for c in cols:
-        t.add_column(c, justify="right" if c in ("duration_s", "clean_fraction") else "left")
+        if c == "session_id":  # what 'report session' takes: shown whole at any width
+            t.add_column(c, no_wrap=True, min_width=int(df[c].astype(str).str.len().max()))
+        elif c == "start_time":
+            t.add_column(headers[c], no_wrap=True, min_width=16)
+        else:
+            t.add_column(headers.get(c, c), justify="right" if c in headers else "left")
     for r in df.to_dict("records"):
         cells = []
         for c in cols:
@@ -150,6 +176,9 @@ def trends(
     baseline_weeks: Annotated[int, typer.Option("--baseline-weeks", min=1, help="Weeks that form the baseline.")] = 1,
     latest_weeks: Annotated[int, typer.Option(
         "--latest-weeks", min=1, help="Latest weeks compared with the baseline.")] = 1,
+    tz: Annotated[str, typer.Option(
+        "--tz", help="Time zone of the calendar weeks, e.g. Europe/Berlin (a session at 00:30 on "
+                     "Monday there is on Sunday in UTC).")] = "UTC",
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ):
@@ -171,7 +200,8 @@ def trends(
                           f"{', '.join(sorted(set(frame['metric'])))}, but got {', '.join(unknown)} instead.")
     chans = [c.strip() for c in channels.split(",") if c.strip()] if channels else ["mean"]
     result = subject_trends(subject, metrics=metrics, channels=chans, quality_floor=quality_floor,
-                            baseline_weeks=baseline_weeks, latest_weeks=latest_weeks, frame=frame)
+                            baseline_weeks=baseline_weeks, latest_weeks=latest_weeks, frame=frame,
+                            tz=tz)
     if as_json:
         typer.echo(json.dumps(result, allow_nan=False))
         return

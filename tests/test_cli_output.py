@@ -1,0 +1,128 @@
+"""What a person meets on the command line: help, tables that keep the IDs people need next,
+protocol words, ``-v`` output and ``trends --tz``. Tables are checked in a subprocess at a fixed
+terminal width (rich reads ``COLUMNS`` when the console is made)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data" / "cyton_meditation.csv"
+COMMANDS = [["inspect"], ["features"], ["boards"], ["record"], ["recover"], ["feedback"],
+            ["protocols"], ["process"], ["sessions"], ["trends"], ["serve"], ["demo"],
+            ["sample-data", "cohort"], ["event", "add"], ["report", "session"], ["report", "subject"]]
+
+
+def nf(*args, columns=120, **env):
+    return subprocess.run([sys.executable, "-m", "neurofeedback", *map(str, args)], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "COLUMNS": str(columns), **env})
+
+
+def test_help_shows_no_type_markers_and_upper_case_arguments():
+    # one process renders every command's help (a subprocess per command would cost ~1 s each)
+    code = ("import sys\nfrom typer.testing import CliRunner\nfrom neurofeedback.cli import app\n"
+            f"for cmd in {COMMANDS!r}:\n"
+            "    r = CliRunner().invoke(app, [*cmd, '--help'], env={'COLUMNS': '120'})\n"
+            "    assert r.exit_code == 0, (cmd, r.output)\n"
+            "    print('=====', ' '.join(cmd)); print(r.output)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    pages = dict(re.findall(r"===== (.*?)\n(.*?)(?====== |\Z)", r.stdout, re.S))
+    assert len(pages) == len(COMMANDS)
+    for cmd, text in pages.items():
+        assert not re.search(r"<(bool|str|int|float|path)>", text), cmd   # typer 0.27+ style
+        assert "{" not in text.split("\n", 3)[1], cmd                     # usage line: no {path}
+    assert "Usage: neurofeedback inspect [OPTIONS] PATH" in " ".join(pages["inspect"].split())
+    assert re.search(r"--help\s+Show this message", pages["inspect"])
+
+
+def test_protocols_are_listed_in_words_not_python_tuples():
+    r = nf("protocols")
+    assert r.returncode == 0, r.stderr
+    assert "('" not in r.stdout and "(12.0" not in r.stdout
+    flat = " ".join(r.stdout.replace("│", " ").split())
+    assert "band_ratio theta/alpha" in flat
+    assert "absolute_power of 12–15" in flat
+    assert "inhibits EMG > 2.5×" in flat
+
+
+def test_inspect_verbose_logs_each_step_on_stderr():
+    quiet, loud = nf("inspect", SAMPLE), nf("inspect", "-v", SAMPLE)
+    assert quiet.returncode == loud.returncode == 0
+    assert "INFO" not in quiet.stderr
+    steps = [line for line in loud.stderr.splitlines() if "INFO" in line]
+    assert len(steps) == 3, loud.stderr
+    assert "read as brainflow_csv" in steps[0] and "8 channels at 250 Hz, 180.0 s" in steps[0]
+    assert "notch 50 Hz" in steps[1] and "band-pass 1-45 Hz" in steps[1]
+    assert re.search(r"\d+ of \d+ 4-s epochs clean", steps[2])
+    assert loud.stdout == quiet.stdout  # the report itself is unchanged
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """Six weekly sessions, each at 23:30 UTC on a Sunday (00:30 on Monday in Berlin)."""
+    from neurofeedback.simulate import simulate_eeg, write_recording
+    from neurofeedback.store import ingest_file
+
+    folder, home = tmp_path_factory.mktemp("rec"), tmp_path_factory.mktemp("home")
+    first = datetime(2026, 1, 4, 23, 30, tzinfo=timezone.utc)  # a Sunday
+    for week in range(6):
+        rec = simulate_eeg(duration_s=20, seed=week, meas_date=first + timedelta(weeks=week))
+        path = write_recording(rec, folder / f"sub-longsubjectname01_w{week}_raw.fif", format="fif")
+        ingest_file(path, home=home, subject="longsubjectname01")
+    return home
+
+
+@pytest.mark.parametrize("columns", [120, 80])
+def test_sessions_table_shows_whole_session_ids(store, columns):
+    ids = [r["session_id"] for r in json.loads(nf("sessions", "--home", store, "--json").stdout)]
+    assert len(ids) == 6 and all(len(i) > 30 for i in ids)
+    r = nf("sessions", "--home", store, columns=columns)
+    assert r.returncode == 0, r.stderr
+    assert max(len(line) for line in r.stdout.splitlines()) <= columns
+    for session_id in ids:  # each whole on one line, so it can be copied into 'report session'
+        assert re.search(rf"│ {re.escape(session_id)}\s+│", r.stdout), (session_id, r.stdout)
+    assert "6 sessions" in r.stdout
+
+
+def test_trends_tz_moves_sessions_into_local_weeks(store):
+    def weeks(*extra):
+        r = nf("trends", "--subject", "longsubjectname01", "--metric", "relative_alpha",
+               "--home", store, "--json", *extra)
+        assert r.returncode == 0, r.stderr
+        (t,) = json.loads(r.stdout)
+        return [w["week"] for w in t["weeks"]], t["method"]["tz"]
+
+    utc, berlin = weeks(), weeks("--tz", "Europe/Berlin")
+    assert utc == (["2026-W01", "2026-W02", "2026-W03", "2026-W04", "2026-W05", "2026-W06"], "UTC")
+    assert berlin == (["2026-W02", "2026-W03", "2026-W04", "2026-W05", "2026-W06", "2026-W07"],
+                      "Europe/Berlin")
+    bad = nf("trends", "--subject", "longsubjectname01", "--home", store, "--tz", "Mars/Olympus")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert "'Mars/Olympus'" in bad.stderr
+
+
+def test_skipped_files_table_keeps_file_names_whole(tmp_path):
+    from rich.console import Console
+
+    from neurofeedback.cli.store import _skipped_table
+
+    folder = tmp_path / "a-rather-long-folder-name-of-recordings" / "week-07"
+    names = ["sub-alpha01_ses-20260119T121500_corrupted_eeg.csv", "sub-beta02_ses-20260120T080000_eeg.csv"]
+    rows = [{"path": str(folder / n), "reason": f"{folder / n}: non-numeric value 'x' at line 9001"}
+            for n in names]
+    console = Console(width=80, record=True)
+    console.print(_skipped_table(rows))
+    text = console.export_text()
+    for n in names:
+        assert re.search(rf"│ {re.escape(n)}\s+│", text), text
+    assert "non-numeric value" in text
+    assert str(folder / names[0]) + ":" not in " ".join(text.split())  # the path is not repeated
