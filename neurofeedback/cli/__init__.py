@@ -18,6 +18,8 @@ the only place of the library that runs the Prefect flows of ``pipelines/``.
 
 from __future__ import annotations
 
+import warnings
+
 import typer
 
 from . import acquire, demo, feedback, files, reports, store
@@ -45,4 +47,8 @@ del _command
 
 def main() -> None:
     """Console-script entry point."""
+    # BrainFlow 5.23 finds its shared library through pkg_resources on Python < 3.12, which
+    # setuptools >= 67 flags as deprecated on every start: not the user's concern (an app, unlike
+    # the library, may set warning filters).
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
     app()
