@@ -280,13 +280,27 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
     freqs : ndarray
     """
     settings = settings or load_settings()
-    ep, sp, bs, fs = settings.epochs, settings.spectral, settings.bands, settings.features
-    n_ch, n_times = data_uv.shape
+    ep = settings.epochs
     ch_names = list(ch_names)
     if starts is None:
-        starts = epoch_starts(n_times, sfreq, length_s=ep.length_s, step_s=ep.step_s)
-    n_ep = starts.size
-    clean = np.ones(n_ep, bool) if clean_epochs is None else np.asarray(clean_epochs, bool)
+        starts = epoch_starts(data_uv.shape[1], sfreq, length_s=ep.length_s, step_s=ep.step_s)
+    clean = np.ones(starts.size, bool) if clean_epochs is None else np.asarray(clean_epochs, bool)
+    bad_set = set(bad_channels)
+    ch_good = np.array([c not in bad_set for c in ch_names])
+    psd, freqs, weights = _epoch_psd(data_uv, sfreq, starts, settings)
+    table = _epoch_table(psd @ weights, starts / sfreq, ch_names, clean, ch_good, settings)
+    summary, mpsd = _session_summary(psd, freqs, weights, clean, ch_names, ch_good, settings)
+    return table, summary, mpsd, freqs
+
+
+def _epoch_psd(data_uv, sfreq, starts, settings: Settings):
+    """Welch PSD per epoch up to the highest band or fit edge, and the band weights.
+
+    Returns ``psd`` (n_epochs, n_channels, n_freqs) in µV²/Hz, ``freqs`` and ``weights``
+    (n_freqs, n_bands + 1): the configured bands, then the broadband range, so that
+    ``psd @ weights`` is the absolute power of each band and of the broadband range.
+    """
+    ep, sp, bs, fs = settings.epochs, settings.spectral, settings.bands, settings.features
     fmax = max(bs.broadband[1], max(b[2] for b in bs.bands), fs.aperiodic_range[1], fs.iaf_range[1])
     if fmax > sfreq / 2:
         raise ValueError(
@@ -297,42 +311,54 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
         data_uv, sfreq, starts, length_s=ep.length_s, segment_s=sp.segment_s,
         overlap=sp.overlap, window=sp.window, fmax=fmax + 1.0,
     )
-    W = band_weights(freqs, list(bs.bands) + [("broadband", *bs.broadband)])
-    power = psd @ W  # (n_ep, n_ch, n_bands + 1)
+    weights = band_weights(freqs, list(bs.bands) + [("broadband", *bs.broadband)])
+    return psd, freqs, weights
+
+
+def _epoch_table(power, onsets_s, ch_names, clean, ch_good, settings: Settings) -> pd.DataFrame:
+    """The per-epoch long table (:data:`EPOCH_COLUMNS`) from the band powers of each epoch.
+
+    ``power`` has shape (n_epochs, n_channels, n_bands + 1), the last band the broadband range;
+    a row is clean when its epoch is clean and its channel good.
+    """
     absolute = power[..., :-1]
     total = power[..., -1:]
     with np.errstate(divide="ignore", invalid="ignore"):
         relative = absolute / total
         log_abs = np.log10(absolute)
-
-    # --- per-epoch long table -------------------------------------------------------------
-    n_b = len(bs.bands)
-    bad_set = set(bad_channels)
-    ch_good = np.array([c not in bad_set for c in ch_names])
+    n_ep, n_ch, n_b = absolute.shape
     n_rows = n_ep * n_ch * n_b
     epoch_idx = np.repeat(np.arange(n_ep), n_ch * n_b)
     ch_codes = np.tile(np.repeat(np.arange(n_ch), n_b), n_ep)
     band_codes = np.tile(np.arange(n_b), n_ep * n_ch)
-    table = pd.DataFrame({
+    return pd.DataFrame({
         "epoch": epoch_idx,
-        "onset_s": (starts / sfreq)[epoch_idx],
-        "duration_s": np.full(n_rows, ep.length_s),
+        "onset_s": onsets_s[epoch_idx],
+        "duration_s": np.full(n_rows, settings.epochs.length_s),
         "channel": pd.Categorical.from_codes(ch_codes, categories=ch_names),
-        "band": pd.Categorical.from_codes(band_codes, categories=list(bs.names)),
+        "band": pd.Categorical.from_codes(band_codes, categories=list(settings.bands.names)),
         "absolute_uv2": absolute.reshape(-1),
         "relative": relative.reshape(-1),
         "log10_uv2": log_abs.reshape(-1),
         "clean": (clean[:, None] & ch_good[None, :]).repeat(n_b, axis=1).reshape(-1),
     })
 
-    # --- session values from the mean clean PSD ---------------------------------------------
+
+def _session_summary(psd, freqs, weights, clean, ch_names, ch_good, settings: Settings):
+    """Session values from the mean PSD of the clean epochs; returns ``(summary, mean_psd)``.
+
+    Per-channel values are None for bad channels and when no epoch is clean (the mean PSD is
+    then NaN).
+    """
+    ep, bs, fs = settings.epochs, settings.bands, settings.features
+    n_ch = len(ch_names)
     n_clean = int(clean.sum())
     if n_clean:
         mpsd = psd[clean].mean(axis=0)
     else:
         mpsd = np.full((n_ch, freqs.size), np.nan)
         logger.warning("No clean epoch: session values are undefined.")
-    s_power = mpsd @ W
+    s_power = mpsd @ weights
     s_abs, s_tot = s_power[:, :-1], s_power[:, -1]
     with np.errstate(divide="ignore", invalid="ignore"):
         s_rel = s_abs / s_tot[:, None]
@@ -364,7 +390,7 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
     summary = {
         "epoch_s": ep.length_s,
         "step_s": ep.step_s,
-        "n_epochs": int(n_ep),
+        "n_epochs": int(psd.shape[0]),
         "n_clean_epochs": n_clean,
         "bands": bs.as_dict(),
         "broadband": list(bs.broadband),
@@ -380,7 +406,7 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
         "faa": faa,
         "aperiodic": per_channel(lambda i: {"exponent": _none_if_nan(expo[i]), "offset": _none_if_nan(offs[i])}),
     }
-    return table, summary, mpsd, freqs
+    return summary, mpsd
 
 
 def compute_features(raw: mne.io.BaseRaw, settings: Settings | None = None, *, provenance=None,

@@ -195,6 +195,27 @@ class RecordingResult:
     markers: tuple[tuple[float, str], ...]
 
 
+@dataclass
+class _Run:
+    """The changing state of one :meth:`Recorder.record` call."""
+
+    target: int  # samples to record (recording time, disconnects included)
+    bounds: list  # (first sample, Block) of the timed blocks
+    fmt: list  # np.savetxt format of each board row
+    window: np.ndarray  # the last seconds of EEG (µV) for the live status
+    win_n: int  # samples kept in ``window``
+    t_data: float  # monotonic time of the last chunk (or of the last reconnect attempt)
+    pos: int = 0  # recording position in samples (written samples + disconnect time)
+    written: int = 0
+    next_block: int = 0
+    last_ts: float | None = None
+    pending_gap: tuple | None = None  # (t_data, last timestamp) while disconnected
+    t_update: float = 0.0
+    end_reason: str = "completed"
+    markers_done: list = field(default_factory=list)  # [(time_s, label)]
+    disconnects: list = field(default_factory=list)
+
+
 class Recorder:
     """Record one session from a BrainFlow board.
 
@@ -358,112 +379,127 @@ class Recorder:
         result : RecordingResult
         """
         self.open()  # everything in the ring buffer from here on is part of the session
-        start = datetime.now(timezone.utc)
-        self._start_sidecar(start)
+        self._start_sidecar(datetime.now(timezone.utc))
         rows = self.info.descr.get("num_rows") or self.info.num_rows
-        eeg_rows = list(self.info.eeg_rows)
-        ts_row, marker_row = self.info.timestamp_row, self.info.marker_row
-        target = int(round(self.duration_s * self.sfreq))
-        bounds, t = [], 0.0
-        for b in self.blocks:
-            bounds.append((int(round(t * self.sfreq)), b))
-            t += b.duration_s
-        # EEG with 17 significant digits (exact float64), timestamps to the microsecond, the rest
-        # (accelerometer, battery, packet counters) with 9 digits
-        fmt = ["%.9g"] * rows
-        for r in eeg_rows:
-            fmt[r] = "%.17g"
-        if ts_row is not None:
-            fmt[ts_row] = "%.6f"
-        if marker_row is not None:
-            fmt[marker_row] = "%.17g"
-        window = np.zeros((len(eeg_rows), 0))
-        win_n = int(4 * self.sfreq)
-        pos = 0  # recording position in samples (written samples + disconnect time)
-        written = 0
-        markers_done: list[tuple[float, str]] = []
-        disconnects: list[dict] = []
-        last_ts = None
-        pending_gap = None  # (wall start, last timestamp) while disconnected
-        t_data = time.monotonic()
-        t_update = 0.0
+        run = _Run(target=int(round(self.duration_s * self.sfreq)), bounds=self._block_bounds(),
+                   fmt=self._csv_format(rows), window=np.zeros((len(self.info.eeg_rows), 0)),
+                   win_n=int(4 * self.sfreq), t_data=time.monotonic())
         t_start = time.monotonic()
-        end_reason = "completed"
-        next_block = 0
         fh = open(self.paths.csv, "a", encoding="ascii", newline="\n")
         try:
-            while pos < target:
+            while run.pos < run.target:
                 if stop_event is not None and stop_event.is_set():
-                    end_reason = "stopped"
+                    run.end_reason = "stopped"
                     break
                 chunk = self._board.get_board_data() if self._board is not None else np.zeros((rows, 0))
                 now = time.monotonic()
                 if chunk.shape[1]:
-                    if pending_gap is not None:  # back after a disconnect
-                        gap_s = self._gap_seconds(last_ts, chunk[ts_row, 0] if ts_row is not None else None,
-                                                  now - pending_gap[0])
-                        disconnects.append({"start": last_ts, "duration_s": round(gap_s, 4),
-                                            "reconnected": True})
-                        pos += int(round(gap_s * self.sfreq))
-                        pending_gap = None
-                        self._write_sidecar(disconnects=disconnects)
-                    chunk = chunk[:, : max(0, target - pos)]
-                    n = chunk.shape[1]
-                    if marker_row is not None and n:
-                        chunk = np.array(chunk, dtype=np.float64, copy=True)
-                        while next_block < len(bounds) and bounds[next_block][0] < pos + n:
-                            at, blk = bounds[next_block]
-                            k = max(0, at - pos)
-                            chunk[marker_row, k] = blk.marker
-                            markers_done.append(((pos + k) / self.sfreq, blk.label))
-                            next_block += 1
-                        self._keyboard_markers(chunk, marker_row, pos, markers_done)
-                    if n:
-                        np.savetxt(fh, chunk.T, fmt=fmt, delimiter="\t")
-                        fh.flush()
-                        written += n
-                        pos += n
-                        last_ts = float(chunk[ts_row, -1]) if ts_row is not None else None
-                        window = np.concatenate([window, chunk[eeg_rows]], axis=1)[:, -win_n:]
-                        if on_chunk is not None:
-                            on_chunk(chunk[eeg_rows], None if ts_row is None else chunk[ts_row],
-                                     pos - n)
-                    t_data = now
-                elif pending_gap is None and now - t_data > self.stall_timeout_s:
-                    logger.warning("%s: no samples for %.1f s; reconnecting", self.connection.describe(),
-                                   now - t_data)
-                    pending_gap = (t_data, last_ts)
-                    self._reconnect_once()
-                elif pending_gap is not None:
-                    # still disconnected: the session time runs on; give up at its end
-                    lost = (now - pending_gap[0]) * self.connection.time_scale
-                    if pos + lost * self.sfreq >= target:
-                        disconnects.append({"start": last_ts, "duration_s": round(lost, 4),
-                                            "reconnected": False})
-                        end_reason = "disconnected"
-                        break
-                    if now - t_data > self.reconnect_interval_s:
-                        t_data = now
-                        self._reconnect_once()
-                if on_update is not None and now - t_update >= update_s:
-                    t_update = now
-                    on_update(self._status(pos, window, bounds, markers_done, disconnects,
-                                           pending_gap is not None))
+                    self._take_chunk(run, chunk, now, fh, on_chunk)
+                    run.t_data = now
+                elif not self._watch_stall(run, now):
+                    break
+                if on_update is not None and now - run.t_update >= update_s:
+                    run.t_update = now
+                    on_update(self._status(run.pos, run.window, run.bounds, run.markers_done,
+                                           run.disconnects, run.pending_gap is not None))
                 time.sleep(self.poll_s)
         except KeyboardInterrupt:
-            end_reason = "stopped"
+            run.end_reason = "stopped"
         finally:
             fh.close()
             self.close()
-            end = datetime.now(timezone.utc)
-            if last_ts is not None:
-                end = datetime.fromtimestamp(last_ts, timezone.utc)
-            self._write_sidecar(end_time=end.isoformat(), n_samples=written, ended_cleanly=True,
-                                end_reason=end_reason, disconnects=disconnects)
-        logger.info("recorded %d samples in %.1f s (%s)", written, time.monotonic() - t_start,
-                    end_reason)
-        return RecordingResult(self.paths, written, pos / self.sfreq, end_reason,
-                               tuple(disconnects), tuple(markers_done))
+            self._end_sidecar(run)
+        logger.info("recorded %d samples in %.1f s (%s)", run.written, time.monotonic() - t_start,
+                    run.end_reason)
+        return RecordingResult(self.paths, run.written, run.pos / self.sfreq, run.end_reason,
+                               tuple(run.disconnects), tuple(run.markers_done))
+
+    def _block_bounds(self) -> list[tuple[int, Block]]:
+        """``(first sample, block)`` of each timed block, counted from the start."""
+        bounds, t = [], 0.0
+        for b in self.blocks:
+            bounds.append((int(round(t * self.sfreq)), b))
+            t += b.duration_s
+        return bounds
+
+    def _csv_format(self, rows: int) -> list[str]:
+        """``np.savetxt`` formats of the board's rows.
+
+        EEG with 17 significant digits (exact float64), timestamps to the microsecond, the rest
+        (accelerometer, battery, packet counters) with 9 digits.
+        """
+        fmt = ["%.9g"] * rows
+        for r in self.info.eeg_rows:
+            fmt[r] = "%.17g"
+        if self.info.timestamp_row is not None:
+            fmt[self.info.timestamp_row] = "%.6f"
+        if self.info.marker_row is not None:
+            fmt[self.info.marker_row] = "%.17g"
+        return fmt
+
+    def _take_chunk(self, run: _Run, chunk, now: float, fh, on_chunk) -> None:
+        """Close a pending disconnect, mark the blocks and keys, append the chunk to the CSV."""
+        ts_row, marker_row = self.info.timestamp_row, self.info.marker_row
+        eeg_rows = list(self.info.eeg_rows)
+        if run.pending_gap is not None:  # back after a disconnect
+            gap_s = self._gap_seconds(run.last_ts, chunk[ts_row, 0] if ts_row is not None else None,
+                                      now - run.pending_gap[0])
+            run.disconnects.append({"start": run.last_ts, "duration_s": round(gap_s, 4),
+                                    "reconnected": True})
+            run.pos += int(round(gap_s * self.sfreq))
+            run.pending_gap = None
+            self._write_sidecar(disconnects=run.disconnects)
+        chunk = chunk[:, : max(0, run.target - run.pos)]
+        n = chunk.shape[1]
+        if not n:
+            return
+        if marker_row is not None:
+            chunk = np.array(chunk, dtype=np.float64, copy=True)
+            while run.next_block < len(run.bounds) and run.bounds[run.next_block][0] < run.pos + n:
+                at, blk = run.bounds[run.next_block]
+                k = max(0, at - run.pos)
+                chunk[marker_row, k] = blk.marker
+                run.markers_done.append(((run.pos + k) / self.sfreq, blk.label))
+                run.next_block += 1
+            self._keyboard_markers(chunk, marker_row, run.pos, run.markers_done)
+        np.savetxt(fh, chunk.T, fmt=run.fmt, delimiter="\t")
+        fh.flush()
+        run.written += n
+        run.pos += n
+        run.last_ts = float(chunk[ts_row, -1]) if ts_row is not None else None
+        run.window = np.concatenate([run.window, chunk[eeg_rows]], axis=1)[:, -run.win_n:]
+        if on_chunk is not None:
+            on_chunk(chunk[eeg_rows], None if ts_row is None else chunk[ts_row], run.pos - n)
+
+    def _watch_stall(self, run: _Run, now: float) -> bool:
+        """A poll without samples: reconnect after a stall; False when the session must end
+        (still disconnected at its end, ``end_reason="disconnected"``)."""
+        if run.pending_gap is None:
+            if now - run.t_data > self.stall_timeout_s:
+                logger.warning("%s: no samples for %.1f s; reconnecting", self.connection.describe(),
+                               now - run.t_data)
+                run.pending_gap = (run.t_data, run.last_ts)
+                self._reconnect_once()
+            return True
+        # still disconnected: the session time runs on; give up at its end
+        lost = (now - run.pending_gap[0]) * self.connection.time_scale
+        if run.pos + lost * self.sfreq >= run.target:
+            run.disconnects.append({"start": run.last_ts, "duration_s": round(lost, 4),
+                                    "reconnected": False})
+            run.end_reason = "disconnected"
+            return False
+        if now - run.t_data > self.reconnect_interval_s:
+            run.t_data = now
+            self._reconnect_once()
+        return True
+
+    def _end_sidecar(self, run: _Run) -> None:
+        """The final sidecar: end time (the last sample's timestamp when known), samples, why."""
+        end = datetime.now(timezone.utc)
+        if run.last_ts is not None:
+            end = datetime.fromtimestamp(run.last_ts, timezone.utc)
+        self._write_sidecar(end_time=end.isoformat(), n_samples=run.written, ended_cleanly=True,
+                            end_reason=run.end_reason, disconnects=run.disconnects)
 
     def _gap_seconds(self, last_ts, first_ts, wall_s) -> float:
         """Recording time lost between two samples: from timestamps when both exist."""

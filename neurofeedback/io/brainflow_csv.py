@@ -11,7 +11,7 @@ Format quirks
 - EEG is in µV; it is converted to volts here.
 - Timestamps are Unix seconds of *arrival*; sample times come from the nominal rate (sidecar
   ``sfreq``, else the board's). Steps of the clock larger than 3 sample periods that persist
-  (see :func:`neurofeedback.io._common.timestamp_gaps`) are dropped samples: they are annotated
+  (see :func:`neurofeedback.io._timing.timestamp_gaps`) are dropped samples: they are annotated
   ``BAD_dropout`` (onset at the first sample after the gap, duration = the missing time). No
   samples are inserted for these short gaps. Gaps of at least ``DISCONNECT_MIN_S`` (a headset
   that disconnected and came back; the recorder's reconnects) are filled with a straight line
@@ -33,24 +33,20 @@ import logging
 
 import numpy as np
 
+from .._logging import use_verbose
 from ..boards import board_info
 from ..errors import BoardError, RecordingFormatError
-from ._common import (
-    build_raw,
+from ._markers import marker_annotations
+from ._raw import build_raw, railed_or_flat
+from ._text import (
     check_file,
     check_finite,
     complete_size,
-    fill_disconnects,
-    marker_annotations,
-    meas_date_from_unix,
     one_line,
-    parse_iso_utc,
-    railed_or_flat,
     read_head,
     read_numeric_columns,
-    timestamp_gaps,
-    use_verbose,
 )
+from ._timing import fill_disconnects, meas_date_from_unix, parse_iso_utc, timestamp_gaps
 from .sidecar import find_sidecar, read_sidecar
 
 logger = logging.getLogger("neurofeedback")

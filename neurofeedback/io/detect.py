@@ -25,7 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import RecordingFormatError
-from ._common import check_file, is_number, read_head
+from ._text import check_file, is_number, read_head
 
 #: Every format :func:`neurofeedback.io.read_recording` understands.
 FORMATS = (

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from .._logging import use_verbose
 from .._validate import check_option
 from ..errors import RecordingFormatError
-from ._common import check_file, use_verbose
+from ._text import check_file
 from .brainflow_csv import read_brainflow_csv
 from .detect import FORMATS, detect_format
 from .mindmonitor import _Export, _precomputed_error

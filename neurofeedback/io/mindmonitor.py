@@ -38,18 +38,11 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
+from .._logging import use_verbose
 from ..errors import PrecomputedFeaturesError, RecordingFormatError
-from ._common import (
-    build_raw,
-    check_file,
-    check_finite,
-    dropout_annotations,
-    estimate_sfreq,
-    one_line,
-    railed_or_flat,
-    timestamp_gaps,
-    use_verbose,
-)
+from ._raw import build_raw, railed_or_flat
+from ._text import check_file, check_finite, one_line
+from ._timing import dropout_annotations, estimate_sfreq, timestamp_gaps
 
 logger = logging.getLogger("neurofeedback")
 

@@ -21,8 +21,10 @@ import warnings
 
 import numpy as np
 
+from .._logging import use_verbose
 from ..errors import RecordingFormatError
-from ._common import _montage_names, apply_montage, check_file, one_line, standard_name, use_verbose
+from ._raw import apply_montage, montage_names, standard_name
+from ._text import check_file, one_line
 
 logger = logging.getLogger("neurofeedback")
 
@@ -39,7 +41,7 @@ def _reader(fmt):
 
 
 def _clean_names(raw) -> None:
-    lookup = {n.lower(): n for n in _montage_names()}
+    lookup = {n.lower(): n for n in montage_names()}
     old = list(raw.ch_names)
     new = [standard_name(n, lookup) for n in old]
     if len(set(new)) != len(new):

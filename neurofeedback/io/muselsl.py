@@ -11,7 +11,7 @@ Format quirks
   slope of timestamp against sample number, not the median difference: ms-rounded stamps of a
   256 Hz stream have a median difference of 4 ms (250 Hz).
 - Timestamp steps that persist (> 3 sample periods, see
-  :func:`neurofeedback.io._common.timestamp_gaps`) are annotated ``BAD_dropout``; no samples
+  :func:`neurofeedback.io._timing.timestamp_gaps`) are annotated ``BAD_dropout``; no samples
   are inserted.
 - ``Right AUX`` is the Muse's auxiliary input, normally unconnected (noise): it is kept, typed
   ``misc`` (so it never enters EEG picks, averages or the montage), after the EEG channels.
@@ -24,23 +24,19 @@ import logging
 
 import numpy as np
 
+from .._logging import use_verbose
 from ..errors import RecordingFormatError
-from ._common import (
-    build_raw,
+from ._markers import marker_annotations
+from ._raw import build_raw, railed_or_flat
+from ._text import (
     check_file,
     check_finite,
     complete_size,
-    dropout_annotations,
-    estimate_sfreq,
     is_number,
-    marker_annotations,
-    meas_date_from_unix,
-    railed_or_flat,
     read_head,
     read_numeric_columns,
-    timestamp_gaps,
-    use_verbose,
 )
+from ._timing import dropout_annotations, estimate_sfreq, meas_date_from_unix, timestamp_gaps
 
 logger = logging.getLogger("neurofeedback")
 

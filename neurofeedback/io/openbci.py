@@ -44,22 +44,20 @@ import re
 
 import numpy as np
 
+from .._logging import use_verbose
 from ..boards import board_info
 from ..errors import BoardError, RecordingFormatError
-from ._common import (
-    build_raw,
+from ._markers import marker_annotations
+from ._raw import build_raw, railed_or_flat
+from ._text import (
     check_file,
     check_finite,
     complete_size,
-    dropout_annotations,
     is_number,
-    marker_annotations,
-    meas_date_from_unix,
     one_line,
-    railed_or_flat,
     read_numeric_columns,
-    use_verbose,
 )
+from ._timing import dropout_annotations, estimate_sfreq, meas_date_from_unix
 
 logger = logging.getLogger("neurofeedback")
 
@@ -291,8 +289,6 @@ def _read(path, *, channel_names, board):
 def _rate_from_timestamps(path, ts):
     t = np.asarray(ts, dtype=np.float64)
     t = np.where(t > 1e11, t / 1000.0, t)
-    from ._common import estimate_sfreq
-
     est = estimate_sfreq(path, t, nominal=None, what="timestamps")
     best = min(_STANDARD_RATES, key=lambda r: abs(r - est))
     return best if abs(best - est) <= 0.02 * best else est

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, RecordingFormatError, StoreError
+from ..errors import RecordingFormatError, StoreError
 from .document import Block, Report, Section, Table
 from . import plots
 
@@ -114,30 +114,55 @@ def build_session_report(processed, *, catalog_row: dict | None = None,
     -------
     report : Report
     """
+    summary = processed.summary()
+    if sidecar is None:
+        sidecar = _find_sidecar(processed)
+    sidecar = sidecar or {}
+    report = _session_head(processed, summary, catalog_row or {}, sidecar)
+    ann = _annotations_dict(processed.raw)
+    # in this order: each section adds its figures to the report as it is built
+    sections = [
+        _recording_section(ann),
+        _feedback_section(report, processed, sidecar.get("feedback"), ann),
+        _quality_section(report, processed, summary, ann),
+        _spectrum_section(report, processed, summary),
+        _bands_section(report, processed, summary, ann),
+        _topography_section(report, processed.raw, summary),
+        _features_section(summary),
+        _provenance_section(summary),
+    ]
+    report.sections.extend(sec for sec in sections if sec is not None)
+    return report
+
+
+def _find_sidecar(processed) -> dict | None:
+    """The sidecar beside the recording, or None (also when it is damaged)."""
     from ..io.sidecar import find_sidecar, read_sidecar
 
-    raw = processed.raw
-    summary = processed.summary()
-    if sidecar is None and processed.path is not None:
-        sc = find_sidecar(processed.path)
-        if sc is not None:
-            try:
-                sidecar = read_sidecar(sc)
-            except Exception:  # noqa: BLE001  (a damaged sidecar does not stop a report)
-                sidecar = None
-    sidecar = sidecar or {}
-    row = catalog_row or {}
+    if processed.path is None:
+        return None
+    sc = find_sidecar(processed.path)
+    if sc is None:
+        return None
+    try:
+        return read_sidecar(sc)
+    except Exception:  # noqa: BLE001  (a damaged sidecar does not stop a report)
+        return None
+
+
+def _session_head(processed, summary: dict, row: dict, sidecar: dict) -> Report:
+    """The report with its title and metadata (who, what, when, how much was clean)."""
     subject = row.get("subject") or sidecar.get("subject") or "–"
     session = row.get("session") or sidecar.get("session") or "–"
     name = processed.path.name if processed.path is not None else "(in memory)"
     n_ep, n_clean = summary["n_epochs"], summary["n_clean_epochs"]
-    duration = summary["duration_s"]
     device = row.get("device") or sidecar.get("board_name")
     meta = [
         ("Subject", subject), ("Session", session), ("File", name),
         ("Format", summary["format"] or "–"), ("Device", device or "–"),
         ("Recorded", summary["meas_date"] or "unknown"),
-        ("Duration", _fmt_duration(duration)), ("Sampling rate", f"{summary['sfreq']:g} Hz"),
+        ("Duration", _fmt_duration(summary["duration_s"])),
+        ("Sampling rate", f"{summary['sfreq']:g} Hz"),
         ("Channels", f"{len(summary['channels'])} EEG"
                      + (f"; bad: {', '.join(summary['bad_channels'])}" if summary["bad_channels"] else "")),
         ("Clean epochs", f"{n_clean}/{n_ep} ({100 * summary['clean_fraction']:.0f}%) of "
@@ -146,17 +171,19 @@ def build_session_report(processed, *, catalog_row: dict | None = None,
         ("Protocol", row.get("protocol") or sidecar.get("protocol") or "–"),
         ("Notes", row.get("notes") or sidecar.get("notes") or "–"),
     ]
-    report = Report(kind="session", title=f"EEG session report: {subject}, {session}",
-                    subtitle=f"{name} — {summary['meas_date'] or 'date unknown'}", meta=meta)
-    ann = _annotations_dict(raw)
-    bands = summary["bands"]
-    band_names = list(bands)
-    ch_names = summary["channels"]
-    bads = summary["bad_channels"]
+    return Report(kind="session", title=f"EEG session report: {subject}, {session}",
+                  subtitle=f"{name} — {summary['meas_date'] or 'date unknown'}", meta=meta)
 
-    # -- recording ------------------------------------------------------------------------
-    blocks = [(o, d, desc) for o, d, desc in zip(ann["onset"], ann["duration"], ann["description"])
-              if not desc.upper().startswith("BAD")]
+
+def _marker_blocks(ann: dict) -> list[tuple]:
+    """The annotations that are not artifacts: ``(onset_s, duration_s, description)``."""
+    return [(o, d, desc) for o, d, desc in zip(ann["onset"], ann["duration"], ann["description"])
+            if not desc.upper().startswith("BAD")]
+
+
+def _recording_section(ann: dict) -> Section:
+    """The blocks and markers of the recording."""
+    blocks = _marker_blocks(ann)
     rec_rows = pd.DataFrame({
         "annotation": [d for _, _, d in blocks],
         "onset_s": [float(o) for o, _, _ in blocks],
@@ -166,14 +193,12 @@ def build_session_report(processed, *, catalog_row: dict | None = None,
     sec.blocks.append(Block(table=Table("blocks", rec_rows, caption="Blocks and markers",
                                         units={"onset_s": "s", "duration_s": "s"}),
                             text=[] if len(rec_rows) else ["No blocks or markers in this recording."]))
-    report.sections.append(sec)
+    return sec
 
-    # -- feedback (a neurofeedback session) --------------------------------------------------
-    fb_section = _feedback_section(report, processed, sidecar.get("feedback"), ann)
-    if fb_section is not None:
-        report.sections.append(fb_section)
 
-    # -- quality ---------------------------------------------------------------------------
+def _quality_section(report: Report, processed, summary: dict, ann: dict) -> Section:
+    """Per-channel quality and the artifact timeline (adds the ``artifact_timeline`` figure)."""
+    ch_names, bads = summary["channels"], summary["bad_channels"]
     q = processed.quality.copy()
     qt = pd.DataFrame({"channel": q["channel"], "status": q["status"]})
     for col, new, scale in (("std_uv", "std", 1.0), ("railed_fraction", "railed", 100.0),
@@ -182,8 +207,8 @@ def build_session_report(processed, *, catalog_row: dict | None = None,
         if col in q:
             qt[new] = q[col].astype(float) * scale
     report.figures["artifact_timeline"] = plots.plot_artifact_timeline(
-        ann, ch_names, duration, bad_channels=bads, epochs=processed.features.epochs,
-        ptp_uv=_ptp_per_second(raw, ch_names), window_s=1.0)
+        ann, ch_names, summary["duration_s"], bad_channels=bads, epochs=processed.features.epochs,
+        ptp_uv=_ptp_per_second(processed.raw, ch_names), window_s=1.0)
     art = {k: v for k, v in summary["annotations"].items() if k.upper().startswith("BAD")}
     words = ([f"{k}: {v['count']}× ({v['total_s']:.1f} s)" for k, v in sorted(art.items())]
              or ["No stretches were marked as artifacts."])
@@ -195,13 +220,16 @@ def build_session_report(processed, *, catalog_row: dict | None = None,
                             table=Table("quality", qt, caption="Per-channel quality",
                                         units={"std": "µV", "railed": "%", "line noise": "×",
                                                "artifact time": "%"})))
-    report.sections.append(sec)
+    return sec
 
-    # -- spectrum --------------------------------------------------------------------------
-    feats = processed.features
+
+def _spectrum_section(report: Report, processed, summary: dict) -> Section:
+    """The PSD per channel with the bands and the IAF (adds the ``psd`` figure)."""
+    feats, bands, ch_names = processed.features, summary["bands"], summary["channels"]
     report.figures["psd"] = plots.plot_psd(
-        feats.freqs, feats.psd, ch_names, bands=bands, iaf=summary["iaf_hz"], bad_channels=bads,
-        fmax=max(hi for _, hi in bands.values()) + 5, line_freq=summary["line_freq"])
+        feats.freqs, feats.psd, ch_names, bands=bands, iaf=summary["iaf_hz"],
+        bad_channels=summary["bad_channels"], fmax=max(hi for _, hi in bands.values()) + 5,
+        line_freq=summary["line_freq"])
     iaf = pd.DataFrame({
         "channel": ch_names,
         "IAF peak": [summary["iaf_hz"].get(c) for c in ch_names],
@@ -214,50 +242,60 @@ def build_session_report(processed, *, catalog_row: dict | None = None,
     sec.blocks.append(Block(figure="psd", alt="PSD per channel",
                             table=Table("iaf", iaf, caption="Alpha peak and aperiodic exponent",
                                         units={"IAF peak": "Hz", "IAF centre of gravity": "Hz"})))
-    report.sections.append(sec)
+    return sec
 
-    # -- band powers over the session -------------------------------------------------------
-    ep = feats.epochs[~feats.epochs["channel"].isin(bads)]
+
+def _bands_section(report: Report, processed, summary: dict, ann: dict) -> Section:
+    """Band power over the session and per block (adds the ``band_timecourse`` figure)."""
+    feats, band_names = processed.features, list(summary["bands"])
+    ep = feats.epochs[~feats.epochs["channel"].isin(summary["bad_channels"])]
     report.figures["band_timecourse"] = plots.plot_band_timecourse(ep, bands=band_names,
                                                                    annotations=ann)
     sec = Section("bands", "Band power over the session", intro=[
         "Relative band power per epoch, averaged over the good channels; the blocks of the "
         "protocol are shaded. Faint dots are epochs rejected for artifacts."])
-    block_table = _block_band_table(ep, blocks, band_names)
+    block_table = _block_band_table(ep, _marker_blocks(ann), band_names)
     sec.blocks.append(Block(figure="band_timecourse", alt="Band power over the session",
                             table=block_table))
-    report.sections.append(sec)
+    return sec
 
-    # -- topography -----------------------------------------------------------------------
-    topo = _topography(raw, summary, band_names)
-    if topo is not None:
-        values, info = topo
-        report.figures["topomap"] = plots.plot_topomaps(values, info)
-        sec = Section("topography", "Topography", intro=[
-            f"Relative band power at the {len(info['ch_names'])} good channels with electrode "
-            "positions, interpolated over the scalp."])
-        sec.blocks.append(Block(figure="topomap", alt="Topographic maps of relative band power"))
-        report.sections.append(sec)
 
-    # -- features --------------------------------------------------------------------------
+def _topography_section(report: Report, raw, summary: dict) -> Section | None:
+    """Scalp maps of relative band power (adds the ``topomap`` figure); None with too few
+    positioned good channels."""
+    topo = _topography(raw, summary, list(summary["bands"]))
+    if topo is None:
+        return None
+    values, info = topo
+    report.figures["topomap"] = plots.plot_topomaps(values, info)
+    sec = Section("topography", "Topography", intro=[
+        f"Relative band power at the {len(info['ch_names'])} good channels with electrode "
+        "positions, interpolated over the scalp."])
+    sec.blocks.append(Block(figure="topomap", alt="Topographic maps of relative band power"))
+    return sec
+
+
+def _features_section(summary: dict) -> Section:
+    """The session's features per channel, with units, and the frontal alpha asymmetry."""
     sec = Section("features", "Features", intro=[
         "Session values over the clean epochs. Absolute power in µV², relative power as a "
         "fraction of the 1–45 Hz power, ratios of absolute powers; FAA = ln(alpha right) − "
         "ln(alpha left)."])
-    sec.blocks.append(Block(table=_features_table(summary, ch_names)))
+    sec.blocks.append(Block(table=_features_table(summary, summary["channels"])))
     faa = summary.get("faa") or {}
     if faa:
         faa_t = pd.DataFrame({"pair": list(faa), "FAA": [_faa_value(v) for v in faa.values()]})
         sec.blocks.append(Block(table=Table("faa", faa_t, caption="Frontal alpha asymmetry",
                                             units={"FAA": "ln(µV²)"})))
-    report.sections.append(sec)
+    return sec
 
-    # -- provenance ------------------------------------------------------------------------
+
+def _provenance_section(summary: dict) -> Section:
+    """How the numbers were made: input, settings, software."""
     prov = summary.get("provenance") or {}
-    report.sections.append(Section("provenance", "Provenance", blocks=[
+    return Section("provenance", "Provenance", blocks=[
         Block(table=Table("provenance", _provenance_table(prov, summary),
-                          caption="How these numbers were made"))]))
-    return report
+                          caption="How these numbers were made"))])
 
 
 _METRIC_LABELS = {

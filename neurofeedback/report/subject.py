@@ -125,9 +125,25 @@ def build_subject_report(subject: str, *, sessions: pd.DataFrame, frame: pd.Data
     -------
     report : Report
     """
-    first, last = sessions["start_time"].min(), sessions["start_time"].max()
-    low = sessions["clean_fraction"].fillna(0) < quality_floor
+    low = sessions["clean_fraction"].fillna(0) < quality_floor  # excluded from the statistics
     weeks_all = _iso_week(sessions["start_time"])
+    report = _subject_head(subject, sessions, events, low, weeks_all, quality_floor, period)
+    # in this order: each section adds its figures to the report as it is built
+    report.sections.extend([
+        _summary_section(trends),
+        _trends_section(report, trends, sessions, frame, events, low, quality_floor),
+        _coverage_section(report, sessions, low, weeks_all, quality_floor),
+        _events_section(subject, events),
+        _sessions_section(sessions, low, weeks_all),
+        _method_section(quality_floor),
+    ])
+    return report
+
+
+def _subject_head(subject: str, sessions: pd.DataFrame, events: pd.DataFrame, low: pd.Series,
+                  weeks_all: pd.Series, quality_floor: float, period) -> Report:
+    """The report with its title, metadata (period, sessions, devices) and caution."""
+    first, last = sessions["start_time"].min(), sessions["start_time"].max()
     meta = [
         ("Subject", subject),
         ("Period", f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
@@ -138,14 +154,16 @@ def build_subject_report(subject: str, *, sessions: pd.DataFrame, frame: pd.Data
         ("Devices", ", ".join(sorted({str(d) for d in sessions["device"].dropna()})) or "–"),
         ("Context events", str(len(events))),
     ]
-    report = Report(kind="subject", title=f"Weekly trends: subject {subject}",
-                    subtitle=f"{first:%Y-%m-%d} – {last:%Y-%m-%d}", meta=meta,
-                    notice=("These are associations over time in consumer-EEG measurements, with "
-                            "95% confidence intervals. They are not a diagnosis and do not show "
-                            "what caused a change (practice, therapy, sleep, the headset's fit, "
-                            "the season: all can move these numbers)."))
+    return Report(kind="subject", title=f"Weekly trends: subject {subject}",
+                  subtitle=f"{first:%Y-%m-%d} – {last:%Y-%m-%d}", meta=meta,
+                  notice=("These are associations over time in consumer-EEG measurements, with "
+                          "95% confidence intervals. They are not a diagnosis and do not show "
+                          "what caused a change (practice, therapy, sleep, the headset's fit, "
+                          "the season: all can move these numbers)."))
 
-    # -- summary ---------------------------------------------------------------------------
+
+def _summary_section(trends: list[dict]) -> Section:
+    """The statements, in words, and the trend table."""
     sec = Section("summary", "Summary")
     if trends:
         sec.blocks.append(Block(text=[plots.pretty_unit(trend_statement(t)) for t in trends]))
@@ -154,39 +172,51 @@ def build_subject_report(subject: str, *, sessions: pd.DataFrame, frame: pd.Data
                                                     "week to the latest week")))
     else:
         sec.blocks.append(Block(text=["Not enough data: no session metrics in this period."]))
-    report.sections.append(sec)
+    return sec
 
-    # -- trends ----------------------------------------------------------------------------
+
+def _trends_section(report: Report, trends: list[dict], sessions: pd.DataFrame,
+                    frame: pd.DataFrame, events: pd.DataFrame, low: pd.Series,
+                    quality_floor: float) -> Section:
+    """One plot and weekly table per trend (adds a ``trend_<metric>_<channel>`` figure each)."""
     ev = events.rename(columns={})[["time", "kind", "text"]] if len(events) else None
     sec = Section("trends", "Trends per metric", intro=[
         "Dots are sessions (hollow: excluded for low quality); the band is the weekly mean's "
         "95% CI; the dashed line is the robust (Huber) trend with its 95% CI in the legend; "
         "dotted vertical lines are context events."])
     excluded_ids = set(sessions.loc[low, "session_id"])
-    for i, t in enumerate(trends):
+    for t in trends:
         sel = frame[(frame["metric"] == t["metric"]) & (frame["channel"] == t["channel"])]
         pts = pd.DataFrame({"start_time": sel["start_time"], "value": sel["value"].astype(float),
                             "excluded": (sel["clean_fraction"].fillna(0) < quality_floor)
                             | sel["session_id"].isin(excluded_ids)})
         name = f"trend_{t['metric']}_{t['channel']}".replace("/", "-")
         report.figures[name] = plots.plot_trend(pts, t, events=ev)
-        weeks = pd.DataFrame(t["weeks"], columns=["week", "n", "mean", "ci_low", "ci_high",
-                                                  "clean_coverage"])
-        weeks = weeks.rename(columns={"ci_low": "95% CI low", "ci_high": "95% CI high",
-                                      "clean_coverage": "clean"})
-        unit = plots.pretty_unit(t.get("unit") or "")
-        sec.blocks.append(Block(
-            figure=name, alt=f"{t['metric']} ({t['channel']}) over weeks",
-            text=[plots.pretty_unit(trend_statement(t))] + ([f"Minimal detectable change (MDC95): "
-                                          f"{t['mdc']:.3g}{' ' + unit if unit else ''}."] if t.get("mdc") else []),
-            table=Table(name + "_weeks", weeks, caption=f"{t['metric']} ({t['channel']}) per ISO week",
-                        units={"mean": unit, "95% CI low": unit, "95% CI high": unit,
-                               "clean": "fraction"})))
+        sec.blocks.append(_trend_block(name, t))
     if not trends:
         sec.intro.append("Not enough data for any trend.")
-    report.sections.append(sec)
+    return sec
 
-    # -- coverage --------------------------------------------------------------------------
+
+def _trend_block(name: str, t: dict) -> Block:
+    """A trend's figure ``name``, its statement and MDC, and its weekly table."""
+    weeks = pd.DataFrame(t["weeks"], columns=["week", "n", "mean", "ci_low", "ci_high",
+                                              "clean_coverage"])
+    weeks = weeks.rename(columns={"ci_low": "95% CI low", "ci_high": "95% CI high",
+                                  "clean_coverage": "clean"})
+    unit = plots.pretty_unit(t.get("unit") or "")
+    return Block(
+        figure=name, alt=f"{t['metric']} ({t['channel']}) over weeks",
+        text=[plots.pretty_unit(trend_statement(t))] + ([f"Minimal detectable change (MDC95): "
+                                      f"{t['mdc']:.3g}{' ' + unit if unit else ''}."] if t.get("mdc") else []),
+        table=Table(name + "_weeks", weeks, caption=f"{t['metric']} ({t['channel']}) per ISO week",
+                    units={"mean": unit, "95% CI low": unit, "95% CI high": unit,
+                           "clean": "fraction"}))
+
+
+def _coverage_section(report: Report, sessions: pd.DataFrame, low: pd.Series,
+                      weeks_all: pd.Series, quality_floor: float) -> Section:
+    """Sessions kept and excluded, and clean coverage, per ISO week (adds ``coverage``)."""
     cov = pd.DataFrame({"week": weeks_all, "excluded": low.to_numpy(),
                         "clean": sessions["clean_fraction"].astype(float),
                         "first": sessions["start_time"]})
@@ -207,9 +237,11 @@ def build_subject_report(subject: str, *, sessions: pd.DataFrame, frame: pd.Data
                                 "n_sessions": "kept", "n_excluded": "excluded",
                                 "clean_coverage": "clean"}),
                                 caption="Sessions per week", units={"clean": "fraction"})))
-    report.sections.append(sec)
+    return sec
 
-    # -- events ----------------------------------------------------------------------------
+
+def _events_section(subject: str, events: pd.DataFrame) -> Section:
+    """The context events, or how to add one."""
     sec = Section("events", "Context events")
     if len(events):
         et = pd.DataFrame({"date": events["time"].dt.strftime("%Y-%m-%d %H:%M"),
@@ -218,9 +250,11 @@ def build_subject_report(subject: str, *, sessions: pd.DataFrame, frame: pd.Data
     else:
         sec.blocks.append(Block(text=["No context events. Add one with 'neurofeedback event add "
                                       f"--subject {subject} --date D --kind K --text T'."]))
-    report.sections.append(sec)
+    return sec
 
-    # -- sessions --------------------------------------------------------------------------
+
+def _sessions_section(sessions: pd.DataFrame, low: pd.Series, weeks_all: pd.Series) -> Section:
+    """Every session in the period, included or not."""
     st = pd.DataFrame({
         "session": sessions["session_id"],
         "start (UTC)": sessions["start_time"].dt.strftime("%Y-%m-%d %H:%M"),
@@ -235,10 +269,12 @@ def build_subject_report(subject: str, *, sessions: pd.DataFrame, frame: pd.Data
     sec = Section("sessions", "Sessions")
     sec.blocks.append(Block(table=Table("sessions", st, caption="Every session in the period",
                                         units={"duration": "min", "clean": "fraction"})))
-    report.sections.append(sec)
+    return sec
 
-    # -- method ----------------------------------------------------------------------------
-    sec = Section("method", "Method", intro=[
+
+def _method_section(quality_floor: float) -> Section:
+    """The statistics in words, with where to read more."""
+    return Section("method", "Method", intro=[
         "Weeks are ISO weeks (Monday–Sunday, UTC). Weekly means have Student-t 95% CIs.",
         "The trend is a Huber M-estimate of the change per week over the sessions, with an "
         "HC3 sandwich standard error and a t(n − 2) interval: robust to an outlier session and "
@@ -250,8 +286,6 @@ def build_subject_report(subject: str, *, sessions: pd.DataFrame, frame: pd.Data
         f"Sessions with fewer than {100 * quality_floor:.0f}% clean epochs are excluded and "
         "counted. Details: docs/statistics.md.",
     ])
-    report.sections.append(sec)
-    return report
 
 
 def _trend_table(trends: list[dict]) -> pd.DataFrame:

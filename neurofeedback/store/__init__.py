@@ -1,15 +1,18 @@
 """The session store: raw recordings in BIDS, derivatives beside them, and a catalog database.
 
 - :class:`Catalog` (``catalog.py``): subjects, sessions, session-level features and context
-  events; SQLite in the data home by default, any SQLAlchemy URL (PostgreSQL) for teams.
+  events; SQLite in the data home by default, any SQLAlchemy URL (PostgreSQL) for teams. Its
+  tables are in ``_schema.py``, its engines and SQLite retry in ``_engine.py``, its SQL in
+  ``_queries.py``.
 - ``bids.py``: the raw copy of each recording with mne-bids (BrainVision), the per-epoch
   features (Parquet, with provenance) and the summary under ``derivatives/neurofeedback``.
 - :func:`ingest_file` (``ingest.py``): one file into the store, idempotent and safe under
   concurrency; :func:`ingest_processed` for a recording already processed.
 """
 
+from ._schema import EVENT_KINDS, SCHEMA_VERSION, session_id_for
 from .bids import bids_lock, bids_path_for, derivative_paths, task_label, write_raw_to_bids
-from .catalog import EVENT_KINDS, METRICS_COLUMNS, SCHEMA_VERSION, Catalog, session_id_for
+from .catalog import METRICS_COLUMNS, Catalog
 from .ingest import (
     DEFAULT_FILENAME_PATTERN,
     INGEST_STATUSES,

@@ -1,0 +1,188 @@
+"""The catalog's SQL: the selects behind :class:`~neurofeedback.store.Catalog`'s reads and the
+bodies of its write transactions.
+
+Each function builds a statement or runs inside a connection the caller opened (and retries);
+none opens a connection or converts results to DataFrames.
+
+Concurrency: unique constraints (not Python checks) decide who inserts a subject or a session;
+a loser re-reads the winner's row (:func:`ensure_subject`) or the caller retries the transaction
+(:func:`record`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import StoreError
+from ._schema import (
+    SESSION_FIELDS,
+    events_t,
+    features_t,
+    now,
+    session_id_for,
+    sessions_t,
+    subjects_t,
+)
+
+# ------------------------------------------------------------------------------------------
+# reads
+
+
+def subjects_select():
+    """The subject labels, sorted."""
+    return sa.select(subjects_t.c.label).order_by(subjects_t.c.label)
+
+
+def sessions_select():
+    """Every session with its subject label: ``session_id, subject, session``, then
+    :data:`SESSION_FIELDS`, ``created_at, updated_at`` (add ``where`` and ``order_by``)."""
+    s = sessions_t.c
+    return (sa.select(s.id.label("session_id"), subjects_t.c.label.label("subject"),
+                      s.session_label.label("session"), *[s[f] for f in SESSION_FIELDS],
+                      s.created_at, s.updated_at)
+            .select_from(sessions_t.join(subjects_t, s.subject_id == subjects_t.c.id)))
+
+
+def sessions_list(subject: str | None = None):
+    """The sessions (of one subject label, or all), by start time and ID."""
+    q = sessions_select()
+    if subject is not None:
+        q = q.where(subjects_t.c.label == subject)
+    return q.order_by(sessions_t.c.start_time, sessions_t.c.id)
+
+
+def session_by_id(session_id: str):
+    """The session with this ID (zero or one row)."""
+    return sessions_select().where(sessions_t.c.id == str(session_id))
+
+
+def session_by_sha(sha256: str):
+    """The session imported from a file with this SHA-256 (zero or one row)."""
+    return sessions_select().where(sessions_t.c.input_sha256 == str(sha256))
+
+
+def session_by_labels(subject: str, session: str):
+    """The session with these subject and session labels (zero or one row)."""
+    return sessions_select().where(subjects_t.c.label == str(subject),
+                                   sessions_t.c.session_label == str(session))
+
+
+def features_select(session_id: str):
+    """One session's ``metric, channel, value, unit`` rows, by metric and channel."""
+    return (sa.select(features_t.c.metric, features_t.c.channel, features_t.c.value,
+                      features_t.c.unit)
+            .where(features_t.c.session_id == str(session_id))
+            .order_by(features_t.c.metric, features_t.c.channel))
+
+
+def metrics_select(subject: str | None = None):
+    """``subject, session_id, start_time, clean_fraction, metric, channel, value`` rows (of one
+    subject label, or all), by start time, session, metric and channel."""
+    q = (sa.select(subjects_t.c.label.label("subject"), sessions_t.c.id.label("session_id"),
+                   sessions_t.c.start_time, sessions_t.c.clean_fraction, features_t.c.metric,
+                   features_t.c.channel, features_t.c.value)
+         .select_from(features_t.join(sessions_t, features_t.c.session_id == sessions_t.c.id)
+                      .join(subjects_t, sessions_t.c.subject_id == subjects_t.c.id)))
+    if subject is not None:
+        q = q.where(subjects_t.c.label == subject)
+    return q.order_by(sessions_t.c.start_time, sessions_t.c.id, features_t.c.metric,
+                      features_t.c.channel)
+
+
+def events_select(subject: str | None = None):
+    """``event_id, subject, time, kind, text`` rows (of one subject label, or all), by time."""
+    q = (sa.select(events_t.c.id.label("event_id"), subjects_t.c.label.label("subject"),
+                   events_t.c.time, events_t.c.kind, events_t.c.text)
+         .select_from(events_t.join(subjects_t, events_t.c.subject_id == subjects_t.c.id)))
+    if subject is not None:
+        q = q.where(subjects_t.c.label == subject)
+    return q.order_by(events_t.c.time, events_t.c.id)
+
+
+# ------------------------------------------------------------------------------------------
+# writes (inside the caller's write transaction)
+
+
+def ensure_subject(conn, label: str) -> int:
+    """The row id of subject ``label``, inserted when new (a concurrent insert is re-read)."""
+    q = sa.select(subjects_t.c.id).where(subjects_t.c.label == label)
+    sid = conn.execute(q).scalar()
+    if sid is not None:
+        return int(sid)
+    try:
+        with conn.begin_nested():
+            conn.execute(subjects_t.insert().values(label=label, created_at=now()))
+    except IntegrityError:
+        pass  # inserted by a concurrent writer (PostgreSQL, READ COMMITTED): read it below
+    return int(conn.execute(q).scalar_one())
+
+
+def insert_event(conn, subject_label: str, when: datetime, kind: str, text: str) -> int:
+    """Add an event to a subject's timeline (the subject added when new); return its id."""
+    sid = ensure_subject(conn, subject_label)
+    res = conn.execute(events_t.insert().values(
+        subject_id=sid, time=when, kind=kind, text=text, created_at=now()))
+    return int(res.inserted_primary_key[0])
+
+
+def record(conn, subject: str, session: str, fields: dict, rows: list[dict]) -> tuple[str, str]:
+    """Insert or update one session and replace its features; ``(status, session_id)``.
+
+    The statuses are those of :meth:`~neurofeedback.store.Catalog.record_session`. Raises
+    :class:`~neurofeedback.errors.StoreError` when another recording holds the labels, and
+    ``IntegrityError`` when a concurrent writer won a unique key (the caller retries).
+    """
+    s = sessions_t.c
+    t_now = now()
+    same_file = conn.execute(
+        sa.select(s.id, s.config_hash).where(s.input_sha256 == fields["input_sha256"])).first()
+    if same_file is not None:
+        sid = same_file.id
+        if same_file.config_hash == fields["config_hash"]:
+            return "unchanged", sid
+        _update(conn, sid, fields, t_now)
+        _replace_features(conn, sid, rows)
+        return "reprocessed", sid
+    subject_id = ensure_subject(conn, subject)
+    sid = session_id_for(subject, session)
+    held = conn.execute(
+        sa.select(s.id, s.source_path).where(s.subject_id == subject_id, s.session_label == session)
+    ).first()
+    if held is not None:
+        src_new, src_old = fields.get("source_path"), held.source_path
+        if src_new and src_old and src_new == src_old:  # the same file rewritten
+            _update(conn, held.id, fields, t_now)
+            _replace_features(conn, held.id, rows)
+            return "reprocessed", held.id
+        if src_new and src_old and Path(src_new).parent == Path(src_old).parent:
+            return "unchanged", held.id  # the same recording in another format of its folder
+        raise StoreError(
+            f"{src_new}: subject {subject!r} already has session {session!r} (from {src_old}); "
+            "pass another session label to import it as a separate session")
+    conn.execute(sessions_t.insert().values(
+        id=sid, subject_id=subject_id, session_label=session, created_at=t_now,
+        updated_at=t_now, **fields))
+    _replace_features(conn, sid, rows)
+    return "imported", sid
+
+
+def delete_session(conn, session_id: str) -> bool:
+    """Delete a session's row and features; return whether it existed."""
+    conn.execute(features_t.delete().where(features_t.c.session_id == str(session_id)))
+    res = conn.execute(sessions_t.delete().where(sessions_t.c.id == str(session_id)))
+    return res.rowcount > 0
+
+
+def _update(conn, sid: str, fields: dict, t_now: datetime) -> None:
+    conn.execute(sessions_t.update().where(sessions_t.c.id == sid)
+                 .values(updated_at=t_now, **fields))
+
+
+def _replace_features(conn, sid: str, rows: list[dict]) -> None:
+    conn.execute(features_t.delete().where(features_t.c.session_id == sid))
+    if rows:
+        conn.execute(features_t.insert(), [{**r, "session_id": sid} for r in rows])

@@ -1,0 +1,148 @@
+"""The catalog's tables (SQLAlchemy Core), its schema version and the session ID scheme.
+
+Schema (version 1)::
+
+    meta              key (PK), value                       schema_version, instance_id
+    subjects          id (PK), label (UNIQUE), created_at
+    sessions          id (PK, "sub-<subject>_ses-<session>"), subject_id → subjects,
+                      session_label, start_time (UTC), device, format, protocol, blocks (JSON),
+                      notes, duration_s, sfreq, n_channels, clean_fraction,
+                      input_sha256 (UNIQUE), source_path, bids_path, features_path,
+                      summary_path, pipeline_version, config_hash, created_at, updated_at;
+                      UNIQUE (subject_id, session_label)
+    session_features  session_id → sessions, metric, channel (PK together), value, unit
+    events            id (PK), subject_id → subjects, time (UTC), kind, text, created_at
+
+Timestamps are stored as UTC and come back tz-aware (UTC) on every backend
+(:class:`UTCDateTime`). ``input_sha256`` is unique (one session per input file); the session ID
+is derived from the labels (:func:`session_id_for`), so two catalogs built from the same files in
+any order agree.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pandas as pd
+import sqlalchemy as sa
+
+from ..home import validate_label
+
+#: Version of the tables below; a catalog written by a newer version is refused.
+SCHEMA_VERSION = 1
+#: Kinds of context events on a subject's timeline.
+EVENT_KINDS = ("note", "practice", "therapy", "ketamine", "medication", "other")
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timestamp stored as UTC and returned tz-aware (UTC) on every backend."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = utc(value)
+        if dialect.name == "sqlite":  # SQLite keeps no offset: store the UTC wall clock
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return utc(value)
+
+
+def utc(value) -> datetime:
+    """``value`` (datetime, date, ISO string, Timestamp) as tz-aware UTC; naive means UTC."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def now() -> datetime:
+    """The current time, tz-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+metadata = sa.MetaData()
+
+meta_t = sa.Table(
+    "meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+subjects_t = sa.Table(
+    "subjects", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("label", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+sessions_t = sa.Table(
+    "sessions", metadata,
+    sa.Column("id", sa.String(160), primary_key=True),
+    sa.Column("subject_id", sa.Integer, sa.ForeignKey("subjects.id"), nullable=False),
+    sa.Column("session_label", sa.String(64), nullable=False),
+    sa.Column("start_time", UTCDateTime, nullable=False),
+    sa.Column("device", sa.String(128)),
+    sa.Column("format", sa.String(32)),
+    sa.Column("protocol", sa.String(128)),
+    sa.Column("blocks", sa.JSON),
+    sa.Column("notes", sa.Text),
+    sa.Column("duration_s", sa.Float),
+    sa.Column("sfreq", sa.Float),
+    sa.Column("n_channels", sa.Integer),
+    sa.Column("clean_fraction", sa.Float),
+    sa.Column("input_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("source_path", sa.Text),
+    sa.Column("bids_path", sa.Text),
+    sa.Column("features_path", sa.Text),
+    sa.Column("summary_path", sa.Text),
+    sa.Column("pipeline_version", sa.String(64)),
+    sa.Column("config_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("subject_id", "session_label", name="uq_sessions_subject_label"),
+)
+
+features_t = sa.Table(
+    "session_features", metadata,
+    sa.Column("session_id", sa.String(160), sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("metric", sa.String(64), primary_key=True),
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("unit", sa.String(32)),
+)
+
+events_t = sa.Table(
+    "events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subject_id", sa.Integer, sa.ForeignKey("subjects.id"), nullable=False),
+    sa.Column("time", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("text", sa.Text, nullable=False, default=""),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_events_subject_time", "subject_id", "time"),
+)
+
+#: The session columns a caller of :meth:`Catalog.record_session` provides.
+SESSION_FIELDS = (
+    "start_time", "device", "format", "protocol", "blocks", "notes", "duration_s", "sfreq",
+    "n_channels", "clean_fraction", "input_sha256", "source_path", "bids_path", "features_path",
+    "summary_path", "pipeline_version", "config_hash",
+)
+
+
+def session_id_for(subject: str, session: str) -> str:
+    """Return the ID of a session: ``sub-<subject>_ses-<session>`` (labels validated)."""
+    return f"sub-{validate_label(subject)}_ses-{validate_label(session, kind='session')}"
