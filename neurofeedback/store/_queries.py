@@ -129,7 +129,8 @@ def insert_event(conn, subject_label: str, when: datetime, kind: str, text: str)
     return int(res.inserted_primary_key[0])
 
 
-def write_session(conn, subject: str, session: str, fields: dict, rows: list[dict]) -> tuple[str, str]:
+def write_session(conn, subject: str, session: str, fields: dict,
+                  rows: list[dict]) -> tuple[str, str]:
     """Insert or update one session and replace its features; ``(status, session_id)``.
 
     The statuses are those of :meth:`~neurofeedback.store.Catalog.record_session`. Raises
