@@ -128,7 +128,38 @@ def _read(path, *, board, channel_names):
     sc_path = find_sidecar(p)
     doc = read_sidecar(sc_path) if sc_path is not None else None
     ncols = _first_line_fields(p)
+    info = _resolve_board(p, board, doc, sc_path, ncols)
+    descr, eeg_rows, ts_row, marker_row = _layout(p, info, doc, ncols)
+    sfreq = _sampling_rate(p, info, descr, doc)
 
+    limit, tail = complete_size(p)
+    if tail is not None and tail.strip():
+        logger.warning("%s: dropped a partial last line (%d bytes without a newline; the recording "
+                       "was probably cut off)", p, len(tail))
+    names = _channel_names(p, info, descr, doc, eeg_rows, channel_names)
+    eeg, ts, markers = _read_columns(p, eeg_rows, ts_row, marker_row, names, ncols=ncols,
+                                     limit=limit)
+    n = eeg.shape[0]
+    meas_date = _meas_date(ts, doc)
+    data, index, annotations = _time_axis(p, np.ascontiguousarray(eeg.T), ts, sfreq, doc)
+    if markers is not None:
+        annotations += marker_annotations(markers, sfreq, labels=(doc or {}).get("markers"),
+                                          blocks=(doc or {}).get("blocks"), index=index,
+                                          n_times=data.shape[1])
+
+    bads = railed_or_flat(data, names)
+    for name, why in bads.items():
+        logger.info("%s: channel %s marked bad: %s", p, name, why)
+    if doc is not None and isinstance(doc.get("n_samples"), int) and doc["n_samples"] != n:
+        logger.warning("%s: sidecar says %d samples, the file holds %d", p, doc["n_samples"], n)
+    return build_raw(data, names, ["eeg"] * len(names), sfreq, meas_date=meas_date,
+                     annotations=annotations, bads=bads,
+                     device_info={"type": "BrainFlow", "model": info.name})
+
+
+def _resolve_board(p, board, doc, sc_path, ncols):
+    """The board that recorded the file: ``board=`` (checked against the sidecar), else the
+    sidecar's; without either, an error suggesting boards with this many columns."""
     if board is not None:
         info = _board_for(p, board)
         if doc is not None and doc["board_id"] != info.board_id:
@@ -137,23 +168,25 @@ def _read(path, *, board, channel_names):
                 f"says board_id {doc['board_id']} ({doc.get('board_name', '?')}); move the sidecar "
                 "away to override it"
             )
-    elif doc is not None:
-        info = _board_for(p, doc["board_id"])
-    else:
-        match = _boards_with_columns(ncols)
-        hint = f" ({ncols} columns matches: {', '.join(match)})" if match else ""
-        raise RecordingFormatError(
-            p, f"is a BrainFlow CSV without a sidecar saying which board recorded it; pass --board "
-            f"NAME or keep the .json sidecar beside it{hint}"
-        )
+        return info
+    if doc is not None:
+        return _board_for(p, doc["board_id"])
+    match = _boards_with_columns(ncols)
+    hint = f" ({ncols} columns matches: {', '.join(match)})" if match else ""
+    raise RecordingFormatError(
+        p, f"is a BrainFlow CSV without a sidecar saying which board recorded it; pass --board "
+        f"NAME or keep the .json sidecar beside it{hint}"
+    )
 
+
+def _layout(p, info, doc, ncols):
+    """The board's rows as written (the sidecar's description wins): ``(descr, eeg_rows,
+    timestamp_row, marker_row)``; the file must have the board's number of columns."""
     descr = info.descr
     if doc is not None and isinstance(doc.get("board_descr"), dict) and doc["board_descr"].get("eeg_channels"):
         descr = doc["board_descr"]
     eeg_rows = [int(r) for r in descr.get("eeg_channels", ())]
     num_rows = descr.get("num_rows") or info.num_rows
-    ts_row = descr.get("timestamp_channel")
-    marker_row = descr.get("marker_channel")
     if not eeg_rows or not num_rows:
         raise RecordingFormatError(p, f"board {info.name} has no EEG channels in BrainFlow's description")
     if ncols != num_rows:
@@ -162,7 +195,11 @@ def _read(path, *, board, channel_names):
         raise RecordingFormatError(
             p, f"has {ncols} columns but board {info.name} writes {num_rows}{hint}"
         )
+    return descr, eeg_rows, descr.get("timestamp_channel"), descr.get("marker_channel")
 
+
+def _sampling_rate(p, info, descr, doc) -> float:
+    """The nominal rate in Hz: the sidecar's ``sfreq`` when valid, else the board's."""
     sfreq = None
     if doc is not None and doc.get("sfreq"):
         try:
@@ -173,17 +210,11 @@ def _read(path, *, board, channel_names):
         sfreq = descr.get("sampling_rate") or info.sfreq
     if not sfreq:
         raise RecordingFormatError(p, f"no sampling rate: neither the sidecar nor board {info.name} gives one")
-    sfreq = float(sfreq)
+    return float(sfreq)
 
-    limit, tail = complete_size(p)
-    if tail is not None and tail.strip():
-        logger.warning("%s: dropped a partial last line (%d bytes without a newline; the recording "
-                       "was probably cut off)", p, len(tail))
 
-    extra = [r for r in (ts_row, marker_row) if r is not None]
-    usecols = eeg_rows + extra
-    # read each needed column once
-    uniq = list(dict.fromkeys(usecols))
+def _channel_names(p, info, descr, doc, eeg_rows, channel_names) -> list[str]:
+    """EEG names: given, else the sidecar's, else the board's, else ``EEG 1``, ``EEG 2``, …"""
     names = [str(n) for n in (channel_names or ())]
     if not names:
         sc_names = (doc or {}).get("channel_names") or []
@@ -198,6 +229,14 @@ def _read(path, *, board, channel_names):
         raise RecordingFormatError(
             p, f"{len(names)} channel names given for the {len(eeg_rows)} EEG channels of {info.name}"
         )
+    return names
+
+
+def _read_columns(p, eeg_rows, ts_row, marker_row, names, *, ncols, limit):
+    """EEG (n_samples, n_channels), µV, finite; timestamps and markers (None without a row)."""
+    usecols = eeg_rows + [r for r in (ts_row, marker_row) if r is not None]
+    # read each needed column once
+    uniq = list(dict.fromkeys(usecols))
     col_names = {r: f"EEG channel {n!r} (column {r + 1})" for r, n in zip(eeg_rows, names)}
     table = read_numeric_columns(p, sep="\t", skiprows=0, usecols=uniq, ncols=ncols, limit=limit,
                                  first_data_line=1, names_for_errors=col_names, strict=True)
@@ -209,7 +248,11 @@ def _read(path, *, board, channel_names):
     check_finite(p, eeg, names, first_data_line=1)
     ts = table[:, pos[ts_row]] if ts_row is not None else None
     markers = table[:, pos[marker_row]] if marker_row is not None else None
+    return eeg, ts, markers
 
+
+def _meas_date(ts, doc):
+    """The first finite timestamp as a UTC date, else the sidecar's ``start_time``, else None."""
     meas_date = None
     if ts is not None:
         finite = ts[np.isfinite(ts)]
@@ -217,8 +260,12 @@ def _read(path, *, board, channel_names):
             meas_date = meas_date_from_unix(finite[0])
     if meas_date is None and doc is not None:
         meas_date = parse_iso_utc(doc.get("start_time"))
+    return meas_date
 
-    data = np.ascontiguousarray(eeg.T)
+
+def _time_axis(p, data, ts, sfreq, doc):
+    """Find the gaps in the timestamps (scaled by the sidecar's ``time_scale``), fill the
+    disconnects: ``(data, new index of each sample, annotations)``."""
     gaps = []
     if ts is not None:
         scale = _time_scale(doc)
@@ -229,17 +276,4 @@ def _read(path, *, board, channel_names):
             logger.warning("%s: %d gap(s) in the timestamps (%.3f s missing), annotated "
                            "BAD_dropout / BAD_disconnect", p, len(gaps),
                            sum(g for _, g in gaps) / sfreq)
-    data, index, annotations = fill_disconnects(data, gaps, sfreq, min_s=DISCONNECT_MIN_S)
-    if markers is not None:
-        annotations += marker_annotations(markers, sfreq, labels=(doc or {}).get("markers"),
-                                          blocks=(doc or {}).get("blocks"), index=index,
-                                          n_times=data.shape[1])
-
-    bads = railed_or_flat(data, names)
-    for name, why in bads.items():
-        logger.info("%s: channel %s marked bad: %s", p, name, why)
-    if doc is not None and isinstance(doc.get("n_samples"), int) and doc["n_samples"] != n:
-        logger.warning("%s: sidecar says %d samples, the file holds %d", p, doc["n_samples"], n)
-    return build_raw(data, names, ["eeg"] * len(names), sfreq, meas_date=meas_date,
-                     annotations=annotations, bads=bads,
-                     device_info={"type": "BrainFlow", "model": info.name})
+    return fill_disconnects(data, gaps, sfreq, min_s=DISCONNECT_MIN_S)

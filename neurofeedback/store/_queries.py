@@ -6,7 +6,7 @@ none opens a connection or converts results to DataFrames.
 
 Concurrency: unique constraints (not Python checks) decide who inserts a subject or a session;
 a loser re-reads the winner's row (:func:`ensure_subject`) or the caller retries the transaction
-(:func:`record`).
+(:func:`write_session`).
 """
 
 from __future__ import annotations
@@ -129,7 +129,8 @@ def insert_event(conn, subject_label: str, when: datetime, kind: str, text: str)
     return int(res.inserted_primary_key[0])
 
 
-def record(conn, subject: str, session: str, fields: dict, rows: list[dict]) -> tuple[str, str]:
+def write_session(conn, subject: str, session: str, fields: dict,
+                  rows: list[dict]) -> tuple[str, str]:
     """Insert or update one session and replace its features; ``(status, session_id)``.
 
     The statuses are those of :meth:`~neurofeedback.store.Catalog.record_session`. Raises
@@ -170,7 +171,7 @@ def record(conn, subject: str, session: str, fields: dict, rows: list[dict]) -> 
     return "imported", sid
 
 
-def delete_session(conn, session_id: str) -> bool:
+def delete_session_rows(conn, session_id: str) -> bool:
     """Delete a session's row and features; return whether it existed."""
     conn.execute(features_t.delete().where(features_t.c.session_id == str(session_id)))
     res = conn.execute(sessions_t.delete().where(sessions_t.c.id == str(session_id)))

@@ -36,8 +36,21 @@ from sqlalchemy.exc import IntegrityError
 from .._validate import check_option
 from ..errors import ConfigError, StoreError
 from ..home import catalog_url, validate_label
-from . import _queries as q
 from ._engine import engine, one_line, retrying
+from ._queries import (
+    delete_session_rows,
+    ensure_subject,
+    events_select,
+    features_select,
+    insert_event,
+    metrics_select,
+    session_by_id,
+    session_by_labels,
+    session_by_sha,
+    sessions_list,
+    subjects_select,
+    write_session,
+)
 from ._schema import (
     EVENT_KINDS,
     SCHEMA_VERSION,
@@ -152,7 +165,7 @@ class Catalog:
 
     def subjects(self) -> list[str]:
         """Return the subject labels, sorted."""
-        return [r[0] for r in self._all(q.subjects_select(), "list subjects")]
+        return [r[0] for r in self._all(subjects_select(), "list subjects")]
 
     def add_subject(self, subject: str) -> int:
         """Add a subject if it is not there yet; return its row id.
@@ -166,7 +179,7 @@ class Catalog:
 
         def run():
             with self._write() as conn:
-                return q.ensure_subject(conn, label)
+                return ensure_subject(conn, label)
         return retrying(run, "add a subject")
 
     def sessions(self, subject: str | None = None) -> pd.DataFrame:
@@ -186,7 +199,7 @@ class Catalog:
             pipeline_version, config_hash, created_at, updated_at``.
         """
         label = None if subject is None else validate_label(subject)
-        rows = self._all(q.sessions_list(label), "list sessions", mappings=True)
+        rows = self._all(sessions_list(label), "list sessions", mappings=True)
         cols = ["session_id", "subject", "session", *SESSION_FIELDS, "created_at", "updated_at"]
         df = pd.DataFrame([dict(r) for r in rows], columns=cols)
         for c in ("start_time", "created_at", "updated_at"):
@@ -206,7 +219,7 @@ class Catalog:
         StoreError
             When there is no such session.
         """
-        row = self._one(q.session_by_id(session_id), "read a session")
+        row = self._one(session_by_id(session_id), "read a session")
         if row is None:
             raise StoreError(f"no session {session_id!r} in the catalog; list them with "
                              "'neurofeedback sessions'")
@@ -214,11 +227,11 @@ class Catalog:
 
     def find_by_sha(self, sha256: str) -> dict | None:
         """Return the session imported from a file with this SHA-256, or ``None``."""
-        return self._one(q.session_by_sha(sha256), "look up a file")
+        return self._one(session_by_sha(sha256), "look up a file")
 
     def find_session(self, subject: str, session: str) -> dict | None:
         """Return the session with these labels, or ``None``."""
-        return self._one(q.session_by_labels(subject, session), "look up a session")
+        return self._one(session_by_labels(subject, session), "look up a session")
 
     def _all(self, query, what, *, mappings=False) -> list:
         def run():
@@ -236,7 +249,7 @@ class Catalog:
 
     def session_features(self, session_id: str) -> pd.DataFrame:
         """Return one session's feature rows: ``metric, channel, value, unit``."""
-        rows = self._all(q.features_select(session_id), "read session features")
+        rows = self._all(features_select(session_id), "read session features")
         df = pd.DataFrame(rows, columns=["metric", "channel", "value", "unit"])
         df["value"] = df["value"].astype(float)
         return df
@@ -258,7 +271,7 @@ class Catalog:
             sorted by start time, session, metric and channel.
         """
         label = None if subject is None else validate_label(subject)
-        rows = self._all(q.metrics_select(label), "read session metrics")
+        rows = self._all(metrics_select(label), "read session metrics")
         df = pd.DataFrame(rows, columns=list(METRICS_COLUMNS))
         df["start_time"] = _utc_column(df["start_time"])
         for c in ("clean_fraction", "value"):
@@ -295,7 +308,7 @@ class Catalog:
 
         def run():
             with self._write() as conn:
-                return q.insert_event(conn, label, when, kind, str(text or ""))
+                return insert_event(conn, label, when, kind, str(text or ""))
         return retrying(run, "add an event")
 
     def events(self, subject: str | None = None) -> pd.DataFrame:
@@ -307,7 +320,7 @@ class Catalog:
             Columns ``event_id, subject, time`` (tz-aware UTC), ``kind, text``.
         """
         label = None if subject is None else validate_label(subject)
-        df = pd.DataFrame(self._all(q.events_select(label), "list events"),
+        df = pd.DataFrame(self._all(events_select(label), "list events"),
                           columns=["event_id", "subject", "time", "kind", "text"])
         df["time"] = _utc_column(df["time"])
         return df
@@ -359,7 +372,7 @@ class Catalog:
             for _ in range(3):
                 try:
                     with self._write() as conn:
-                        return q.record(conn, subject, session, dict(fields), rows)
+                        return write_session(conn, subject, session, dict(fields), rows)
                 except IntegrityError as err:
                     # lost a race for a unique key (another writer committed first): read again
                     logger.debug("session insert conflict, re-reading: %s", one_line(err))
@@ -371,5 +384,5 @@ class Catalog:
         """Delete a session and its features (not its files); return whether it existed."""
         def run():
             with self._write() as conn:
-                return q.delete_session(conn, session_id)
+                return delete_session_rows(conn, session_id)
         return retrying(run, "delete a session")

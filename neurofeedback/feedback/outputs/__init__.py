@@ -84,10 +84,10 @@ Discovery then only talks to 127.0.0.1 (``KnownPeers`` adds unicast queries to t
 ports there, a fallback should the shared discovery port not reach every process), and liblsl's
 INFO lines stay off the terminal. A receiver on the same machine finds the stream with this file
 *or* with liblsl's defaults (which include 127.0.0.1). To reach other computers, pass
-``scope="network"`` (liblsl's defaults, quiet log) or set ``$LSLAPICFG`` yourself: an ``$LSLAPICFG`` or ``lsl_api.cfg`` the user already has is
-always respected and never overwritten. Because the configuration is read once, it must be in
-place before the process's first LSL call; :class:`LslOutput` does that before it imports
-anything from liblsl.
+``scope="network"`` (liblsl's defaults, quiet log) or set ``$LSLAPICFG`` yourself: an
+``$LSLAPICFG`` or ``lsl_api.cfg`` the user already has is always respected and never
+overwritten. Because the configuration is read once, it must be in place before the process's
+first LSL call; :class:`LslOutput` does that before it imports anything from liblsl.
 """
 
 from __future__ import annotations
