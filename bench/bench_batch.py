@@ -63,8 +63,9 @@ def main():
             ingest_file(f, home=tmp / "home-direct")
         direct = time.perf_counter() - t0
 
-        import pipelines.process as pp
         from prefect import flow
+
+        import pipelines.process as pp
 
         @flow
         def warm_up():

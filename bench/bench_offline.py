@@ -140,7 +140,7 @@ def main() -> None:
     print(f"{'plain MNE without notch':<42}{t_bare:>10.3f}{'':>9}{seconds / t_bare:>14.0f}")
     print()
     print(f"speed-up vs plain MNE route: {t_mne / t_ours:.2f}×  (vs the route without notch: {t_bare / t_ours:.2f}×)")
-    print(f"steps of ours (last run): " + ", ".join(f"{k} {v:.3f}" for k, v in proc.timings.items()))
+    print("steps of ours (last run): " + ", ".join(f"{k} {v:.3f}" for k, v in proc.timings.items()))
     print(f"per-epoch band powers, ours vs MNE route ({ours_bp.shape[0]} epochs): "
           f"max relative difference {inner.max():.2e} (interior epochs), {rel.max():.2e} (all epochs), "
           f"median {np.median(rel):.1e}")

@@ -178,10 +178,10 @@ def frontal_alpha_asymmetry(alpha_power: dict, pairs) -> dict:
     lookup = {str(k).upper(): v for k, v in alpha_power.items()}
     out = {}
     for right, left in pairs:
-        r, l = lookup.get(right.upper()), lookup.get(left.upper())
-        if r is None or l is None or not (np.isfinite(r) and np.isfinite(l)) or r <= 0 or l <= 0:
+        pr, pl = lookup.get(right.upper()), lookup.get(left.upper())
+        if pr is None or pl is None or not (np.isfinite(pr) and np.isfinite(pl)) or pr <= 0 or pl <= 0:
             continue
-        out[f"{right}/{left}"] = float(np.log(r) - np.log(l))
+        out[f"{right}/{left}"] = float(np.log(pr) - np.log(pl))
     return out
 
 

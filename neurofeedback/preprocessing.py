@@ -292,7 +292,7 @@ def _step_boxes(means: np.ndarray, threshold: float, max_len: int) -> np.ndarray
             # the signal holds the displaced level in between (a plateau, not two unrelated swings).
             before = np.median(means[c, max(edge - 5, 0):max(edge - 1, 1)])
 
-            def _plateau(j):
+            def _plateau(j, c=c, edge=edge, before=before, size=size, steps=steps):
                 inside = means[c, edge + 1:max(steps[j][0] - 1, edge + 2)]
                 return abs(float(np.median(inside)) - before) > 0.5 * abs(size)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from ..errors import BoardError
 from ..boards import board_info, connection_hint, connection_params, resolve_board
+from ..errors import BoardError
 
 logger = logging.getLogger("neurofeedback")
 

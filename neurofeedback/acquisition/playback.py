@@ -45,8 +45,8 @@ from pathlib import Path
 import numpy as np
 
 from .._validate import check_positive
-from ..errors import BoardError, RecordingFormatError
 from ..boards import BoardInfo, board_info
+from ..errors import BoardError, RecordingFormatError
 
 logger = logging.getLogger("neurofeedback")
 

@@ -40,11 +40,11 @@ from pathlib import Path
 import numpy as np
 
 from .._validate import check_positive
+from ..boards import board_info
 from ..config import Settings, load_settings
 from ..errors import BoardError, ConfigError
 from ..home import recordings_dir, session_label, validate_label
 from ..io.sidecar import make_sidecar, read_sidecar, sidecar_path, write_sidecar
-from ..boards import board_info
 from .connection import Connection, _release_quietly, open_board, start_stream
 
 logger = logging.getLogger("neurofeedback")

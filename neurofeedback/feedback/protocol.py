@@ -2,9 +2,10 @@
 
 A protocol is a frozen, validated description (a pydantic model, as the settings of
 :mod:`neurofeedback.config`) loaded from ``neurofeedback/configs/protocols/<name>.yaml`` (shipped
-in the package; ``$NEUROFEEDBACK_CONFIGS/protocols`` when that is set) or any YAML path: the metric (relative or absolute band power, a band ratio, or frontal alpha
-asymmetry), its band(s), the channels it prefers, the direction that is rewarded, the inhibits
-("reward only while X is not raised"), the window and update rate, and the adaptation settings
+in the package; ``$NEUROFEEDBACK_CONFIGS/protocols`` when that is set) or any YAML path: the
+metric (relative or absolute band power, a band ratio, or frontal alpha asymmetry), its band(s),
+the channels it prefers, the direction that is rewarded, the inhibits ("reward only while X is
+not raised"), the window and update rate, and the adaptation settings
 of the reward threshold. The loop itself is :func:`neurofeedback.feedback.step.step`.
 
 YAML schema (every key but ``metric``, ``bands``, ``direction`` and ``channels``/``pairs`` is
@@ -394,7 +395,7 @@ class Protocol(_ConfigModel):
             for left, right in self.pairs:
                 if left.lower() in lookup and right.lower() in lookup:
                     return (lookup[left.lower()], lookup[right.lower()])
-            wanted = ", ".join(f"{l}/{r}" for l, r in self.pairs)
+            wanted = ", ".join(f"{left}/{right}" for left, right in self.pairs)
             raise ConfigError(
                 f"Protocol {self.name!r} needs one of the (left/right) channel pairs {wanted}, but the "
                 f"board has {', '.join(map(str, ch_names)) or 'no channels'}{_RENAME_HINT}."

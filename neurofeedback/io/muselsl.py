@@ -78,7 +78,8 @@ def _read(path):
         raise RecordingFormatError(p, "is not a muselsl CSV (no 'timestamps' header)")
     ncols = len(cols)
     eeg_cols = [j for j, c in enumerate(cols) if c in _MUSE_EEG]
-    aux_cols = [j for j, c in enumerate(cols) if c.lower().replace("_", " ").startswith(("right aux", "left aux", "aux"))]
+    aux_cols = [j for j, c in enumerate(cols)
+                if c.lower().replace("_", " ").startswith(("right aux", "left aux", "aux"))]
     marker_cols = [j for j, c in enumerate(cols) if c.lower().startswith("marker")]
     if not eeg_cols:
         raise RecordingFormatError(

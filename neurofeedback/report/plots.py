@@ -12,10 +12,10 @@ import matplotlib
 
 matplotlib.use("Agg", force=False)
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 __all__ = [
     "BAND_COLORS", "plot_artifact_timeline", "pretty_unit", "plot_band_timecourse", "plot_coverage",
@@ -118,7 +118,7 @@ def plot_psd(freqs, psd, ch_names, *, bands: dict, iaf: dict | None = None,
         else:
             ax.set_visible(False)
             continue
-        for j, (name, (lo, hi)) in enumerate(bands.items()):
+        for j, (lo, hi) in enumerate(bands.values()):
             ax.axvspan(lo, hi, color=_band_color(j), alpha=0.12, lw=0, zorder=0)
         for c in chans:
             y = psd[c, keep]

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RecordingFormatError, StoreError
-from .document import Block, Report, Section, Table
 from . import plots
+from .document import Block, Report, Section, Table
 
 __all__ = ["build_session_report", "session_report"]
 
@@ -146,7 +146,7 @@ def _find_sidecar(processed) -> dict | None:
         return None
     try:
         return read_sidecar(sc)
-    except Exception:  # noqa: BLE001  (a damaged sidecar does not stop a report)
+    except Exception:
         return None
 
 

@@ -18,8 +18,8 @@ from ..errors import ConfigError, StoreError
 from ..home import validate_label
 from ..statements import DEFAULT_METRICS, subject_trends, trend_rows, trend_statement
 from ..trends import _iso_week
-from .document import Block, Report, Section, Table
 from . import plots
+from .document import Block, Report, Section, Table
 
 __all__ = ["build_subject_report", "subject_report"]
 

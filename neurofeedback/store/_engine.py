@@ -68,7 +68,7 @@ def _make_engine(url: str) -> sa.Engine:
                 try:
                     cur.execute("PRAGMA journal_mode = WAL")
                     break
-                except Exception as err:  # noqa: BLE001  (sqlite3.OperationalError: locked)
+                except Exception as err:
                     if not _is_locked(err) or attempt == _RETRIES - 1:
                         raise
                     time.sleep(_backoff(attempt))

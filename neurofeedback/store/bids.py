@@ -68,7 +68,7 @@ def bids_lock(home=None):
     if key in held:
         yield root
         return
-    fh = open(root / LOCK_NAME, "a+b")  # noqa: SIM115
+    fh = open(root / LOCK_NAME, "a+b")
     try:
         _lock_fd(fh)
         held.add(key)

@@ -98,7 +98,7 @@ class IngestResult:
 
 
 def ingest_file(path, *, home=None, catalog: Catalog | None = None, subject=None, session=None,
-                filename_pattern=None, settings=None, format="auto", board=None,  # noqa: A002
+                filename_pattern=None, settings=None, format="auto", board=None,
                 line_freq="config") -> IngestResult:
     """Import one recording into the store (idempotent, safe to run concurrently).
 
@@ -431,7 +431,7 @@ def _held_elsewhere(catalog: Catalog, subject: str, session: str, sha: str, path
         "another session label to import it as a separate session")
 
 
-def _format_of(path: Path, format) -> str:  # noqa: A002
+def _format_of(path: Path, format) -> str:
     if format != "auto":
         return format
     from ..io import detect_format
@@ -439,7 +439,7 @@ def _format_of(path: Path, format) -> str:  # noqa: A002
     return detect_format(path)
 
 
-def _read_raw(path: Path, format, board):  # noqa: A002
+def _read_raw(path: Path, format, board):
     from ..io import read_recording
 
     try:

@@ -117,7 +117,7 @@ class ToneOutput(FeedbackSink):
     def _open(self) -> None:
         try:
             import miniaudio
-        except Exception as exc:  # noqa: BLE001  (ImportError, or a broken binary)
+        except Exception as exc:
             self._unavailable(f"the 'miniaudio' package is not installed ({exc})")
             return
         if self.backend is None:
@@ -134,7 +134,7 @@ class ToneOutput(FeedbackSink):
                 stream = self._stream()
                 next(stream)
                 device.start(stream)
-        except Exception as exc:  # noqa: BLE001  (MiniaudioError and whatever the OS says)
+        except Exception as exc:
             self._unavailable(f"no audio output device ({_exc_text(exc)})")
             return
         self._device = device
@@ -189,7 +189,7 @@ class ToneOutput(FeedbackSink):
         while True:
             try:
                 data = self.render(int(n)).tobytes()
-            except Exception:  # noqa: BLE001  (the audio thread must never die)
+            except Exception:
                 data = bytes(4 * int(n))
             n = yield data
 
@@ -201,5 +201,5 @@ class ToneOutput(FeedbackSink):
             try:
                 device.stop()
                 device.close()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 logger.debug("closing the tone output: %s", exc)
