@@ -124,7 +124,7 @@ def test_layout_and_sidecars(cohort):
 
 def test_truth_values():
     """The design truth is the documented formula (K = mean squared block gain, 4.66)."""
-    from neurofeedback.simulate._cohort import _aperiodic_band_power, _mean_square_gain
+    from neurofeedback.simulate._cohort_design import _aperiodic_band_power, _mean_square_gain
 
     k = _mean_square_gain([("eyes-open", 30), ("eyes-closed", 30), ("meditation", 30)], 250.0,
                           22500)

@@ -34,25 +34,14 @@ Public API: :func:`simulate_eeg`, :class:`SimulatedRecording`, :func:`add_box_ar
 
 from __future__ import annotations
 
-from ._cohort import (
-    COHORT_SUBJECTS,
-    CohortSession,
-    CohortSubject,
-    CohortTruth,
-    CorruptedFile,
-    make_cohort,
-    simulate_cohort,
-)
+from ._artifacts import add_box_artifact, blink_weight
+from ._cohort import make_cohort, simulate_cohort
+from ._cohort_design import COHORT_SUBJECTS
+from ._recording import SimulatedRecording
 from ._sample_data import make_sample_data
-from ._signals import (
-    APERIODIC_FMIN_HZ,
-    DEFAULT_BLOCK_ALPHA_GAIN,
-    DEFAULT_MEAS_DATE,
-    SimulatedRecording,
-    add_box_artifact,
-    blink_weight,
-    simulate_eeg,
-)
+from ._signals import DEFAULT_BLOCK_ALPHA_GAIN, DEFAULT_MEAS_DATE, simulate_eeg
+from ._spectra import APERIODIC_FMIN_HZ
+from ._truth import CohortSession, CohortSubject, CohortTruth, CorruptedFile
 from ._writers import FORMATS, write_recording
 
 __all__ = [

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ._signals import _CYTON_NAMES, _MUSE_NAMES, SimulatedRecording, simulate_eeg
+from ._recording import SimulatedRecording
+from ._signals import _CYTON_NAMES, _MUSE_NAMES, simulate_eeg
 from ._writers import write_recording
 
 _SAMPLE_MEAS_DATE = datetime(2026, 1, 5, 9, 0, 0, tzinfo=timezone.utc)

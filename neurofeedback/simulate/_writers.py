@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from .._validate import check_option
-from ._signals import _MUSE_NAMES, SimulatedRecording
+from ._recording import SimulatedRecording
+from ._signals import _MUSE_NAMES
 
 #: Formats :func:`write_recording` can write.
 FORMATS = ("fif", "edf", "bdf", "brainvision", "brainflow_csv", "openbci_txt", "muselsl_csv")
