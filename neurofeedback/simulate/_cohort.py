@@ -288,7 +288,7 @@ def simulate_cohort(folder, *, seed=DEFAULT_COHORT_SEED, subjects=None, weeks=8,
         size_bytes=int(sum(p.stat().st_size for p in written)),
     )
     (folder / "truth.json").write_text(json.dumps(truth.to_dict(), indent=1) + "\n",
-                                       encoding="utf-8")
+                                       encoding="utf-8", newline="\n")
     return truth
 
 
@@ -454,5 +454,5 @@ def make_cohort(folder) -> CohortTruth:
     truth : CohortTruth
     """
     truth = simulate_cohort(folder)
-    (Path(folder) / "README.md").write_text(_readme(truth), encoding="utf-8")
+    (Path(folder) / "README.md").write_text(_readme(truth), encoding="utf-8", newline="\n")
     return truth

@@ -161,18 +161,26 @@ def _aperiodic_band_power(offset: float, exponent: float, band=_ALPHA_BAND) -> f
 
 
 def _with_mean(values: dict) -> dict:
+    """The values as floats plus their ``mean`` (a correctly rounded sum: no BLAS, no SIMD)."""
     out = {k: float(v) for k, v in values.items()}
-    out["mean"] = float(np.mean(list(values.values())))
+    out["mean"] = math.fsum(out.values()) / len(values)
     return out
 
 
 def _ols_slope(t, y) -> float | None:
-    """Least-squares slope of ``y`` against ``t`` (None with fewer than 2 distinct ``t``)."""
-    t, y = np.asarray(t, float), np.asarray(y, float)
-    if t.size < 2 or np.ptp(t) == 0:
+    """Least-squares slope of ``y`` against ``t`` (None with fewer than 2 distinct ``t``).
+
+    Computed with :func:`math.fsum` rather than a BLAS dot product, whose summation order
+    (so its last bits) depends on the CPU; a constant ``y`` gives exactly 0.
+    """
+    t, y = [float(v) for v in t], [float(v) for v in y]
+    if len(t) < 2 or min(t) == max(t):
         return None
-    tc = t - t.mean()
-    return float(tc @ (y - y.mean()) / (tc @ tc))
+    if min(y) == max(y):
+        return 0.0
+    t_mean, y_mean = math.fsum(t) / len(t), math.fsum(y) / len(y)
+    tc = [v - t_mean for v in t]
+    return math.fsum(a * (b - y_mean) for a, b in zip(tc, y)) / math.fsum(a * a for a in tc)
 
 
 def _schedule(spec: _Spec, rng, monday: date, weeks: int, per_week: int) -> list[datetime]:

@@ -13,6 +13,9 @@ from pathlib import Path
 
 from .._validate import check_option
 
+#: Significant digits of the floats in ``truth.json`` (:meth:`CohortTruth.to_dict`).
+TRUTH_JSON_DIGITS = 9
+
 
 @dataclass(frozen=True)
 class CohortSession:
@@ -200,9 +203,12 @@ class CohortTruth:
         """Return a JSON-serialisable dict (times ISO 8601, paths relative to the folder).
 
         The folder itself is left out, so the same seed gives the same dict wherever it is
-        written.
+        written. Floats are rounded to :data:`TRUTH_JSON_DIGITS` significant digits: the
+        derived values (expected and realised powers, jitter, slopes) come out of FFTs, SIMD
+        ``exp`` and BLAS reductions whose last bits differ between CPUs and library builds,
+        and 9 digits are far finer than any estimate they are compared with.
         """
-        return {
+        return _rounded({
             "schema": "neurofeedback-cohort-truth/1",
             "seed": self.seed,
             "weeks": self.weeks,
@@ -219,7 +225,19 @@ class CohortTruth:
             "corrupted": [dict(vars(c)) for c in self.corrupted],
             "files": dict(self.files),
             "size_bytes": self.size_bytes,
-        }
+        })
+
+
+def _rounded(obj):
+    """``obj`` with every float rounded to :data:`TRUTH_JSON_DIGITS` significant digits (and
+    ``-0.0`` written as ``0.0``); dicts and lists are copied, other values kept."""
+    if isinstance(obj, float):
+        return float(f"{obj:.{TRUTH_JSON_DIGITS}g}") + 0.0
+    if isinstance(obj, dict):
+        return {k: _rounded(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_rounded(v) for v in obj]
+    return obj
 
 
 def _subject_dict(s: CohortSubject) -> dict:
