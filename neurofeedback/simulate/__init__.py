@@ -30,6 +30,14 @@ converts once to volts for MNE.
 Public API: :func:`simulate_eeg`, :class:`SimulatedRecording`, :func:`add_box_artifact`,
 :func:`write_recording` (:data:`FORMATS`), :func:`make_sample_data`, and the multi-week cohort
 :func:`simulate_cohort` / :func:`make_cohort` (:class:`CohortTruth`).
+
+Modules: ``_spectra`` (random-phase signals of a given spectrum), ``_recording``
+(:class:`SimulatedRecording`), ``_artifacts`` (blinks, movements, line noise, boxes),
+``_signals`` (:func:`simulate_eeg`, composed of named steps), ``_writers`` (file formats),
+``_sample_data`` (the bundled recordings), ``_cohort_design`` (the cohort's subjects and their
+expected values), ``_truth`` (the cohort's truth records), ``_cohort`` (generation) and
+``_cohort_readme`` (its README). Regenerated files are byte-identical wherever they are
+written (see ``tests/test_sample_data.py``).
 """
 
 from __future__ import annotations
