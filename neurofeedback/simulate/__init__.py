@@ -30,29 +30,26 @@ converts once to volts for MNE.
 Public API: :func:`simulate_eeg`, :class:`SimulatedRecording`, :func:`add_box_artifact`,
 :func:`write_recording` (:data:`FORMATS`), :func:`make_sample_data`, and the multi-week cohort
 :func:`simulate_cohort` / :func:`make_cohort` (:class:`CohortTruth`).
+
+Modules: ``_spectra`` (random-phase signals of a given spectrum), ``_recording``
+(:class:`SimulatedRecording`), ``_artifacts`` (blinks, movements, line noise, boxes),
+``_signals`` (:func:`simulate_eeg`, composed of named steps), ``_writers`` (file formats),
+``_sample_data`` (the bundled recordings), ``_cohort_design`` (the cohort's subjects and their
+expected values), ``_truth`` (the cohort's truth records), ``_cohort`` (generation) and
+``_cohort_readme`` (its README). Regenerated files are byte-identical wherever they are
+written (see ``tests/test_sample_data.py``).
 """
 
 from __future__ import annotations
 
-from ._cohort import (
-    COHORT_SUBJECTS,
-    CohortSession,
-    CohortSubject,
-    CohortTruth,
-    CorruptedFile,
-    make_cohort,
-    simulate_cohort,
-)
+from ._artifacts import add_box_artifact, blink_weight
+from ._cohort import make_cohort, simulate_cohort
+from ._cohort_design import COHORT_SUBJECTS
+from ._recording import SimulatedRecording
 from ._sample_data import make_sample_data
-from ._signals import (
-    APERIODIC_FMIN_HZ,
-    DEFAULT_BLOCK_ALPHA_GAIN,
-    DEFAULT_MEAS_DATE,
-    SimulatedRecording,
-    add_box_artifact,
-    blink_weight,
-    simulate_eeg,
-)
+from ._signals import DEFAULT_BLOCK_ALPHA_GAIN, DEFAULT_MEAS_DATE, simulate_eeg
+from ._spectra import APERIODIC_FMIN_HZ
+from ._truth import CohortSession, CohortSubject, CohortTruth, CorruptedFile
 from ._writers import FORMATS, write_recording
 
 __all__ = [

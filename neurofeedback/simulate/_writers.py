@@ -1,4 +1,10 @@
-"""Writers: one simulated recording in every format the project reads."""
+"""Writers: one simulated recording in every format the project reads.
+
+The same recording gives the same bytes wherever it is written (the committed sample data is
+compared byte for byte with a fresh regeneration): text is written with ``\n`` line ends on
+every OS, and simulated sidecars record the generator instead of the interpreter's and
+libraries' versions (:func:`_simulated_software`).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,25 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import __version__
 from .._validate import check_option
-from ._signals import _MUSE_NAMES, SimulatedRecording
+from ._recording import SimulatedRecording
+from ._signals import _MUSE_NAMES
 
 #: Formats :func:`write_recording` can write.
 FORMATS = ("fif", "edf", "bdf", "brainvision", "brainflow_csv", "openbci_txt", "muselsl_csv")
+
+
+def _simulated_software() -> dict[str, str]:
+    """The ``software`` of a simulated sidecar: the generator and the package version only.
+
+    A recorder's sidecar lists the Python, NumPy, MNE, SciPy and BrainFlow versions that made
+    the file. None of them recorded a simulated file, and stamping them would make the same
+    seed give different bytes on every patch release of Python or a library. NumPy's random
+    generators and FFT do shape the simulated values; instead of being stamped, those bytes
+    are pinned by the tests, which compare the committed sample data with a regeneration.
+    """
+    return {"neurofeedback": __version__, "generator": "neurofeedback.simulate"}
 
 
 def _marker_row(rec: SimulatedRecording) -> np.ndarray:
@@ -74,6 +94,7 @@ def _write_brainflow_csv(rec: SimulatedRecording, path: Path, *, board, subject)
         end_time=end.isoformat(),
         ended_cleanly=True,
         n_samples=rec.n_times,
+        software=_simulated_software(),
     )
     write_sidecar(path, doc)
     return path
@@ -125,7 +146,7 @@ def _write_openbci_txt(rec: SimulatedRecording, path: Path) -> Path:
             f"{j % 256}, {vals}, 0.000, 0.000, 0.000,{zeros10}, {ms[j]},{markers[j]:g}, "
             f"{hh[j]:02d}:{mm[j]:02d}:{ss[j]:02d}.{mmm[j]:03d}"
         )
-    path.write_text("\n".join(lines) + "\n", encoding="ascii")
+    path.write_text("\n".join(lines) + "\n", encoding="ascii", newline="\n")
     return path
 
 
@@ -145,14 +166,15 @@ def _write_muselsl_csv(rec: SimulatedRecording, path: Path) -> Path:
             cols.append(np.zeros(rec.n_times))
     cols.append(_marker_row(rec))
     # muselsl writes every column with float_format '%.3f' (marker column is integer)
-    np.savetxt(
-        path,
-        np.column_stack(cols),
-        fmt=["%.3f"] * 6 + ["%d"],
-        delimiter=",",
-        header="timestamps,TP9,AF7,AF8,TP10,Right AUX,Marker",
-        comments="",
-    )
+    with open(path, "w", encoding="ascii", newline="\n") as fh:
+        np.savetxt(
+            fh,
+            np.column_stack(cols),
+            fmt=["%.3f"] * 6 + ["%d"],
+            delimiter=",",
+            header="timestamps,TP9,AF7,AF8,TP10,Right AUX,Marker",
+            comments="",
+        )
     return path
 
 
@@ -214,7 +236,8 @@ def write_recording(rec: SimulatedRecording, path, *, format, board=None, subjec
         - ``"brainflow_csv"``: ``DataFilter.write_file`` layout of ``board`` (tab-separated, no
           header, 6 decimals; EEG rows in µV, Unix-second timestamps, block markers 1, 2, … in
           the marker row at each block start, other rows 0) plus the JSON sidecar
-          (``rec.json``) with board, channel names, blocks, markers and start time.
+          (``rec.json``) with board, channel names, blocks, markers and start time; its
+          ``software`` names the generator and the package version only.
         - ``"openbci_txt"``: OpenBCI GUI v6 text (Cyton, 8 channels at 250 Hz): ``%`` header,
           the v6 column-name row, sample index wrapping at 255, EEG in µV with 3 decimals
           (error ≤ 5e-4 µV), Unix **milliseconds** and ``HH:MM:SS.mmm`` (UTC) as in the
