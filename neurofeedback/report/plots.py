@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..statements import format_number
+
 __all__ = [
     "BAND_COLORS", "plot_artifact_timeline", "pretty_unit", "plot_band_timecourse", "plot_coverage",
     "plot_feedback", "plot_psd", "plot_topomaps", "plot_trend",
@@ -418,8 +420,10 @@ def plot_trend(sessions: pd.DataFrame, trend: dict, *, events: pd.DataFrame | No
         yy = trend["slope_intercept"] + trend["slope_per_week"] * np.array([0.0, span_w])
         lo, hi = trend["slope_ci"]
         ax.plot(tt, yy, "--", color=_band_color(2), lw=1.5,
-                label=f"robust trend {trend['slope_per_week']:+.3g} {unit + '/week' if unit else 'per week'} "
-                      f"(95% CI {lo:+.3g} to {hi:+.3g})")
+                # in the plotted unit (the y axis), numbers written as in the statements
+                label=f"robust trend {format_number(trend['slope_per_week'], signed=True)} "
+                      f"{unit + '/week' if unit else 'per week'} "
+                      f"(95% CI {format_number(lo, signed=True)} to {format_number(hi, signed=True)})")
     if events is not None and len(events):
         for _, ev in events.iterrows():
             ax.axvline(ev["time"], color=_band_color(3), lw=1, ls=":")

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..errors import ConfigError, StoreError
 from ..home import validate_label
-from ..statements import DEFAULT_METRICS, subject_trends, trend_rows, trend_statement
+from ..statements import DEFAULT_METRICS, format_number, subject_trends, trend_rows, trend_statement
 from ..trends import _iso_week
 from . import plots
 from .document import Block, Report, Section, Table
@@ -205,10 +205,11 @@ def _trend_block(name: str, t: dict) -> Block:
     weeks = weeks.rename(columns={"ci_low": "95% CI low", "ci_high": "95% CI high",
                                   "clean_coverage": "clean"})
     unit = plots.pretty_unit(t.get("unit") or "")
+    mdc = ([f"Minimal detectable change (MDC95): {format_number(t['mdc'])}{' ' + unit if unit else ''}."]
+           if t.get("mdc") else [])
     return Block(
         figure=name, alt=f"{t['metric']} ({t['channel']}) over weeks",
-        text=[plots.pretty_unit(trend_statement(t))] + ([f"Minimal detectable change (MDC95): "
-                                      f"{t['mdc']:.3g}{' ' + unit if unit else ''}."] if t.get("mdc") else []),
+        text=[plots.pretty_unit(trend_statement(t))] + mdc,
         table=Table(name + "_weeks", weeks, caption=f"{t['metric']} ({t['channel']}) per ISO week",
                     units={"mean": unit, "95% CI low": unit, "95% CI high": unit,
                            "clean": "fraction"}))
@@ -306,4 +307,4 @@ def _ci(ci) -> str:
     lo, hi = ci
     if lo is None or hi is None:
         return "not enough data"
-    return f"{lo:+.3g} to {hi:+.3g}"
+    return f"{format_number(lo, signed=True)} to {format_number(hi, signed=True)}"
