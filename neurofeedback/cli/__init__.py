@@ -18,6 +18,8 @@ the only place of the library that runs the Prefect flows of ``pipelines/``.
 
 from __future__ import annotations
 
+import warnings
+
 import typer
 
 from . import acquire, demo, feedback, files, reports, store
@@ -45,4 +47,7 @@ del _command
 
 def main() -> None:
     """Console-script entry point."""
+    # BrainFlow imports pkg_resources, which setuptools >= 80.9 deprecates with a UserWarning on
+    # stderr: not the user's concern, and it would break the one-line error contract
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
     app()
