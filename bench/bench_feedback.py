@@ -170,7 +170,7 @@ def section_end_to_end(args) -> list[dict]:
             res = run_feedback(conn, proto, subject="bench", duration_s=args.e2e_seconds,
                                baseline_s=min(10.0, args.e2e_seconds / 4), outputs=("lsl", "osc"),
                                sink_options={"lsl_name": f"nf-bench-{n}", "osc_port": 59999},
-                               home=home, gate_s=0, store=False)
+                               home=home, gate_s=0)
             import pandas as pd
 
             lat = pd.read_csv(res.log_path, sep="\t")["latency_s"].to_numpy(float) * 1e3

@@ -12,8 +12,9 @@ from . import _env  # noqa: F401  (Prefect settings before Prefect is imported)
 
 from prefect import flow, task
 
-from neurofeedback.acquisition.record import connection_from_options, record_session
+from neurofeedback.acquisition.record import connection_from_options
 from neurofeedback.acquisition.recorder import parse_blocks
+from neurofeedback.recording import process_and_store, record_and_store
 
 from .reports import session_report_task
 
@@ -24,10 +25,10 @@ def record_task(connection: dict, subject: str, duration_s: float, protocol=None
                 stall_timeout_s: float = 5.0) -> dict:
     """Record one session (quality gate included); return its paths and how it ended."""
     conn = connection_from_options(**connection, home=home)
-    res = record_session(conn, subject=subject, duration_s=duration_s, protocol=protocol,
-                         blocks=parse_blocks(blocks), notes=notes, home=home, force=force,
-                         gate_s=gate_s, stall_timeout_s=stall_timeout_s, process=False,
-                         store=False)
+    res = record_and_store(conn, subject=subject, duration_s=duration_s, protocol=protocol,
+                           blocks=parse_blocks(blocks), notes=notes, home=home, force=force,
+                           gate_s=gate_s, stall_timeout_s=stall_timeout_s, process=False,
+                           store=False)
     rec = res.recording
     return {"folder": str(rec.paths.folder), "csv": str(rec.paths.csv),
             "fif": str(res.fif) if res.fif else None, "n_samples": rec.n_samples,
@@ -40,11 +41,9 @@ def process_task(fif: str, subject: str, home=None) -> dict:
     ``session_id``)."""
     import json
 
-    from neurofeedback.store import ingest_file
-
-    res = ingest_file(fif, home=home, subject=subject)
-    summary = json.loads(res.summary_path.read_text())
-    summary["session_id"] = res.session_id
+    _, stored = process_and_store(fif, subject=subject, home=home)
+    summary = json.loads(stored.summary_path.read_text())
+    summary["session_id"] = stored.session_id
     return summary
 
 
@@ -70,9 +69,58 @@ def record_and_process(connection: dict, subject: str, duration_s: float, protoc
     return summary
 
 
-if __name__ == "__main__":  # python -m pipelines.record --board synthetic --subject s01 …
+def main(argv=None) -> int:
+    """``python -m pipelines.record``: run the flow from the shell (``record --flow``'s options).
+
+    Prints the session summary as one JSON object. The command line's own ``neurofeedback
+    record --flow`` prints it as tables; this entry point does not import the command line
+    (``pipelines/`` sits below it).
+    """
+    import argparse
+    import json
     import sys
 
-    from neurofeedback.cli import app
+    from neurofeedback.acquisition.recorder import parse_duration
+    from neurofeedback.errors import NeurofeedbackError
+    from neurofeedback.home import validate_label
 
-    sys.exit(app(["record", "--flow", *sys.argv[1:]]))
+    p = argparse.ArgumentParser(prog="python -m pipelines.record",
+                                description="Record a session and process it (Prefect flow).")
+    p.add_argument("--board", required=True, help="BrainFlow board (see 'neurofeedback boards').")
+    p.add_argument("--subject", required=True, help="Subject ID (letters and digits).")
+    p.add_argument("--duration", default="10m", help="Session length: 20s, 10m, 1h30m.")
+    p.add_argument("--protocol", help="Protocol name for the record.")
+    p.add_argument("--blocks", help='Timed blocks, e.g. "eyes-open:60,eyes-closed:60".')
+    p.add_argument("--notes", default="", help="Free-text notes stored with the session.")
+    for opt in ("--serial-port", "--mac-address", "--serial-number", "--ip-address",
+                "--channel-names", "--file"):
+        p.add_argument(opt, help=f"As 'neurofeedback record {opt}'.")
+    p.add_argument("--ip-port", type=int, help="IP port (WiFi boards).")
+    p.add_argument("--speed", type=float, default=1.0, help="Playback speed (1 = real time).")
+    p.add_argument("--loop", action="store_true", help="Loop the playback file.")
+    p.add_argument("--force", action="store_true", help="Record even when the check says no-go.")
+    p.add_argument("--check-seconds", type=float, default=4.0, help="Quality check length.")
+    p.add_argument("--stall-timeout", type=float, default=5.0, help="Seconds before reconnecting.")
+    p.add_argument("--home", help="Data home (default $NEUROFEEDBACK_HOME or ~/neurofeedback).")
+    a = p.parse_args(argv)
+    connection = {k: getattr(a, k) for k in ("board", "serial_port", "mac_address",
+                                             "serial_number", "ip_address", "ip_port", "file",
+                                             "speed", "loop", "channel_names")}
+    try:
+        summary = record_and_process(
+            connection=connection, subject=validate_label(a.subject, kind="subject"),
+            duration_s=parse_duration(a.duration), protocol=a.protocol, blocks=a.blocks,
+            notes=a.notes, home=a.home, force=a.force, gate_s=a.check_seconds,
+            stall_timeout_s=a.stall_timeout)
+    except NeurofeedbackError as exc:
+        print(f"neurofeedback: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    if summary is None:
+        print("too few samples to process; the raw files are kept", file=sys.stderr)
+        return 0
+    print(json.dumps(summary, default=str))
+    return 0
+
+
+if __name__ == "__main__":  # python -m pipelines.record --board synthetic --subject s01 …
+    raise SystemExit(main())

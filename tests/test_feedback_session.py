@@ -162,7 +162,7 @@ def test_feedback_on_the_synthetic_board_measures_its_delay(tmp_path):
     """The runner on a wall-clock board: every update's delay is logged, and the summary's
     figures agree with the log (no timing thresholds here: see bench/bench_feedback.py)."""
     from neurofeedback.acquisition.connection import make_connection
-    from neurofeedback.feedback.runner import run_feedback
+    from neurofeedback.recording import feedback_and_store as run_feedback
 
     conn = make_connection(-1)
     outs = []

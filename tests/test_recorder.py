@@ -23,6 +23,7 @@ from neurofeedback.cli import app
 from neurofeedback.errors import ConfigError
 from neurofeedback.io import read_recording
 from neurofeedback.io.sidecar import read_sidecar
+from neurofeedback.recording import process_and_store
 
 runner = CliRunner()
 
@@ -128,7 +129,7 @@ def test_stall_reconnects_and_annotates_the_gap(tmp_path):
     assert raw.n_times / 250 == pytest.approx(8.0, abs=2 / 250)
     doc = read_sidecar(rec.paths.sidecar)
     assert doc["disconnects"][0]["duration_s"] == pytest.approx(gap)
-    fif, processed = finalize_session(rec.paths.csv)
+    processed, _ = process_and_store(finalize_session(rec.paths.csv), store=False)
     assert processed.summary()["annotations"]["BAD_disconnect"]["count"] == 1
 
 
@@ -152,8 +153,8 @@ def test_headset_that_never_comes_back_keeps_the_session(tmp_path):
     assert doc["ended_cleanly"] and doc["end_reason"] == "disconnected"
     n = rec.paths.csv.read_text().count("\n")
     assert doc["n_samples"] == n and abs(n - 500) < 60  # ~2 s recorded before the unplug
-    fif, processed = finalize_session(rec.paths.csv)
-    assert processed.raw.n_times == n
+    fif = finalize_session(rec.paths.csv)
+    assert fif.is_file() and read_recording(fif).n_times == n
 
 
 @pytest.mark.parametrize("args, words", [

@@ -1,6 +1,9 @@
-"""One call that records a session end to end: connect → quality gate → record → finalize.
+"""One call that records a session to its files: connect → quality gate → record → finalize.
 
-This is what ``neurofeedback record`` and the Prefect recording flow call.
+Acquisition ends at its files: the crash-safe BrainFlow CSV and its sidecar, converted to the
+canonical FIF at the end. Processing the session and importing it into the session store are
+composed one layer up, in :mod:`neurofeedback.recording` (what ``neurofeedback record``,
+``neurofeedback feedback`` and the Prefect recording flow call).
 """
 
 from __future__ import annotations
@@ -13,40 +16,36 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..boards import board_info
 from ..errors import ConfigError, QualityGateError
 from ..home import data_home
-from ..boards import board_info
 from .connection import Connection
 from .recorder import Recorder, RecordingResult, new_session_paths
+from .session import finalize_session
 
 logger = logging.getLogger("neurofeedback")
 
-__all__ = ["SessionResult", "connection_from_options", "parse_channel_names", "playback_connection",
-           "record_session"]
+__all__ = ["RecordedSession", "connection_from_options", "gate_is_informational",
+           "parse_channel_names", "playback_connection", "record_session"]
 
 
 @dataclass(frozen=True)
-class SessionResult:
-    """A recorded (and finalized) session.
+class RecordedSession:
+    """A recorded (and finalized) session: its files, not yet processed.
 
     Attributes
     ----------
     recording : RecordingResult
     fif : Path | None
-        The canonical session file (``None`` when finalizing failed; the CSV is still there).
+        The canonical session file (``None`` when too few samples were recorded to write one;
+        the CSV is still there).
     quality : QualityCheck | None
         The pre-recording check.
-    summary : dict | None
-        The processed session's summary (``inspect --json`` object).
-    session_id : str | None
-        Its ID in the session store (``None`` when it was not stored).
     """
 
     recording: RecordingResult
     fif: Path | None
     quality: object
-    summary: dict | None
-    session_id: str | None = None
 
     @property
     def folder(self) -> Path:
@@ -161,10 +160,13 @@ def record_session(connection: Connection, *, subject: str, duration_s: float, p
                    blocks=(), notes: str = "", home=None, settings=None, gate_s: float = 4.0,
                    force: bool = False, stall_timeout_s: float = 5.0,
                    reconnect_interval_s: float = 1.0, on_gate=None, on_update=None,
-                   keyboard: bool = False, process: bool = True, store: bool = True,
-                   stop_event: threading.Event | None = None, on_start=None, on_chunk=None,
-                   before_finalize=None, poll_s: float = 0.1) -> SessionResult:
-    """Record one session: connect, check quality, record to disk, finalize and process.
+                   keyboard: bool = False, stop_event: threading.Event | None = None,
+                   on_start=None, on_chunk=None, before_finalize=None,
+                   poll_s: float = 0.1) -> RecordedSession:
+    """Record one session to its files: connect, check quality, record to disk, finalize to FIF.
+
+    To also process the session and import it into the session store, call
+    :func:`neurofeedback.recording.record_and_store`.
 
     Parameters
     ----------
@@ -177,6 +179,7 @@ def record_session(connection: Connection, *, subject: str, duration_s: float, p
     home : str | Path | None
         Data home (default ``$NEUROFEEDBACK_HOME`` or ``~/neurofeedback``).
     settings : Settings | None
+        The quality thresholds of the gate and the bands of the live display.
     gate_s : float
         Seconds of signal for the pre-recording quality check; ``0`` skips it.
     force : bool
@@ -189,11 +192,6 @@ def record_session(connection: Connection, *, subject: str, duration_s: float, p
         Called with a ``LiveStatus`` about twice a second.
     keyboard : bool
         Read markers from the terminal (one per line typed) while recording.
-    process : bool
-        Compute the session's features at the end.
-    store : bool
-        Also import the processed session into the session store of ``home`` (catalog, BIDS
-        copy, derivatives), so it shows up in ``sessions`` and ``trends``.
     stop_event : threading.Event | None
         Set to end the recording early (it is kept).
     on_start : callable | None
@@ -201,14 +199,14 @@ def record_session(connection: Connection, *, subject: str, duration_s: float, p
     on_chunk : callable | None
         Passed to :meth:`Recorder.record`: sees every chunk of EEG as it is written.
     before_finalize : callable | None
-        Called with the :class:`RecordingResult` before the session is converted and processed
+        Called with the :class:`RecordingResult` before the session is converted to FIF
         (real-time feedback writes its summary into the sidecar there).
     poll_s : float
         How often the stream is read (feedback polls faster for a short delay).
 
     Returns
     -------
-    result : SessionResult
+    result : RecordedSession
 
     Raises
     ------
@@ -217,8 +215,6 @@ def record_session(connection: Connection, *, subject: str, duration_s: float, p
     QualityGateError
         The quality check said no-go and ``force`` is false (nothing was recorded).
     """
-    from .session import finalize_session
-
     start = datetime.now(timezone.utc)
     recorder = None
     try:
@@ -259,18 +255,10 @@ def record_session(connection: Connection, *, subject: str, duration_s: float, p
         for r in (recorder, locals().get("probe")):
             if r is not None:
                 r.close()
-    fif, summary, session_id = None, None, None
     if before_finalize is not None:
         before_finalize(result)
-    if result.n_samples >= 2:
-        fif, processed = finalize_session(result.paths.csv, settings=settings, process=process)
-        summary = processed.summary() if processed is not None else None
-        if processed is not None and store:
-            from ..store import ingest_processed
-
-            session_id = ingest_processed(processed, home=home, subject=subject).session_id
-    return SessionResult(recording=result, fif=fif, quality=check, summary=summary,
-                         session_id=session_id)
+    fif = finalize_session(result.paths.csv) if result.n_samples >= 2 else None
+    return RecordedSession(recording=result, fif=fif, quality=check)
 
 
 class _NoPaths:

@@ -1,5 +1,6 @@
 """From the recorder's files to the canonical session: finalize a finished recording, recover a
-crashed one.
+crashed one. This is where acquisition ends; processing the FIF and storing it are composed in
+:mod:`neurofeedback.recording`.
 
 The canonical on-disk session is a FIF file (``<stem>_raw.fif``, float64, volts) beside the
 BrainFlow CSV and its sidecar. Why FIF: it is MNE's own format, so it keeps everything the
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RecordingFormatError
+from ..io import read_recording
 from ..io.sidecar import find_sidecar, read_sidecar, write_sidecar
 from .recorder import SessionPaths
 
@@ -55,26 +57,22 @@ def find_session_csv(path) -> Path:
     raise RecordingFormatError(p, "is not a recorder session (folder, .csv, .json or _raw.fif)")
 
 
-def finalize_session(csv, *, settings=None, process: bool = True):
-    """Convert a recorded session to the canonical FIF file and (optionally) process it.
+def finalize_session(csv) -> Path:
+    """Convert a recorded session to the canonical FIF file.
+
+    The feedback log of a feedback session (:func:`feedback_tsv`), when present, becomes misc
+    channels of the FIF (:data:`FEEDBACK_CHANNELS`).
 
     Parameters
     ----------
     csv : str | Path
         The recorder's BrainFlow CSV (its sidecar beside it).
-    settings : Settings | None
-    process : bool
-        Also compute the features (:func:`neurofeedback.process.process_raw`).
 
     Returns
     -------
     fif : Path
-    processed : ProcessedRecording | None
+        ``<stem>_raw.fif`` beside the CSV (float64, volts), written atomically.
     """
-    from ..io import read_recording
-    from ..process import process_raw
-    from ..provenance import file_sha256
-
     paths = SessionPaths.from_csv(csv)
     raw = read_recording(paths.csv, format="brainflow_csv")
     fb = feedback_tsv(paths.csv)
@@ -83,11 +81,7 @@ def finalize_session(csv, *, settings=None, process: bool = True):
     tmp = paths.fif.with_name(paths.fif.stem + ".tmp_raw.fif")
     raw.save(tmp, fmt="double", overwrite=True, verbose=False)
     tmp.replace(paths.fif)
-    processed = None
-    if process:
-        processed = process_raw(raw, settings, path=paths.fif, fmt="fif",
-                                input_sha256=file_sha256(paths.fif))
-    return paths.fif, processed
+    return paths.fif
 
 
 #: The feedback values written into the canonical FIF as misc channels (see ``feedback_tsv``).
@@ -200,7 +194,7 @@ def _add_feedback_channels(raw, tsv: Path) -> None:
     raw.add_channels([extra], force_update_info=True)
 
 
-def recover_session(path, *, settings=None, process: bool = True):
+def recover_session(path) -> Path:
     """Turn the partial files of a crashed recording into a normal session.
 
     The CSV is left as it is (a partial last line is skipped when reading); the sidecar is
@@ -211,16 +205,12 @@ def recover_session(path, *, settings=None, process: bool = True):
     ----------
     path : str | Path
         The session folder, its CSV or its sidecar.
-    settings : Settings | None
-    process : bool
 
     Returns
     -------
     fif : Path
-    processed : ProcessedRecording | None
+        The canonical session file (:func:`finalize_session`).
     """
-    from ..io import read_recording
-
     csv = find_session_csv(path)
     sc = find_sidecar(csv)
     if sc is None:
@@ -237,7 +227,7 @@ def recover_session(path, *, settings=None, process: bool = True):
         write_sidecar(csv, doc)
         logger.info("%s: recovered %d samples (%.1f s)", csv, doc["n_samples"],
                     raw.n_times / raw.info["sfreq"])
-    return finalize_session(csv, settings=settings, process=process)
+    return finalize_session(csv)
 
 
 def _n_complete_lines(csv: Path) -> int:

@@ -152,11 +152,10 @@ def record(
                                      stall_timeout_s=stall_timeout)
         _report(summary, as_json)
         return
-    from ..acquisition.record import connection_from_options
+    from ..acquisition.record import connection_from_options, gate_is_informational
+    from ..recording import record_and_store
 
     connection = connection_from_options(**options, home=home)
-
-    from ..acquisition.record import gate_is_informational, record_session
 
     def on_gate(check):
         if as_json:
@@ -179,10 +178,11 @@ def record(
     if live:
         live.start()
     try:
-        res = record_session(connection, subject=subject, duration_s=duration_s, protocol=protocol,
-                             blocks=block_list, notes=notes, home=home, settings=settings,
-                             gate_s=check_s, force=force, stall_timeout_s=stall_timeout,
-                             on_gate=on_gate, on_update=on_update, keyboard=display)
+        res = record_and_store(connection, subject=subject, duration_s=duration_s,
+                               protocol=protocol, blocks=block_list, notes=notes, home=home,
+                               settings=settings, gate_s=check_s, force=force,
+                               stall_timeout_s=stall_timeout, on_gate=on_gate,
+                               on_update=on_update, keyboard=display)
     finally:
         if live:
             live.stop()
@@ -218,10 +218,10 @@ def recover(
 ):
     """Turn the partial files of a crashed recording into a normal session."""
     setup_logging(verbose)
-    from ..acquisition.session import recover_session
+    from ..recording import recover_and_process
 
     t0 = time.perf_counter()
-    fif, processed = recover_session(path)
+    fif, processed = recover_and_process(path)
     summary = processed.summary()
     if not as_json:
         out.print(f"recovered {summary['duration_s']:.1f} s into {fif} ({time.perf_counter() - t0:.1f} s)")

@@ -73,8 +73,8 @@ def feedback(
     from ..acquisition.recorder import parse_duration
     from ..feedback.outputs import TerminalGauge, parse_outputs
     from ..feedback.protocol import load_protocol
-    from ..feedback.runner import run_feedback
     from ..home import validate_label
+    from ..recording import feedback_and_store
 
     subject = validate_label(subject, kind="subject")
     duration_s = parse_duration(duration)
@@ -104,12 +104,12 @@ def feedback(
     if live:
         live.start()
     try:
-        res = run_feedback(connection, proto, subject=subject, duration_s=duration_s,
-                           baseline_s=baseline_s, outputs=outputs,
-                           sink_options={"lsl_name": lsl_name, "osc_host": osc_host,
-                                         "osc_port": osc_port},
-                           home=home, notes=notes, gate_s=check_s, force=force,
-                           on_gate=on_gate, on_output=on_output)
+        res = feedback_and_store(connection, proto, subject=subject, duration_s=duration_s,
+                                 baseline_s=baseline_s, outputs=outputs,
+                                 sink_options={"lsl_name": lsl_name, "osc_host": osc_host,
+                                               "osc_port": osc_port},
+                                 home=home, notes=notes, gate_s=check_s, force=force,
+                                 on_gate=on_gate, on_output=on_output)
     finally:
         if live:
             live.stop()

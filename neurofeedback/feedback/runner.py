@@ -1,5 +1,6 @@
 """The thin runner: the live BrainFlow stream → the pure :func:`step` → outputs, while the
-session is recorded exactly like ``record`` (crash-safe CSV + sidecar, FIF, store).
+session is recorded exactly like ``record`` (crash-safe CSV + sidecar, FIF; processing and the
+store come after, in :func:`neurofeedback.recording.feedback_and_store`).
 
 The recorder hands every chunk it has written to :class:`FeedbackLoop` (``on_chunk``); the loop
 keeps the last ``window_s`` seconds per channel in a ring buffer and, each time the stream
@@ -195,7 +196,7 @@ class FeedbackLoop:
 class FeedbackResult:
     """A feedback session: the recording (as ``record``) and the feedback summary."""
 
-    session: object  # neurofeedback.acquisition.record.SessionResult
+    session: object  # acquisition.record.RecordedSession (recording.SessionResult once stored)
     feedback: dict
     log_path: Path | None
 
@@ -204,8 +205,11 @@ def run_feedback(connection, protocol, *, subject: str, duration_s: float,
                  baseline_s: float = 60.0, outputs=(), sink_options: dict | None = None,
                  home=None, notes: str = "", gate_s: float = 4.0, force: bool = False,
                  stall_timeout_s: float = 5.0, on_gate=None, on_update=None, on_output=None,
-                 stop_event=None, settings=None, store: bool = True) -> FeedbackResult:
+                 stop_event=None, settings=None) -> FeedbackResult:
     """Run a neurofeedback session: record like ``record`` and close the loop on the stream.
+
+    The session ends at its files (CSV + sidecar with the feedback summary, feedback log, FIF);
+    :func:`neurofeedback.recording.feedback_and_store` also processes and stores it.
 
     Parameters
     ----------
@@ -222,7 +226,7 @@ def run_feedback(connection, protocol, *, subject: str, duration_s: float,
         ``on_output``).
     sink_options : dict | None
         Passed to :func:`neurofeedback.feedback.outputs.open_outputs` (LSL name, OSC host/port).
-    home, notes, gate_s, force, stall_timeout_s, on_gate, on_update, stop_event, settings, store
+    home, notes, gate_s, force, stall_timeout_s, on_gate, on_update, stop_event, settings
         As in :func:`neurofeedback.acquisition.record.record_session`.
     on_output : callable | None
         Called with each :class:`FeedbackOutput`.
@@ -231,9 +235,9 @@ def run_feedback(connection, protocol, *, subject: str, duration_s: float,
     -------
     result : FeedbackResult
     """
-    from ..boards import board_info
     from ..acquisition.record import record_session
     from ..acquisition.session import feedback_tsv
+    from ..boards import board_info
     from ..io.sidecar import read_sidecar, write_sidecar
     from .protocol import load_protocol
 
@@ -274,7 +278,7 @@ def run_feedback(connection, protocol, *, subject: str, duration_s: float,
                              gate_s=gate_s, force=force, stall_timeout_s=stall_timeout_s,
                              on_gate=on_gate, on_update=on_update, stop_event=stop_event,
                              on_start=on_start, on_chunk=on_chunk,
-                             before_finalize=before_finalize, poll_s=0.02, store=store)
+                             before_finalize=before_finalize, poll_s=0.02)
     finally:
         if box["loop"] is not None:
             box["loop"].close()
