@@ -19,8 +19,6 @@ scheduler at ``dask_address`` for when one machine is not enough).
 
 from __future__ import annotations
 
-from . import _env  # noqa: F401  (Prefect settings before Prefect is imported)
-
 import time
 from pathlib import Path
 
@@ -66,7 +64,7 @@ def _transient(task, task_run, state) -> bool:
         state.result()
     except NeurofeedbackError:
         return False
-    except Exception:  # noqa: BLE001
+    except Exception:
         return True
     return False
 

@@ -2,13 +2,21 @@
 recording, one to process and store it.
 
 Run it as ``neurofeedback record ... --flow`` or ``python -m pipelines.record --board synthetic
---subject s01 --duration 20s``. The recording is a single task (a live stream is one unit of
+--subject s01 --duration 20s`` (which calls :func:`pipelines.configure` first; from Python, call
+it yourself before importing this module). The recording is a single task (a live stream is one unit of
 work: never a task per chunk); what crosses between tasks is paths and small records.
 """
 
 from __future__ import annotations
 
-from . import _env  # noqa: F401  (Prefect settings before Prefect is imported)
+if __name__ == "__main__":  # run as a script: this project's Prefect settings before Prefect
+    import argparse
+
+    from pipelines import configure
+
+    _pre = argparse.ArgumentParser(add_help=False)
+    _pre.add_argument("--home")
+    configure(_pre.parse_known_args()[0].home)
 
 from prefect import flow, task
 
@@ -79,6 +87,7 @@ def main(argv=None) -> int:
     import argparse
     import json
     import sys
+    import warnings
 
     from neurofeedback.acquisition.recorder import parse_duration
     from neurofeedback.errors import NeurofeedbackError
@@ -103,6 +112,8 @@ def main(argv=None) -> int:
     p.add_argument("--stall-timeout", type=float, default=5.0, help="Seconds before reconnecting.")
     p.add_argument("--home", help="Data home (default $NEUROFEEDBACK_HOME or ~/neurofeedback).")
     a = p.parse_args(argv)
+    # BrainFlow imports pkg_resources, which setuptools >= 80.9 deprecates on stderr
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
     connection = {k: getattr(a, k) for k in ("board", "serial_port", "mac_address",
                                              "serial_number", "ip_address", "ip_port", "file",
                                              "speed", "loop", "channel_names")}

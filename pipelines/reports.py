@@ -8,8 +8,6 @@ sections, and for a subject the trend statements) and links to the file.
 
 from __future__ import annotations
 
-from . import _env  # noqa: F401  (Prefect settings before Prefect is imported)
-
 import re
 from pathlib import Path
 

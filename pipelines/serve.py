@@ -9,8 +9,6 @@ http://127.0.0.1:4200 then shows the deployments, their schedule, runs and artif
 
 from __future__ import annotations
 
-from . import _env  # noqa: F401  (Prefect settings before Prefect is imported)
-
 from prefect import serve
 
 from .process import process_recordings

@@ -8,8 +8,6 @@ artifact linking to it).
 
 from __future__ import annotations
 
-from . import _env  # noqa: F401  (Prefect settings before Prefect is imported)
-
 import re
 
 from prefect import flow, task
@@ -18,6 +16,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from neurofeedback.statements import subject_trends, trend_rows, trend_statement
 
 from .reports import subject_report_task
+
 
 @task(name="subject-trends")
 def trends_task(subject: str, home: str | None = None) -> list[dict]:

@@ -14,13 +14,14 @@ import pytest
 
 pytestmark = pytest.mark.slow  # each flow test starts Prefect; still runs in CI
 
-# Prefect settings before Prefect is imported (offline, quiet; PREFECT_HOME per test session)
-import pipelines._env  # noqa: E402,F401
-
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory):
+    import pipelines
+
+    # Prefect settings before Prefect is imported (offline, quiet; PREFECT_HOME per module)
     os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
+    pipelines.configure()
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
@@ -141,7 +142,7 @@ def test_eight_concurrent_process_runs(cohort, tmp_path):
                                       "--json"], env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True))
     outs = [j.communicate(timeout=900) for j in jobs]
-    for j, (o, e) in zip(jobs, outs):
+    for j, (_, e) in zip(jobs, outs):
         assert j.returncode == 0, e[-2000:]
     from neurofeedback.store import Catalog
 

@@ -16,8 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from neurofeedback.acquisition.connection import make_connection
-from neurofeedback.acquisition.recorder import (Recorder, new_session_paths, parse_blocks,
-                                                parse_duration)
+from neurofeedback.acquisition.recorder import Recorder, new_session_paths, parse_blocks, parse_duration
 from neurofeedback.acquisition.session import finalize_session
 from neurofeedback.cli import app
 from neurofeedback.errors import ConfigError

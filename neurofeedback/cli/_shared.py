@@ -60,6 +60,18 @@ def setup_logging(verbose: bool) -> None:
     mne.set_log_level("ERROR")
 
 
+def configure_flows(home) -> None:
+    """Set this project's Prefect settings (offline, quiet, ``PREFECT_HOME`` in ``home``).
+
+    Call it before importing a flow module of ``pipelines``: Prefect reads its settings when it
+    is first imported. The command line is the only place of the library that imports
+    ``pipelines``.
+    """
+    import pipelines
+
+    pipelines.configure(home)
+
+
 def home_str(home: Path | None) -> str | None:
     """The ``--home`` value as the plain string the flows take (``None`` stays ``None``)."""
     return None if home is None else str(home)

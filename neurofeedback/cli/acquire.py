@@ -27,6 +27,7 @@ from ._shared import (
     SerialPortOpt,
     SpeedOpt,
     VerboseOpt,
+    configure_flows,
     fmt,
     out,
     print_report_hint,
@@ -144,6 +145,7 @@ def record(
                    file=str(file) if file else None, speed=speed, loop=loop,
                    channel_names=channel_names)
     if flow:
+        configure_flows(home)
         from pipelines.record import record_and_process
 
         summary = record_and_process(connection=options, subject=subject, duration_s=duration_s,

@@ -25,7 +25,7 @@ from typing import Annotated
 
 import typer
 
-from ._shared import VerboseOpt, out, setup_logging, user_errors
+from ._shared import VerboseOpt, configure_flows, out, setup_logging, user_errors
 
 #: ``neurofeedback sample-data cohort|recordings`` (registered as ``sample-data`` by
 #: :mod:`neurofeedback.cli`).
@@ -76,9 +76,10 @@ def demo(
     t_start = time.perf_counter()
     home = home.expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
-    # the flows (and Prefect's own state) use this home; set before pipelines is imported
+    # the flows (and Prefect's own state) use this home; set before a flow module imports Prefect
     os.environ["NEUROFEEDBACK_HOME"] = str(home)
     os.environ["PREFECT_HOME"] = str(home / "prefect")
+    configure_flows(home)
     from ..home import data_home
 
     data_home(home)

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..errors import ConfigError
-from ._shared import HomeOpt, JsonOpt, VerboseOpt, fmt, home_str, out, setup_logging, user_errors
+from ._shared import HomeOpt, JsonOpt, VerboseOpt, configure_flows, fmt, home_str, out, setup_logging, user_errors
 
 #: ``neurofeedback event add|list`` (registered as ``event`` by :mod:`neurofeedback.cli`).
 event_app = typer.Typer(help="Context events on a subject's timeline (notes, practice, therapy).",
@@ -58,6 +58,7 @@ def process(
     if filename_pattern is not None:
         compile_filename_pattern(filename_pattern)  # a bad regex fails here, not once per file
     data_home(home)  # create it (and validate it) before Prefect starts
+    configure_flows(home)
     import pipelines.process as pp
 
     t0 = time.perf_counter()
@@ -298,6 +299,7 @@ def serve(
 
     data_home(home)
     watch = [str(p) for p in (paths or [recordings_dir(home)])]
+    configure_flows(home)
     from pipelines.serve import serve_flows
 
     out.print(f"serving process-recordings ({', '.join(watch)}) and weekly-trends on '{cron}'; "
