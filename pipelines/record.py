@@ -102,7 +102,7 @@ def main(argv=None) -> int:
     p.add_argument("--blocks", help='Timed blocks, e.g. "eyes-open:60,eyes-closed:60".')
     p.add_argument("--notes", default="", help="Free-text notes stored with the session.")
     for opt in ("--serial-port", "--mac-address", "--serial-number", "--ip-address",
-                "--channel-names", "--file"):
+                "--master-board", "--other-info", "--channel-names", "--file"):
         p.add_argument(opt, help=f"As 'neurofeedback record {opt}'.")
     p.add_argument("--ip-port", type=int, help="IP port (WiFi boards).")
     p.add_argument("--speed", type=float, default=1.0, help="Playback speed (1 = real time).")
@@ -115,7 +115,8 @@ def main(argv=None) -> int:
     # BrainFlow imports pkg_resources, which setuptools >= 80.9 deprecates on stderr
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
     connection = {k: getattr(a, k) for k in ("board", "serial_port", "mac_address",
-                                             "serial_number", "ip_address", "ip_port", "file",
+                                             "serial_number", "ip_address", "ip_port",
+                                             "master_board", "other_info", "file",
                                              "speed", "loop", "channel_names")}
     try:
         summary = record_and_process(

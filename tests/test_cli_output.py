@@ -126,3 +126,42 @@ def test_skipped_files_table_keeps_file_names_whole(tmp_path):
         assert re.search(rf"│ {re.escape(n)}\s+│", text), text
     assert "non-numeric value" in text
     assert str(folder / names[0]) + ":" not in " ".join(text.split())  # the path is not repeated
+
+
+def test_boards_advertise_only_options_that_record_and_feedback_take():
+    boards = json.loads(nf("boards", "--json", "--all").stdout)
+    params = {p for b in boards for p in b["connection"]}
+    assert {"master_board", "other_info", "serial_port", "mac_address"} <= params
+    for command in ("record", "feedback"):
+        help_text = nf(command, "--help", columns=200).stdout
+        for p in params:
+            assert "--" + p.replace("_", "-") in help_text, (command, p)
+
+
+def test_streaming_board_needs_and_takes_master_board():
+    r = nf("record", "--board", "streaming", "--subject", "s1", "--duration", "2s")
+    assert r.returncode == 2
+    assert r.stderr.strip().endswith("is right") and "--master-board" in r.stderr
+
+
+@pytest.mark.slow
+def test_record_from_a_streaming_board_with_master_board(tmp_path):
+    """A synthetic board streams over localhost multicast; record receives it as its master
+    board's layout (rate and channel names), as BrainFlow's streaming board documents."""
+    streamer = subprocess.Popen([sys.executable, "-c", (
+        "import time\nfrom brainflow.board_shim import BoardShim, BrainFlowInputParams, BoardIds\n"
+        "b = BoardShim(BoardIds.SYNTHETIC_BOARD.value, BrainFlowInputParams())\n"
+        "b.prepare_session(); b.start_stream(45000, 'streaming_board://225.1.1.97:6697')\n"
+        "time.sleep(20); b.stop_stream(); b.release_session()\n")])
+    try:
+        r = nf("record", "--board", "streaming", "--ip-address", "225.1.1.97", "--ip-port", 6697,
+               "--master-board", "synthetic", "--subject", "s1", "--duration", "4s",
+               "--check-seconds", 0, "--no-display", "--json", "--home", tmp_path)
+    finally:
+        streamer.kill()
+        streamer.wait()
+    assert r.returncode == 0, r.stderr[-2000:]
+    summary = json.loads(r.stdout[r.stdout.index("{"):])
+    assert summary["sfreq"] == 250.0
+    assert [c if isinstance(c, str) else c["name"] for c in summary["channels"]][:3] == ["Fz", "C3", "Cz"]
+    assert 3.5 <= summary["duration_s"] <= 4.5

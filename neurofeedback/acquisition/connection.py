@@ -86,7 +86,8 @@ class Connection:
 
 
 def make_connection(board, *, serial_port=None, mac_address=None, serial_number=None,
-                    ip_address=None, ip_port=None, other_info=None, timeout=None) -> Connection:
+                    ip_address=None, ip_port=None, other_info=None, timeout=None,
+                    master_board=None) -> Connection:
     """Describe a connection to a device board (use ``prepare_playback`` for playback).
 
     Parameters
@@ -95,6 +96,9 @@ def make_connection(board, *, serial_port=None, mac_address=None, serial_number=
         Board name or id (``"muse_2"``, ``"cyton"``, ``"synthetic"``…).
     serial_port, mac_address, serial_number, ip_address, ip_port, other_info, timeout
         ``BrainFlowInputParams`` fields; ``None`` leaves BrainFlow's default.
+    master_board : str | int | None
+        For BrainFlow's streaming board: the board whose stream is received (name or id); its
+        layout (rate, EEG rows, names) is the layout of the data.
 
     Returns
     -------
@@ -111,14 +115,16 @@ def make_connection(board, *, serial_port=None, mac_address=None, serial_number=
         raise BoardError("the playback board replays a file: pass --file RECORDING")
     given = {"serial_port": serial_port, "mac_address": mac_address, "serial_number": serial_number,
              "ip_address": ip_address, "ip_port": ip_port, "other_info": other_info,
-             "timeout": timeout}
+             "timeout": timeout,
+             "master_board": None if master_board in (None, "") else resolve_board(master_board)}
     params = {k: v for k, v in given.items() if v not in (None, "")}
     missing = [k for k, need in connection_params(board_id).items()
-               if need == "required" and k not in params and k != "master_board"]
+               if need == "required" and k not in params]
     if missing:
         opts = ", ".join("--" + m.replace("_", "-") for m in missing)
         raise BoardError(f"board {info.name} needs {opts}: {connection_hint(board_id)}")
-    return Connection(board_id=board_id, data_board_id=board_id, params=params)
+    return Connection(board_id=board_id, data_board_id=params.get("master_board", board_id),
+                      params=params)
 
 
 def open_board(connection: Connection):

@@ -77,14 +77,16 @@ def playback_connection(path, *, speed: float = 1.0, loop: bool = False, format:
 
 
 def connection_from_options(*, board, serial_port=None, mac_address=None, serial_number=None,
-                            ip_address=None, ip_port=None, file=None, speed=1.0, loop=False,
-                            channel_names=None, home=None):
+                            ip_address=None, ip_port=None, master_board=None, other_info=None,
+                            file=None, speed=1.0, loop=False, channel_names=None, home=None):
     """A :class:`Connection` from the ``record`` options: playback of ``file`` or a device.
 
     Plain keyword values only, so a Prefect task can take them as parameters. ``channel_names``
     (a comma-separated string or a sequence) renames the EEG channels in stream order: the
     electrode sites of a custom montage, or of a replayed file whose names are generic
-    (OpenBCI GUI text files say ``EEG 1`` … ``EEG 8``).
+    (OpenBCI GUI text files say ``EEG 1`` … ``EEG 8``). ``master_board`` is the board whose
+    data a streaming board receives, or for playback the board layout to replay the file as
+    (default: chosen from the file); ``other_info`` is BrainFlow's free-form parameter.
     """
     from brainflow.board_shim import BoardIds
 
@@ -95,13 +97,13 @@ def connection_from_options(*, board, serial_port=None, mac_address=None, serial
     if board_id == BoardIds.PLAYBACK_FILE_BOARD.value:
         if not file:
             raise ConfigError("--board playback replays a recording: pass --file RECORDING")
-        conn = playback_connection(file, speed=speed, loop=loop, home=home)
+        conn = playback_connection(file, speed=speed, loop=loop, home=home, board=master_board)
     else:
         if file:
             raise ConfigError(f"--file is only for --board playback, not {board!r}")
         conn = make_connection(board_id, serial_port=serial_port, mac_address=mac_address,
                                serial_number=serial_number, ip_address=ip_address,
-                               ip_port=ip_port)
+                               ip_port=ip_port, master_board=master_board, other_info=other_info)
     if channel_names is None:
         return conn
     current = conn.channel_names or board_info(conn.data_board_id).eeg_names

@@ -97,6 +97,11 @@ MacOpt = Annotated[str | None, typer.Option("--mac-address", help="Bluetooth MAC
 SerialNumberOpt = Annotated[str | None, typer.Option("--serial-number", help="Device serial number/name.")]
 IpAddressOpt = Annotated[str | None, typer.Option("--ip-address", help="IP address (WiFi boards).")]
 IpPortOpt = Annotated[int | None, typer.Option("--ip-port", help="IP port (WiFi boards).")]
+MasterBoardOpt = Annotated[str | None, typer.Option(
+    "--master-board", help="Board whose data --board streaming receives (e.g. cyton); with --board "
+                           "playback, the layout to replay the file as (default: from the file).")]
+OtherInfoOpt = Annotated[str | None, typer.Option(
+    "--other-info", help="BrainFlow's free-form connection parameter (e.g. Callibri).")]
 FileOpt = Annotated[Path | None, typer.Option("--file", help="Recording to replay (--board playback).")]
 SpeedOpt = Annotated[float, typer.Option("--speed", min=0.01, help="Playback speed (1 = real time).")]
 LoopOpt = Annotated[bool, typer.Option("--loop", help="Loop the playback file.")]

@@ -23,6 +23,8 @@ from ._shared import (
     IpPortOpt,
     LoopOpt,
     MacOpt,
+    MasterBoardOpt,
+    OtherInfoOpt,
     SerialNumberOpt,
     SerialPortOpt,
     SpeedOpt,
@@ -116,6 +118,8 @@ def record(
     serial_number: SerialNumberOpt = None,
     ip_address: IpAddressOpt = None,
     ip_port: IpPortOpt = None,
+    master_board: MasterBoardOpt = None,
+    other_info: OtherInfoOpt = None,
     file: FileOpt = None,
     speed: SpeedOpt = 1.0,
     loop: LoopOpt = False,
@@ -142,6 +146,7 @@ def record(
     settings = load_settings()
     options = dict(board=board, serial_port=serial_port, mac_address=mac_address,
                    serial_number=serial_number, ip_address=ip_address, ip_port=ip_port,
+                   master_board=master_board, other_info=other_info,
                    file=str(file) if file else None, speed=speed, loop=loop,
                    channel_names=channel_names)
     if flow:

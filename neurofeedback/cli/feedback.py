@@ -17,6 +17,8 @@ from ._shared import (
     IpPortOpt,
     LoopOpt,
     MacOpt,
+    MasterBoardOpt,
+    OtherInfoOpt,
     SerialNumberOpt,
     SerialPortOpt,
     SpeedOpt,
@@ -57,6 +59,8 @@ def feedback(
     serial_number: SerialNumberOpt = None,
     ip_address: IpAddressOpt = None,
     ip_port: IpPortOpt = None,
+    master_board: MasterBoardOpt = None,
+    other_info: OtherInfoOpt = None,
     file: FileOpt = None,
     speed: SpeedOpt = 1.0,
     loop: LoopOpt = False,
@@ -86,6 +90,7 @@ def feedback(
     connection = connection_from_options(
         board=board, serial_port=serial_port, mac_address=mac_address,
         serial_number=serial_number, ip_address=ip_address, ip_port=ip_port,
+        master_board=master_board, other_info=other_info,
         file=str(file) if file else None, speed=speed, loop=loop, channel_names=channel_names,
         home=home)
 

@@ -43,7 +43,8 @@ BoardOpt = Annotated[str | None, typer.Option(
 LineOpt = Annotated[str, typer.Option(
     "--line-freq", help="Mains frequency to notch: 50, 60, auto (detect from the spectrum) or none.")]
 BandsOpt = Annotated[Path | None, typer.Option(
-    "--bands", help="A bands YAML file to use instead of the shipped bands.yaml (neurofeedback/configs; $NEUROFEEDBACK_CONFIGS overrides the folder).")]
+    "--bands", help="A bands YAML file to use instead of the shipped bands.yaml "
+                    "(neurofeedback/configs; $NEUROFEEDBACK_CONFIGS overrides the folder).")]
 
 
 def _process(path, format_, board, line_freq, bands):
