@@ -16,6 +16,8 @@ import pytest
 from conftest import ROOT, shared_file
 from test_feedback_outputs import LSL_RECEIVER, OSC_RECEIVER, _finish, _spawn
 
+pytestmark = pytest.mark.slow  # real time: a 60-s replayed session and 4-8 s synthetic ones
+
 MUSE = "NeuroTechX__eeg-notebooks_v0.1/data_2017-09-13-15.30.01.csv"
 # the outputs test's receiver, for a whole session: pull until the stream has been quiet for 5 s
 _LSL_SESSION_RECEIVER = LSL_RECEIVER.replace(

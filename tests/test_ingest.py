@@ -260,6 +260,7 @@ print(json.dumps(out), flush=True)
 """
 
 
+@pytest.mark.slow  # 8 concurrent processes, each importing the library
 def test_eight_processes_overlapping_folders(tmp_path):
     """Acceptance: 8 concurrent importers over overlapping folders (copies of the same files)
     leave exactly one session per recording, each imported exactly once, no duplicate or lost

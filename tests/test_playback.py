@@ -25,8 +25,15 @@ ROFL = "roflecopter__openbci-session/OpenBCI-GUI-2024-01-24_16-28-32.txt"
 EDF_64 = "Yannkess__EEG_signal_denoise/S001R01.edf"
 
 
-def stream(source: PlaybackSource, *, until: int, timeout_s: float) -> np.ndarray:
-    """Stream ``source`` on the playback board until ``until`` samples or ``timeout_s``.
+#: A safety net only: every wait below ends when its samples have arrived, so a busy machine
+#: makes a test slower, never failing (at the speeds used, the streams take 0.4-1.2 s).
+STREAM_TIMEOUT_S = 60.0
+
+
+def stream(source: PlaybackSource, *, until: int, timeout_s: float = STREAM_TIMEOUT_S,
+           linger_s: float = 0.0) -> np.ndarray:
+    """Stream ``source`` on the playback board until ``until`` samples or ``timeout_s``, then
+    keep reading for ``linger_s`` seconds (to see samples that should not come).
 
     Returns the board's data array, shape (num_rows, n_samples).
     """
@@ -45,6 +52,7 @@ def stream(source: PlaybackSource, *, until: int, timeout_s: float) -> np.ndarra
             chunk = board.get_board_data()
             chunks.append(chunk)
             have += chunk.shape[1]
+        time.sleep(linger_s)
         board.stop_stream()
         chunks.append(board.get_board_data())
     finally:
@@ -79,9 +87,9 @@ def test_muselsl_stream_is_bit_exact(shared_data, tmp_path):
     ref = pd.read_csv(path)[list(src.channel_names)].to_numpy().T
     assert src.n_samples == ref.shape[1]
 
-    got = eeg_rows(src, stream(src, until=6000, timeout_s=4.0))
+    got = eeg_rows(src, stream(src, until=6000))
     n = got.shape[1]
-    assert 2000 <= n <= src.n_samples
+    assert 6000 <= n <= src.n_samples
     # in order, no drop, no duplicate, every bit equal: the first n samples of the file
     np.testing.assert_array_equal(got, ref[:, :n])
 
@@ -94,9 +102,9 @@ def test_openbci_stream_is_bit_exact(shared_data, tmp_path):
     ref = openbci_text_uv(path)
     assert src.n_samples == ref.shape[1] == 22490
 
-    got = eeg_rows(src, stream(src, until=6000, timeout_s=4.0))
+    got = eeg_rows(src, stream(src, until=6000))
     n = got.shape[1]
-    assert n >= 2000
+    assert n >= 6000
     np.testing.assert_array_equal(got, ref[:, :n])
 
 
@@ -105,7 +113,8 @@ def test_full_pass_no_drops_speed_and_17_digit_values(shared_data, tmp_path):
     path = shared_file(shared_data, ROFL)
     speed = 10.0
     src = prepare_playback(path, tmp_path, speed=speed)
-    data = stream(src, until=10**9, timeout_s=11.36 / speed + 1.5)
+    # the whole file, then 0.5 s more (1250 samples at 10x) in which nothing may arrive
+    data = stream(src, until=2840, linger_s=0.5)
     got = eeg_rows(src, data)
     ref = openbci_text_uv(path)
 
@@ -124,9 +133,11 @@ def test_full_pass_no_drops_speed_and_17_digit_values(shared_data, tmp_path):
     # timestamps in the file advance by 1 / sfreq / speed ...
     ts_file = np.loadtxt(src.file, usecols=[board_info("cyton").timestamp_row])
     np.testing.assert_allclose(np.diff(ts_file), 1 / 250 / speed, atol=1e-6)
-    # ... and the stream's (BrainFlow's clock) span the recording's duration / speed, loosely
+    # ... and the board paces the stream by them: its samples (stamped with BrainFlow's clock)
+    # span at least the recording's duration / speed, loosely. No upper bound: a busy machine
+    # stretches the span, and the file's timestamps above already prove the speed asked for
     ts = data[board_info("cyton").timestamp_row]
-    assert 0.7 * 11.36 / speed < ts[-1] - ts[0] < 1.4 * 11.36 / speed
+    assert ts[-1] - ts[0] > 0.7 * 11.36 / speed
 
 
 def test_loop_keeps_delivering(shared_data, tmp_path):
@@ -134,7 +145,7 @@ def test_loop_keeps_delivering(shared_data, tmp_path):
     src = prepare_playback(path, tmp_path, speed=20, loop=True)
     assert src.config_commands() == ("loopback_true",)
     n = src.n_samples
-    got = eeg_rows(src, stream(src, until=int(2.3 * n), timeout_s=5.0))
+    got = eeg_rows(src, stream(src, until=int(2.3 * n)))
     assert got.shape[1] >= 2 * n + 100
     # the second pass repeats the first from its first sample
     np.testing.assert_array_equal(got[:, n:2 * n], got[:, :n])

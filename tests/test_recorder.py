@@ -43,6 +43,7 @@ def test_parse_duration_and_blocks():
         parse_blocks("eyes-open")
 
 
+@pytest.mark.slow  # 20 s in real time
 def test_record_synthetic_20s_cli(tmp_path):
     """Acceptance 1: 20 s × 250 Hz within 1%, with the sidecar, and the summary printed."""
     home = tmp_path / "home"
@@ -94,6 +95,7 @@ def test_blocks_land_on_their_samples(tmp_path):
     assert raw.n_times == 750
 
 
+@pytest.mark.slow  # 8 s in real time
 def test_stall_reconnects_and_annotates_the_gap(tmp_path):
     """Acceptance 4: a board stopped mid-session; the recorder reconnects, the gap is
     annotated BAD_disconnect with its real duration (from the timestamps), recording goes on."""
@@ -132,6 +134,7 @@ def test_stall_reconnects_and_annotates_the_gap(tmp_path):
     assert processed.summary()["annotations"]["BAD_disconnect"]["count"] == 1
 
 
+@pytest.mark.slow  # 6 s in real time
 def test_headset_that_never_comes_back_keeps_the_session(tmp_path):
     rec = _record(make_connection("synthetic"), tmp_path, duration_s=6.0, stall_timeout_s=0.8,
                   reconnect_interval_s=0.2)

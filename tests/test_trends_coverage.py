@@ -6,7 +6,10 @@ and times of each ISO week). Every session is a 60 s, 2-channel (O1, O2) recordi
 :func:`neurofeedback.process.process_raw` runs (``preprocess`` then ``compute_features``,
 without building the provenance, which changes no number and cost 40 % of the time) and
 flattened by :func:`neurofeedback.metrics.session_metrics`; the trend is that of
-``absolute_alpha`` on the ``mean`` channel.
+``absolute_alpha`` on the ``mean`` channel. The recording becomes a Raw without electrode
+positions: nothing here uses them, and MNE's ``set_montage`` in ``SimulatedRecording.to_raw``
+was half of the remaining time (``test_positions_change_no_session_value`` checks that the
+values are identical).
 
 Truth. The simulator's alpha power (the square of its RMS ``alpha_amplitude_uv``) is set to
 ``P(t) = P0 · F_i + c · t`` µV², t in weeks since the first session, with a day-to-day state
@@ -23,6 +26,7 @@ Measured when written (seeds 0–49 and 1000–1049): the CI covered κ · c in 
 and excluded 0 in 2 of 50 null cohorts (4 %).
 """
 
+import mne
 import numpy as np
 import pandas as pd
 import pytest
@@ -43,6 +47,28 @@ N_WEEKS, PER_WEEK, N_COHORTS = 8, 2, 50
 FIRST_MONDAY = pd.Timestamp("2026-01-05", tz="UTC")
 
 
+def _raw_without_positions(rec):
+    """``rec.to_raw()`` without the electrode positions, which nothing computed here uses
+    (these recordings have no blocks, so ``to_raw`` would add no annotations either)."""
+    assert not rec.truth.get("blocks")
+    info = mne.create_info(list(rec.ch_names), rec.sfreq, ch_types="eeg", verbose=False)
+    raw = mne.io.RawArray(rec.data_uv * 1e-6, info, verbose=False)
+    raw.set_meas_date(rec.meas_date)
+    with raw.info._unlock():
+        raw.info["line_freq"] = rec.truth.get("line_freq")
+    return raw
+
+
+def _session_value(raw, settings) -> tuple[pd.DataFrame, float]:
+    """``absolute_alpha`` on the ``mean`` channel of one session, and its clean fraction."""
+    pre = preprocess(raw, settings, line_freq=None)
+    feats = compute_features(pre.raw, settings, data_uv=pre.data_uv)
+    summary = ProcessedRecording(path=None, format=None, raw=pre.raw, quality=pre.quality,
+                                 line_freq=pre.line_freq, features=feats).summary()
+    m = session_metrics(summary)
+    return m[(m["metric"] == "absolute_alpha") & (m["channel"] == "mean")], summary["clean_fraction"]
+
+
 def _cohort(seed: int, slope: float, settings) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = []
@@ -61,14 +87,9 @@ def _cohort(seed: int, slope: float, settings) -> pd.DataFrame:
         rec = simulate_eeg(ch_names=("O1", "O2"), duration_s=60.0,
                            alpha_amplitude_uv=float(np.sqrt(power)),
                            meas_date=start.to_pydatetime(), seed=int(rng.integers(2**31)))
-        pre = preprocess(rec.to_raw(), settings, line_freq=None)
-        feats = compute_features(pre.raw, settings, data_uv=pre.data_uv)
-        summary = ProcessedRecording(path=None, format=None, raw=pre.raw, quality=pre.quality,
-                                     line_freq=pre.line_freq, features=feats).summary()
-        m = session_metrics(summary)
-        m = m[(m["metric"] == "absolute_alpha") & (m["channel"] == "mean")]
+        m, clean_fraction = _session_value(_raw_without_positions(rec), settings)
         frames.append(m.assign(subject=f"cohort-{seed}", session_id=f"{seed}-{i:02d}",
-                               start_time=start, clean_fraction=summary["clean_fraction"]))
+                               start_time=start, clean_fraction=clean_fraction))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -82,6 +103,22 @@ def _slope_cis(slope: float, seed0: int) -> list[tuple[float, float, float]]:
         assert res["n_sessions"] == N_WEEKS * PER_WEEK and res["n_weeks"] == N_WEEKS
         out.append((res["slope_per_week"], *res["slope_ci"]))
     return out
+
+
+def test_positions_change_no_session_value():
+    """The shortcut above is exact: with and without electrode positions (``to_raw``), one
+    session gives the same value and clean fraction, bit for bit."""
+    settings = load_settings()
+    rec = simulate_eeg(ch_names=("O1", "O2"), duration_s=60.0, alpha_amplitude_uv=5.0,
+                       meas_date=FIRST_MONDAY.to_pydatetime(), seed=3)
+    full = rec.to_raw()
+    assert full.get_montage() is not None  # the real path does set positions
+    a, cf_a = _session_value(full, settings)
+    b, cf_b = _session_value(_raw_without_positions(rec), settings)
+    assert len(a) == 1 and np.isfinite(a["value"]).all() and cf_a > 0.5
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True),
+                                  check_exact=True)
+    assert cf_a == cf_b
 
 
 @pytest.mark.slow
