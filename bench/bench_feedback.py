@@ -142,8 +142,8 @@ def section_end_to_end(args) -> list[dict]:
     import logging
     import tempfile
 
-    from neurofeedback.boards import board_info
     from neurofeedback.acquisition.connection import make_connection
+    from neurofeedback.boards import board_info
     from neurofeedback.feedback import load_protocol
     from neurofeedback.feedback.runner import run_feedback
 

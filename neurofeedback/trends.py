@@ -554,7 +554,7 @@ def compute_trends(frame, *, subject=None, metrics=None, channels=None, quality_
     latest_weeks = _check_int("latest_weeks", latest_weeks, 1)
     try:
         pd.Timestamp("2026-01-01", tz=tz)
-    except Exception:
+    except (LookupError, ValueError, TypeError):  # ZoneInfoNotFoundError is a KeyError
         raise ConfigError(
             f"Invalid value for the 'tz' parameter. It must be a time zone name such as "
             f"'UTC' or 'Europe/Berlin', but got {tz!r} instead."

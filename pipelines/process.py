@@ -64,7 +64,7 @@ def _transient(task, task_run, state) -> bool:
         state.result()
     except NeurofeedbackError:
         return False
-    except Exception:
+    except Exception:  # noqa: BLE001 -- any other failure of the task is a bug to report as such
         return True
     return False
 

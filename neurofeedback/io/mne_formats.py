@@ -89,7 +89,7 @@ def read_mne_format(path, fmt: str, *, verbose=None):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 raw = reader(p, preload=True, verbose="error")
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001
             # MNE and its helpers raise many types (ValueError, RuntimeError, OSError, KeyError,
             # IndexError, struct.error...) for damaged files; all mean "cannot be read".
             msg = one_line(err) or type(err).__name__

@@ -146,7 +146,7 @@ def _find_sidecar(processed) -> dict | None:
         return None
     try:
         return read_sidecar(sc)
-    except Exception:
+    except RecordingFormatError:  # a damaged sidecar: the report shows the recording without it
         return None
 
 

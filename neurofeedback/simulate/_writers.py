@@ -211,7 +211,7 @@ def _write_brainvision(rec: SimulatedRecording, path: Path) -> Path:
     return path
 
 
-def write_recording(rec: SimulatedRecording, path, *, format, board=None, subject=None) -> Path:  # noqa: A002
+def write_recording(rec: SimulatedRecording, path, *, format, board=None, subject=None) -> Path:
     """Write a simulated recording in one of the formats the project reads.
 
     Parameters

@@ -91,7 +91,7 @@ class LslOutput(FeedbackSink):
         self.config_path = configure_lsl(scope) if scope is not None else None
         try:
             import pylsl
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 -- ImportError, or RuntimeError/OSError when liblsl fails to load
             raise ConfigError(f"Cannot open the LSL output {name!r}: pylsl is not available "
                               f"({exc}).") from None
         self._pylsl = pylsl
@@ -112,7 +112,7 @@ class LslOutput(FeedbackSink):
             if info_doc:
                 _append_desc(desc.append_child("neurofeedback"), info_doc)
             self._outlet = pylsl.StreamOutlet(info)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 -- liblsl raises bare RuntimeError/ValueError; one line for the user
             raise ConfigError(f"Cannot open the LSL output {name!r}: {exc}") from None
         logger.info("LSL outlet %r (type Feedback, source %s)", name, self.source_id)
 

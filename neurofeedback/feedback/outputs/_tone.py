@@ -117,7 +117,7 @@ class ToneOutput(FeedbackSink):
     def _open(self) -> None:
         try:
             import miniaudio
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 -- the tone fails soft: any import failure means no tone
             self._unavailable(f"the 'miniaudio' package is not installed ({exc})")
             return
         if self.backend is None:
@@ -134,7 +134,7 @@ class ToneOutput(FeedbackSink):
                 stream = self._stream()
                 next(stream)
                 device.start(stream)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 -- miniaudio raises its own types per backend; fail soft
             self._unavailable(f"no audio output device ({_exc_text(exc)})")
             return
         self._device = device
@@ -189,7 +189,7 @@ class ToneOutput(FeedbackSink):
         while True:
             try:
                 data = self.render(int(n)).tobytes()
-            except Exception:
+            except Exception:  # noqa: BLE001 -- an audio callback must never raise: play silence
                 data = bytes(4 * int(n))
             n = yield data
 
@@ -201,5 +201,5 @@ class ToneOutput(FeedbackSink):
             try:
                 device.stop()
                 device.close()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 -- closing must not mask the session's end
                 logger.debug("closing the tone output: %s", exc)
