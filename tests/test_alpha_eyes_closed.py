@@ -14,8 +14,8 @@ not just a louder stretch), and the stretches must be long.
 
 import numpy as np
 import pytest
-
 from conftest import shared_file
+
 from neurofeedback.process import process_recording
 
 FILES = [

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
-
 from _signals import alpha_peak, powerlaw_noise
 from conftest import shared_file
+from typer.testing import CliRunner
+
 from neurofeedback.cli import app
 
 runner = CliRunner()

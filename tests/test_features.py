@@ -3,12 +3,17 @@
 import mne
 import numpy as np
 import pytest
-
 from _signals import alpha_peak, powerlaw_noise
+
 from neurofeedback.config import load_settings
 from neurofeedback.features import (
-    EPOCH_COLUMNS, aperiodic_fit, clean_epoch_mask, compute_features, compute_features_array,
-    frontal_alpha_asymmetry, individual_alpha_frequency,
+    EPOCH_COLUMNS,
+    aperiodic_fit,
+    clean_epoch_mask,
+    compute_features,
+    compute_features_array,
+    frontal_alpha_asymmetry,
+    individual_alpha_frequency,
 )
 from neurofeedback.spectral import welch_psd
 

@@ -122,7 +122,8 @@ def _with(text: str, **repl) -> str:
     ({"window_s": "0.5"}, r"'window_s' parameter"),
     ({"window_s": "abc"}, r"'window_s' parameter\. It must be a number, but got 'abc' instead"),
     ({"bands": "[alfa]"}, (r"'bands' parameter\. Allowed values are the band names 'delta', 'theta', 'alpha', "
-                          r"'beta' and 'gamma' \(bands\.yaml\) or a \[low, high\] pair in Hz, but got 'alfa' instead\.$")),
+                          r"'beta' and 'gamma' \(bands\.yaml\) or a \[low, high\] pair in Hz, "
+                          r"but got 'alfa' instead\.$")),
     ({"bands": "[[13, 8]]"}, (r"'bands' parameter\. It must be a \[low, high\] pair in Hz with 0 <= low < high, "
                             r"but got \[13, 8\] instead\.$")),
     ({"bands": "[alpha, theta]"}, r"The 'relative_power' metric needs one band"),

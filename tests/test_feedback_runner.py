@@ -5,11 +5,10 @@ data from both sides of the gap; the feedback log holds every update."""
 import numpy as np
 import pandas as pd
 import pytest
+from _signals import alpha_peak, powerlaw_noise
 
 from neurofeedback.feedback import init_state, load_protocol, step
 from neurofeedback.feedback.runner import FeedbackLoop
-
-from _signals import alpha_peak, powerlaw_noise
 
 SFREQ = 256.0
 MUSE = ("TP9", "AF7", "AF8", "TP10")

@@ -9,14 +9,13 @@ import math
 import numpy as np
 import pytest
 import scipy.signal
+from _signals import alpha_peak, powerlaw_noise
 from scipy.integrate import trapezoid
 
 from neurofeedback.errors import ConfigError
 from neurofeedback.feedback import init_state, load_protocol, step, summarize
 from neurofeedback.feedback.step import MIN_BASELINE_WINDOWS
 from neurofeedback.simulate import simulate_eeg
-
-from _signals import alpha_peak, powerlaw_noise
 
 MUSE = ("TP9", "AF7", "AF8", "TP10")
 CYTON = ("Fp1", "Fp2", "C3", "C4", "P7", "P8", "O1", "O2")
@@ -73,7 +72,8 @@ def first_metric(protocol, window, sfreq, ch_names):
 def test_metrics_equal_scipy_welch_and_trapezoid(sfreq):
     rng = np.random.default_rng(7)
     n4 = int(round(4 * sfreq))
-    data = np.stack([powerlaw_noise(n4, sfreq, 1.5, rng, std=12) + alpha_peak(n4, sfreq, 10, rng, std=12 if i == 1 else 6)
+    data = np.stack([powerlaw_noise(n4, sfreq, 1.5, rng, std=12)
+                     + alpha_peak(n4, sfreq, 10, rng, std=12 if i == 1 else 6)
                      for i in range(len(CYTON))])
     # Cyton-like DC offsets and a slow drift: the linear detrend must remove them
     data += rng.uniform(-3e4, 3e4, (len(CYTON), 1)) + np.linspace(0, 40, n4)[None, :]

@@ -122,7 +122,8 @@ def test_mindmonitor_band_powers_are_precomputed(tmp_path):
         read_recording(p)
     assert p.name in str(err.value) and "\n" not in str(err.value)
     bp = read_precomputed(p)
-    assert isinstance(bp, PrecomputedBandPowers) and isinstance(read_recording(p, allow_precomputed=True), PrecomputedBandPowers)
+    assert isinstance(bp, PrecomputedBandPowers)
+    assert isinstance(read_recording(p, allow_precomputed=True), PrecomputedBandPowers)
     assert bp.channels == tuple(CH)
     assert bp.bands == MUSE_BANDS
     assert bp.bands["alpha"] == [7.5, 13.0]

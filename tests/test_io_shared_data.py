@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import shared_file
+
 from neurofeedback.errors import PrecomputedFeaturesError
 from neurofeedback.io import PrecomputedBandPowers, detect_format, read_precomputed, read_recording
 

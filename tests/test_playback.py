@@ -12,10 +12,10 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import ROOT, shared_file
-from neurofeedback.boards import board_info
+
 from neurofeedback.acquisition.playback import PlaybackSource, _volts_to_uv, prepare_playback
+from neurofeedback.boards import board_info
 from neurofeedback.errors import RecordingFormatError
 from neurofeedback.io import read_recording
 

@@ -3,11 +3,11 @@
 import mne
 import numpy as np
 import pytest
-
 from _signals import powerlaw_noise
+
 from neurofeedback.config import load_settings
 from neurofeedback.preprocessing import detect_line_freq, filter_data, preprocess
-from neurofeedback.spectral import band_power, welch_psd
+from neurofeedback.spectral import welch_psd
 
 SF = 250.0
 
@@ -22,7 +22,6 @@ def _bg(n_ch, seconds, seed=0):
 
 
 def test_filter_matches_mne_notch_then_bandpass():
-    rng = np.random.default_rng(3)
     n = int(60 * SF)
     t = np.arange(n) / SF
     x = _bg(4, 60) + 20 * np.sin(2 * np.pi * 50 * t) + 5e4 + 30 * t  # DC offset and drift, as Cyton
@@ -112,5 +111,6 @@ def test_settings_drive_thresholds():
     x[0, int(10 * SF):int(10.5 * SF)] += 120.0
     s = load_settings()
     loose = preprocess(_raw(x, ["C3", "C4"]), s, line_freq=None)
-    strict = preprocess(_raw(x, ["C3", "C4"]), s.replace(preprocessing={"deviation_uv": 60.0, "ptp_uv": 80.0}), line_freq=None)
+    strict = preprocess(_raw(x, ["C3", "C4"]),
+                        s.replace(preprocessing={"deviation_uv": 60.0, "ptp_uv": 80.0}), line_freq=None)
     assert len(strict.artifacts) > len(loose.artifacts)

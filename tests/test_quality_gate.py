@@ -6,10 +6,10 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, shared_file
-from neurofeedback.boards import board_info
+
 from neurofeedback.acquisition.playback import prepare_playback
+from neurofeedback.boards import board_info
 from neurofeedback.config import load_settings
 from neurofeedback.io import read_recording
 from neurofeedback.quality import (

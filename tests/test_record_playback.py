@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import shared_file
 from typer.testing import CliRunner
 
-from conftest import shared_file
 from neurofeedback.cli import app
 from neurofeedback.io import read_recording
 from neurofeedback.io.sidecar import read_sidecar
