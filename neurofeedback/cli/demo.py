@@ -3,16 +3,20 @@
 
 The demo:
 
-1. the simulated multi-week cohort (``sample_data/cohort``, generated when missing);
+1. the simulated inputs, generated into ``<home>/inputs`` when missing: the multi-week cohort
+   (``inputs/cohort``, :func:`neurofeedback.simulate.make_cohort`) and the sample recordings
+   (``inputs/cyton_meditation.csv`` & co., :func:`neurofeedback.simulate.make_sample_data`);
 2. the cohort batch-processed into the session store by the ``process-recordings`` flow;
-3. a short session recorded through BrainFlow's playback board from a sample recording, by the
-   record flow (quality gate, crash-safe recording, FIF, store, session report);
+3. a short session recorded through BrainFlow's playback board from the Cyton sample
+   recording, by the record flow (quality gate, crash-safe recording, FIF, store, session
+   report);
 4. the ``weekly-trends`` flow: trends per subject and the subject reports;
 5. the paths of the reports, and the commands to look further.
 
 Everything goes into a separate data home (default ``./neurofeedback-demo``) so simulated
-subjects never mix with real ones. Running it again reuses the cohort and the store (the batch
-finds every file in the catalog) and records one more session.
+subjects never mix with real ones; nothing is read from or written to the source tree, so the
+demo runs the same from an installed wheel. Running it again reuses the inputs and the store
+(the batch finds every file in the catalog) and records one more session.
 """
 
 from __future__ import annotations
@@ -32,10 +36,6 @@ from ._shared import VerboseOpt, configure_flows, out, setup_logging, user_error
 sample_app = typer.Typer(help="Generate the project's simulated sample data (deterministic).",
                          no_args_is_help=True)
 
-#: The repository's sample_data folder (present in a checkout; else the demo writes its own).
-_REPO_SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
-
-
 def _cohort_complete(folder: Path) -> bool:
     truth = folder / "truth.json"
     if not truth.is_file():
@@ -45,12 +45,6 @@ def _cohort_complete(folder: Path) -> bool:
     except (OSError, ValueError):
         return False
     return bool(files) and all((folder / f).is_file() for f in files)
-
-
-def _sample_root(home: Path) -> Path:
-    if (_REPO_SAMPLES / "README.md").is_file() and os.access(_REPO_SAMPLES, os.W_OK):
-        return _REPO_SAMPLES
-    return home / "sample_data"
 
 
 def _step(n: int, text: str) -> float:
@@ -83,16 +77,19 @@ def demo(
     from ..home import data_home
 
     data_home(home)
-    samples = _sample_root(home)
-    cohort = samples / "cohort"
+    inputs = home / "inputs"  # generated here, never read from the source tree
+    cohort = inputs / "cohort"
     out.print(f"neurofeedback demo — data home {home}")
 
     t0 = _step(1, "Sample data")
-    recording = samples / "cyton_meditation.csv"
-    if not recording.is_file():
+    recording = inputs / "cyton_meditation.csv"
+    if recording.is_file() and recording.with_suffix(".json").is_file():
+        out.print(f"   using the sample recordings in {inputs}")
+    else:
         from ..simulate import make_sample_data
 
-        make_sample_data(samples)
+        make_sample_data(inputs)
+        out.print(f"   generated the sample recordings in {inputs}")
     if _cohort_complete(cohort):
         out.print(f"   using the simulated cohort in {cohort}")
     else:

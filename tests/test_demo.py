@@ -1,0 +1,85 @@
+"""``neurofeedback demo``, the README's main job, end to end as a user runs it: a subprocess in a
+directory outside the repository, a fresh data home, the real defaults (cohort, Prefect flows,
+a recording played back, trends, reports). It generates its inputs into the data home and
+leaves the source tree untouched."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow  # the whole product: ~3-6 min on 2 cores
+
+
+def _git_status() -> str:
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT,
+                          capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    if subprocess.run(["git", "rev-parse"], cwd=ROOT, capture_output=True).returncode:
+        pytest.skip("not a git checkout: cannot check that the tree stays untouched")
+    work = tmp_path_factory.mktemp("user")
+    home = work / "demo-home"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PREFECT_") and k not in ("NEUROFEEDBACK_HOME", "DO_NOT_TRACK")}
+    env.update(PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
+               COLUMNS="200", MPLBACKEND="Agg")
+    before = _git_status()
+    proc = subprocess.run([sys.executable, "-m", "neurofeedback", "demo", "--home", str(home)],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=1800)
+    return {"proc": proc, "home": home, "work": work, "before": before, "after": _git_status()}
+
+
+def test_demo_succeeds_and_leaves_the_tree_untouched(demo):
+    proc = demo["proc"]
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert demo["after"] == demo["before"]
+    # its inputs were generated into the data home, not read from sample_data/
+    inputs = demo["home"] / "inputs"
+    assert (inputs / "cyton_meditation.csv").is_file() and (inputs / "cyton_meditation.json").is_file()
+    assert (inputs / "cohort" / "truth.json").is_file()
+    assert str(ROOT / "sample_data") not in proc.stdout
+    assert sorted(p.name for p in demo["work"].iterdir()) == ["demo-home"]  # nothing beside it
+
+
+def test_demo_reports_are_written_and_real(demo):
+    home, out = demo["home"], demo["proc"].stdout
+    reports = sorted((home / "reports").glob("*.html"))
+    names = {p.name for p in reports}
+    assert {"sub-alpha01.html", "sub-stable01.html"} <= names
+    session = [p for p in reports if p.name.startswith("sub-demo01_ses-")]
+    assert len(session) == 1, names
+    for p in reports:
+        html = p.read_text(encoding="utf-8")
+        assert p.stat().st_size > 50_000, p  # figures are embedded: a real report, not a stub
+        assert html.lstrip().lower().startswith("<!doctype html") and "</html>" in html
+        assert str(p) in out  # the demo tells the user where each report is
+    assert 'id="trends"' in (home / "reports" / "sub-alpha01.html").read_text(encoding="utf-8")
+    assert 'id="spectrum"' in session[0].read_text(encoding="utf-8")
+
+
+def test_demo_skips_the_corrupted_file_and_imports_the_rest(demo):
+    out = demo["proc"].stdout
+    truth = json.loads((demo["home"] / "inputs" / "cohort" / "truth.json").read_text())
+    (bad,) = truth["corrupted"]
+    n_good = sum(len(s["sessions"]) for s in truth["subjects"])
+    assert re.search(rf"skipped {re.escape(Path(bad['path']).name)}:\s+\S", out), out
+    assert f"{n_good} imported, 1 skipped" in out, out
+
+
+def test_demo_says_alpha01_rose(demo):
+    """alpha01's simulated alpha power grows week by week: the demo's statement says so."""
+    lines = [ln for ln in demo["proc"].stdout.splitlines() if ln.strip().startswith("alpha01:")]
+    assert len(lines) == 1, demo["proc"].stdout
+    assert re.search(r"absolute_alpha \(mean\) rose by \+", lines[0]), lines[0]
