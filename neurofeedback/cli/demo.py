@@ -111,7 +111,8 @@ def demo(
     out.print("   " + ", ".join(f"{v} {k}" for k, v in counts.items() if v) + f" ({_took(t0)})")
     for r in records:
         if r["status"] == "skipped":
-            out.print(f"   skipped {Path(r['path']).name}: {r['reason']}", markup=False)
+            reason = str(r["reason"]).removeprefix(f"{r['path']}: ")  # the path is said once
+            out.print(f"   skipped {Path(r['path']).name}: {reason}", markup=False)
 
     t0 = _step(3, f"Record a session by playing {recording.name} back through BrainFlow's playback "
                   f"board at {speed:g}×")
