@@ -12,7 +12,7 @@ The functions an analyst uses, from a file to weekly trends (each documented whe
 :func:`ingest_file`       one recording into the store (idempotent)
 :func:`compute_trends`    weekly aggregates, slope with 95% CI, baseline change, MDC
 :func:`simulate_eeg`      EEG with known truth (1/f background, alpha, blocks, artifacts)
-:func:`load_settings`     bands and pipeline defaults from ``configs/`` (validated)
+:func:`load_settings`     bands and pipeline defaults (shipped ``configs/``, validated)
 :func:`load_protocol`     a real-time neurofeedback protocol (validated)
 ========================  ==================================================================
 

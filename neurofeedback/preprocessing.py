@@ -10,7 +10,7 @@ applied in a single overlap-add pass per channel, in float32 after removing each
 in float64 (relative error ~2e-6 of the signal's standard deviation; see ``bench/``). Edges are
 padded the way MNE pads them (odd reflection).
 
-Artifacts (all thresholds in µV, from ``configs/pipeline.yaml``):
+Artifacts (all thresholds in µV, from ``neurofeedback/configs/pipeline.yaml``):
 
 - ``BAD_amplitude``: peak-to-peak of the band-passed signal within sliding windows
   (``artifact_window_s``, stepped by half a window) above ``ptp_uv`` — or above 3 times the

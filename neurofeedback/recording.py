@@ -173,7 +173,7 @@ def feedback_and_store(connection, protocol, *, subject: str, duration_s: float,
     ----------
     connection : Connection
     protocol : Protocol | str
-        A protocol or its name in ``configs/protocols``.
+        A protocol, or the name of a shipped one (``neurofeedback protocols`` lists them).
     subject : str
     duration_s : float
         Session length, baseline included.

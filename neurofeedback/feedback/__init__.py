@@ -1,6 +1,6 @@
 """Real-time neurofeedback: protocols and the loop as a pure step.
 
-``protocol`` loads and validates the protocols of ``configs/protocols/``; ``step`` is the loop
+``protocol`` loads and validates the protocols of ``neurofeedback/configs/protocols/``; ``step`` is the loop
 (``state, output = step(state, window)``), testable without a clock or a device. The runner
 that feeds it live windows lives beside them.
 """
