@@ -305,7 +305,8 @@ def _epoch_psd(data_uv, sfreq, starts, settings: Settings):
     if fmax > sfreq / 2:
         raise ValueError(
             f"The bands and fit ranges reach {fmax} Hz, above the Nyquist frequency "
-            f"({sfreq / 2} Hz) of this recording; narrow them in bands.yaml (pass --bands FILE, or set NEUROFEEDBACK_CONFIGS)."
+            f"({sfreq / 2} Hz) of this recording; narrow them in bands.yaml (pass --bands FILE, "
+            "or set NEUROFEEDBACK_CONFIGS)."
         )
     psd, freqs = welch_epochs(
         data_uv, sfreq, starts, length_s=ep.length_s, segment_s=sp.segment_s,
