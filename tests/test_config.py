@@ -146,7 +146,8 @@ def test_wheel_ships_the_configs_and_loads_them(tmp_path):
     for name in ("neurofeedback", "pipelines"):
         shutil.copytree(REPO / name, src / name, ignore=ignore)
     wheels = tmp_path / "whl"
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(wheels), str(src)],
+    # pip (always there) builds it in an isolated environment, as a user's `pip install` would
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(src)],
                    check=True, cwd=tmp_path, capture_output=True)
     (wheel,) = wheels.glob("neurofeedback-*.whl")
     names = zipfile.ZipFile(wheel).namelist()

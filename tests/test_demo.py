@@ -82,4 +82,8 @@ def test_demo_says_alpha01_rose(demo):
     """alpha01's simulated alpha power grows week by week: the demo's statement says so."""
     lines = [ln for ln in demo["proc"].stdout.splitlines() if ln.strip().startswith("alpha01:")]
     assert len(lines) == 1, demo["proc"].stdout
-    assert re.search(r"absolute_alpha \(mean\) rose by \+", lines[0]), lines[0]
+    m = re.search(r"absolute_alpha \(mean\) rose by ([\d.]+) uV\^2/week "
+                  r"\(95% CI \+([\d.]+) to \+([\d.]+)\)", lines[0])
+    assert m, lines[0]
+    slope, low, high = map(float, m.groups())
+    assert low < 5.33 < high and low < slope < high  # the truth: +5.33 µV²/week (cohort README)
