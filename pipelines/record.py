@@ -19,7 +19,9 @@ if __name__ == "__main__":  # run as a script: this project's Prefect settings b
     configure(_pre.parse_known_args()[0].home)
 
 from prefect import flow, task
+from prefect.states import Failed
 
+from neurofeedback import errors
 from neurofeedback.acquisition.record import connection_from_options
 from neurofeedback.acquisition.recorder import parse_blocks
 from neurofeedback.recording import process_and_store, record_and_store
@@ -31,12 +33,20 @@ from .reports import session_report_task
 def record_task(connection: dict, subject: str, duration_s: float, protocol=None, blocks=None,
                 notes: str = "", home=None, force: bool = False, gate_s: float = 4.0,
                 stall_timeout_s: float = 5.0) -> dict:
-    """Record one session (quality gate included); return its paths and how it ended."""
-    conn = connection_from_options(**connection, home=home)
-    res = record_and_store(conn, subject=subject, duration_s=duration_s, protocol=protocol,
-                           blocks=parse_blocks(blocks), notes=notes, home=home, force=force,
-                           gate_s=gate_s, stall_timeout_s=stall_timeout_s, process=False,
-                           store=False)
+    """Record one session (quality gate included); return its paths and how it ended.
+
+    A user error (no device, a missing connection option, a no-go quality check) is returned as
+    ``{"error": {"type", "message"}}``, not raised: it is not a crash of the task, and raising
+    would make Prefect log a traceback where the user needs one line.
+    """
+    try:
+        conn = connection_from_options(**connection, home=home)
+        res = record_and_store(conn, subject=subject, duration_s=duration_s, protocol=protocol,
+                               blocks=parse_blocks(blocks), notes=notes, home=home, force=force,
+                               gate_s=gate_s, stall_timeout_s=stall_timeout_s, process=False,
+                               store=False)
+    except errors.NeurofeedbackError as exc:
+        return {"error": {"type": type(exc).__name__, "message": str(exc)}}
     rec = res.recording
     return {"folder": str(rec.paths.folder), "csv": str(rec.paths.csv),
             "fif": str(res.fif) if res.fif else None, "n_samples": rec.n_samples,
@@ -56,18 +66,19 @@ def process_task(fif: str, subject: str, home=None) -> dict:
 
 
 @flow(name="record-session")
-def record_and_process(connection: dict, subject: str, duration_s: float, protocol=None,
-                       blocks=None, notes: str = "", home=None, force: bool = False,
-                       gate_s: float = 4.0, stall_timeout_s: float = 5.0,
-                       report: bool = True) -> dict | None:
-    """Record a session from ``connection`` (the ``record`` options) and process it.
+def record_flow(connection: dict, subject: str, duration_s: float, protocol=None,
+                blocks=None, notes: str = "", home=None, force: bool = False,
+                gate_s: float = 4.0, stall_timeout_s: float = 5.0,
+                report: bool = True) -> dict | None:
+    """The Prefect flow behind :func:`record_and_process` (same parameters).
 
-    With ``report`` the session's HTML report is written to ``<data home>/reports/`` (its path
-    is the summary's ``report``) and linked from a markdown artifact. Returns the session
-    summary, or ``None`` when too few samples were recorded.
+    A user error in the recording ends the run in a ``Failed`` state whose message is the
+    one-line error and whose data is the task's ``{"error": …}`` record (no traceback).
     """
     rec = record_task(connection, subject, duration_s, protocol, blocks, notes, home, force,
                       gate_s, stall_timeout_s)
+    if "error" in rec:
+        return Failed(message=rec["error"]["message"], data=rec)
     if not rec["fif"]:
         return None
     summary = process_task(rec["fif"], subject, home)
@@ -75,6 +86,39 @@ def record_and_process(connection: dict, subject: str, duration_s: float, protoc
     if report:
         summary["report"] = session_report_task(summary["session_id"], None, home)
     return summary
+
+
+def record_and_process(connection: dict, subject: str, duration_s: float, protocol=None,
+                       blocks=None, notes: str = "", home=None, force: bool = False,
+                       gate_s: float = 4.0, stall_timeout_s: float = 5.0,
+                       report: bool = True) -> dict | None:
+    """Record a session from ``connection`` (the ``record`` options) and process it (a flow run).
+
+    With ``report`` the session's HTML report is written to ``<data home>/reports/`` (its path
+    is the summary's ``report``) and linked from a markdown artifact.
+
+    Returns
+    -------
+    summary : dict | None
+        The session summary, or ``None`` when too few samples were recorded.
+
+    Raises
+    ------
+    NeurofeedbackError
+        The recording's own error (its class, e.g. ``BoardError``, and its one-line message)
+        when the run failed on bad input; the flow run is ``Failed`` with that message.
+    """
+    state = record_flow(connection, subject, duration_s, protocol, blocks, notes, home, force,
+                        gate_s, stall_timeout_s, report, return_state=True)
+    if state.is_failed():
+        record = state.result(raise_on_failure=False)
+        if not isinstance(record, dict) or "error" not in record:
+            return state.result()  # not a user error: raise what the run raised
+        cls = getattr(errors, record["error"]["type"], errors.NeurofeedbackError)
+        exc = cls.__new__(cls)
+        Exception.__init__(exc, record["error"]["message"])  # the message as it was, one line
+        raise exc
+    return state.result()
 
 
 def main(argv=None) -> int:

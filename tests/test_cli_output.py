@@ -165,3 +165,15 @@ def test_record_from_a_streaming_board_with_master_board(tmp_path):
     assert summary["sfreq"] == 250.0
     assert [c if isinstance(c, str) else c["name"] for c in summary["channels"]][:3] == ["Fz", "C3", "Cz"]
     assert 3.5 <= summary["duration_s"] <= 4.5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [["--board", "cyton"], ["--board", "muse_2"]])
+def test_record_flow_with_bad_connection_is_one_line_not_a_prefect_traceback(tmp_path, args):
+    """Through the Prefect record flow, a user error (a missing option; no Bluetooth adapter)
+    is still one line and exit 2: the task returns it, the flow run ends Failed with it."""
+    r = nf("record", "--flow", *args, "--subject", "s1", "--duration", "5s", "--home", tmp_path)
+    assert r.returncode == 2, r.stderr[-3000:]
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("neurofeedback: error: "), r.stderr[-3000:]
+    assert "Traceback" not in r.stderr
