@@ -6,7 +6,8 @@ nuisance that is independent, heavy-tailed, outlier-contaminated, or correlated 
 with a 95 % interval and a two-sided p-value; we count how often the interval covers the truth,
 how often it excludes 0 at a true slope of 0 (a false "rose/fell"), the power at 0.15 and
 0.30 SD/week, and, for 8 independent null series per subject (sharing the subject's session
-times), the share of subjects with any claim, uncorrected and with Holm across the 8.
+times; 500 subjects by default), the share of subjects with any claim, uncorrected and with Holm
+across the 8 (each method's own p-value).
 
 Methods:
 
@@ -22,7 +23,8 @@ Methods:
   sessions), (rho, w) on a grid by REML; t(n - 2) interval;
 * ``rlm_weekly_median``: statsmodels RLM (Huber) on weekly medians, t(n_weeks - 2) interval.
 
-    PYTHONPATH=. .venv/bin/python bench/bench_trend_calibration.py [--subjects 1000] [--workers 2]
+    PYTHONPATH=. .venv/bin/python bench/bench_trend_calibration.py [--subjects 1000] [--family-subjects 500] \
+        [--workers 2]
 
 It prints a markdown table (with Monte Carlo standard errors sqrt(p (1 - p) / n)), the fit
 failures and warnings per method, and writes ``bench/results/trend_calibration.json``.
@@ -56,7 +58,7 @@ SCENARIOS = {
     "3 weeks x 2 sessions": (3, (2, 2), "iid"),
     "5 weeks x 1 session": (5, (1, 1), "iid"),
 }
-KINDS = {"null": 0.0, "slope 0.15": 0.15, "slope 0.30": 0.30}
+KINDS = {"null": 0.0, "null family": 0.0, "slope 0.15": 0.15, "slope 0.30": 0.30}
 METHODS = ["compute_trends", "ols_weekly", "mixedlm_week_t", "mixedlm_week_z", "gls_car1",
            "gls_car1_nugget", "rlm_weekly_median"]
 RHO_GRID = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95])
@@ -209,7 +211,7 @@ def run_chunk(task):
     seed, sc_name, kind, i0, i1 = task
     weeks, per_week, nuisance = SCENARIOS[sc_name]
     slope = KINDS[kind]
-    m = N_FAMILY if kind == "null" else 1
+    m = N_FAMILY if kind == "null family" else 1
     sc_idx = list(SCENARIOS).index(sc_name)
     kind_idx = list(KINDS).index(kind)
     res = {meth: np.full((i1 - i0, m, 4), np.nan) for meth in METHODS}
@@ -288,11 +290,11 @@ def summarise(arr: np.ndarray, truth: float) -> dict:
     ok1 = np.isfinite(first).all(axis=1)
     out["coverage_first_series"] = _rate((first[ok1, 1] <= truth) & (truth <= first[ok1, 2]))
     if arr.shape[1] > 1:
-        from statsmodels.stats.multitest import multipletests
-
         p = np.where(np.isfinite(arr[:, :, 3]), arr[:, :, 3], 1.0)  # a failed fit makes no claim
         excl = ((arr[:, :, 1] > 0) | (arr[:, :, 2] < 0)) & np.isfinite(arr).all(axis=2)
-        holm = np.array([multipletests(row, alpha=0.05, method="holm")[0].any() for row in p])
+        # Holm rejects something iff its first step does: min p <= alpha / m. (Same answer as
+        # statsmodels' multipletests(method="holm")[0].any(), which costs ~30 ms a call here.)
+        holm = p.min(axis=1) <= 0.05 / p.shape[1]
         out["family_any_claim"] = _rate(excl.any(axis=1))
         out["family_any_claim_holm"] = _rate(holm)
     return out
@@ -305,6 +307,8 @@ def fmt(r: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--subjects", type=int, default=1000, help="subjects per scenario and slope")
+    ap.add_argument("--family-subjects", type=int, default=500,
+                    help=f"subjects with {N_FAMILY} independent null series each (family-wise claims)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--chunk", type=int, default=50)
     ap.add_argument("--seed", type=int, default=20261130)
@@ -312,8 +316,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "trend_calibration.json"))
     args = ap.parse_args(argv)
 
-    tasks = [(args.seed, sc, kind, i0, min(i0 + args.chunk, args.subjects))
-             for sc in args.scenarios for kind in KINDS for i0 in range(0, args.subjects, args.chunk)]
+    n_of = {kind: args.family_subjects if kind == "null family" else args.subjects for kind in KINDS}
+    tasks = [(args.seed, sc, kind, i0, min(i0 + args.chunk, n_of[kind]))
+             for sc in args.scenarios for kind in KINDS for i0 in range(0, n_of[kind], args.chunk)]
     t_start = time.time()
     results = {sc: {kind: {} for kind in KINDS} for sc in args.scenarios}
     fails, warns, rho_chosen, seconds = Counter(), Counter(), Counter(), Counter()
@@ -337,8 +342,8 @@ def main(argv=None) -> int:
                 arr = np.concatenate([results[sc][kind][i0][meth] for i0 in sorted(results[sc][kind])])
                 summary[sc][meth][kind] = summarise(arr, truth)
 
-    print(f"\n{args.subjects} subjects per scenario and slope; null: {N_FAMILY} independent series per "
-          f"subject (coverage/FPR pooled over the {N_FAMILY * args.subjects} null series); "
+    print(f"\n{args.subjects} subjects per scenario and slope (one series each: coverage, FPR, power); "
+          f"{args.family_subjects} more null subjects with {N_FAMILY} independent series each (any claim); "
           f"± = Monte Carlo SE sqrt(p(1-p)/n); runtime {runtime:.0f} s with {args.workers} workers\n")
     for sc in args.scenarios:
         print(f"### {sc}\n")
@@ -347,12 +352,12 @@ def main(argv=None) -> int:
         print("|---|---|---|---|---|---|---|---|---|")
         for meth in METHODS:
             s = summary[sc][meth]
-            nul = s["null"]
+            nul, fam = s["null"], s["null family"]
             nfail = sum(s[k]["n_failed"] for k in KINDS)
             ntot = sum(s[k]["n_series"] for k in KINDS)
             print(f"| {meth} | {fmt(nul['coverage'])} | {fmt(nul['excludes_0'])} "
                   f"| {fmt(s['slope 0.15']['excludes_0'])} | {fmt(s['slope 0.30']['excludes_0'])} "
-                  f"| {fmt(nul['family_any_claim'])} | {fmt(nul['family_any_claim_holm'])} "
+                  f"| {fmt(fam['family_any_claim'])} | {fmt(fam['family_any_claim_holm'])} "
                   f"| {nul['median_ci_width']:.3f} | {nfail}/{ntot} |")
         print()
     print("Fit failures (scenario, method, reason: count):")
@@ -368,7 +373,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
-        "subjects": args.subjects, "family_size": N_FAMILY, "seed": args.seed, "workers": args.workers,
+        "subjects": args.subjects, "family_subjects": args.family_subjects,
+        "family_size": N_FAMILY, "seed": args.seed, "workers": args.workers,
         "runtime_s": runtime, "scenarios": {k: SCENARIOS[k] for k in args.scenarios},
         "summary": summary,
         "failures": [list(k) + [v] for k, v in sorted(fails.items())],
