@@ -1,25 +1,32 @@
-"""Statistics of change over weeks: weekly aggregates, trend, baseline change, MDC.
+"""Statistics of change over weeks: weekly aggregates, trend, baseline change, MDC, and the call.
 
 The input is the long session-metric frame the session store produces, one row per
-(session, metric, channel)::
+(session, metric, channel) and, optionally, block::
 
-    subject, session_id, start_time (tz-aware), clean_fraction, metric, channel, value
+    subject, session_id, start_time (tz-aware), clean_fraction, metric, channel, value[, block]
 
-and the output is one JSON-serialisable dict per (subject, metric, channel). Every number is a
-plain ``float`` (or ``int``); a quantity that cannot be estimated honestly from the data is
-``None`` with a reason ("not enough data: …") next to it. The methods and why they were chosen
-are described in ``docs/statistics.md``:
+and the output is one JSON-serialisable dict per (subject, block, metric, channel). Every number
+is a plain ``float`` (or ``int``); a quantity that cannot be estimated honestly from the data is
+``None`` with a reason ("not enough data: …") next to it. The methods, the simulation study
+that chose them and its figures are in ``docs/statistics.md``; in short:
 
 * sessions whose ``clean_fraction`` is below ``quality_floor`` are excluded and counted;
-* weeks are ISO weeks (``YYYY-Www``, Monday to Sunday) of the session start in ``tz``;
-* weekly mean with a Student-t 95 % CI over the sessions of the week;
-* the slope per week is a Huber M-estimate on the sessions (time axis: fractional weeks since
-  the first included session) with an HC3 sandwich standard error and a t(n − 2) interval;
-* the baseline change is Hedges' g (latest weeks − baseline weeks) with the exact
-  noncentral-t 95 % CI, plus the raw difference with a Welch 95 % CI;
-* the minimal detectable change is MDC95 = 1.96 · √2 · SEM, SEM the pooled within-week SD.
-
-Pure pandas/NumPy/SciPy.
+* powers (µV²) are analysed on log10 and their changes reported in % (a ratio of geometric
+  means); relative powers, ratios, IAF, FAA and the aperiodic exponent stay linear;
+* weeks are ISO weeks (``YYYY-Www``, Monday to Sunday) of the session start in ``tz``; the
+  weekly mean's 95 % CI uses the pooled within-week SD (so a 2-session week gets an honest,
+  not a t(1)-sized, band);
+* the slope per week is a GLS fit (statsmodels) with continuous-time AR(1) plus white-noise
+  errors, the correlation parameters chosen by REML profile likelihood, after sessions more than
+  3 robust SDs off a Theil–Sen line are winsorised; its 95 % CI and p use t(n_weeks − 2): the
+  week, not the session, is the unit of replication;
+* one *primary* series per analysis (subject × block) is tested at 5 %; all other series form
+  one family whose p-values are adjusted by Holm (statsmodels ``multipletests``); ``change``
+  (``rose``/``fell``/``no clear change``/``not enough data``) follows the adjusted p;
+* the baseline change is Hedges' g (latest weeks − baseline weeks) with the exact noncentral-t
+  95 % CI, plus the raw difference with a Welch 95 % CI;
+* the minimal detectable change is MDC95 = t₀.₉₇₅(df) · √2 · SEM, SEM the pooled within-week
+  SD with df = Σ(n_week − 1), and a χ² 95 % CI.
 """
 
 from __future__ import annotations
@@ -35,23 +42,45 @@ from ._validate import check_option, check_positive
 from .errors import ConfigError
 from .metrics import metric_unit
 
-__all__ = ["REQUIRED_COLUMNS", "compute_trends", "hedges_g", "robust_slope", "weekly_aggregates"]
+__all__ = ["ADJUSTMENTS", "CHANGES", "DEFAULT_PRIMARY", "MAIN_BLOCKS", "REQUIRED_COLUMNS",
+           "SESSION_BLOCK", "analysis_scale", "compute_trends", "default_block", "hedges_g",
+           "trend_slope", "weekly_aggregates"]
 
-#: Columns :func:`compute_trends` needs.
+#: Columns :func:`compute_trends` needs (``block`` is optional).
 REQUIRED_COLUMNS = (
     "subject", "session_id", "start_time", "clean_fraction", "metric", "channel", "value",
 )
+#: The block of whole-session rows (and of every row of a frame without a ``block`` column).
+SESSION_BLOCK = "session"
+#: Blocks that are a protocol's main block, in order of preference (the default of ``block``
+#: in :func:`default_block`); else the whole session.
+MAIN_BLOCKS = ("meditation", "training", "feedback")
+#: The primary series of an analysis: metric and channels in order of preference.
+DEFAULT_PRIMARY = ("relative_alpha", ("posterior", "mean"))
+#: Values of ``change``.
+CHANGES = ("rose", "fell", "no clear change", "not enough data")
+#: Family-wise adjustments (statsmodels ``multipletests`` method names).
+ADJUSTMENTS = ("holm", "fdr_bh", "bonferroni", "none")
 
-#: Huber's tuning constant (95 % efficiency at the normal distribution).
-HUBER_K = 1.345
 #: Fewest sessions and distinct weeks for a slope.
 MIN_SLOPE_SESSIONS = 5
 MIN_SLOPE_WEEKS = 3
 #: Fewest sessions in each of the baseline and the latest groups for an effect size.
 MIN_GROUP_SESSIONS = 2
+#: Sessions further than this many robust SDs from a Theil–Sen line are winsorised to it ...
+WINSOR_K = 3.0
+#: ... when the series has at least this many sessions (a MAD of fewer is itself too noisy).
+WINSOR_MIN_SESSIONS = 12
+#: REML grid of the error correlation: ρ per day (0 = independent) × the share of the variance
+#: that is the slowly varying state (1 − share is white noise).
+RHO_PER_DAY = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+STATE_SHARE = (0.25, 0.5, 0.75, 1.0)
 _LEVEL = 0.95
+_ALPHA = 1 - _LEVEL
 _SECONDS_PER_WEEK = 7 * 86400.0
 _MAD_TO_SD = 1.0 / stats.norm.ppf(0.75)  # 1.4826
+#: Units analysed on log10: powers are log-normal.
+_LOG_UNITS = ("uV^2",)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,11 +130,63 @@ def _check_int(name: str, value, minimum: int) -> int:
     return int(value)
 
 
+def analysis_scale(metric: str) -> str:
+    """``"log10"`` for powers (µV², log-normal), ``"linear"`` for everything else.
+
+    Relative powers (fractions), ratios, IAF, FAA (already a log difference), the aperiodic
+    exponent and offset, and the ``log10_*`` metrics stay linear.
+    """
+    return "log10" if metric_unit(str(metric)) in _LOG_UNITS else "linear"
+
+
+def _to_change(x, scale: str):
+    """A difference on the analysis scale in the reported unit (log10 → % of the earlier)."""
+    if x is None:
+        return None
+    return _num(100.0 * (10.0 ** x - 1.0)) if scale == "log10" else _num(x)
+
+
+def _tq(df) -> float:
+    return float(stats.t.ppf(0.5 + _LEVEL / 2, df))
+
+
+def default_block(frame) -> str:
+    """The block trends are about by default: the first of :data:`MAIN_BLOCKS` in ``frame``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The long metric frame; without a ``block`` column every row is the whole session.
+
+    Returns
+    -------
+    block : str
+        E.g. ``"meditation"``; :data:`SESSION_BLOCK` (``"session"``) when no main block is there.
+    """
+    if "block" not in getattr(frame, "columns", ()):
+        return SESSION_BLOCK
+    present = set(frame["block"].astype(str))
+    return next((b for b in MAIN_BLOCKS if b in present), SESSION_BLOCK)
+
+
 # ---------------------------------------------------------------------------------------------
-# weekly aggregates
+# pooled within-week SD (SEM), weekly aggregates
 
 
-def weekly_aggregates(frame_one_metric: pd.DataFrame, *, tz="UTC") -> pd.DataFrame:
+def _pooled_sd(week_labels: np.ndarray, y: np.ndarray) -> tuple[float | None, int]:
+    """Pooled within-week SD and its degrees of freedom Σ(n_week − 1)."""
+    if y.size == 0:
+        return None, 0
+    s = pd.Series(y).groupby(pd.Series(week_labels))
+    n = s.size().to_numpy(float)
+    var = s.var(ddof=1).fillna(0.0).to_numpy(float)
+    dof = int((n - 1).sum())
+    if dof == 0:
+        return None, 0
+    return math.sqrt(float(((n - 1) * var).sum()) / dof), dof
+
+
+def weekly_aggregates(frame_one_metric: pd.DataFrame, *, tz="UTC", scale="linear") -> pd.DataFrame:
     """Aggregate the sessions of one metric and channel by ISO week.
 
     Parameters
@@ -117,41 +198,49 @@ def weekly_aggregates(frame_one_metric: pd.DataFrame, *, tz="UTC") -> pd.DataFra
         Time zone in which the calendar weeks are counted (a session at 23:30 on Sunday in
         Berlin is 22:30 UTC the same Sunday, but 00:30 on Monday belongs to the next week only
         in local time).
+    scale : {"linear", "log10"}
+        ``"log10"`` (powers): the mean and its CI are computed on log10 values and returned
+        back-transformed (a geometric mean with a CI that never reaches 0); values must be > 0.
 
     Returns
     -------
     weeks : pandas.DataFrame
         One row per ISO week with data, in time order: ``week`` (``YYYY-Www``), ``n``,
-        ``mean``, ``sd`` (NaN for n = 1), ``ci_low``, ``ci_high`` (mean ± t₀.₉₇₅(n − 1) · sd/√n;
-        NaN for n = 1) and ``clean_coverage`` (mean ``clean_fraction`` of the week's sessions;
-        NaN without that column).
+        ``mean``, ``sd`` (the week's own SD on the analysis scale, NaN for n = 1),
+        ``ci_low``, ``ci_high`` and ``clean_coverage`` (mean ``clean_fraction`` of the week's
+        sessions; NaN without that column). The 95 % CI is mean ± t₀.₉₇₅(df) · s_p / √n with
+        s_p the pooled within-week SD of all the weeks (df = Σ(n − 1)): sessions of every week
+        share the same session-to-session noise, and a week of 2 sessions would otherwise get
+        a t(1) interval 6 times wider than its information warrants. NaN when no week has 2
+        sessions.
     """
-    df = frame_one_metric
     cols = ["week", "n", "mean", "sd", "ci_low", "ci_high", "clean_coverage"]
+    df = frame_one_metric
     if len(df) == 0:
         return pd.DataFrame({c: pd.Series(dtype=object if c == "week" else float) for c in cols})
+    check_option("scale", scale, ("linear", "log10"))
     local = pd.to_datetime(df["start_time"]).dt.tz_convert(tz)
+    y = df["value"].to_numpy(float)
+    if scale == "log10":
+        y = np.log10(y)
+    labels = _iso_week(local).to_numpy()
     work = pd.DataFrame({
-        "week": _iso_week(local).to_numpy(),
-        "t": local.to_numpy(),
-        "value": df["value"].to_numpy(float),
+        "week": labels, "t": local.to_numpy(), "value": y,
         "clean": (df["clean_fraction"].to_numpy(float) if "clean_fraction" in df
                   else np.full(len(df), np.nan)),
     })
     g = work.groupby("week", sort=False)
     out = pd.DataFrame({
-        "first": g["t"].min(),
-        "n": g["value"].size(),
-        "mean": g["value"].mean(),
-        "sd": g["value"].std(ddof=1),
-        "clean_coverage": g["clean"].mean(),
+        "first": g["t"].min(), "n": g["value"].size(), "mean": g["value"].mean(),
+        "sd": g["value"].std(ddof=1), "clean_coverage": g["clean"].mean(),
     }).sort_values("first")
+    sp, dof = _pooled_sd(labels, y)
     n = out["n"].to_numpy(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        half = stats.t.ppf(0.5 + _LEVEL / 2, n - 1) * out["sd"].to_numpy() / np.sqrt(n)
-    half = np.where(n >= 2, half, np.nan)
-    out["ci_low"] = out["mean"] - half
-    out["ci_high"] = out["mean"] + half
+    half = _tq(dof) * sp / np.sqrt(n) if sp is not None else np.full(n.size, np.nan)
+    lo, hi, mean = out["mean"] - half, out["mean"] + half, out["mean"]
+    if scale == "log10":
+        lo, hi, mean = 10.0 ** lo, 10.0 ** hi, 10.0 ** mean
+    out["mean"], out["ci_low"], out["ci_high"] = mean, lo, hi
     out = out.reset_index()
     out["n"] = out["n"].astype(int)
     return out[cols]
@@ -161,117 +250,147 @@ def weekly_aggregates(frame_one_metric: pd.DataFrame, *, tz="UTC") -> pd.DataFra
 # slope
 
 
-def _wls(X, y, w):
-    Xw = X * w[:, None]
-    return np.linalg.solve(X.T @ Xw, Xw.T @ y)
+def _winsorise(t_weeks: np.ndarray, y: np.ndarray, k: float) -> tuple[np.ndarray, int]:
+    """Pull sessions more than ``k`` robust SDs off a Theil–Sen line back to ``k`` SDs."""
+    if y.size < WINSOR_MIN_SESSIONS or np.ptp(t_weeks) == 0:
+        return y, 0
+    ts = stats.theilslopes(y, t_weeks)
+    line = ts.intercept + ts.slope * t_weeks
+    r = y - line
+    centre = float(np.median(r))
+    s = _MAD_TO_SD * float(np.median(np.abs(r - centre)))
+    if s == 0.0:
+        return y, 0
+    clipped = np.clip(r - centre, -k * s, k * s)
+    n_out = int(np.sum(np.abs(r - centre) > k * s))
+    return line + centre + clipped, n_out
 
 
-def _sandwich(X, r, w, scale, k):
-    """HC3-type sandwich of an M-estimate: bread Σψ'xxᵀ, meat Σ(sψ/(1 − h))²xxᵀ."""
-    if scale == 0.0:
-        return np.zeros((X.shape[1], X.shape[1]))
-    a = r / scale
-    dpsi = (np.abs(a) <= k).astype(float)
-    if np.linalg.matrix_rank(X[dpsi > 0]) < X.shape[1]:
-        dpsi = w  # fewer than two inlier times: fall back to the weighted-fit bread
-    bread = np.linalg.inv((X * dpsi[:, None]).T @ X)
-    h = dpsi * np.einsum("ij,jk,ik->i", X, bread, X)
-    u = scale * np.clip(a, -k, k) / np.maximum(1.0 - h, 1e-12)
-    return bread @ ((X * (u**2)[:, None]).T @ X) @ bread
+def _car1_correlations(t_days: np.ndarray):
+    """Yield ``(rho_per_day, state_share, R)`` for the REML grid (R: n × n correlation)."""
+    n = t_days.size
+    lag = np.abs(t_days[:, None] - t_days[None, :])
+    eye = np.eye(n)
+    yield 0.0, 0.0, eye
+    for rho in RHO_PER_DAY:
+        if rho == 0.0:
+            continue
+        decay = rho ** lag
+        for w in STATE_SHARE:
+            r = w * decay
+            np.fill_diagonal(r, 1.0)
+            yield rho, w, r
 
 
-def robust_slope(t, y, *, k: float = HUBER_K, max_iter: int = 100, tol: float = 1e-10) -> dict:
-    """Huber M-estimate of a straight line with an HC3 sandwich standard error.
+def _reml_profile(X: np.ndarray, y: np.ndarray, R: np.ndarray) -> float:
+    """REML log-likelihood (up to a constant) of ``y = Xβ + e``, e ~ N(0, σ²R), σ² profiled."""
+    n, p = X.shape
+    try:
+        L = np.linalg.cholesky(R)
+    except np.linalg.LinAlgError:  # e.g. two sessions at the same time with no white noise
+        return -np.inf
+    Xs = np.linalg.solve(L, X)
+    ys = np.linalg.solve(L, y)
+    xtx = Xs.T @ Xs
+    beta = np.linalg.solve(xtx, Xs.T @ ys)
+    r = ys - Xs @ beta
+    s2 = float(r @ r) / (n - p)
+    if s2 <= 0:
+        return -np.inf
+    logdet_r = 2.0 * float(np.log(np.diag(L)).sum())
+    return -0.5 * ((n - p) * math.log(s2) + logdet_r + float(np.linalg.slogdet(xtx)[1]))
+
+
+def trend_slope(t_days, y, week_labels) -> dict:
+    """Slope per week with a 95 % CI that holds when sessions are correlated.
+
+    The model is ``y = a + b · weeks + e`` with e ~ N(0, σ² R), R_ij = w · ρ^|t_i − t_j| (days)
+    for i ≠ j: a continuous-time AR(1) "state" that carries over from day to day (sleep,
+    stress, headset fit) plus white session noise. (ρ, w) maximise the REML profile likelihood
+    on the grid :data:`RHO_PER_DAY` × :data:`STATE_SHARE` (plus independence); given them, the
+    estimate and its standard error are statsmodels' ``GLS``. The interval and p use
+    t(n_weeks − 2): the week, not the session, is the unit of replication, which keeps the
+    interval calibrated when whole weeks shift together and pays for the estimated
+    correlation. Before the fit, sessions more than :data:`WINSOR_K` robust SDs (MAD) off a
+    Theil–Sen line are winsorised to it (with at least :data:`WINSOR_MIN_SESSIONS` sessions),
+    so one bad session cannot carry the slope. The choice among a week random-intercept
+    ``MixedLM``, regression on weekly summaries, Huber ``RLM`` and this model was made by
+    simulation (``bench/bench_trend_calibration.py``; ``docs/statistics.md``).
 
     Parameters
     ----------
-    t : array-like, shape (n,)
-        Time of each observation (e.g. weeks since the first session).
+    t_days : array-like, shape (n,)
+        Session times in days since the first session (sorted or not).
     y : array-like, shape (n,)
-        Observed values.
-    k : float
-        Huber's tuning constant, in units of the residual scale (MAD · 1.4826).
-    max_iter, tol
-        Iteratively reweighted least squares: stop when the coefficients change by less than
-        ``tol`` times their size (plus the residual scale).
+        Values on the analysis scale.
+    week_labels : array-like, shape (n,)
+        The ISO week of each session (``"2026-W03"``); their number sets the df.
 
     Returns
     -------
     fit : dict
-        ``slope``, ``intercept``, ``se`` (HC3 sandwich of the final weighted fit, treating the
-        weights as fixed), ``df`` (n − 2), ``ci`` (slope ± t₀.₉₇₅(df) · se), ``p`` (two-sided),
-        ``scale`` (the residual scale) and ``weights`` (ndarray, shape (n,), 1 for inliers,
-        ``k · scale / |r|`` for the others).
+        ``slope`` (per week), ``intercept`` (at t = 0), ``se``, ``df`` (n_weeks − 2), ``ci``
+        (slope ± t₀.₉₇₅(df) · se), ``p`` (two-sided), ``rho_per_day``, ``state_share`` and
+        ``winsorised`` (sessions pulled in).
+
+    Raises
+    ------
+    ValueError
+        Fewer than 3 sessions, 3 distinct weeks or 2 distinct times.
     """
-    k = check_positive("k", k)
-    t = np.asarray(t, float)
+    from statsmodels.regression.linear_model import GLS  # heavy import: only when fitting
+
+    t_days = np.asarray(t_days, float)
     y = np.asarray(y, float)
-    n = t.size
-    if n < 3 or np.ptp(t) == 0:
-        raise ValueError("A slope needs at least 3 observations at 2 or more distinct times.")
-    X = np.column_stack([np.ones(n), t - t.mean()])
-    # robust start (Theil-Sen), then IRLS with the scale re-estimated by the MAD
-    ts = stats.theilslopes(y, t)
-    beta = np.array([np.median(y - ts.slope * X[:, 1]), ts.slope])
-    w = np.ones(n)
-    scale = 0.0
-    for _ in range(max_iter):
-        r = y - X @ beta
-        scale = _MAD_TO_SD * np.median(np.abs(r))
-        if scale == 0.0:  # half the points sit exactly on the line: fall back to their spread
-            scale = float(np.sqrt(np.mean(r**2)))
-        if scale == 0.0:
-            w = np.ones(n)
-            break
-        a = np.abs(r) / scale
-        w = np.where(a <= k, 1.0, k / np.maximum(a, k))
-        new = _wls(X, y, w)
-        done = np.max(np.abs(new - beta)) <= tol * (np.max(np.abs(beta)) + scale)
-        beta = new
-        if done:
-            break
-    r = y - X @ beta
-    cov = _sandwich(X, r, w, scale, k)
-    se = float(np.sqrt(max(cov[1, 1], 0.0)))
-    df = n - 2
-    crit = float(stats.t.ppf(0.5 + _LEVEL / 2, df))
-    slope = float(beta[1])
+    n_weeks = len(set(np.asarray(week_labels).tolist()))
+    if y.size < 3 or n_weeks < 3 or np.ptp(t_days) == 0:
+        raise ValueError("A slope needs at least 3 sessions in 3 distinct weeks.")
+    t_weeks = t_days / 7.0
+    yw, n_out = _winsorise(t_weeks, y, WINSOR_K)
+    centre = t_weeks.mean()
+    X = np.column_stack([np.ones(y.size), t_weeks - centre])
+    best = max(_car1_correlations(t_days), key=lambda c: _reml_profile(X, yw, c[2]))
+    res = GLS(yw, X, sigma=best[2]).fit()
+    slope, se = float(res.params[1]), float(res.bse[1])
+    df = n_weeks - 2
+    if not math.isfinite(se):
+        se = 0.0
+    crit = _tq(df)
     if se > 0:
         p = float(2 * stats.t.sf(abs(slope) / se, df))
     else:
         p = 0.0 if slope != 0 else 1.0
     return {
-        "slope": slope,
-        "intercept": float(beta[0] - beta[1] * t.mean()),
-        "se": se,
-        "df": df,
-        "ci": (slope - crit * se, slope + crit * se),
-        "p": p,
-        "scale": float(scale),
-        "weights": w,
+        "slope": slope, "intercept": float(res.params[0] - slope * centre), "se": se, "df": df,
+        "ci": (slope - crit * se, slope + crit * se), "p": p,
+        "rho_per_day": float(best[0]), "state_share": float(best[1]), "winsorised": n_out,
     }
 
 
-def _slope_block(t_weeks: np.ndarray, y: np.ndarray, n_weeks: int) -> dict:
+def _slope_block(t_days: np.ndarray, y: np.ndarray, labels: np.ndarray, n_weeks: int,
+                 scale: str) -> dict:
     n = y.size
+    empty = {"slope_per_week": None, "slope_ci": [None, None], "slope_se": None,
+             "slope_intercept": None, "slope_p": None, "slope_df": None,
+             "slope_winsorised": None, "slope_model": None, "slope_analysis_per_week": None}
     if n < MIN_SLOPE_SESSIONS or n_weeks < MIN_SLOPE_WEEKS:
         reason = _not_enough(
             "a slope",
             f"{_plural(n, 'session')} in {_plural(n_weeks, 'week')}",
             f">= {MIN_SLOPE_SESSIONS} sessions over >= {MIN_SLOPE_WEEKS} weeks",
         )
-        return {"slope_per_week": None, "slope_ci": [None, None], "slope_se": None,
-                "slope_intercept": None, "slope_p": None, "slope_df": None, "slope_downweighted": None,
-                "slope_reason": reason}
-    fit = robust_slope(t_weeks, y)
+        return dict(empty, slope_reason=reason)
+    fit = trend_slope(t_days, y, labels)
     return {
-        "slope_per_week": _num(fit["slope"]),
-        "slope_ci": [_num(fit["ci"][0]), _num(fit["ci"][1])],
-        "slope_se": _num(fit["se"]),
-        "slope_intercept": _num(fit["intercept"]),  # value at the first included session
+        "slope_per_week": _to_change(fit["slope"], scale),
+        "slope_ci": [_to_change(fit["ci"][0], scale), _to_change(fit["ci"][1], scale)],
+        "slope_analysis_per_week": _num(fit["slope"]),  # on the analysis scale
+        "slope_se": _num(fit["se"]),  # on the analysis scale
+        "slope_intercept": _num(fit["intercept"]),  # analysis scale, at the first session
         "slope_p": _num(fit["p"]),
         "slope_df": int(fit["df"]),
-        "slope_downweighted": int(np.sum(fit["weights"] < 1.0)),
+        "slope_winsorised": int(fit["winsorised"]),
+        "slope_model": {"rho_per_day": fit["rho_per_day"], "state_share": fit["state_share"]},
         "slope_reason": None,
     }
 
@@ -350,13 +469,14 @@ def hedges_g(baseline, latest) -> dict:
     return out
 
 
-def _baseline_block(week_labels, weeks_in_order, y, n_base: int, n_latest: int) -> dict:
+def _baseline_block(week_labels, weeks_in_order, y, n_base: int, n_latest: int, scale: str,
+                    sem: float | None, sem_df: int) -> dict:
     out = {
         "method": "hedges_g", "ci_method": None,
         "baseline_weeks": [], "latest_weeks": [], "n_baseline": 0, "n_latest": 0,
         "baseline_mean": None, "latest_mean": None, "difference": None,
         "difference_ci": [None, None], "effect_size": None, "ci": [None, None],
-        "pooled_sd": None, "reason": None,
+        "pooled_sd": None, "mdc_difference": None, "beyond_mdc": None, "reason": None,
     }
     n_w = len(weeks_in_order)
     if n_w < n_base + n_latest:
@@ -369,10 +489,17 @@ def _baseline_block(week_labels, weeks_in_order, y, n_base: int, n_latest: int) 
     late_w = list(weeks_in_order[n_w - n_latest:])
     a = y[np.isin(week_labels, base_w)]
     b = y[np.isin(week_labels, late_w)]
+    back = (lambda v: 10.0 ** v) if scale == "log10" else (lambda v: v)
+    diff = float(b.mean() - a.mean())
     out.update(baseline_weeks=base_w, latest_weeks=late_w, n_baseline=int(a.size),
-               n_latest=int(b.size), baseline_mean=_num(a.mean()), latest_mean=_num(b.mean()))
+               n_latest=int(b.size), baseline_mean=_num(back(a.mean())),
+               latest_mean=_num(back(b.mean())), difference=_to_change(diff, scale))
+    if sem is not None:
+        # the MDC of a difference of two means of n_baseline and n_latest sessions
+        m = _tq(sem_df) * sem * math.sqrt(1.0 / a.size + 1.0 / b.size)
+        out["mdc_difference"] = _to_change(m, scale)
+        out["beyond_mdc"] = bool(abs(diff) > m)
     if a.size < MIN_GROUP_SESSIONS or b.size < MIN_GROUP_SESSIONS:
-        out["difference"] = _num(b.mean() - a.mean())
         out["reason"] = _not_enough(
             "an effect size", f"{a.size} baseline and {b.size} latest sessions",
             f">= {MIN_GROUP_SESSIONS} sessions in each",
@@ -380,8 +507,7 @@ def _baseline_block(week_labels, weeks_in_order, y, n_base: int, n_latest: int) 
         return out
     g = hedges_g(a, b)
     out.update(
-        difference=_num(g["difference"]),
-        difference_ci=[_num(v) for v in g["difference_ci"]],
+        difference_ci=[_to_change(v, scale) for v in g["difference_ci"]],
         effect_size=_num(g["effect_size"]),
         ci=[_num(v) for v in g["ci"]],
         pooled_sd=_num(g["pooled_sd"]),
@@ -396,17 +522,19 @@ def _baseline_block(week_labels, weeks_in_order, y, n_base: int, n_latest: int) 
 # minimal detectable change
 
 
-def _mdc_block(weeks: pd.DataFrame) -> dict:
-    multi = weeks[weeks["n"] >= 2]
-    dof = int((multi["n"] - 1).sum())
-    if dof == 0:
-        return {"mdc": None, "sem": None, "sem_df": 0, "mdc_reason": _not_enough(
-            "the MDC", "no week with 2 or more sessions",
-            "session-to-session variability within a week (>= 2 sessions in a week)")}
-    sem = math.sqrt(float(((multi["n"] - 1) * multi["sd"] ** 2).sum()) / dof)
-    z = stats.norm.ppf(0.5 + _LEVEL / 2)
-    return {"mdc": _num(z * math.sqrt(2.0) * sem), "sem": _num(sem), "sem_df": dof,
-            "mdc_reason": None}
+def _mdc_block(sem: float | None, dof: int, scale: str) -> dict:
+    if sem is None:
+        return {"mdc": None, "mdc_ci": [None, None], "sem": None, "sem_df": 0,
+                "mdc_reason": _not_enough(
+                    "the MDC", "no week with 2 or more sessions",
+                    "session-to-session variability within a week (>= 2 sessions in a week)")}
+    k = _tq(dof) * math.sqrt(2.0)
+    # σ̂²·df/σ² ~ χ²(df): a 95 % CI for the SEM, hence for the MDC
+    lo = sem * math.sqrt(dof / stats.chi2.ppf(0.5 + _LEVEL / 2, dof))
+    hi = sem * math.sqrt(dof / stats.chi2.ppf(0.5 - _LEVEL / 2, dof))
+    return {"mdc": _to_change(k * sem, scale),
+            "mdc_ci": [_to_change(k * lo, scale), _to_change(k * hi, scale)],
+            "sem": _num(sem), "sem_df": int(dof), "mdc_reason": None}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,12 +542,18 @@ def _mdc_block(weeks: pd.DataFrame) -> dict:
 
 
 _METHOD = {
-    "weeks": "ISO weeks (Monday-Sunday) of the session start; mean with a Student-t 95% CI",
-    "slope": "Huber M-estimate (k=1.345, MAD scale) on sessions vs fractional weeks since the "
-             "first included session; HC3 sandwich SE; t(n-2) 95% CI",
+    "weeks": "ISO weeks (Monday-Sunday) of the session start; mean with a 95% CI from the "
+             "pooled within-week SD (t with sum(n_week - 1) df)",
+    "slope": "GLS (statsmodels) with continuous-time AR(1) + white-noise errors, correlation by "
+             "REML profile; sessions > 3 robust SD off a Theil-Sen line winsorised (n >= 12); "
+             "t(n_weeks - 2) 95% CI and p",
+    "multiplicity": "the primary series tested at 5%; the other series of the subject and "
+                    "block form one family, p adjusted by {adjustment}; 'change' follows the "
+                    "adjusted p",
     "baseline_change": "Hedges' g (latest - baseline) with the noncentral-t 95% CI; "
                        "raw difference with a Welch 95% CI",
-    "mdc": "MDC95 = 1.96 * sqrt(2) * SEM, SEM = pooled within-week session SD (metric unit)",
+    "mdc": "MDC95 = t(0.975, df) * sqrt(2) * SEM, SEM = pooled within-week session SD "
+           "(df = sum(n_week - 1)); 95% CI from chi-square",
 }
 
 
@@ -442,33 +576,44 @@ def _validate_frame(frame) -> pd.DataFrame:
             "timezone-aware (UTC), but got naive datetimes instead."
         )
     df = frame.loc[:, list(REQUIRED_COLUMNS)].copy()
+    df["block"] = (frame["block"].fillna(SESSION_BLOCK).astype(str) if "block" in frame.columns
+                   else SESSION_BLOCK)
     df["start_time"] = st
     df["value"] = pd.to_numeric(df["value"], errors="coerce").astype(float)
     df["clean_fraction"] = pd.to_numeric(df["clean_fraction"], errors="coerce").astype(float)
-    dup = df.duplicated(["subject", "session_id", "metric", "channel"])
+    dup = df.duplicated(["subject", "session_id", "block", "metric", "channel"])
     if dup.any():
         row = df[dup].iloc[0]
         raise ValueError(
             "Invalid value for the 'frame' parameter. It must hold one row per (subject, "
-            f"session_id, metric, channel), but ({row['subject']!r}, {row['session_id']!r}, "
-            f"{row['metric']!r}, {row['channel']!r}) appears more than once."
+            f"session_id, block, metric, channel), but ({row['subject']!r}, "
+            f"{row['session_id']!r}, {row['block']!r}, {row['metric']!r}, {row['channel']!r}) "
+            "appears more than once."
         )
     return df
 
 
-def _analyse(df: pd.DataFrame, *, subject, metric, channel, quality_floor, tz,
+def _analyse(df: pd.DataFrame, *, subject, block, metric, channel, quality_floor, tz,
              baseline_weeks, latest_weeks) -> dict:
-    df = df[np.isfinite(df["value"].to_numpy())]
+    scale = analysis_scale(metric)
+    values = df["value"].to_numpy()
+    usable = np.isfinite(values) & ((values > 0) if scale == "log10" else True)
+    n_unusable = int(np.sum(np.isfinite(values) & ~usable))
+    df = df[usable]
     low = ~(df["clean_fraction"].to_numpy() >= quality_floor)  # NaN coverage counts as low
     excluded = df[low].sort_values("start_time")
     kept = df[~low].sort_values("start_time", kind="stable")
-    weeks = weekly_aggregates(kept, tz=tz)
+    weeks = weekly_aggregates(kept, tz=tz, scale=scale)
     y = kept["value"].to_numpy(float)
+    if scale == "log10":
+        y = np.log10(y)
     n = int(y.size)
     n_weeks = int(len(weeks))
+    unit = metric_unit(str(metric))
     result = {
-        "subject": str(subject), "metric": str(metric), "channel": str(channel),
-        "unit": metric_unit(str(metric)),
+        "subject": str(subject), "block": str(block), "metric": str(metric),
+        "channel": str(channel), "unit": unit, "scale": scale,
+        "change_unit": "%" if scale == "log10" else unit,
         "n_sessions": n, "n_weeks": n_weeks,
         "excluded_sessions": int(len(excluded)),
         "excluded_session_ids": [str(s) for s in excluded["session_id"]],
@@ -484,42 +629,96 @@ def _analyse(df: pd.DataFrame, *, subject, metric, channel, quality_floor, tz,
     }
     if n:
         t0 = kept["start_time"].iloc[0]
-        t_weeks = (kept["start_time"] - t0).dt.total_seconds().to_numpy() / _SECONDS_PER_WEEK
+        t_days = (kept["start_time"] - t0).dt.total_seconds().to_numpy() / 86400.0
         labels = _iso_week(kept["start_time"].dt.tz_convert(tz)).to_numpy()
     else:
-        t_weeks = np.empty(0)
+        t_days = np.empty(0)
         labels = np.empty(0, dtype=object)
-    result.update(_slope_block(t_weeks, y, n_weeks))
+    sem, sem_df = _pooled_sd(labels, y)
+    result.update(_slope_block(t_days, y, labels, n_weeks, scale))
     result["baseline_change"] = _baseline_block(
-        labels, list(weeks["week"]), y, baseline_weeks, latest_weeks)
-    result.update(_mdc_block(weeks))
+        labels, list(weeks["week"]), y, baseline_weeks, latest_weeks, scale, sem, sem_df)
+    result.update(_mdc_block(sem, sem_df, scale))
     reasons = [r for r in (result["slope_reason"], result["baseline_change"]["reason"],
                            result["mdc_reason"]) if r]
+    if n_unusable:
+        reasons.insert(0, f"{_plural(n_unusable, 'session')} with a power <= 0 left out "
+                          "(a power is analysed on log10)")
     if n == 0:
         reasons.insert(0, f"not enough data: no session at or above the quality floor "
                           f"{quality_floor:g} ({_plural(len(excluded), 'session')} excluded)")
     result["status"] = "ok" if not reasons else ("not enough data" if n == 0 else "partial")
     result["reasons"] = reasons
-    result["method"] = dict(_METHOD, time_axis="weeks since the first included session",
-                            tz=str(tz), level=_LEVEL)
     return result
 
 
-def compute_trends(frame, *, subject=None, metrics=None, channels=None, quality_floor=0.5,
-                   baseline_weeks=1, latest_weeks=1, tz="UTC") -> list[dict]:
-    """Weekly aggregates, trend, baseline change and MDC per subject, metric and channel.
+def _resolve_primary(primary) -> tuple[str, tuple[str, ...]] | None:
+    if primary is None:
+        return None
+    if isinstance(primary, str):
+        metric, _, channel = primary.partition(":")
+        return metric, ((channel,) if channel else DEFAULT_PRIMARY[1])
+    try:
+        metric, channels = primary
+    except (TypeError, ValueError):
+        raise ConfigError(
+            "Invalid value for the 'primary' parameter. It must be 'metric', 'metric:channel', "
+            f"a (metric, channel(s)) pair or None, but got {primary!r} instead."
+        ) from None
+    return str(metric), tuple(_as_list("primary", channels))
+
+
+def _adjust(results: list[dict], primary, adjustment: str) -> None:
+    """Mark the primary series, adjust the others' p as one family, set ``change``."""
+    chosen = None
+    if primary is not None:
+        metric, channels = primary
+        have = {r["channel"]: r for r in results if r["metric"] == metric}
+        chosen = next((have[c] for c in channels if c in have), None)
+    family = [r for r in results if r is not chosen and r["slope_p"] is not None]
+    p_adj: dict[int, float] = {}
+    if family and adjustment != "none":
+        from statsmodels.stats.multitest import multipletests
+
+        adj = multipletests([r["slope_p"] for r in family], alpha=_ALPHA, method=adjustment)[1]
+        p_adj = {id(r): float(p) for r, p in zip(family, adj, strict=True)}
+    for r in results:
+        is_primary = r is chosen
+        r["family"] = "primary" if is_primary else "secondary"
+        r["family_size"] = 1 if is_primary else len(family)
+        r["adjustment"] = "none (primary)" if is_primary else adjustment
+        if r["slope_p"] is None:
+            r["slope_p_adjusted"] = None
+            r["change"] = "not enough data"
+            continue
+        p = r["slope_p"] if is_primary or adjustment == "none" else p_adj[id(r)]
+        r["slope_p_adjusted"] = _num(p)
+        if p < _ALPHA and r["slope_per_week"] != 0:
+            r["change"] = "rose" if r["slope_per_week"] > 0 else "fell"
+        else:
+            r["change"] = "no clear change"
+
+
+def compute_trends(frame, *, subject=None, metrics=None, channels=None, block=None,
+                   quality_floor=0.5, baseline_weeks=1, latest_weeks=1, tz="UTC",
+                   primary=DEFAULT_PRIMARY, adjustment="holm") -> list[dict]:
+    """Weekly aggregates, trend, baseline change, MDC and a calibrated call of change.
 
     Parameters
     ----------
     frame : pandas.DataFrame
         Long form, one row per (session, metric, channel): ``subject, session_id,
-        start_time`` (tz-aware), ``clean_fraction`` (0–1), ``metric, channel, value``.
+        start_time`` (tz-aware), ``clean_fraction`` (0–1), ``metric, channel, value``, and
+        optionally ``block`` (absent or missing: the whole session, ``"session"``).
     subject : str | sequence of str | None
         Subjects to analyse (default all, each separately).
     metrics : str | sequence of str | None
         Metric names as in :mod:`neurofeedback.metrics` (default all in the frame).
     channels : str | sequence of str | None
-        Channels (``"mean"``, ``"O1"``, ``"F4/F3"``, …; default all).
+        Channels (``"mean"``, ``"posterior"``, ``"O1"``, ``"F4/F3"``, …; default all).
+    block : str | sequence of str | None
+        Blocks (``"session"``, ``"meditation"``, …; default all, each a separate analysis).
+        :func:`default_block` gives the one a report is about.
     quality_floor : float
         Sessions with ``clean_fraction`` below this (0–1) are excluded and counted.
     baseline_weeks, latest_weeks : int
@@ -527,21 +726,43 @@ def compute_trends(frame, *, subject=None, metrics=None, channels=None, quality_
         groups of the baseline change (they must not overlap).
     tz : str
         Time zone of the calendar weeks (default UTC).
+    primary : (str, str | sequence of str) | str | None
+        The primary series of each analysis (subject × block), tested at 5 % without
+        adjustment: a metric and its channels in order of preference (the first present is
+        used), or ``"metric:channel"``. Default: relative alpha, posterior channels, else the
+        channel mean. ``None``: every series is in the family.
+    adjustment : {"holm", "fdr_bh", "bonferroni", "none"}
+        How the other series' p-values are adjusted, as one family per analysis
+        (statsmodels ``multipletests``; Holm controls the family-wise error rate, Benjamini–
+        Hochberg the false discovery rate).
 
     Returns
     -------
     trends : list of dict
-        One JSON-serialisable dict per (subject, metric, channel), sorted by them, with
-        ``subject, metric, channel, unit, n_sessions, n_weeks, excluded_sessions`` (count),
-        ``excluded_session_ids, quality_floor, first_session, last_session``;
-        ``weeks``: ``[{week, mean, ci_low, ci_high, n, sd, clean_coverage}]``;
-        ``slope_per_week`` (metric unit per week), ``slope_ci: [low, high]``, ``slope_se``,
-        ``slope_p``, ``slope_df``, ``slope_downweighted``, ``slope_reason``;
-        ``baseline_change: {method, baseline_weeks, latest_weeks, n_baseline, n_latest,
-        baseline_mean, latest_mean, difference, difference_ci, effect_size, ci, pooled_sd,
-        reason}``; ``mdc`` (metric unit), ``sem``, ``sem_df``, ``mdc_reason``; ``status``
-        (``"ok"``, ``"partial"`` or ``"not enough data"``), ``reasons`` and ``method``.
-        Missing estimates are ``None`` with their reason.
+        One JSON-serialisable dict per (subject, block, metric, channel), sorted by them:
+        ``subject, block, metric, channel, unit, scale`` (``"log10"`` for powers, else
+        ``"linear"``), ``change_unit`` (``"%"`` for powers, else ``unit``), ``n_sessions,
+        n_weeks, excluded_sessions`` (count), ``excluded_session_ids, quality_floor,
+        first_session, last_session``; ``weeks``: ``[{week, mean, ci_low, ci_high, n, sd,
+        clean_coverage}]`` (geometric means for powers); ``slope_per_week`` and ``slope_ci``
+        (in ``change_unit`` per week), ``slope_analysis_per_week``, ``slope_se`` and
+        ``slope_intercept`` (on the analysis scale), ``slope_p``, ``slope_p_adjusted``,
+        ``slope_df``, ``slope_winsorised``, ``slope_model``, ``slope_reason``; ``family``
+        (``"primary"`` or ``"secondary"``), ``family_size``, ``adjustment``, ``change`` (one of
+        :data:`CHANGES`); ``baseline_change: {method, baseline_weeks, latest_weeks, n_baseline,
+        n_latest, baseline_mean, latest_mean, difference, difference_ci, effect_size, ci,
+        pooled_sd, mdc_difference, beyond_mdc, reason}`` (difference in ``change_unit``);
+        ``mdc``, ``mdc_ci`` (``change_unit``), ``sem`` (analysis scale), ``sem_df``,
+        ``mdc_reason``; ``status`` (``"ok"``, ``"partial"`` or ``"not enough data"``),
+        ``reasons`` and ``method``. Missing estimates are ``None`` with their reason.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``frame`` is not a frame of the documented columns.
+    neurofeedback.errors.ConfigError
+        An option is out of range or names a subject, metric, channel or block not in the
+        frame.
     """
     df = _validate_frame(frame)
     q = check_positive("quality_floor", quality_floor, allow_zero=True, exc=ConfigError)
@@ -552,6 +773,8 @@ def compute_trends(frame, *, subject=None, metrics=None, channels=None, quality_
         )
     baseline_weeks = _check_int("baseline_weeks", baseline_weeks, 1)
     latest_weeks = _check_int("latest_weeks", latest_weeks, 1)
+    check_option("adjustment", adjustment, ADJUSTMENTS, exc=ConfigError)
+    primary = _resolve_primary(primary)
     try:
         pd.Timestamp("2026-01-01", tz=tz)
     except (LookupError, ValueError, TypeError):  # ZoneInfoNotFoundError is a KeyError
@@ -560,7 +783,7 @@ def compute_trends(frame, *, subject=None, metrics=None, channels=None, quality_
             f"'UTC' or 'Europe/Berlin', but got {tz!r} instead."
         ) from None
     for name, value, column in (("subject", subject, "subject"), ("metrics", metrics, "metric"),
-                                ("channels", channels, "channel")):
+                                ("channels", channels, "channel"), ("block", block, "block")):
         wanted = _as_list(name, value)
         if wanted is None:
             continue
@@ -568,10 +791,19 @@ def compute_trends(frame, *, subject=None, metrics=None, channels=None, quality_
         for w in wanted:
             check_option(name, w, present, exc=ConfigError)
         df = df[df[column].isin(wanted)]
+    method = dict(_METHOD, multiplicity=_METHOD["multiplicity"].format(adjustment=adjustment),
+                  time_axis="weeks since the first included session", tz=str(tz), level=_LEVEL,
+                  primary=None if primary is None else f"{primary[0]} ({', '.join(primary[1])})")
     out = []
-    for (subj, metric, channel), group in df.groupby(["subject", "metric", "channel"], sort=True):
-        out.append(_analyse(
-            group, subject=subj, metric=metric, channel=channel, quality_floor=q, tz=tz,
-            baseline_weeks=baseline_weeks, latest_weeks=latest_weeks,
-        ))
+    for (subj, blk), analysis in df.groupby(["subject", "block"], sort=True):
+        results = [
+            _analyse(group, subject=subj, block=blk, metric=metric, channel=channel,
+                     quality_floor=q, tz=tz, baseline_weeks=baseline_weeks,
+                     latest_weeks=latest_weeks)
+            for (metric, channel), group in analysis.groupby(["metric", "channel"], sort=True)
+        ]
+        _adjust(results, primary, adjustment)
+        for r in results:
+            r["method"] = dict(method)
+        out.extend(results)
     return out
