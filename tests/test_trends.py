@@ -8,12 +8,18 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from neurofeedback.trends import compute_trends, hedges_g, robust_slope, weekly_aggregates
+from neurofeedback.trends import (
+    compute_trends,
+    default_block,
+    hedges_g,
+    trend_slope,
+    weekly_aggregates,
+)
 
 MONDAY = pd.Timestamp("2026-01-05 09:00", tz="UTC")  # ISO 2026-W02, a Monday
 
 
-def _frame(times, values, *, clean=None, metric="absolute_alpha", channel="mean", subject="s1"):
+def _frame(times, values, *, clean=None, metric="iaf", channel="mean", subject="s1"):
     times = [pd.Timestamp(t) if not isinstance(t, pd.Timestamp) else t for t in times]
     times = [t.tz_localize("UTC") if t.tzinfo is None else t for t in times]
     n = len(values)
@@ -63,8 +69,60 @@ def test_weekly_mean_and_ci_equal_a_hand_t_interval():
     assert w1["ci_low"] == pytest.approx(7.0 / 3.0 - half)
     assert w1["ci_high"] == pytest.approx(7.0 / 3.0 + half)
     assert w1["clean_coverage"] == pytest.approx(0.8)
-    # a single session: its value, no interval
-    assert w2["mean"] == 7.0 and w2["ci_low"] is None and w2["ci_high"] is None
+    # a single session gets the pooled SD's interval too (the only within-week df is week 1's)
+    assert w2["mean"] == 7.0 and w2["sd"] is None
+    assert w2["ci_high"] - w2["mean"] == pytest.approx(4.302652729749464 * sd)
+
+
+def test_weekly_ci_uses_the_pooled_sd_so_a_two_session_week_does_not_dominate():
+    # 4 weeks of 5 sessions with SD 1 and one week of 2: the 2-session week gets
+    # t(df pooled) * sp / sqrt(2), not its own t(1) * s / sqrt(2) (12.7 times its SD)
+    rng = np.random.default_rng(3)
+    times = _weekly_times(4, days=(0, 1, 2, 3, 4)) + [MONDAY + pd.Timedelta(weeks=4, days=d)
+                                                      for d in (0, 3)]
+    y = rng.normal(10.0, 1.0, len(times))
+    w = weekly_aggregates(_frame(times, y))
+    labels = np.repeat(np.arange(5), [5, 5, 5, 5, 2])
+    dof = int(sum(n - 1 for n in (5, 5, 5, 5, 2)))
+    sp = math.sqrt(sum(np.var(y[labels == k], ddof=1) * (np.sum(labels == k) - 1)
+                       for k in range(5)) / dof)
+    half = stats.t.ppf(0.975, dof) * sp / math.sqrt(2)
+    assert w["ci_high"].iloc[-1] - w["mean"].iloc[-1] == pytest.approx(half)
+    own = stats.t.ppf(0.975, 1) * np.std(y[-2:], ddof=1) / math.sqrt(2)
+    assert w["sd"].iloc[-1] == pytest.approx(np.std(y[-2:], ddof=1))
+    assert own > 0 and half != pytest.approx(own)
+
+
+def test_powers_are_analysed_on_log10_and_reported_in_percent():
+    # absolute alpha grows 10 % a week with multiplicative noise: the slope is +10 %/week,
+    # weekly means are geometric, and no interval reaches 0 even with 2 sessions a week
+    rng = np.random.default_rng(11)
+    times = _weekly_times(8, days=(0, 3))
+    t = np.array([(x - times[0]).total_seconds() / (7 * 86400) for x in times])
+    y = 50.0 * 1.10 ** t * 10 ** rng.normal(0.0, 0.05, t.size)
+    res = _one(_frame(times, y, metric="absolute_alpha"))
+    assert (res["scale"], res["unit"], res["change_unit"]) == ("log10", "uV^2", "%")
+    assert res["slope_per_week"] == pytest.approx(
+        100 * (10 ** res["slope_analysis_per_week"] - 1))
+    lo, hi = res["slope_ci"]
+    assert lo < 10.0 < hi and lo > 0  # the truth is inside; the rise is clear
+    assert res["change"] == "rose"
+    for wk, k in zip(res["weeks"], range(8), strict=True):
+        pair = y[2 * k:2 * k + 2]
+        assert wk["mean"] == pytest.approx(math.sqrt(pair[0] * pair[1]))  # geometric mean
+        assert wk["ci_low"] > 0
+    bc = res["baseline_change"]
+    ratio = math.sqrt(y[-2] * y[-1]) / math.sqrt(y[0] * y[1])
+    assert bc["difference"] == pytest.approx(100 * (ratio - 1))
+    # a power of 0 cannot be logged: left out and said
+    y0 = y.copy()
+    y0[3] = 0.0
+    res0 = _one(_frame(times, y0, metric="absolute_alpha"))
+    assert res0["n_sessions"] == y.size - 1
+    assert "1 session with a power <= 0 left out" in res0["reasons"][0]
+    # relative powers, ratios, IAF, FAA and the exponent stay linear
+    for m in ("relative_alpha", "ratio_alpha_theta", "faa", "aperiodic_exponent", "log10_alpha"):
+        assert _one(_frame(times, np.abs(y) / 1000, metric=m))["scale"] == "linear"
 
 
 def test_iso_weeks_across_the_year_boundary_and_sunday_vs_monday():
@@ -144,7 +202,7 @@ def test_one_wild_outlier_neither_flips_the_slope_nor_blows_up_its_ci():
     res = _one(_frame(times, dirty_y))
     assert res["slope_per_week"] > 0
     assert res["slope_per_week"] == pytest.approx(ref.slope, abs=0.1)
-    assert res["slope_downweighted"] >= 1
+    assert res["slope_winsorised"] >= 1
     width = res["slope_ci"][1] - res["slope_ci"][0]
     clean_width = clean_res["slope_ci"][1] - clean_res["slope_ci"][0]
     assert width < 1.5 * clean_width
@@ -152,23 +210,52 @@ def test_one_wild_outlier_neither_flips_the_slope_nor_blows_up_its_ci():
     assert res["slope_ci"][0] <= 0.3 <= res["slope_ci"][1]
 
 
-def test_robust_slope_equals_ols_with_hand_hc3_when_nothing_is_downweighted():
-    t = np.arange(10.0)
-    y = 2.0 + 0.5 * t + np.array([1, -1, -1, 1, 1, -1, -1, 1, 1, -1]) * 0.3
-    fit = robust_slope(t, y)
-    assert np.all(fit["weights"] == 1.0)
-    ref = stats.linregress(t, y)
+def test_trend_slope_is_ols_with_week_df_when_reml_picks_independence():
+    # alternating residuals: the REML profile prefers independence; the fit is then OLS
+    # (statsmodels' GLS with an identity covariance) with t(n_weeks - 2), not t(n - 2)
+    t_days = np.array([0, 2, 7, 9, 14, 16, 21, 23, 28, 30], float)
+    y = 2.0 + 0.5 * t_days / 7 + np.array([1, -1, -1, 1, 1, -1, -1, 1, 1, -1]) * 0.3
+    weeks = (t_days // 7).astype(int)
+    fit = trend_slope(t_days, y, weeks)
+    assert (fit["rho_per_day"], fit["state_share"], fit["winsorised"]) == (0.0, 0.0, 0)
+    ref = stats.linregress(t_days / 7, y)
     assert fit["slope"] == pytest.approx(ref.slope, rel=1e-12)
     assert fit["intercept"] == pytest.approx(ref.intercept, rel=1e-12)
-    # HC3 by hand: sum (x_i - xbar)^2 e_i^2 / (1 - h_ii)^2 / Sxx^2
-    xc = t - t.mean()
-    sxx = np.sum(xc**2)
-    e = y - (ref.intercept + ref.slope * t)
-    h = 1.0 / t.size + xc**2 / sxx
-    se = math.sqrt(np.sum(xc**2 * e**2 / (1 - h) ** 2) / sxx**2)
-    assert fit["se"] == pytest.approx(se, rel=1e-10)
-    assert fit["df"] == 8
-    assert fit["ci"][1] - fit["slope"] == pytest.approx(stats.t.ppf(0.975, 8) * se, rel=1e-10)
+    assert fit["se"] == pytest.approx(ref.stderr, rel=1e-10)
+    assert fit["df"] == 3  # 5 weeks
+    assert fit["ci"][1] - fit["slope"] == pytest.approx(stats.t.ppf(0.975, 3) * ref.stderr)
+    assert fit["p"] == pytest.approx(2 * stats.t.sf(abs(ref.slope) / ref.stderr, 3))
+
+
+def test_trend_slope_finds_a_lingering_state_and_matches_statsmodels_gls():
+    from statsmodels.regression.linear_model import GLS
+
+    # a slow day-to-day state (rho 0.8/day) dominates: REML must leave independence, and the
+    # estimate must be statsmodels' GLS with the chosen correlation matrix
+    rng = np.random.default_rng(5)
+    t_days = np.sort(rng.choice(56, size=11, replace=False)).astype(float) + 0.4  # < 12: no winsorising
+    state = np.empty(t_days.size)
+    state[0] = rng.normal()
+    for i in range(1, t_days.size):
+        a = 0.8 ** (t_days[i] - t_days[i - 1])
+        state[i] = a * state[i - 1] + math.sqrt(1 - a * a) * rng.normal()
+    y = 3 * state + rng.normal(0, 0.3, t_days.size)
+    fit = trend_slope(t_days, y, (t_days // 7).astype(int))
+    assert fit["winsorised"] == 0
+    assert fit["rho_per_day"] >= 0.6 and fit["state_share"] >= 0.75
+    lag = np.abs(t_days[:, None] - t_days[None, :])
+    R = fit["state_share"] * fit["rho_per_day"] ** lag
+    np.fill_diagonal(R, 1.0)
+    X = np.column_stack([np.ones(t_days.size), t_days / 7])
+    ref = GLS(y, X, sigma=R).fit()
+    assert fit["slope"] == pytest.approx(ref.params[1], rel=1e-9)
+    assert fit["se"] == pytest.approx(ref.bse[1], rel=1e-9)
+    assert fit["df"] == np.unique(t_days // 7).size - 2
+
+
+def test_trend_slope_needs_three_weeks():
+    with pytest.raises(ValueError, match="3 distinct weeks"):
+        trend_slope([0, 1, 8, 9], [1, 2, 3, 4], [0, 0, 1, 1])
 
 
 def test_hedges_g_and_its_exact_ci():
@@ -214,13 +301,21 @@ def test_mdc_from_pooled_within_week_sd():
     pooled_var = (1 * 2.0 + 2 * 3.0) / 3  # variances 2 and 3 with 1 and 2 df
     assert res["sem"] == pytest.approx(math.sqrt(pooled_var))
     assert res["sem_df"] == 3
-    assert res["mdc"] == pytest.approx(1.959963984540054 * math.sqrt(2 * pooled_var))
+    t3 = 3.182446305284263  # t_0.975(3)
+    assert res["mdc"] == pytest.approx(t3 * math.sqrt(2 * pooled_var))
+    lo, hi = res["mdc_ci"]  # chi-square interval of the SEM, 3 df
+    assert lo == pytest.approx(t3 * math.sqrt(2 * 3 * pooled_var / stats.chi2.ppf(0.975, 3)))
+    assert hi == pytest.approx(t3 * math.sqrt(2 * 3 * pooled_var / stats.chi2.ppf(0.025, 3)))
+    # the MDC of the baseline -> latest difference of two means (2 and 3 sessions)
+    bc = res["baseline_change"]
+    assert bc["mdc_difference"] == pytest.approx(t3 * math.sqrt(pooled_var * (1 / 2 + 1 / 3)))
+    assert bc["beyond_mdc"] is (abs(bc["difference"]) > bc["mdc_difference"])
 
 
 def test_groups_by_subject_metric_channel_and_filters():
     times = _weekly_times(3)
     frame = pd.concat([
-        _frame(times, np.arange(6.0), subject="a"),
+        _frame(times, np.arange(6.0) + 1, subject="a", metric="absolute_alpha"),
         _frame(times, np.arange(6.0), subject="b", metric="faa", channel="F4/F3"),
         _frame(times, np.arange(6.0), subject="a", metric="iaf", channel="O1"),
     ], ignore_index=True)
@@ -252,3 +347,79 @@ def test_invalid_arguments_have_mne_style_messages():
         compute_trends(pd.concat([frame, frame.iloc[:1]]))
     with pytest.raises(TypeError, match="'frame'"):
         compute_trends(frame.to_dict())
+
+
+def _family_frame(rng, slopes: dict, *, n_weeks=8, days=(0, 2, 4), block=None):
+    times = _weekly_times(n_weeks, days=days)
+    t = np.array([(x - times[0]).total_seconds() / (7 * 86400) for x in times])
+    parts = []
+    for (metric, channel), b in slopes.items():
+        parts.append(_frame(times, 0.5 + b * t + rng.normal(0, 0.02, t.size), metric=metric,
+                            channel=channel))
+    frame = pd.concat(parts, ignore_index=True)
+    if block is not None:
+        frame["block"] = block
+    return frame
+
+
+def test_primary_is_tested_alone_and_the_rest_adjusted_by_holm():
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(2)
+    slopes = {("relative_alpha", "mean"): 0.01, ("relative_alpha", "posterior"): 0.0,
+              ("relative_theta", "mean"): -0.02, ("iaf", "mean"): 0.0,
+              ("aperiodic_exponent", "mean"): 0.004, ("faa", "F4/F3"): 0.0}
+    res = compute_trends(_family_frame(rng, slopes))
+    by = {(r["metric"], r["channel"]): r for r in res}
+    primary = by[("relative_alpha", "posterior")]  # posterior before mean
+    assert (primary["family"], primary["family_size"]) == ("primary", 1)
+    assert primary["slope_p_adjusted"] == primary["slope_p"]
+    others = [r for r in res if r is not primary]
+    assert all(r["family"] == "secondary" and r["family_size"] == 5 for r in others)
+    ref = multipletests([r["slope_p"] for r in others], method="holm")[1]
+    assert [r["slope_p_adjusted"] for r in others] == pytest.approx(list(ref))
+    for r in res:
+        assert r["change"] in ("rose", "fell", "no clear change")
+        clear = r["slope_p_adjusted"] < 0.05
+        assert (r["change"] != "no clear change") == clear
+        if clear:
+            assert r["change"] == ("rose" if r["slope_per_week"] > 0 else "fell")
+    assert by[("relative_theta", "mean")]["change"] == "fell"
+    assert by[("relative_alpha", "mean")]["change"] == "rose"
+    # an explicit primary, a BH family, or no primary at all
+    res2 = compute_trends(_family_frame(np.random.default_rng(2), slopes), primary="iaf:mean",
+                          adjustment="fdr_bh")
+    assert [r["family"] for r in res2 if r["metric"] == "iaf"] == ["primary"]
+    assert {r["adjustment"] for r in res2} == {"none (primary)", "fdr_bh"}
+    res3 = compute_trends(_family_frame(np.random.default_rng(2), slopes), primary=None)
+    assert {r["family_size"] for r in res3} == {6}
+    # a series without a slope is "not enough data" and is not in the family
+    short = _frame(_weekly_times(2), [0.1, 0.2, 0.3, 0.4], metric="relative_beta")
+    res4 = compute_trends(pd.concat([_family_frame(np.random.default_rng(2), slopes), short]))
+    beta = next(r for r in res4 if r["metric"] == "relative_beta")
+    assert (beta["change"], beta["slope_p_adjusted"]) == ("not enough data", None)
+    assert {r["family_size"] for r in res4 if r["family"] == "secondary"} == {5}
+
+
+def test_blocks_are_separate_analyses_and_the_main_block_is_the_default():
+    rng = np.random.default_rng(4)
+    slopes = {("relative_alpha", "mean"): 0.01}
+    frame = pd.concat([
+        _family_frame(rng, slopes, block="session"),
+        _family_frame(rng, slopes, block="eyes-closed"),
+        _family_frame(rng, slopes, block="meditation"),
+    ], ignore_index=True)
+    frame["session_id"] = frame["session_id"]  # same sessions, three blocks each
+    res = compute_trends(frame)
+    assert [r["block"] for r in res] == ["eyes-closed", "meditation", "session"]
+    assert all(r["family"] == "primary" for r in res)  # one analysis per block
+    assert default_block(frame) == "meditation"
+    assert default_block(frame[frame["block"] != "meditation"]) == "session"
+    assert default_block(frame.drop(columns="block")) == "session"
+    (med,) = compute_trends(frame, block="meditation")
+    assert med["block"] == "meditation"
+    # a frame without a block column is the whole session (the documented input contract)
+    assert compute_trends(frame[frame["block"] == "session"].drop(columns="block"))[0][
+        "block"] == "session"
+    with pytest.raises(ValueError, match="Invalid value for the 'block' parameter. Allowed"):
+        compute_trends(frame, block="breathing")

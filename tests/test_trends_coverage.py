@@ -12,18 +12,23 @@ was half of the remaining time (``test_positions_change_no_session_value`` check
 values are identical).
 
 Truth. The simulator's alpha power (the square of its RMS ``alpha_amplitude_uv``) is set to
-``P(t) = P0 · F_i + c · t`` µV², t in weeks since the first session, with a day-to-day state
-factor ``F_i`` (log-normal, mean 1, SD of log 0.2, drawn per session) so the sessions scatter
-around the line as real ones do. The session value is the band integral (8–13 Hz) of the mean
-Welch PSD of the clean epochs, which is linear in the PSD, so its expectation is
-``κ · P + B``: B, the 1/f background in 8–13 Hz, does not change, and κ is the fraction of
-the alpha peak's power that the 8–13 Hz band of a Hann-windowed 2 s Welch PSD keeps. κ was
+``P(t) = P0 · F_i · g^t`` µV², t in weeks since the first session, with a day-to-day state
+factor ``F_i`` (log-normal, median 1, SD of log 0.2, drawn per session) so the sessions scatter
+around the curve as real ones do. The session value is the band integral (8–13 Hz) of the mean
+Welch PSD of the clean epochs, which is linear in the PSD, so its median is about
+``κ · P0 · g^t + B``: B, the 1/f background in 8–13 Hz, does not change, and κ is the fraction
+of the alpha peak's power that the 8–13 Hz band of a Hann-windowed 2 s Welch PSD keeps. κ was
 calibrated once on 600 s recordings without bursts (4 seeds at P = 25 and 100 µV²):
-κ = 0.996 (B = 15.2 µV², against 15.24 from ∫ 100 f^-1.5 df). So the true slope of the metric
-is ``κ · c`` µV² per week, and 0 in the null cohorts (c = 0).
+κ = 0.996 (B = 15.2 µV², against 15.24 from ∫ 100 f^-1.5 df). Powers are trended on log10 and
+reported in % per week, so the true slope of a cohort is the least-squares slope of
+``log10(κ · P0 · g^t + B)`` over its session times, as a % per week; it is 0 in the null
+cohorts (g = 1).
 
-Measured when written (seeds 0–49 and 1000–1049): the CI covered κ · c in 46 of 50 cohorts (92 %),
-and excluded 0 in 2 of 50 null cohorts (4 %).
+Measured when written (seeds 0–49 and 1000–1049) with the Huber estimator on the linear scale:
+the CI covered the truth in 46 of 50 cohorts (92 %), and excluded 0 in 2 of 50 null cohorts
+(4 %). With the GLS model on log10 (issue 14): see the assertions' messages. 50 cohorts only
+check that nothing is grossly off (binomial 95 % CI of 92 % is 81–98 %); the calibration of
+the method is measured on 1,000 subjects per scenario in ``bench/bench_trend_validation.py``.
 """
 
 import mne
@@ -40,7 +45,8 @@ from neurofeedback.simulate import simulate_eeg
 from neurofeedback.trends import compute_trends
 
 P0_UV2 = 25.0  # baseline alpha power (5 µV RMS)
-SLOPE_UV2 = 1.5  # true weekly change of the alpha power, µV² per week
+GROWTH = 1.06  # true weekly growth factor of the alpha power (+6 % a week)
+B_UV2 = 15.2  # 1/f background in 8-13 Hz (see the module docstring)
 KAPPA = 0.996  # band-kept fraction of the alpha power (calibrated, see the module docstring)
 STATE_LOG_SD = 0.2
 N_WEEKS, PER_WEEK, N_COHORTS = 8, 2, 50
@@ -69,7 +75,7 @@ def _session_value(raw, settings) -> tuple[pd.DataFrame, float]:
     return m[(m["metric"] == "absolute_alpha") & (m["channel"] == "mean")], summary["clean_fraction"]
 
 
-def _cohort(seed: int, slope: float, settings) -> pd.DataFrame:
+def _cohort(seed: int, growth: float, settings) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = []
     for week in range(N_WEEKS):
@@ -82,8 +88,8 @@ def _cohort(seed: int, slope: float, settings) -> pd.DataFrame:
     frames = []
     for i, start in enumerate(rows):
         t = (start - t0).total_seconds() / (7 * 86400)
-        state = np.exp(rng.normal(0.0, STATE_LOG_SD) - STATE_LOG_SD**2 / 2)  # mean 1
-        power = P0_UV2 * state + slope * t
+        state = np.exp(rng.normal(0.0, STATE_LOG_SD))  # median 1
+        power = P0_UV2 * state * growth**t
         rec = simulate_eeg(ch_names=("O1", "O2"), duration_s=60.0,
                            alpha_amplitude_uv=float(np.sqrt(power)),
                            meas_date=start.to_pydatetime(), seed=int(rng.integers(2**31)))
@@ -93,15 +99,24 @@ def _cohort(seed: int, slope: float, settings) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _slope_cis(slope: float, seed0: int) -> list[tuple[float, float, float]]:
+def _true_pct_per_week(frame: pd.DataFrame, growth: float) -> float:
+    """Least-squares slope of log10(κ · P0 · g^t + B) over the cohort's session times, in %."""
+    times = pd.to_datetime(frame["start_time"]).drop_duplicates().sort_values()
+    t = ((times - times.iloc[0]).dt.total_seconds() / (7 * 86400)).to_numpy()
+    b = np.polyfit(t, np.log10(KAPPA * P0_UV2 * growth**t + B_UV2), 1)[0]
+    return 100.0 * (10.0**b - 1.0)
+
+
+def _slope_cis(growth: float, seed0: int) -> list[tuple[float, float, float, float]]:
     settings = load_settings()
     out = []
     for seed in range(seed0, seed0 + N_COHORTS):
-        (res,) = compute_trends(_cohort(seed, slope, settings), metrics="absolute_alpha",
-                                channels="mean")
+        frame = _cohort(seed, growth, settings)
+        (res,) = compute_trends(frame, metrics="absolute_alpha", channels="mean")
         assert res["status"] == "ok", res["reasons"]
         assert res["n_sessions"] == N_WEEKS * PER_WEEK and res["n_weeks"] == N_WEEKS
-        out.append((res["slope_per_week"], *res["slope_ci"]))
+        assert res["change_unit"] == "%"
+        out.append((res["slope_per_week"], *res["slope_ci"], _true_pct_per_week(frame, growth)))
     return out
 
 
@@ -123,17 +138,17 @@ def test_positions_change_no_session_value():
 
 @pytest.mark.slow
 def test_slope_ci_covers_the_true_weekly_alpha_change():
-    truth = KAPPA * SLOPE_UV2
-    cis = _slope_cis(SLOPE_UV2, seed0=0)
-    covered = sum(lo <= truth <= hi for _, lo, hi in cis)
-    slopes = np.array([s for s, _, _ in cis])
+    cis = _slope_cis(GROWTH, seed0=0)
+    covered = sum(lo <= truth <= hi for _, lo, hi, truth in cis)
+    err = np.array([s - truth for s, _, _, truth in cis])
     assert covered >= 0.9 * N_COHORTS, f"covered {covered}/{N_COHORTS}"
-    # the estimator is centred on the truth (SE of the mean slope over 50 cohorts ~ 0.04)
-    assert abs(slopes.mean() - truth) < 0.15
+    # the estimator is centred on the truth (about +4 %/week; SE of the mean error over
+    # 50 cohorts about 0.3 %/week)
+    assert abs(err.mean()) < 1.0, f"mean error {err.mean():+.2f} %/week"
 
 
 @pytest.mark.slow
 def test_slope_ci_excludes_zero_rarely_on_null_cohorts():
-    cis = _slope_cis(0.0, seed0=1000)
-    false_positive = sum(lo > 0 or hi < 0 for _, lo, hi in cis)
+    cis = _slope_cis(1.0, seed0=1000)
+    false_positive = sum(lo > 0 or hi < 0 for _, lo, hi, _ in cis)
     assert false_positive <= 0.1 * N_COHORTS, f"{false_positive}/{N_COHORTS} excluded 0"
