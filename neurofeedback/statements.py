@@ -1,7 +1,10 @@
 """Words and flat rows for trends: what the CLI, the flows and the reports say about change.
 
-The sentences follow the statistics: a number always comes with its 95% CI, "not enough data"
-stands where there is no estimate, and nothing claims a cause.
+The sentences follow the statistics: whether something "rose" or "fell" is the trend's
+``change`` (the primary series at 5 %, the others after the family's adjustment), never an
+unadjusted interval; a number always comes with its 95% CI; the slope, the baseline → latest
+difference and the minimal detectable change are read together in one sentence; "not enough
+data" stands where there is no estimate, and nothing claims a cause.
 
 Numbers in words (:func:`format_number`, :func:`format_change`) carry three significant
 figures in plain notation (``0.00172``, ``12300``), and scientific notation only outside
@@ -14,8 +17,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 __all__ = ["DEFAULT_METRICS", "format_change", "format_number", "subject_trends", "trend_rows",
            "trend_statement"]
+
+#: ``unit`` token of a relative change (a power's % change, a ratio of geometric means).
+RELATIVE = "relative %"
 
 #: Significant figures of the numbers in sentences.
 SIGNIFICANT_FIGURES = 3
@@ -31,14 +39,19 @@ DEFAULT_METRICS = ("relative_alpha", "absolute_alpha", "relative_theta", "ratio_
 
 
 def subject_trends(subject: str, *, home=None, metrics=DEFAULT_METRICS, channels=("mean",),
-                   quality_floor: float = 0.5, baseline_weeks: int = 1,
-                   latest_weeks: int = 1, frame=None, tz: str = "UTC") -> list[dict]:
+                   block=None, quality_floor: float = 0.5, baseline_weeks: int = 1,
+                   latest_weeks: int = 1, frame=None, tz: str = "UTC", primary="default",
+                   adjustment: str = "holm") -> list[dict]:
     """Trends of one subject from the catalog (or ``frame``, its ``metrics_frame``).
 
-    ``channels`` are kept as given plus, for FAA, every electrode pair (its "channel").
-    ``tz`` is the time zone of the calendar weeks (see :func:`neurofeedback.trends.compute_trends`).
+    ``channels`` are kept as given plus, for FAA, every electrode pair (its "channel"). The
+    primary series (default relative alpha, posterior channels, else the channel mean; see
+    :data:`neurofeedback.trends.DEFAULT_PRIMARY`) is always analysed, whatever ``metrics`` and
+    ``channels`` say, so every analysis has its primary. ``block`` defaults to the subject's
+    main block (:func:`neurofeedback.trends.default_block`). ``tz``, ``primary`` and
+    ``adjustment`` are those of :func:`neurofeedback.trends.compute_trends`.
     """
-    from neurofeedback.trends import compute_trends
+    from neurofeedback.trends import DEFAULT_PRIMARY, compute_trends, default_block
 
     if frame is None:
         from neurofeedback.store import Catalog
@@ -46,6 +59,10 @@ def subject_trends(subject: str, *, home=None, metrics=DEFAULT_METRICS, channels
         frame = Catalog(home=home).metrics_frame(subject=subject)
     if frame.empty:
         return []
+    if primary == "default":
+        primary = DEFAULT_PRIMARY
+    if block is None:
+        block = default_block(frame[frame["subject"] == subject])
     chans = None
     if channels and (metrics is None or "faa" in metrics):
         # FAA's "channel" is its pair (F4/F3): keep pairs when FAA is asked for
@@ -53,23 +70,50 @@ def subject_trends(subject: str, *, home=None, metrics=DEFAULT_METRICS, channels
         chans = list(channels) + pairs
     elif channels:
         chans = list(channels)
-    return compute_trends(frame, subject=subject, metrics=list(metrics) if metrics else None,
-                          channels=chans, quality_floor=quality_floor,
-                          baseline_weeks=baseline_weeks, latest_weeks=latest_weeks, tz=tz)
+    keep = np.ones(len(frame), bool)
+    if metrics:
+        keep &= frame["metric"].isin(list(metrics)).to_numpy()
+    if chans:
+        keep &= frame["channel"].isin(chans).to_numpy()
+    if primary is not None:
+        from neurofeedback.trends import _resolve_primary
+
+        p_metric, p_channels = _resolve_primary(primary)
+        is_p = (frame["metric"] == p_metric).to_numpy()
+        present = set(frame.loc[is_p, "channel"])
+        first = next((c for c in p_channels if c in present), None)
+        keep |= is_p & (frame["channel"] == first).to_numpy()
+    for name, wanted, column in (("metrics", metrics, "metric"), ("channels", chans, "channel")):
+        # a name that is nowhere in the frame is an error, as compute_trends says it
+        if wanted and not set(wanted) & set(frame[column]):
+            return compute_trends(frame, subject=subject, **{name: list(wanted)})
+    return compute_trends(frame[keep], subject=subject, block=block,
+                          quality_floor=quality_floor, baseline_weeks=baseline_weeks,
+                          latest_weeks=latest_weeks, tz=tz, primary=primary,
+                          adjustment=adjustment)
 
 
 def trend_rows(trends: list[dict]) -> list[dict]:
-    """Flat rows (for a table artifact or CSV) of :func:`subject_trends`' output."""
+    """Flat rows (for a table artifact or CSV) of :func:`subject_trends`' output.
+
+    Slopes, differences and MDCs are in each row's ``change_unit`` (``%`` for powers).
+    """
     rows = []
     for t in trends:
         ci = t.get("slope_ci") or [None, None]
         bc = t.get("baseline_change") or {}
         bci = bc.get("ci") or [None, None]
+        dci = bc.get("difference_ci") or [None, None]
         rows.append({
-            "metric": t["metric"], "channel": t["channel"], "unit": t.get("unit", ""),
+            "block": t.get("block", "session"), "metric": t["metric"], "channel": t["channel"],
+            "unit": t.get("unit", ""), "change_unit": t.get("change_unit", t.get("unit", "")),
             "n_sessions": t["n_sessions"], "n_weeks": t["n_weeks"],
             "excluded": t.get("excluded_sessions"),
+            "change": t.get("change"), "family": t.get("family"),
             "slope_per_week": t.get("slope_per_week"), "slope_ci_low": ci[0], "slope_ci_high": ci[1],
+            "slope_p": t.get("slope_p"), "slope_p_adjusted": t.get("slope_p_adjusted"),
+            "difference": bc.get("difference"), "difference_ci_low": dci[0],
+            "difference_ci_high": dci[1], "mdc_difference": bc.get("mdc_difference"),
             "effect_size": bc.get("effect_size"), "effect_ci_low": bci[0], "effect_ci_high": bci[1],
             "mdc": t.get("mdc"),
         })
@@ -124,6 +168,8 @@ def _unit_words(unit: str) -> tuple[float, str]:
     """
     if unit == "fraction":
         return 100.0, "percentage points"
+    if unit == RELATIVE:
+        return 1.0, "%"
     if unit == "%":
         return 1.0, "percentage points"
     if unit in _DIMENSIONLESS:
@@ -154,6 +200,8 @@ def format_change(value: float, unit: str, *, per: str | None = None,
     """
     factor, words = _unit_words(unit or "")
     number = format_number(value * factor, signed=signed)
+    if words == "%":
+        return f"{number}%" if per is None else f"{number}% per {per}"
     if per is None:
         return f"{number} {words}" if words else number
     if not words:
@@ -166,35 +214,96 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def trend_statement(t: dict) -> str:
-    """One careful sentence about one trend: numbers with CIs, or "not enough data".
+def _change_unit(t: dict) -> str:
+    return RELATIVE if t.get("scale") == "log10" else (t.get("unit") or "")
 
-    E.g. ``"iaf (mean) rose by 0.101 Hz/week (95% CI +0.0947 to +0.107) over 8 weeks and
-    23 sessions."``, ``"relative_alpha (mean) showed no clear weekly change: -0.0845
-    percentage points per week (95% CI -0.3 to +0.131 includes 0) over 8 weeks and 23
-    sessions."``
+
+def _family_words(t: dict, p_key: str) -> str:
+    """``"primary metric, p = 0.003"`` or ``"p = 0.04 after Holm adjustment for 7 series"``."""
+    p = t.get(p_key)
+    if p is None or "family" not in t:
+        return ""
+    p_text = "p < 0.001" if p < 0.001 else f"p = {format_number(p, sig=2)}"
+    if t["family"] == "primary":
+        return f"primary metric, {p_text}"
+    adj = t.get("adjustment", "holm")
+    name = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg", "bonferroni": "Bonferroni"}.get(adj)
+    if name is None:
+        return p_text
+    return f"{p_text} after {name} adjustment for {t.get('family_size', 0)} series"
+
+
+def _difference_clause(t: dict) -> str:
+    """The baseline → latest difference read against the MDC of that difference."""
+    bc = t.get("baseline_change") or {}
+    diff = bc.get("difference")
+    if diff is None:
+        return ""
+    unit = _change_unit(t)
+    nb, nl = len(bc.get("baseline_weeks") or ()), len(bc.get("latest_weeks") or ())
+    latest = "the latest week is" if nl == 1 else f"the latest {nl} weeks are"
+    first = "the first" if nb == 1 else f"the first {nb}"
+    if diff == 0:
+        where = f"{latest} level with {first}"
+    else:
+        where = f"{latest} {format_change(abs(diff), unit)} {'above' if diff > 0 else 'below'} {first}"
+    mdc = bc.get("mdc_difference")
+    change = t.get("change")
+    if mdc is None:
+        return f"; {where} (no MDC: no week has 2 sessions to measure session noise)"
+    noise = f"the {format_change(mdc, unit)} that session-to-session noise alone can produce (MDC95)"
+    beyond = bool(bc.get("beyond_mdc"))
+    if change in ("rose", "fell"):
+        agree = (diff > 0) == (change == "rose")
+        if beyond and agree:
+            return f"; {where}, more than {noise}, so the change is larger than measurement noise"
+        if beyond:
+            return (f"; yet {where}, more than {noise}: the first and latest weeks disagree with "
+                    "the trend over all weeks")
+        return (f"; {where}, within {noise}, so the change shows in the trend over all weeks "
+                "rather than between the first and latest weeks alone")
+    if beyond:
+        return (f"; {where}, more than {noise}, but the trend over all weeks does not confirm "
+                "a steady change")
+    return f"; {where}, within {noise}"
+
+
+def trend_statement(t: dict) -> str:
+    """One plain sentence about one trend: the call, the slope with its CI, and how the
+    baseline → latest difference compares with the MDC.
+
+    Whether it "rose" or "fell" is ``t["change"]`` (the primary series at 5 %, the others
+    after the family's adjustment); without a ``change`` (an old result) the 95 % CI decides.
+    E.g. ``"relative_alpha (mean) rose by 1.23 percentage points per week (95% CI +0.51 to
+    +1.95; primary metric, p = 0.003) over 8 weeks and 23 sessions; the latest week is 9.1
+    percentage points above the first, more than the 4.2 percentage points that
+    session-to-session noise alone can produce (MDC95), so the change is larger than
+    measurement noise."``
     """
-    unit = t.get("unit") or ""
+    unit = _change_unit(t)
     what = f"{t['metric']} ({t['channel']})"
+    if t.get("block") not in (None, "session"):
+        what += f" in the {t['block']} block"
     if t.get("slope_per_week") is None:
         why = t.get("slope_reason") or t.get("reason") or "not enough data"
         return f"{what}: not enough data for a trend ({why})."
     slope = t["slope_per_week"]
     factor, _ = _unit_words(unit)
     lo, hi = (format_number(v * factor, signed=True) for v in t["slope_ci"])
-    if t["slope_ci"][0] > 0 or t["slope_ci"][1] < 0:
-        direction = "rose" if slope > 0 else "fell"
-        verdict = (f"{direction} by {format_change(abs(slope), unit, per='week')} "
-                   f"(95% CI {lo} to {hi})")
+    if unit == RELATIVE:
+        lo, hi = f"{lo}%", f"{hi}%"
+    change = t.get("change")
+    if change is None:  # a result without the family's call
+        excludes = t["slope_ci"][0] > 0 or t["slope_ci"][1] < 0
+        change = ("rose" if slope > 0 else "fell") if excludes else "no clear change"
+    fam = _family_words(t, "slope_p_adjusted" if t.get("family") == "secondary" else "slope_p")
+    includes_0 = t["slope_ci"][0] <= 0 <= t["slope_ci"][1]
+    ci_words = (f"95% CI {lo} to {hi}" + (" includes 0" if includes_0 and change not in
+                                          ("rose", "fell") else "") + (f"; {fam}" if fam else ""))
+    if change in ("rose", "fell"):
+        verdict = f"{change} by {format_change(abs(slope), unit, per='week')} ({ci_words})"
     else:
         verdict = (f"showed no clear weekly change: "
-                   f"{format_change(slope, unit, per='week', signed=True)} "
-                   f"(95% CI {lo} to {hi} includes 0)")
-    bc = t.get("baseline_change") or {}
-    tail = ""
-    if bc.get("effect_size") is not None:
-        blo, bhi = bc["ci"]
-        tail = (f"; baseline → latest weeks: Hedges' g {bc['effect_size']:+.2f} "
-                f"(95% CI {blo:+.2f} to {bhi:+.2f})")
+                   f"{format_change(slope, unit, per='week', signed=True)} ({ci_words})")
     return (f"{what} {verdict} over {_count(t['n_weeks'], 'week')} and "
-            f"{_count(t['n_sessions'], 'session')}{tail}.")
+            f"{_count(t['n_sessions'], 'session')}{_difference_clause(t)}.")

@@ -81,11 +81,60 @@ def test_tiny_unitless_slope_in_scientific_notation():
         "(95% CI -3.4 × 10⁻⁵ to +3.6 × 10⁻⁵ includes 0) over 6 weeks and 18 sessions.")
 
 
-def test_large_slope_and_effect_size():
+def test_large_slope_in_plain_notation():
     t = _trend("absolute_alpha", "uV^2", 12345.678, (2345.1, 22346.2), g=(1.2, 0.3, 2.1))
     assert trend_statement(t) == (
         "absolute_alpha (mean) rose by 12300 uV^2/week (95% CI +2350 to +22300) over 6 weeks "
-        "and 18 sessions; baseline → latest weeks: Hedges' g +1.20 (95% CI +0.30 to +2.10).")
+        "and 18 sessions.")  # Hedges' g is in the tables, not in the sentence
+
+
+def _called(change, slope, ci, *, family="primary", p=0.003, p_adj=None, diff=None, mdc=None,
+            scale="linear", unit="fraction", block="session", n_latest=1):
+    t = _trend("relative_alpha" if unit == "fraction" else "absolute_alpha", unit, slope, ci,
+               n_weeks=8, n_sessions=23)
+    t.update(change=change, family=family, family_size=1 if family == "primary" else 7,
+             adjustment="none (primary)" if family == "primary" else "holm", slope_p=p,
+             slope_p_adjusted=p if p_adj is None else p_adj, scale=scale, block=block)
+    if diff is not None:
+        t["baseline_change"] = {"difference": diff, "baseline_weeks": ["2026-W02"],
+                                "latest_weeks": ["2026-W09", "2026-W08"][:n_latest],
+                                "mdc_difference": mdc,
+                                "beyond_mdc": None if mdc is None else abs(diff) > mdc}
+    return t
+
+
+def test_reconciled_sentences():
+    # a clear rise, the first-to-latest difference beyond the MDC: both agree
+    t = _called("rose", 0.0123, (0.0051, 0.0195), diff=0.091, mdc=0.042)
+    assert trend_statement(t) == (
+        "relative_alpha (mean) rose by 1.23 percentage points per week (95% CI +0.51 to +1.95; "
+        "primary metric, p = 0.003) over 8 weeks and 23 sessions; the latest week is 9.1 "
+        "percentage points above the first, more than the 4.2 percentage points that "
+        "session-to-session noise alone can produce (MDC95), so the change is larger than "
+        "measurement noise.")
+    # a clear rise over all weeks, but the two end weeks alone are within the MDC
+    t = _called("rose", 0.0123, (0.0051, 0.0195), diff=0.02, mdc=0.042)
+    assert trend_statement(t).endswith(
+        "the latest week is 2 percentage points above the first, within the 4.2 percentage "
+        "points that session-to-session noise alone can produce (MDC95), so the change shows "
+        "in the trend over all weeks rather than between the first and latest weeks alone.")
+    # a secondary series: its unadjusted CI excludes 0, its Holm-adjusted p does not
+    t = _called("no clear change", 5.1, (0.4, 9.8), family="secondary", p=0.04, p_adj=0.28,
+                diff=30.0, mdc=25.0, scale="log10", unit="uV^2", block="meditation",
+                n_latest=2)
+    assert trend_statement(t) == (
+        "absolute_alpha (mean) in the meditation block showed no clear weekly change: +5.1% per "
+        "week (95% CI +0.4% to +9.8%; p = 0.28 after Holm adjustment for 7 series) over 8 weeks "
+        "and 23 sessions; the latest 2 weeks are 30% above the first, more than the 25% that "
+        "session-to-session noise alone can produce (MDC95), but the trend over all weeks does "
+        "not confirm a steady change.")
+    # no MDC without a week of 2 sessions; a fall says so with one sign
+    t = _called("fell", -0.0123, (-0.0195, -0.0051), p=0.0004, diff=-0.05)
+    assert trend_statement(t) == (
+        "relative_alpha (mean) fell by 1.23 percentage points per week (95% CI -1.95 to -0.51; "
+        "primary metric, p < 0.001) over 8 weeks and 23 sessions; the latest week is 5 "
+        "percentage points below the first (no MDC: no week has 2 sessions to measure session "
+        "noise).")
 
 
 def test_singular_counts():
