@@ -53,11 +53,12 @@ def test_readme_python_example_runs_and_recovers_the_truth(tmp_path):
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     r = _run(code, tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
-    m = re.search(r"alpha power: ([+-][\d.]+) uV\^2/week \(95% CI ([+-][\d.]+) to ([+-][\d.]+)\)",
-                  r.stdout)
+    m = re.search(r"alpha power: ([+-][\d.]+)% per week \(95% CI ([+-][\d.]+) to ([+-][\d.]+)\)"
+                  r": (rose|fell|no clear change)", r.stdout)
     assert m, r.stdout
-    slope, low, high = map(float, m.groups())
-    assert low < 15.0 < high  # the true least-squares slope of amplitude² over the weeks
-    assert 12 < slope < 18
+    slope, low, high = map(float, m.groups()[:3])
+    # the true least-squares growth of log10(0.996 * 25 * 1.21^week + 15.2) (alpha + 1/f)
+    assert low < 14.76 < high
+    assert 12 < slope < 18 and m.group(4) == "rose"
     iaf = re.search(r"IAF per channel \(Hz\): (\{.*\})", r.stdout)
     assert iaf and all(9.5 < v < 10.5 for v in eval(iaf.group(1)).values())  # truth 10 Hz

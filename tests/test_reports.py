@@ -4,6 +4,7 @@ test_report_browser.py)."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -112,12 +113,17 @@ def test_subject_report_ten_weeks(subject_rep):
     sessions = next(t for t in rep.tables() if t.name == "sessions").frame
     assert len(sessions) == 30
     # the statements follow the statistics: alpha01 gains alpha, so its trend CI is above 0
+    # and the call (Holm-adjusted, absolute alpha is not the primary metric) says it rose
     trends = next(t for t in rep.tables() if t.name == "trends").frame.set_index(["metric", "channel"])
     row = trends.loc[("absolute_alpha", "mean")]
     assert row["slope / week"] > 0 and row["weeks"] == 10
+    assert row["change unit"] == "%" and row["family"] == "secondary"
     lo = float(row["slope 95% CI"].split(" to ")[0])
     assert lo > 0
-    assert "absolute_alpha (mean) rose by" in html and "µV²/week" in html
+    assert row["change"] == "rose" and row["p adjusted"] < 0.05
+    assert "absolute_alpha (mean) rose by" in html and "% per week" in html
+    assert set(trends["change"]) <= {"rose", "fell", "no clear change", "not enough data"}
+    assert (trends["family"] == "primary").sum() == 1
     assert "not a diagnosis" in html
     assert f"infusion 0.5 mg/kg {XSS}".replace("<", "&lt;").replace(">", "&gt;") in html
     assert "<script" not in html.lower()
@@ -203,9 +209,10 @@ def test_cli_report_errors_are_one_line(args, expected, report_store, tmp_path):
 
 
 def test_trends_json_carries_the_intercept_the_plot_draws(report_store):
-    """The trend line of the plots is the robust fit: intercept + slope · weeks."""
+    """The trend line of the plots is the fitted one: 10^(intercept + slope · weeks) for a
+    power (analysed on log10), with the slope in % per week beside it."""
     from neurofeedback.statements import subject_trends
-    from neurofeedback.trends import robust_slope
+    from neurofeedback.trends import _iso_week, trend_slope
 
     home, subject = report_store
     t = next(t for t in subject_trends(subject, home=home) if t["metric"] == "absolute_alpha")
@@ -213,12 +220,46 @@ def test_trends_json_carries_the_intercept_the_plot_draws(report_store):
 
     f = Catalog(home=home).metrics_frame(subject=subject)
     f = f[(f["metric"] == "absolute_alpha") & (f["channel"] == "mean") & (f["clean_fraction"] >= 0.5)]
+    if "block" in f.columns:
+        f = f[f["block"] == t["block"]]
     f = f.sort_values("start_time")
-    weeks = (f["start_time"] - f["start_time"].iloc[0]).dt.total_seconds().to_numpy() / (7 * 86400)
-    fit = robust_slope(weeks, f["value"].to_numpy(float))
+    days = (f["start_time"] - f["start_time"].iloc[0]).dt.total_seconds().to_numpy() / 86400
+    fit = trend_slope(days, np.log10(f["value"].to_numpy(float)), _iso_week(f["start_time"]))
+    assert t["scale"] == "log10"
     assert t["slope_intercept"] == pytest.approx(fit["intercept"])
-    assert t["slope_per_week"] == pytest.approx(fit["slope"])
+    assert t["slope_analysis_per_week"] == pytest.approx(fit["slope"])
+    assert t["slope_per_week"] == pytest.approx(100 * (10 ** fit["slope"] - 1))
     json.dumps(t, allow_nan=False)
+
+
+def test_power_trend_plot_stays_above_zero_and_is_not_squashed_by_a_short_week():
+    """A power on a log axis; a fraction's axis and bands stop at 0; the y range follows the
+    sessions and weekly means, so a wide band of a 2-session week is cut, not obeyed."""
+    from neurofeedback.report.plots import plot_trend
+
+    times = pd.date_range("2026-01-05 09:00", periods=16, freq="3D", tz="UTC")
+    pts = pd.DataFrame({"start_time": times, "value": np.linspace(40, 60, 16),
+                        "excluded": False})
+    weeks = [{"week": f"2026-W{k:02d}", "mean": 50.0, "ci_low": 1e-3, "ci_high": 1e4, "n": 2}
+             for k in range(2, 9)]
+    base = {"metric": "absolute_alpha", "channel": "mean", "unit": "uV^2", "weeks": weeks,
+            "slope_per_week": 3.0, "slope_ci": [1.0, 5.0], "slope_analysis_per_week": 0.0128,
+            "slope_intercept": math.log10(40), "first_session": times[0].isoformat(),
+            "last_session": times[-1].isoformat(), "change": "rose"}
+    fig = plot_trend(pts, dict(base, scale="log10"))
+    ax = fig.axes[0]
+    lo, hi = ax.get_ylim()
+    assert ax.get_yscale() == "log" and lo > 0
+    assert 30 < lo < 40 and 60 < hi < 80  # the sessions and trend, not the 1e-3..1e4 band
+    assert "% per week" in ax.get_legend_handles_labels()[1][-1]
+    frac = dict(base, metric="relative_alpha", unit="fraction", scale="linear",
+                slope_analysis_per_week=0.01, slope_intercept=0.05,
+                weeks=[dict(w, mean=0.1, ci_low=-0.5, ci_high=0.7) for w in weeks])
+    pts_f = pts.assign(value=np.linspace(0.02, 0.2, 16))
+    ax = plot_trend(pts_f, frac).axes[0]
+    assert ax.get_ylim()[0] >= 0.0
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() >= 0.0  # the CI band of a fraction is cut at 0
 
 
 def test_session_report_feedback_from_the_sidecar_alone(cyton_report):

@@ -206,22 +206,45 @@ def trends(
     if as_json:
         typer.echo(json.dumps(result, allow_nan=False))
         return
-    t = Table(title=f"Weekly trends of {subject} (95% CIs; sessions below {quality_floor:g} clean "
-                    "excluded)", title_justify="left")
-    for c in ("metric (channel)", "n (weeks)", "excl.", "slope / week [95% CI]",
-              "Hedges' g [95% CI]", "MDC95"):
-        t.add_column(c, justify="left" if c.startswith("metric") else "right")
+    block_name = result[0]["block"] if result else "session"
+    about = "whole sessions" if block_name == "session" else f"the {block_name} block"
+    t = Table(title=f"Weekly trends of {subject}, {about} (95% CIs; sessions below "
+                    f"{quality_floor:g} clean excluded; powers in % per week)",
+              title_justify="left")
+    for c in ("metric (channel)", "n (weeks)", "excl.", "change", "slope / week [95% CI]",
+              "p (adj.)", "first → latest [MDC95]", "Hedges' g [95% CI]"):
+        t.add_column(c, justify="left" if c.startswith(("metric", "change")) else "right")
     for r in trend_rows(result):
-        t.add_row(f"{r['metric']} ({r['channel']})", f"{r['n_sessions']} ({r['n_weeks']})",
-                  str(r["excluded"]),
-                  _with_ci(r["slope_per_week"], r["slope_ci_low"], r["slope_ci_high"]),
-                  _with_ci(r["effect_size"], r["effect_ci_low"], r["effect_ci_high"], ".2f"),
-                  fmt(r["mdc"]))
+        pct = "%" if r["change_unit"] == "%" else ""
+        name = f"{r['metric']} ({r['channel']})" + (" *" if r["family"] == "primary" else "")
+        t.add_row(name, f"{r['n_sessions']} ({r['n_weeks']})", str(r["excluded"]),
+                  r["change"] or "—",
+                  _with_ci(r["slope_per_week"], r["slope_ci_low"], r["slope_ci_high"]) + pct,
+                  _p(r["slope_p"], r["slope_p_adjusted"]),
+                  _with_mdc(r["difference"], r["mdc_difference"], pct),
+                  _with_ci(r["effect_size"], r["effect_ci_low"], r["effect_ci_high"], ".2f"))
     out.print(t)
     for tr in result:
         out.print("• " + trend_statement(tr), markup=False)
-    out.print("These are associations over time in one person's recordings, not evidence of "
-              "cause; '—' means not enough data.", style="dim")
+    out.print("* the primary metric, tested at 5%; the other rows form one family, their p "
+              "adjusted by Holm in brackets. 'change' says rose or fell only when that p is "
+              "below 0.05. These are associations over time in one person's recordings, not "
+              "evidence of cause; '—' means not enough data.", style="dim")
+
+
+def _p(p, p_adj):
+    if p is None:
+        return "—"
+    if p_adj is None or p_adj == p:
+        return f"{p:.2g}"
+    return f"{p:.2g} ({p_adj:.2g})"
+
+
+def _with_mdc(diff, mdc, suffix=""):
+    if diff is None:
+        return "—"
+    text = f"{diff:+.3g}{suffix}"
+    return f"{text} [{mdc:.3g}{suffix}]" if mdc is not None else text
 
 
 def _with_ci(v, lo, hi, spec=".3g"):

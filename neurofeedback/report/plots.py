@@ -8,6 +8,8 @@ dollar sign.
 
 from __future__ import annotations
 
+import math
+
 import matplotlib
 
 matplotlib.use("Agg", force=False)
@@ -369,9 +371,31 @@ def plot_topomaps(values: dict[str, dict[str, float]], info) -> Figure:
     return fig
 
 
+#: Metrics that cannot be negative (their axis and bands stop at 0).
+_NON_NEGATIVE = ("relative_", "absolute_", "ratio_", "iaf", "feedback_reward_rate",
+                 "feedback_time_above_s")
+
+
+def _trend_label(trend: dict, unit: str) -> str:
+    lo, hi = trend["slope_ci"]
+    if trend.get("scale") == "log10":
+        per, pct = "% per week", "%"
+    else:
+        per, pct = (unit + "/week") if unit else "per week", ""
+    return (f"trend {format_number(trend['slope_per_week'], signed=True)}{per if pct else ' ' + per}"
+            f" (95% CI {format_number(lo, signed=True)}{pct} to "
+            f"{format_number(hi, signed=True)}{pct}): {trend.get('change', '')}")
+
+
 def plot_trend(sessions: pd.DataFrame, trend: dict, *, events: pd.DataFrame | None = None,
                week_starts: dict | None = None) -> Figure:
-    """One metric over weeks: sessions, weekly means with 95% CI band, robust trend, events.
+    """One metric over weeks: sessions, weekly means with 95% CI band, the trend, events.
+
+    Powers (``trend["scale"] == "log10"``) are drawn on a log axis, where their geometric
+    weekly means, CIs and the fitted trend (a straight line there: a constant % per week) live;
+    no axis or band of a quantity that cannot be negative goes below 0. The y range is set by
+    the sessions and weekly means, not the CI bands, so a week with few sessions (a wide band)
+    cannot squash the others; a band that leaves the range is cut at the edge.
 
     Parameters
     ----------
@@ -392,12 +416,18 @@ def plot_trend(sessions: pd.DataFrame, trend: dict, *, events: pd.DataFrame | No
     fig = _figure(10.0, 3.3)
     ax = fig.subplots()
     unit = pretty_unit(trend.get("unit") or "")
+    log = trend.get("scale") == "log10"
+    non_negative = log or str(trend["metric"]).startswith(_NON_NEGATIVE)
+    sessions = sessions[np.isfinite(sessions["value"].to_numpy(float))]
+    if log:
+        sessions = sessions[sessions["value"] > 0]  # as in the statistics
     kept = sessions[~sessions["excluded"]]
     excl = sessions[sessions["excluded"]]
     ax.plot(kept["start_time"], kept["value"], "o", color="0.35", ms=3.5, label="session")
     if len(excl):
         ax.plot(excl["start_time"], excl["value"], "o", mfc="none", color="0.6", ms=4,
                 label="excluded (below quality floor)")
+    data = [sessions["value"].to_numpy(float)]
     weeks = [w for w in trend.get("weeks", []) if w.get("mean") is not None]
     if weeks:
         ws = week_starts or {}
@@ -408,22 +438,34 @@ def plot_trend(sessions: pd.DataFrame, trend: dict, *, events: pd.DataFrame | No
         mean = np.array([w["mean"] for w in weeks], float)
         lo = np.array([np.nan if w["ci_low"] is None else w["ci_low"] for w in weeks], float)
         hi = np.array([np.nan if w["ci_high"] is None else w["ci_high"] for w in weeks], float)
+        if non_negative and not log:
+            lo = np.maximum(lo, 0.0)
         ax.fill_between(x, lo, hi, color=_band_color(0), alpha=0.2, lw=0,
-                        label="weekly mean, 95% CI")
+                        label="weekly " + ("geometric " if log else "") + "mean, 95% CI")
         ax.plot(x, mean, "-s", color=_band_color(0), ms=4)
-    if trend.get("slope_per_week") is not None and trend.get("slope_intercept") is not None \
-            and len(kept):
+        data.append(mean)
+    if trend.get("slope_analysis_per_week") is not None \
+            and trend.get("slope_intercept") is not None and len(kept):
         t0 = pd.Timestamp(trend["first_session"])
         t1 = pd.Timestamp(trend["last_session"])
-        tt = pd.to_datetime([t0, t1])
-        span_w = (t1 - t0).total_seconds() / (7 * 86400.0)
-        yy = trend["slope_intercept"] + trend["slope_per_week"] * np.array([0.0, span_w])
-        lo, hi = trend["slope_ci"]
-        ax.plot(tt, yy, "--", color=_band_color(2), lw=1.5,
-                # in the plotted unit (the y axis), numbers written as in the statements
-                label=f"robust trend {format_number(trend['slope_per_week'], signed=True)} "
-                      f"{unit + '/week' if unit else 'per week'} "
-                      f"(95% CI {format_number(lo, signed=True)} to {format_number(hi, signed=True)})")
+        tt = pd.date_range(t0, t1, periods=20)
+        span = (tt - t0).total_seconds().to_numpy() / (7 * 86400.0)
+        yy = trend["slope_intercept"] + trend["slope_analysis_per_week"] * span
+        if log:
+            yy = 10.0 ** yy
+        ax.plot(tt, yy, "--", color=_band_color(2), lw=1.5, label=_trend_label(trend, unit))
+        data.append(yy)
+    values = np.concatenate([d[np.isfinite(d)] for d in data]) if data else np.empty(0)
+    if values.size:
+        vmin, vmax = float(values.min()), float(values.max())
+        if log:
+            pad = max((math.log10(vmax) - math.log10(vmin)) * 0.15, 0.02)
+            ax.set_yscale("log")
+            ax.set_ylim(10 ** (math.log10(vmin) - pad), 10 ** (math.log10(vmax) + pad))
+        else:
+            pad = max((vmax - vmin) * 0.15, abs(vmax) * 0.02, 1e-12)
+            bottom = vmin - pad
+            ax.set_ylim(max(bottom, 0.0) if non_negative else bottom, vmax + pad)
     if events is not None and len(events):
         for _, ev in events.iterrows():
             ax.axvline(ev["time"], color=_band_color(3), lw=1, ls=":")
@@ -432,8 +474,10 @@ def plot_trend(sessions: pd.DataFrame, trend: dict, *, events: pd.DataFrame | No
                     rotation=90, va="top", ha="left", fontsize=7, color=_band_color(3),
                     parse_math=False)
     name = f"{trend['metric']} ({trend['channel']})"
+    if trend.get("block") not in (None, "session"):
+        name += f", {trend['block']} block"
     ax.set_title(name, fontsize=10, parse_math=False)
-    ax.set_ylabel(unit, parse_math=False)
+    ax.set_ylabel(unit + (" (log scale)" if log else ""), parse_math=False)
     _legend_right(ax)
     fig.autofmt_xdate()
     return fig

@@ -1,12 +1,17 @@
 """The subject report: change over weeks, with its uncertainty, quality and context.
 
+The report is about one block of the sessions (the protocol's main block, e.g. meditation, by
+default; else whole sessions), named in its title and metadata.
+
 Sections (their HTML anchors): ``summary`` (the statements, careful words), ``trends`` (one plot
-per metric: sessions, weekly means with 95% CI bands, the robust trend, context events; the
+per metric: sessions, weekly means with 95% CI bands, the trend, context events; the
 weekly table beside it), ``coverage`` (data quality per week), ``events`` (context events),
 ``sessions`` (the session list) and ``method``.
 
-The words follow the statistics (:mod:`neurofeedback.statements`): numbers always come with
-their 95% CI, "not enough data" stands where there is no estimate, and nothing claims a cause.
+The words follow the statistics (:mod:`neurofeedback.statements`): whether a metric rose or fell
+is the trend's ``change`` (primary metric at 5 %, the others Holm-adjusted), numbers always come
+with their 95% CI, "not enough data" stands where there is no estimate, and nothing claims a
+cause.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._validate import check_option
 from ..errors import ConfigError, StoreError
 from ..home import validate_label
 from ..statements import DEFAULT_METRICS, format_number, subject_trends, trend_rows, trend_statement
-from ..trends import _iso_week
+from ..trends import SESSION_BLOCK, _iso_week, default_block
 from . import plots
 from .document import Block, Report, Section, Table
 
@@ -40,7 +46,7 @@ def _parse_date(name: str, value, *, end: bool = False):
 
 
 def subject_report(subject: str, *, home=None, date_from=None, date_to=None,
-                   metrics=DEFAULT_METRICS, quality_floor: float = 0.5) -> Report:
+                   metrics=DEFAULT_METRICS, quality_floor: float = 0.5, block=None) -> Report:
     """Build a subject's report from the session store.
 
     Parameters
@@ -55,6 +61,9 @@ def subject_report(subject: str, *, home=None, date_from=None, date_to=None,
         Metrics to show (averaged over channels; FAA per electrode pair).
     quality_floor : float
         Sessions with a smaller clean fraction are excluded from the statistics and counted.
+    block : str | None
+        The block the report is about (``"meditation"``, ``"session"`` for whole sessions);
+        default the subject's main block (:func:`neurofeedback.trends.default_block`).
 
     Returns
     -------
@@ -62,6 +71,8 @@ def subject_report(subject: str, *, home=None, date_from=None, date_to=None,
 
     Raises
     ------
+    ConfigError
+        A bad period or a block the subject's sessions do not have.
     StoreError
         The subject has no sessions in the catalog (in the period).
     """
@@ -85,10 +96,19 @@ def subject_report(subject: str, *, home=None, date_from=None, date_to=None,
     if sessions.empty:
         period = "" if t0 is None and t1 is None else " in this period"
         raise StoreError(f"{label}: no sessions{period} in the catalog {cat.display_url}")
-    trends = subject_trends(label, metrics=metrics, frame=frame, quality_floor=quality_floor)
+    if "block" in frame.columns:
+        if block is None:
+            block = default_block(frame)
+        check_option("block", block, sorted(set(frame["block"].astype(str))), exc=ConfigError)
+        frame = frame[frame["block"].astype(str) == block].reset_index(drop=True)
+    else:
+        block = SESSION_BLOCK if block is None else block
+        check_option("block", block, [SESSION_BLOCK], exc=ConfigError)
+    trends = subject_trends(label, metrics=metrics, frame=frame, quality_floor=quality_floor,
+                            block=block)
     return build_subject_report(label, sessions=sessions, frame=frame, events=events,
                                 trends=trends, quality_floor=quality_floor,
-                                period=(t0, t1))
+                                period=(t0, t1), block=block)
 
 
 def _in_period(df: pd.DataFrame, col: str, t0, t1) -> pd.DataFrame:
@@ -104,7 +124,7 @@ def _in_period(df: pd.DataFrame, col: str, t0, t1) -> pd.DataFrame:
 
 def build_subject_report(subject: str, *, sessions: pd.DataFrame, frame: pd.DataFrame,
                          events: pd.DataFrame, trends: list[dict], quality_floor: float = 0.5,
-                         period=(None, None)) -> Report:
+                         period=(None, None), block: str = "session") -> Report:
     """Build the subject report from catalog frames and computed trends.
 
     Parameters
@@ -120,6 +140,8 @@ def build_subject_report(subject: str, *, sessions: pd.DataFrame, frame: pd.Data
         :func:`neurofeedback.statements.subject_trends` output.
     quality_floor : float
     period : (Timestamp | None, Timestamp | None)
+    block : str
+        The block ``frame`` and ``trends`` are about (``"session"``: whole sessions).
 
     Returns
     -------
@@ -127,7 +149,8 @@ def build_subject_report(subject: str, *, sessions: pd.DataFrame, frame: pd.Data
     """
     low = sessions["clean_fraction"].fillna(0) < quality_floor  # excluded from the statistics
     weeks_all = _iso_week(sessions["start_time"])
-    report = _subject_head(subject, sessions, events, low, weeks_all, quality_floor, period)
+    report = _subject_head(subject, sessions, events, low, weeks_all, quality_floor, period,
+                           block)
     # in this order: each section adds its figures to the report as it is built
     report.sections.extend([
         _summary_section(trends),
@@ -135,17 +158,19 @@ def build_subject_report(subject: str, *, sessions: pd.DataFrame, frame: pd.Data
         _coverage_section(report, sessions, low, weeks_all, quality_floor),
         _events_section(subject, events),
         _sessions_section(sessions, low, weeks_all),
-        _method_section(quality_floor),
+        _method_section(quality_floor, trends),
     ])
     return report
 
 
 def _subject_head(subject: str, sessions: pd.DataFrame, events: pd.DataFrame, low: pd.Series,
-                  weeks_all: pd.Series, quality_floor: float, period) -> Report:
-    """The report with its title, metadata (period, sessions, devices) and caution."""
+                  weeks_all: pd.Series, quality_floor: float, period, block: str) -> Report:
+    """The report with its title, metadata (block, period, sessions, devices) and caution."""
     first, last = sessions["start_time"].min(), sessions["start_time"].max()
     meta = [
         ("Subject", subject),
+        ("About", "whole sessions" if block == SESSION_BLOCK
+                  else f"the {block} block of each session"),
         ("Period", f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
                    + (" (filtered)" if any(p is not None for p in period) else "")),
         ("Sessions", f"{len(sessions)} in {weeks_all.nunique()} ISO weeks"),
@@ -154,7 +179,8 @@ def _subject_head(subject: str, sessions: pd.DataFrame, events: pd.DataFrame, lo
         ("Devices", ", ".join(sorted({str(d) for d in sessions["device"].dropna()})) or "–"),
         ("Context events", str(len(events))),
     ]
-    return Report(kind="subject", title=f"Weekly trends: subject {subject}",
+    about = "" if block == SESSION_BLOCK else f", {block} block"
+    return Report(kind="subject", title=f"Weekly trends: subject {subject}{about}",
                   subtitle=f"{first:%Y-%m-%d} – {last:%Y-%m-%d}", meta=meta,
                   notice=("These are associations over time in consumer-EEG measurements, with "
                           "95% confidence intervals. They are not a diagnosis and do not show "
@@ -168,8 +194,9 @@ def _summary_section(trends: list[dict]) -> Section:
     if trends:
         sec.blocks.append(Block(text=[plots.pretty_unit(trend_statement(t)) for t in trends]))
         sec.blocks.append(Block(table=Table("trends", _trend_table(trends),
-                                            caption="Trend per week and change from the baseline "
-                                                    "week to the latest week")))
+                                            caption="Trend per week, the call of change, and "
+                                                    "the change from the baseline week to the "
+                                                    "latest week against its MDC")))
     else:
         sec.blocks.append(Block(text=["Not enough data: no session metrics in this period."]))
     return sec
@@ -182,11 +209,14 @@ def _trends_section(report: Report, trends: list[dict], sessions: pd.DataFrame,
     ev = events.rename(columns={})[["time", "kind", "text"]] if len(events) else None
     sec = Section("trends", "Trends per metric", intro=[
         "Dots are sessions (hollow: excluded for low quality); the band is the weekly mean's "
-        "95% CI; the dashed line is the robust (Huber) trend with its 95% CI in the legend; "
-        "dotted vertical lines are context events."])
+        "95% CI; the dashed line is the trend, with its 95% CI and the call of change in the "
+        "legend; dotted vertical lines are context events. Powers are on a log axis: a "
+        "straight line there is a constant % change per week."])
     excluded_ids = set(sessions.loc[low, "session_id"])
     for t in trends:
         sel = frame[(frame["metric"] == t["metric"]) & (frame["channel"] == t["channel"])]
+        if "block" in sel.columns:
+            sel = sel[sel["block"].astype(str) == t.get("block", SESSION_BLOCK)]
         pts = pd.DataFrame({"start_time": sel["start_time"], "value": sel["value"].astype(float),
                             "excluded": (sel["clean_fraction"].fillna(0) < quality_floor)
                             | sel["session_id"].isin(excluded_ids)})
@@ -205,8 +235,15 @@ def _trend_block(name: str, t: dict) -> Block:
     weeks = weeks.rename(columns={"ci_low": "95% CI low", "ci_high": "95% CI high",
                                   "clean_coverage": "clean"})
     unit = plots.pretty_unit(t.get("unit") or "")
-    mdc = ([f"Minimal detectable change (MDC95): {format_number(t['mdc'])}{' ' + unit if unit else ''}."]
-           if t.get("mdc") else [])
+    change_unit = "%" if t.get("scale") == "log10" else unit
+    mdc = []
+    if t.get("mdc") is not None:
+        lo, hi = t.get("mdc_ci") or (None, None)
+        sep = "" if change_unit == "%" else " "
+        ci = (f" (95% CI {format_number(lo)} to {format_number(hi)}; {t['sem_df']} df)"
+              if lo is not None and hi is not None else "")
+        mdc = [f"Minimal detectable change between two sessions (MDC95): "
+               f"{format_number(t['mdc'])}{sep + change_unit if change_unit else ''}{ci}."]
     return Block(
         figure=name, alt=f"{t['metric']} ({t['channel']}) over weeks",
         text=[plots.pretty_unit(trend_statement(t))] + mdc,
@@ -273,30 +310,49 @@ def _sessions_section(sessions: pd.DataFrame, low: pd.Series, weeks_all: pd.Seri
     return sec
 
 
-def _method_section(quality_floor: float) -> Section:
+def _method_section(quality_floor: float, trends: list[dict]) -> Section:
     """The statistics in words, with where to read more."""
+    primary = next((f"{t['metric']} ({t['channel']})" for t in trends
+                    if t.get("family") == "primary"), None)
     return Section("method", "Method", intro=[
-        "Weeks are ISO weeks (Monday–Sunday, UTC). Weekly means have Student-t 95% CIs.",
-        "The trend is a Huber M-estimate of the change per week over the sessions, with an "
-        "HC3 sandwich standard error and a t(n − 2) interval: robust to an outlier session and "
-        "honest with few sessions. It needs at least 5 sessions over 3 weeks.",
-        "The baseline change is Hedges' g from the first week to the latest week with an exact "
-        "noncentral-t 95% CI (at least 2 sessions in each).",
-        "The minimal detectable change is MDC95 = 1.96 · √2 · SEM, SEM the pooled within-week "
-        "standard deviation: changes smaller than it are within session-to-session variability.",
+        "Weeks are ISO weeks (Monday–Sunday, UTC). Weekly means have 95% CIs from the pooled "
+        "within-week standard deviation. Powers (µV²) are analysed on a log scale and their "
+        "changes given in %; relative powers, ratios, IAF, FAA and the aperiodic exponent "
+        "stay on their own scale.",
+        "The trend is the change per week from a regression that allows sessions close in time "
+        "to resemble each other (a day-to-day state that lingers, plus session noise), with a "
+        "t(weeks − 2) interval: calibrated when whole days or weeks are alike, not only when "
+        "sessions are independent. Sessions far off the trend (over 3 robust SDs) are pulled "
+        "in first, so one bad session cannot carry it. It needs at least 5 sessions over 3 "
+        "weeks.",
+        (f"The primary metric, {primary}, is tested at 5%. " if primary else "")
+        + "The other metrics form one family whose p-values are adjusted (Holm), so testing "
+        "many metrics does not manufacture changes: 'rose' or 'fell' is said only when the "
+        "adjusted p is below 0.05.",
+        "The baseline change is the difference from the first week to the latest week with its "
+        "95% CI, and Hedges' g with an exact noncentral-t 95% CI (at least 2 sessions in each). "
+        "It is read against the minimal detectable change of that difference: smaller than "
+        "it, the two weeks differ no more than session noise alone can make them.",
+        "The minimal detectable change between two sessions is MDC95 = t(0.975, df) · √2 · SEM, "
+        "SEM the pooled within-week standard deviation with its degrees of freedom and a "
+        "chi-square 95% CI.",
         f"Sessions with fewer than {100 * quality_floor:.0f}% clean epochs are excluded and "
-        "counted. Details: docs/statistics.md.",
+        "counted. Details and the simulation study behind these choices: docs/statistics.md.",
     ])
 
 
 def _trend_table(trends: list[dict]) -> pd.DataFrame:
     rows = []
-    for t, r in zip(trends, trend_rows(trends)):
+    for t, r in zip(trends, trend_rows(trends), strict=True):
         rows.append({
-            "metric": r["metric"], "channel": r["channel"], "unit": plots.pretty_unit(r["unit"]),
+            "metric": r["metric"], "channel": r["channel"],
+            "change unit": plots.pretty_unit(r["change_unit"]),
             "sessions": r["n_sessions"], "weeks": r["n_weeks"], "excluded": r["excluded"],
+            "change": r["change"], "family": r["family"],
             "slope / week": r["slope_per_week"],
             "slope 95% CI": _ci((r["slope_ci_low"], r["slope_ci_high"])),
+            "p": r["slope_p"], "p adjusted": r["slope_p_adjusted"],
+            "first → latest": r["difference"], "MDC of that": r["mdc_difference"],
             "Hedges' g": r["effect_size"], "g 95% CI": _ci((r["effect_ci_low"], r["effect_ci_high"])),
             "MDC95": r["mdc"], "status": t.get("status"),
         })
