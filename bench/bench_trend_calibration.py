@@ -11,8 +11,11 @@ across the 8 (each method's own p-value).
 
 Methods:
 
-* ``compute_trends``: today's estimator, called through ``neurofeedback.trends.compute_trends``
-  on the long frame it documents (Huber M-estimate on sessions, HC3 sandwich, t(n - 2));
+* ``compute_trends``: the library's estimator before issue 14 (Huber M-estimate on sessions,
+  HC3 sandwich, t(n - 2)), which this study was made to replace; since issue 14 it runs from its
+  verbatim copy in ``bench/_previous_trend.py`` (the library now fits the method chosen here,
+  validated in ``bench/bench_trend_validation.py``), so the tables in ``docs/statistics.md``
+  stay reproducible;
 * ``ols_weekly``: OLS of the weekly means on the weeks' mean session time, t(n_weeks - 2);
 * ``mixedlm_week_t`` / ``mixedlm_week_z``: statsmodels MixedLM (REML) with a random intercept
   per ISO week, sessions within weeks; Wald interval with t(n_weeks - 2) or normal quantiles
@@ -28,7 +31,7 @@ Methods:
 
 It prints a markdown table (with Monte Carlo standard errors sqrt(p (1 - p) / n)), the fit
 failures and warnings per method, and writes ``bench/results/trend_calibration.json``.
-Needs statsmodels (not a dependency of the library).
+Needs statsmodels (a dependency of the library since issue 14).
 """
 
 from __future__ import annotations
@@ -177,27 +180,14 @@ def fit_rlm_weekly_median(t_days, y, sm):
 
 
 def fit_compute_trends(t_days, ys):
-    """Today's estimator on a long frame with one metric per series in ``ys`` (shape (m, n))."""
-    from neurofeedback.trends import compute_trends
+    """The pre-issue-14 estimator on each series in ``ys`` (shape (m, n)), as that library ran it."""
+    from _previous_trend import previous_slope
 
-    m, n = ys.shape
-    st = START + pd.to_timedelta(t_days, unit="D")
-    frame = pd.DataFrame({
-        "subject": "sim",
-        "session_id": np.tile([f"s{i:03d}" for i in range(n)], m),
-        "start_time": np.tile(st, m),
-        "clean_fraction": 1.0,
-        "metric": np.repeat([f"m{j}" for j in range(m)], n),
-        "channel": "mean",
-        "value": ys.ravel(),
-    })
-    frame["start_time"] = pd.to_datetime(frame["start_time"], utc=True)
+    st = pd.to_datetime(START + pd.to_timedelta(t_days, unit="D"), utc=True)
     out = []
-    for r in compute_trends(frame):  # sorted by metric: m0..m7
-        if r["slope_per_week"] is None or r["slope_ci"][0] is None or r["slope_p"] is None:
-            out.append(None)
-        else:
-            out.append((r["slope_per_week"], r["slope_ci"][0], r["slope_ci"][1], r["slope_p"]))
+    for y in ys:
+        fit = previous_slope(st, y)
+        out.append(None if fit is None else (fit["slope"], fit["ci"][0], fit["ci"][1], fit["p"]))
     return out
 
 
