@@ -250,3 +250,35 @@ def test_playback_recording_carries_its_blocks(tmp_path):
     blocks = process_recording(fif).summary()["blocks"]
     assert {k: (v["onset_s"], v["duration_s"]) for k, v in blocks.items()} == {
         "eyes-open": (0.0, 12.0), "eyes-closed": (12.0, 12.0)}
+
+
+def test_alpha_vs_eyes_closed_has_the_sign_and_size_of_the_block_gains(protocol_recording):
+    """Relative alpha of a block with gain g: (B_α + a²g²) / (B + a²g²), B_α and B the aperiodic
+    power in 8–13 and 1–45 Hz (offset 100 µV²/Hz, exponent 1.5), a the channel's alpha RMS.
+    Meditation (×2) minus eyes-closed (×3) is negative on every channel; its channel mean is
+    within 0.05 (5 percentage points) of the truth (the simulated alpha bursts vary from block
+    to block: about ±0.04 per channel, ±0.015 for the mean of 8)."""
+    from neurofeedback.metrics import session_metrics
+    from neurofeedback.simulate._cohort_design import _aperiodic_band_power
+
+    rec, proc = protocol_recording
+    m = session_metrics(proc.summary())
+    d = m[m["metric"] == "alpha_vs_eyes_closed"].set_index(["block", "channel"])["value"]
+    assert set(d.index.get_level_values("block")) == {"eyes-open", "meditation"}
+    assert set(m.loc[m["metric"] == "alpha_vs_eyes_closed", "unit"]) == {"fraction"}
+    b_alpha, b_all = _aperiodic_band_power(100.0, 1.5, (8, 13)), _aperiodic_band_power(100.0, 1.5, (1, 45))
+
+    def rel(a, g):
+        return (b_alpha + (a * g) ** 2) / (b_all + (a * g) ** 2)
+
+    amps = dict(zip(rec.ch_names, [2.0, 2.0, 4.0, 4.0, 6.0, 6.0, 8.0, 8.0]))
+    for block, gain in (("meditation", 2.0), ("eyes-open", 1.0)):
+        want = {ch: rel(a, gain) - rel(a, 3.0) for ch, a in amps.items()}
+        assert all(d[block, ch] < 0 for ch in amps), d[block]
+        assert d[block, "mean"] == pytest.approx(np.mean(list(want.values())), abs=0.05)
+        posterior = [want[ch] for ch in ("P7", "P8", "O1", "O2")]
+        assert d[block, "posterior"] == pytest.approx(np.mean(posterior), abs=0.05)
+    assert d["eyes-open", "mean"] < d["meditation", "mean"]
+    # it is the difference of the blocks' own relative alpha rows
+    rel_rows = m[m["metric"] == "relative_alpha"].set_index(["block", "channel"])["value"]
+    assert d["meditation", "O1"] == pytest.approx(rel_rows["meditation", "O1"] - rel_rows["eyes-closed", "O1"])
