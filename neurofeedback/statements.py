@@ -32,11 +32,14 @@ DEFAULT_METRICS = ("relative_alpha", "absolute_alpha", "relative_theta", "ratio_
 
 def subject_trends(subject: str, *, home=None, metrics=DEFAULT_METRICS, channels=("mean",),
                    quality_floor: float = 0.5, baseline_weeks: int = 1,
-                   latest_weeks: int = 1, frame=None, tz: str = "UTC") -> list[dict]:
+                   latest_weeks: int = 1, frame=None, tz: str = "UTC",
+                   block: str | None = None) -> list[dict]:
     """Trends of one subject from the catalog (or ``frame``, its ``metrics_frame``).
 
     ``channels`` are kept as given plus, for FAA, every electrode pair (its "channel").
     ``tz`` is the time zone of the calendar weeks (see :func:`neurofeedback.trends.compute_trends`).
+    ``block`` keeps the frame's rows of that block (``"session"``: the whole-session metrics);
+    ``None`` keeps the ``"session"`` rows (a frame without a ``block`` column is used as is).
     """
     from neurofeedback.trends import compute_trends
 
@@ -44,6 +47,8 @@ def subject_trends(subject: str, *, home=None, metrics=DEFAULT_METRICS, channels
         from neurofeedback.store import Catalog
 
         frame = Catalog(home=home).metrics_frame(subject=subject)
+    if "block" in frame.columns:  # one row per session, metric and channel: one block at a time
+        frame = frame[frame["block"] == ("session" if block is None else block)]
     if frame.empty:
         return []
     chans = None

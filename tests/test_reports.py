@@ -212,7 +212,8 @@ def test_trends_json_carries_the_intercept_the_plot_draws(report_store):
     from neurofeedback.store import Catalog
 
     f = Catalog(home=home).metrics_frame(subject=subject)
-    f = f[(f["metric"] == "absolute_alpha") & (f["channel"] == "mean") & (f["clean_fraction"] >= 0.5)]
+    f = f[(f["metric"] == "absolute_alpha") & (f["channel"] == "mean") & (f["clean_fraction"] >= 0.5)
+          & (f["block"] == "session")]  # the block subject_trends analyses by default
     f = f.sort_values("start_time")
     weeks = (f["start_time"] - f["start_time"].iloc[0]).dt.total_seconds().to_numpy() / (7 * 86400)
     fit = robust_slope(weeks, f["value"].to_numpy(float))

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import NeurofeedbackError
+from ..errors import ConfigError, NeurofeedbackError
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -45,6 +45,20 @@ def user_errors(fn):
             fail(f"{where}{exc.strerror or exc}")
 
     return wrapper
+
+
+def check_block(block: str | None, subject: str, home=None) -> None:
+    """Refuse a ``--block`` the subject's stored metrics do not have (one line, exit 2)."""
+    if block is None:
+        return
+    from ..store import Catalog
+
+    valid = Catalog(home=home).blocks(subject=subject)
+    if block not in valid:
+        raise ConfigError(
+            f"Invalid value for the '--block' parameter. Allowed values are "
+            f"{', '.join(valid) if valid else '(none: no sessions of subject ' + repr(subject) + ')'}"
+            f", but got {block!r} instead.")
 
 
 def setup_logging(verbose: bool) -> None:
@@ -90,6 +104,9 @@ HomeOpt = Annotated[Path | None, typer.Option(
     "--home", help="Data home (default $NEUROFEEDBACK_HOME or ~/neurofeedback).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")]
+BlockOpt = Annotated[str | None, typer.Option(
+    "--block", help="The metrics of one block: a block label such as meditation or eyes-closed, or "
+                    "'session' for the whole-session values.")]
 
 # how ``record`` and ``feedback`` reach a board
 SerialPortOpt = Annotated[str | None, typer.Option("--serial-port", help="Serial port (Cyton, Ganglion dongle).")]

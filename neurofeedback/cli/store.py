@@ -19,7 +19,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..errors import ConfigError
-from ._shared import HomeOpt, JsonOpt, VerboseOpt, configure_flows, fmt, home_str, out, setup_logging, user_errors
+from ._shared import (
+    BlockOpt,
+    HomeOpt,
+    JsonOpt,
+    VerboseOpt,
+    check_block,
+    configure_flows,
+    fmt,
+    home_str,
+    out,
+    setup_logging,
+    user_errors,
+)
 
 #: ``neurofeedback event add|list`` (registered as ``event`` by :mod:`neurofeedback.cli`).
 event_app = typer.Typer(help="Context events on a subject's timeline (notes, practice, therapy).",
@@ -180,6 +192,7 @@ def trends(
     tz: Annotated[str, typer.Option(
         "--tz", help="Time zone of the calendar weeks, e.g. Europe/Berlin (a session at 00:30 on "
                      "Monday there is on Sunday in UTC).")] = "UTC",
+    block: BlockOpt = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ):
@@ -194,19 +207,22 @@ def trends(
     if frame.empty:
         raise ConfigError(f"no sessions for subject {subject!r} in the store; import recordings "
                           "with 'neurofeedback process PATH'")
+    check_block(block, subject, home)
     metrics = list(metric) if metric else list(DEFAULT_METRICS)
-    unknown = sorted(set(metrics) - set(frame["metric"]))
+    have = frame if block is None else frame[frame["block"] == block]
+    unknown = sorted(set(metrics) - set(have["metric"]))
     if unknown:
         raise ConfigError(f"Invalid value for the '--metric' parameter. Allowed values are "
-                          f"{', '.join(sorted(set(frame['metric'])))}, but got {', '.join(unknown)} instead.")
+                          f"{', '.join(sorted(set(have['metric'])))}, but got {', '.join(unknown)} instead.")
     chans = [c.strip() for c in channels.split(",") if c.strip()] if channels else ["mean"]
     result = subject_trends(subject, metrics=metrics, channels=chans, quality_floor=quality_floor,
                             baseline_weeks=baseline_weeks, latest_weeks=latest_weeks, frame=frame,
-                            tz=tz)
+                            tz=tz, block=block)
     if as_json:
         typer.echo(json.dumps(result, allow_nan=False))
         return
-    t = Table(title=f"Weekly trends of {subject} (95% CIs; sessions below {quality_floor:g} clean "
+    of = f"{subject}, block {block}" if block is not None else subject
+    t = Table(title=f"Weekly trends of {of} (95% CIs; sessions below {quality_floor:g} clean "
                     "excluded)", title_justify="left")
     for c in ("metric (channel)", "n (weeks)", "excl.", "slope / week [95% CI]",
               "Hedges' g [95% CI]", "MDC95"):
