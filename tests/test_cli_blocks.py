@@ -160,3 +160,18 @@ finally:
     seen = json.loads(r.stdout.strip().splitlines()[-1])
     assert seen["report"] == {"home": str(home), "block": "meditation"}
     assert ["relative_alpha", "mean", pytest.approx(0.51)] in seen["trends"]
+
+
+def test_inspect_shows_the_blocks():
+    sample = ROOT / "sample_data"
+    res = runner.invoke(app, ["inspect", str(sample / "cyton_meditation.csv"), "--json"])
+    assert res.exit_code == 0, res.output
+    blocks = json.loads(res.stdout)["blocks"]
+    assert list(blocks) == ["eyes-open", "eyes-closed", "meditation"]
+    res = runner.invoke(app, ["inspect", str(sample / "muse_eyes_open_closed.csv")],
+                        env={"COLUMNS": "120"})
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.stdout.split())
+    assert "Blocks: epochs lying wholly inside each block" in text
+    assert "marker/2 │ 30, 90 │ 60 │ 28/28 (100%)" in text
+    assert "marker/1: no values, too few clean epochs: 4 of 28" in text
