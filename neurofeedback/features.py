@@ -29,8 +29,7 @@ inside the block; ``""`` when it lies in none), and the summary's ``blocks`` giv
 same values as the session, computed in the same way from the clean epochs of that block only.
 A block with fewer than ``blocks.min_clean_epochs`` clean epochs (``pipeline.yaml``, default 5:
 at least 12 s of distinct clean data, as 4-s epochs overlap by half) gets no values and a
-``reason``. The whole-session
-values do not depend on the blocks.
+``reason``. The whole-session values do not depend on the blocks.
 """
 
 from __future__ import annotations
@@ -280,7 +279,7 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
     bad_channels : sequence of str
         Channels whose rows are kept in the table with ``clean=False`` and whose session
         values are ``None``.
-    blocks : sequence of (float, float, str)
+    blocks : sequence of (float, float, str) | None
         ``(onset_s, duration_s, label)`` stretches of the recording's blocks, onsets in seconds
         from the first sample (:func:`neurofeedback.blocks.block_spans`); default none.
     settings : Settings | None
@@ -309,6 +308,7 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
     clean = np.ones(starts.size, bool) if clean_epochs is None else np.asarray(clean_epochs, bool)
     bad_set = set(bad_channels)
     ch_good = np.array([c not in bad_set for c in ch_names])
+    blocks = list(blocks or ())
     labels = epoch_blocks(blocks, starts, int(round(ep.length_s * sfreq)), sfreq)
     psd, freqs, weights = _epoch_psd(data_uv, sfreq, starts, settings)
     table = _epoch_table(psd @ weights, starts / sfreq, ch_names, clean, ch_good, labels, settings)
