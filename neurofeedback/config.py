@@ -47,6 +47,7 @@ from .errors import ConfigError
 __all__ = [
     "PACKAGE_CONFIGS",
     "BandSettings",
+    "BlockSettings",
     "EpochSettings",
     "FeatureSettings",
     "PreprocessingSettings",
@@ -529,6 +530,25 @@ class FeatureSettings(_ConfigModel):
     )
 
 
+def _min_epochs(value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise invalid("It must be an integer >= 1", got=value)
+    return value
+
+
+class BlockSettings(_ConfigModel):
+    """Per-block values (see :mod:`neurofeedback.blocks`).
+
+    Attributes
+    ----------
+    min_clean_epochs : int
+        Fewest clean epochs of a block for its values; below it the block has no values and a
+        reason.
+    """
+
+    min_clean_epochs: Annotated[int, BeforeValidator(_min_epochs)] = 5
+
+
 class _PipelineSettings(_ConfigModel):
     """The sections of ``pipeline.yaml`` (validated on their own, so its keys are checked)."""
 
@@ -536,6 +556,7 @@ class _PipelineSettings(_ConfigModel):
     epochs: EpochSettings = Field(default_factory=EpochSettings)
     spectral: SpectralSettings = Field(default_factory=SpectralSettings)
     features: FeatureSettings = Field(default_factory=FeatureSettings)
+    blocks: BlockSettings = Field(default_factory=BlockSettings)
 
     @model_validator(mode="after")
     def _segment_fits_epoch(self):
@@ -545,7 +566,7 @@ class _PipelineSettings(_ConfigModel):
         return self
 
 
-_SECTIONS = ("bands", "preprocessing", "epochs", "spectral", "features")
+_SECTIONS = ("bands", "preprocessing", "epochs", "spectral", "features", "blocks")
 
 
 class Settings(_PipelineSettings):
@@ -558,6 +579,7 @@ class Settings(_PipelineSettings):
     epochs : EpochSettings
     spectral : SpectralSettings
     features : FeatureSettings
+    blocks : BlockSettings
     """
 
     bands: BandSettings = Field(default_factory=BandSettings)

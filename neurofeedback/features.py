@@ -22,6 +22,14 @@ Definitions (units in every output's provenance):
 
 Session values summarise the clean epochs only: the clean epochs' PSDs are averaged and the
 session features are computed from that mean spectrum.
+
+**Blocks** (eyes-open, eyes-closed, meditation, …; found in the annotations by
+:mod:`neurofeedback.blocks`): every epoch row carries the ``block`` it lies in (its whole span
+inside the block; ``""`` when it lies in none), and the summary's ``blocks`` gives each block the
+same values as the session, computed in the same way from the clean epochs of that block only.
+A block with fewer than ``blocks.min_clean_epochs`` clean epochs (``pipeline.yaml``, default 5:
+at least 12 s of distinct clean data, as 4-s epochs overlap by half) gets no values and a
+``reason``. The whole-session values do not depend on the blocks.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import mne
 import numpy as np
 import pandas as pd
 
+from .blocks import NO_BLOCK, block_spans, epoch_blocks
 from .config import Settings, load_settings
 from .spectral import band_weights, epoch_starts, welch_epochs
 
@@ -50,8 +59,10 @@ __all__ = [
 
 EPOCH_COLUMNS = (
     "epoch", "onset_s", "duration_s", "channel", "band",
-    "absolute_uv2", "relative", "log10_uv2", "clean",
+    "absolute_uv2", "relative", "log10_uv2", "clean", "block",
 )
+#: The per-channel values of a session summary, and of each of its blocks.
+VALUE_KEYS = ("band_power", "ratios", "iaf_hz", "iaf_cog_hz", "faa", "aperiodic")
 
 
 def aperiodic_fit(freqs, psd, *, freq_range=(2.0, 40.0), max_iter: int = 10):
@@ -227,8 +238,9 @@ class SessionFeatures:
     ----------
     epochs : pandas.DataFrame
         Long table, one row per epoch × channel × band: ``epoch, onset_s, duration_s, channel,
-        band, absolute_uv2, relative, log10_uv2, clean`` (rejected epochs kept with
-        ``clean=False`` so the timeline is complete).
+        band, absolute_uv2, relative, log10_uv2, clean, block`` (rejected epochs kept with
+        ``clean=False`` so the timeline is complete; ``block`` is the label of the block the
+        epoch lies wholly in, ``""`` for none: see :mod:`neurofeedback.blocks`).
     summary : dict
         Session values (JSON-serialisable; see :func:`compute_features_array`).
     psd : ndarray, shape (n_channels, n_freqs)
@@ -250,7 +262,7 @@ def _none_if_nan(x):
 
 
 def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, starts=None,
-                           bad_channels=(), settings: Settings | None = None):
+                           bad_channels=(), blocks=(), settings: Settings | None = None):
     """Per-epoch and session features from a preprocessed array (the pure core).
 
     Parameters
@@ -267,15 +279,24 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
     bad_channels : sequence of str
         Channels whose rows are kept in the table with ``clean=False`` and whose session
         values are ``None``.
+    blocks : sequence of (float, float, str) | None
+        ``(onset_s, duration_s, label)`` stretches of the recording's blocks, onsets in seconds
+        from the first sample (:func:`neurofeedback.blocks.block_spans`); default none.
     settings : Settings | None
 
     Returns
     -------
     epochs : pandas.DataFrame
+        :data:`EPOCH_COLUMNS`.
     summary : dict
-        ``epoch_s, step_s, n_epochs, n_clean_epochs, bands, band_power {absolute, relative,
-        log10}, ratios, iaf_hz, iaf_cog_hz, faa, aperiodic``; per-channel values are ``None``
-        for bad channels or when there is no clean epoch.
+        ``epoch_s, step_s, n_epochs, n_clean_epochs, bands, broadband, band_power {absolute,
+        relative, log10}, ratios, iaf_hz, iaf_cog_hz, faa, aperiodic, blocks``; per-channel
+        values are ``None`` for bad channels or when there is no clean epoch. ``blocks`` maps
+        each block label (in order of first onset) to ``onset_s`` (first stretch, s),
+        ``duration_s`` (all its stretches, s), ``spans`` (``[[onset_s, duration_s], …]``),
+        ``n_epochs``, ``n_clean_epochs``, ``clean_fraction`` (``None`` without epochs),
+        ``reason`` (why there are no values, else ``None``) and the same value keys as the
+        session (:data:`VALUE_KEYS`), computed from the block's clean epochs, or ``None``.
     psd : ndarray, shape (n_channels, n_freqs)
     freqs : ndarray
     """
@@ -287,9 +308,13 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
     clean = np.ones(starts.size, bool) if clean_epochs is None else np.asarray(clean_epochs, bool)
     bad_set = set(bad_channels)
     ch_good = np.array([c not in bad_set for c in ch_names])
+    blocks = list(blocks or ())
+    labels = epoch_blocks(blocks, starts, int(round(ep.length_s * sfreq)), sfreq)
     psd, freqs, weights = _epoch_psd(data_uv, sfreq, starts, settings)
-    table = _epoch_table(psd @ weights, starts / sfreq, ch_names, clean, ch_good, settings)
+    table = _epoch_table(psd @ weights, starts / sfreq, ch_names, clean, ch_good, labels, settings)
     summary, mpsd = _session_summary(psd, freqs, weights, clean, ch_names, ch_good, settings)
+    summary["blocks"] = _block_summaries(psd, freqs, weights, clean, labels, blocks, ch_names,
+                                         ch_good, settings)
     return table, summary, mpsd, freqs
 
 
@@ -316,11 +341,13 @@ def _epoch_psd(data_uv, sfreq, starts, settings: Settings):
     return psd, freqs, weights
 
 
-def _epoch_table(power, onsets_s, ch_names, clean, ch_good, settings: Settings) -> pd.DataFrame:
+def _epoch_table(power, onsets_s, ch_names, clean, ch_good, labels,
+                 settings: Settings) -> pd.DataFrame:
     """The per-epoch long table (:data:`EPOCH_COLUMNS`) from the band powers of each epoch.
 
     ``power`` has shape (n_epochs, n_channels, n_bands + 1), the last band the broadband range;
-    a row is clean when its epoch is clean and its channel good.
+    a row is clean when its epoch is clean and its channel good; ``labels`` (n_epochs,) is the
+    block of each epoch.
     """
     absolute = power[..., :-1]
     total = power[..., -1:]
@@ -342,7 +369,16 @@ def _epoch_table(power, onsets_s, ch_names, clean, ch_good, settings: Settings) 
         "relative": relative.reshape(-1),
         "log10_uv2": log_abs.reshape(-1),
         "clean": (clean[:, None] & ch_good[None, :]).repeat(n_b, axis=1).reshape(-1),
+        "block": _block_column(labels, n_ch * n_b),
     })
+
+
+def _block_column(labels, repeat: int) -> pd.Categorical:
+    """The ``block`` column: each epoch's label repeated for its rows, categories ``""`` first
+    and then the blocks in order of appearance."""
+    cats = list(dict.fromkeys([NO_BLOCK, *labels]))
+    codes = np.array([cats.index(v) for v in labels], dtype=np.int32)
+    return pd.Categorical.from_codes(np.repeat(codes, repeat), categories=cats)
 
 
 def _session_summary(psd, freqs, weights, clean, ch_names, ch_good, settings: Settings):
@@ -351,14 +387,62 @@ def _session_summary(psd, freqs, weights, clean, ch_names, ch_good, settings: Se
     Per-channel values are None for bad channels and when no epoch is clean (the mean PSD is
     then NaN).
     """
-    ep, bs, fs = settings.epochs, settings.bands, settings.features
-    n_ch = len(ch_names)
+    ep, bs = settings.epochs, settings.bands
     n_clean = int(clean.sum())
-    if n_clean:
-        mpsd = psd[clean].mean(axis=0)
+    if not n_clean:
+        logger.warning("No clean epoch: session values are undefined.")
+    values, mpsd = _spectral_values(psd, freqs, weights, clean, ch_names, ch_good, settings)
+    summary = {
+        "epoch_s": ep.length_s,
+        "step_s": ep.step_s,
+        "n_epochs": int(psd.shape[0]),
+        "n_clean_epochs": n_clean,
+        "bands": bs.as_dict(),
+        "broadband": list(bs.broadband),
+        **values,
+    }
+    return summary, mpsd
+
+
+def _block_summaries(psd, freqs, weights, clean, labels, spans, ch_names, ch_good,
+                     settings: Settings) -> dict:
+    """The ``blocks`` of the summary (see :func:`compute_features_array`)."""
+    need = settings.blocks.min_clean_epochs
+    out: dict[str, dict] = {}
+    for onset, dur, label in spans:
+        entry = out.setdefault(label, {"onset_s": float(onset), "duration_s": 0.0, "spans": []})
+        entry["duration_s"] += float(dur)
+        entry["spans"].append([float(onset), float(dur)])
+    for label, entry in out.items():
+        inside = labels == label
+        n_ep, n_clean = int(inside.sum()), int((inside & clean).sum())
+        entry.update(n_epochs=n_ep, n_clean_epochs=n_clean,
+                     clean_fraction=(n_clean / n_ep) if n_ep else None, reason=None)
+        if n_clean < need:
+            entry["reason"] = (
+                f"too few clean epochs: {n_clean} of {n_ep} (a block's values need >= {need}"
+                + (")" if n_ep else f"; no {settings.epochs.length_s:g}-s epoch lies wholly "
+                                    "inside it)"))
+            entry.update({k: None for k in VALUE_KEYS})
+            continue
+        values, _ = _spectral_values(psd, freqs, weights, inside & clean, ch_names, ch_good,
+                                     settings)
+        entry.update(values)
+    return out
+
+
+def _spectral_values(psd, freqs, weights, mask, ch_names, ch_good, settings: Settings):
+    """The :data:`VALUE_KEYS` from the mean PSD of the epochs in ``mask``; ``(values, mean_psd)``.
+
+    Per-channel values are None for bad channels and when ``mask`` selects no epoch.
+    """
+    bs, fs = settings.bands, settings.features
+    n_ch = len(ch_names)
+    n_sel = int(mask.sum())
+    if n_sel:
+        mpsd = psd[mask].mean(axis=0)
     else:
         mpsd = np.full((n_ch, freqs.size), np.nan)
-        logger.warning("No clean epoch: session values are undefined.")
     s_power = mpsd @ weights
     s_abs, s_tot = s_power[:, :-1], s_power[:, -1]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -369,7 +453,7 @@ def _session_summary(psd, freqs, weights, clean, ch_names, ch_good, settings: Se
         exponent=expo, offset=offs,
     )
     names = list(bs.names)
-    valid = [ch_good[i] and n_clean > 0 for i in range(n_ch)]
+    valid = [ch_good[i] and n_sel > 0 for i in range(n_ch)]
 
     def per_channel(values_fn):
         return {ch: (values_fn(i) if valid[i] else None) for i, ch in enumerate(ch_names)}
@@ -388,13 +472,7 @@ def _session_summary(psd, freqs, weights, clean, ch_names, ch_good, settings: Se
     if alpha_idx is not None:
         alpha = {ch: s_abs[i, alpha_idx] for i, ch in enumerate(ch_names) if valid[i]}
         faa = frontal_alpha_asymmetry(alpha, fs.faa_pairs)
-    summary = {
-        "epoch_s": ep.length_s,
-        "step_s": ep.step_s,
-        "n_epochs": int(psd.shape[0]),
-        "n_clean_epochs": n_clean,
-        "bands": bs.as_dict(),
-        "broadband": list(bs.broadband),
+    values = {
         "band_power": {
             "absolute": per_channel(lambda i: {b: _none_if_nan(s_abs[i, j]) for j, b in enumerate(names)}),
             "relative": per_channel(lambda i: {b: _none_if_nan(s_rel[i, j]) for j, b in enumerate(names)}),
@@ -407,7 +485,7 @@ def _session_summary(psd, freqs, weights, clean, ch_names, ch_good, settings: Se
         "faa": faa,
         "aperiodic": per_channel(lambda i: {"exponent": _none_if_nan(expo[i]), "offset": _none_if_nan(offs[i])}),
     }
-    return summary, mpsd
+    return values, mpsd
 
 
 def compute_features(raw: mne.io.BaseRaw, settings: Settings | None = None, *, provenance=None,
@@ -441,9 +519,10 @@ def compute_features(raw: mne.io.BaseRaw, settings: Settings | None = None, *, p
                           step_s=settings.epochs.step_s)
     n_len = int(round(settings.epochs.length_s * sfreq))
     clean = clean_epoch_mask(raw.annotations, starts, n_len, sfreq, first_time=raw.first_time)
+    blocks = block_spans(raw.annotations, sfreq, raw.n_times, first_time=raw.first_time)
     table, summary, psd, freqs = compute_features_array(
         data_uv, sfreq, ch_names, clean_epochs=clean, starts=starts,
-        bad_channels=raw.info["bads"], settings=settings,
+        bad_channels=raw.info["bads"], blocks=blocks, settings=settings,
     )
     return SessionFeatures(epochs=table, summary=summary, psd=psd, freqs=freqs,
                            provenance=dict(provenance or {}))

@@ -1,36 +1,79 @@
 """Session-level metrics in long form: the rows the catalog stores and the trends analyse.
 
-One row per (metric, channel) of a session summary (:meth:`ProcessedRecording.summary`):
+One row per (block, metric, channel) of a session summary (:meth:`ProcessedRecording.summary`):
+``block`` is ``"session"`` for the whole-session values (every clean epoch of the recording) and
+a block label (``eyes-open``, ``eyes-closed``, ``meditation``, …; see :mod:`neurofeedback.blocks`)
+for the values of that block's clean epochs. A block with too few clean epochs has no rows.
 
-========================  =================  ==========================================
-metric                    channel            unit
-========================  =================  ==========================================
-``relative_<band>``       each EEG, ``mean``  fraction of broadband power
-``absolute_<band>``       each EEG, ``mean``  µV²
-``log10_<band>``          each EEG, ``mean``  log10(µV²)
-``ratio_<a>_<b>``         each EEG, ``mean``  ratio of absolute powers (``alpha/theta`` →
-                                             ``ratio_alpha_theta``)
-``iaf``, ``iaf_cog``      each EEG, ``mean``  Hz (channels without a clear peak are absent)
-``aperiodic_exponent``    each EEG, ``mean``  1/f exponent (unitless)
-``aperiodic_offset``      each EEG, ``mean``  log10(µV²/Hz)
-``faa``                   the pair, e.g.      ln(µV²) difference, right − left
-                          ``F4/F3``
-========================  =================  ==========================================
+=========================  ======================  ==========================================
+metric                     channel                 unit
+=========================  ======================  ==========================================
+``relative_<band>``        each EEG, ``mean``,     fraction of broadband power
+                           ``posterior``
+``absolute_<band>``        as above                µV²
+``log10_<band>``           as above                log10(µV²)
+``ratio_<a>_<b>``          as above                ratio of absolute powers (``alpha/theta`` →
+                                                   ``ratio_alpha_theta``)
+``iaf``, ``iaf_cog``       as above                Hz (channels without a clear peak are absent)
+``aperiodic_exponent``     as above                1/f exponent (unitless)
+``aperiodic_offset``       as above                log10(µV²/Hz)
+``faa``                    the pair, e.g.          ln(µV²) difference, right − left
+                           ``F4/F3``
+``alpha_vs_eyes_closed``   each EEG, ``mean``,     fraction (a difference of relative alpha,
+                           ``posterior``           said in percentage points); block rows only
+``feedback_*``             the protocol            see :data:`METRIC_UNITS`; session rows only
+=========================  ======================  ==========================================
 
-``mean`` is the average over the session's good channels of the per-channel values (channels
-marked bad are not in the summary's per-channel values with a finite value, or are skipped
-here).
+``mean`` is the average over the good channels of the per-channel values (channels marked bad
+have no value in the summary, or are skipped here). ``posterior`` is the average over the good
+posterior channels present: those of the shipped ``alpha-up`` protocol
+(``neurofeedback/configs/protocols/alpha-up.yaml``: O1, O2, Oz, PO3/4/7/8, POz, Pz, P3/4/7/8, and
+on a Muse TP9/TP10, the sites where alpha is largest; :func:`posterior_channels`), so the
+metric and the feedback use one list. It is absent when no posterior channel is present.
+
+**Meditation alpha against the same session's eyes-closed rest** (``alpha_vs_eyes_closed``):
+for each block other than ``eyes-closed`` that has values, per channel, relative alpha in the
+block minus relative alpha in the ``eyes-closed`` block of the same session, where both have a
+value; ``mean`` and ``posterior`` average these per-channel differences. A positive value means
+more alpha (as a share of 1–45 Hz power) than at eyes-closed rest. Why a difference within the
+session: a session's alpha mixes the trait (the person's resting alpha, which long practice may
+change; Cahn & Polich, 2006, separate such "trait" changes of the baseline EEG from the "state"
+changes during practice) with the day (electrode contact, sleep, time of day) and with the
+state the practice induces. What the session's two blocks share cancels in their difference,
+which leaves the state change of the practice against rest. The eyes-closed block is the
+baseline because meditation is usually practised with eyes closed, and closing the eyes alone
+raises posterior alpha markedly (the Berger effect), which an eyes-open baseline would count as
+meditation. Relative rather than absolute power, because a fraction of the broadband power
+ignores overall amplitude changes (contact, skin) within the session. Both reviews report alpha
+power changes during meditation against rest as a frequent finding (mostly increases, varying
+with practice and study), so the sign is data, not a target.
+
+References: Cahn, B. R., & Polich, J. (2006). Meditation states and traits: EEG, ERP, and
+neuroimaging studies. *Psychological Bulletin*, 132(2), 180–211. Lomas, T., Ivtzan, I., &
+Fu, C. H. Y. (2015). A systematic review of the neurophysiology of mindfulness on EEG
+oscillations. *Neuroscience & Biobehavioral Reviews*, 57, 401–410.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pandas as pd
 
-__all__ = ["METRIC_UNITS", "metric_unit", "session_metrics"]
+from .blocks import EYES_CLOSED, SESSION
+from .config import PACKAGE_CONFIGS, read_yaml_mapping
+
+__all__ = ["BLOCK_COLUMNS", "METRIC_COLUMNS", "METRIC_UNITS", "block_table", "metric_unit",
+           "posterior_channels", "session_metrics"]
 
 MEAN_CHANNEL = "mean"
+POSTERIOR_CHANNEL = "posterior"
+#: The columns of :func:`session_metrics`.
+METRIC_COLUMNS = ("metric", "channel", "value", "unit", "block")
+#: The columns of :func:`block_table`.
+BLOCK_COLUMNS = ("block", "onset_s", "duration_s", "n_epochs", "n_clean_epochs", "clean_fraction",
+                 "reason")
 
 METRIC_UNITS = {
     "relative": "fraction",
@@ -42,11 +85,28 @@ METRIC_UNITS = {
     "aperiodic_exponent": "1",
     "aperiodic_offset": "log10(uV^2/Hz)",
     "faa": "ln(uV^2)",
+    "alpha_vs_eyes_closed": "fraction",
     "feedback_reward_rate": "fraction",
     "feedback_time_above_s": "s",
     "feedback_metric_change": "",
     "feedback_metric_change_pct": "%",
 }
+
+
+@functools.lru_cache(maxsize=1)
+def posterior_channels() -> tuple[str, ...]:
+    """The posterior channels: those of the shipped ``alpha-up`` protocol, in its order.
+
+    Read from the package's own ``configs/protocols/alpha-up.yaml`` (not a
+    ``$NEUROFEEDBACK_CONFIGS`` copy), so the stored ``posterior`` rows mean the same in every
+    catalog of a version.
+
+    Returns
+    -------
+    channels : tuple of str
+    """
+    path = PACKAGE_CONFIGS / "protocols" / "alpha-up.yaml"
+    return tuple(str(c) for c in read_yaml_mapping(path, kind="protocol")["channels"])
 
 
 def metric_unit(metric: str) -> str:
@@ -61,7 +121,7 @@ def _finite(v) -> bool:
 
 
 def session_metrics(summary: dict) -> pd.DataFrame:
-    """Flatten a session summary into long-form metric rows.
+    """Flatten a session summary into long-form metric rows, for the session and its blocks.
 
     Parameters
     ----------
@@ -71,41 +131,15 @@ def session_metrics(summary: dict) -> pd.DataFrame:
     Returns
     -------
     metrics : pandas.DataFrame
-        Columns ``metric, channel, value, unit``; finite values only; a ``mean`` row per
-        per-channel metric (average over the channels with a finite value).
+        Columns :data:`METRIC_COLUMNS` (``metric, channel, value, unit, block``); finite values
+        only; ``block`` is ``"session"`` for the whole-session rows, else the block's label
+        (blocks without values have no rows). Per-channel metrics get a ``mean`` row (average
+        over the channels with a finite value) and a ``posterior`` row (average over the
+        posterior ones among them, when any); ``alpha_vs_eyes_closed`` rows for each block but
+        ``eyes-closed`` when both blocks have values.
     """
     bads = set(summary.get("bad_channels") or ())
-    rows: list[tuple[str, str, float]] = []
-
-    def per_channel(metric: str, values: dict) -> None:
-        good = []
-        for ch, v in values.items():
-            if ch in bads or not _finite(v):
-                continue
-            rows.append((metric, ch, float(v)))
-            good.append(float(v))
-        if good:
-            rows.append((metric, MEAN_CHANNEL, sum(good) / len(good)))
-
-    bp = summary.get("band_power") or {}
-    for kind in ("relative", "absolute", "log10"):
-        table = {ch: v for ch, v in (bp.get(kind) or {}).items() if v}  # bad channels: None
-        bands = list(dict.fromkeys(b for ch in table.values() for b in ch))
-        for band in bands:
-            per_channel(f"{kind}_{band}", {ch: vals.get(band) for ch, vals in table.items()})
-    ratios = {ch: v for ch, v in (summary.get("ratios") or {}).items() if v}
-    names = list(dict.fromkeys(r for ch in ratios.values() for r in ch))
-    for name in names:
-        metric = "ratio_" + name.replace("/", "_")
-        per_channel(metric, {ch: vals.get(name) for ch, vals in ratios.items()})
-    per_channel("iaf", summary.get("iaf_hz") or {})
-    per_channel("iaf_cog", summary.get("iaf_cog_hz") or {})
-    ap = summary.get("aperiodic") or {}
-    per_channel("aperiodic_exponent", {ch: (v or {}).get("exponent") for ch, v in ap.items()})
-    per_channel("aperiodic_offset", {ch: (v or {}).get("offset") for ch, v in ap.items()})
-    for pair, v in (summary.get("faa") or {}).items():
-        if _finite(v):
-            rows.append(("faa", pair, float(v)))
+    rows = [(m, ch, v, SESSION) for m, ch, v in _value_rows(summary, bads)]
     fb = summary.get("feedback") or {}
     if fb:
         name = str(fb.get("protocol") or "feedback")
@@ -114,7 +148,104 @@ def session_metrics(summary: dict) -> pd.DataFrame:
                             ("metric_change", "feedback_metric_change"),
                             ("metric_change_pct", "feedback_metric_change_pct")):
             if _finite(fb.get(key)):
-                rows.append((metric, name, float(fb[key])))
-    df = pd.DataFrame(rows, columns=["metric", "channel", "value"])
+                rows.append((metric, name, float(fb[key]), SESSION))
+    blocks = {label: b for label, b in (summary.get("blocks") or {}).items()
+              if isinstance(b, dict) and b.get("band_power")}
+    for label, b in blocks.items():
+        rows += [(m, ch, v, label) for m, ch, v in _value_rows(b, bads)]
+    ec = blocks.get(EYES_CLOSED)
+    if ec is not None:
+        ec_alpha = _relative_alpha(ec)
+        for label, b in blocks.items():
+            if label == EYES_CLOSED:
+                continue
+            alpha = _relative_alpha(b)
+            diff = {ch: alpha[ch] - ec_alpha[ch] for ch in alpha if ch in ec_alpha}
+            rows += [(m, ch, v, label) for m, ch, v in
+                     _per_channel("alpha_vs_eyes_closed", diff, bads)]
+    df = pd.DataFrame(rows, columns=["metric", "channel", "value", "block"])
     df["unit"] = [metric_unit(m) for m in df["metric"]]
-    return df
+    return df[list(METRIC_COLUMNS)]
+
+
+def _relative_alpha(values: dict) -> dict:
+    """``{channel: relative alpha}`` of a summary (or block) where finite."""
+    rel = (values.get("band_power") or {}).get("relative") or {}
+    out = {}
+    for ch, bands in rel.items():
+        v = (bands or {}).get("alpha")
+        if _finite(v):
+            out[ch] = float(v)
+    return out
+
+
+def _per_channel(metric: str, values: dict, bads) -> list[tuple[str, str, float]]:
+    """Rows of one per-channel metric: each good channel with a finite value, then ``mean`` and
+    ``posterior`` (when a posterior channel is among them)."""
+    rows, good, posterior = [], [], []
+    wanted = {c.upper() for c in posterior_channels()}
+    for ch, v in values.items():
+        if ch in bads or not _finite(v):
+            continue
+        rows.append((metric, ch, float(v)))
+        good.append(float(v))
+        if str(ch).upper() in wanted:
+            posterior.append(float(v))
+    if good:
+        rows.append((metric, MEAN_CHANNEL, sum(good) / len(good)))
+    if posterior:
+        rows.append((metric, POSTERIOR_CHANNEL, sum(posterior) / len(posterior)))
+    return rows
+
+
+def _value_rows(values: dict, bads) -> list[tuple[str, str, float]]:
+    """``(metric, channel, value)`` rows of the value keys of a summary or of one block."""
+    rows: list[tuple[str, str, float]] = []
+    bp = values.get("band_power") or {}
+    for kind in ("relative", "absolute", "log10"):
+        table = {ch: v for ch, v in (bp.get(kind) or {}).items() if v}  # bad channels: None
+        bands = list(dict.fromkeys(b for ch in table.values() for b in ch))
+        for band in bands:
+            rows += _per_channel(f"{kind}_{band}", {ch: vals.get(band) for ch, vals in table.items()},
+                                 bads)
+    ratios = {ch: v for ch, v in (values.get("ratios") or {}).items() if v}
+    names = list(dict.fromkeys(r for ch in ratios.values() for r in ch))
+    for name in names:
+        metric = "ratio_" + name.replace("/", "_")
+        rows += _per_channel(metric, {ch: vals.get(name) for ch, vals in ratios.items()}, bads)
+    rows += _per_channel("iaf", values.get("iaf_hz") or {}, bads)
+    rows += _per_channel("iaf_cog", values.get("iaf_cog_hz") or {}, bads)
+    ap = values.get("aperiodic") or {}
+    rows += _per_channel("aperiodic_exponent", {ch: (v or {}).get("exponent") for ch, v in ap.items()},
+                         bads)
+    rows += _per_channel("aperiodic_offset", {ch: (v or {}).get("offset") for ch, v in ap.items()},
+                         bads)
+    for pair, v in (values.get("faa") or {}).items():
+        if _finite(v):
+            rows.append(("faa", pair, float(v)))
+    return rows
+
+
+def block_table(summary: dict) -> pd.DataFrame:
+    """The blocks of a session summary, one row each (what the catalog's ``session_blocks`` holds).
+
+    Parameters
+    ----------
+    summary : dict
+        :meth:`neurofeedback.process.ProcessedRecording.summary`.
+
+    Returns
+    -------
+    blocks : pandas.DataFrame
+        Columns :data:`BLOCK_COLUMNS`: ``block``, ``onset_s`` (s from the first sample; the
+        first stretch of a recurring block), ``duration_s`` (s, all its stretches),
+        ``n_epochs``, ``n_clean_epochs``, ``clean_fraction`` (NaN without epochs) and
+        ``reason`` (why the block has no metric rows, else ``None``), in summary order.
+    """
+    rows = []
+    for label, b in (summary.get("blocks") or {}).items():
+        cf = b.get("clean_fraction")
+        rows.append((str(label), float(b["onset_s"]), float(b["duration_s"]), int(b["n_epochs"]),
+                     int(b["n_clean_epochs"]), float("nan") if cf is None else float(cf),
+                     b.get("reason")))
+    return pd.DataFrame(rows, columns=list(BLOCK_COLUMNS))

@@ -53,7 +53,13 @@ class ProcessedRecording:
     timings: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
-        """Return the JSON-serialisable session summary (the ``inspect --json`` object)."""
+        """Return the JSON-serialisable session summary (the ``inspect --json`` object).
+
+        The whole-session values (``band_power``, ``ratios``, ``iaf_hz``, ``iaf_cog_hz``,
+        ``faa``, ``aperiodic``) come from all clean epochs; ``blocks`` holds the same values per
+        block from that block's clean epochs, with its onset, duration, epoch counts and clean
+        fraction (see :func:`neurofeedback.features.compute_features_array`).
+        """
         raw = self.raw
         meas = raw.info["meas_date"]
         s = self.features.summary
@@ -82,6 +88,7 @@ class ProcessedRecording:
             "iaf_cog_hz": s["iaf_cog_hz"],
             "faa": s["faa"],
             "aperiodic": s["aperiodic"],
+            "blocks": s["blocks"],
             "quality": _quality_records(self.quality),
             "annotations": _annotation_counts(raw.annotations),
             "provenance": self.features.provenance,

@@ -48,8 +48,8 @@ def build_provenance(settings: Settings, *, input_path=None, input_sha256=None, 
     Returns
     -------
     provenance : dict
-        ``bands, broadband, epochs, spectral, preprocessing, units, software, input, config_hash,
-        created``.
+        ``bands, broadband, epochs, spectral, preprocessing, features, blocks, units, software,
+        input, config_hash, created``.
     """
     sha = input_sha256
     if sha is None and input_path is not None and Path(input_path).is_file():
@@ -63,6 +63,9 @@ def build_provenance(settings: Settings, *, input_path=None, input_sha256=None, 
                      "reference": "identical to scipy.signal.welch per epoch (detrend='constant', density)"},
         "preprocessing": s["preprocessing"],
         "features": s["features"],
+        "blocks": {**s["blocks"],
+                   "rule": "an epoch is in a block when its whole span lies inside it ('' for none); "
+                           "blocks from the annotations (neurofeedback.blocks)"},
         "units": dict(UNITS),
         "software": software_versions(),
         "input": {"path": str(input_path) if input_path is not None else None, "sha256": sha, "format": fmt},

@@ -47,11 +47,13 @@ def session_report_task(source: str, out: str | None = None, home: str | None = 
 
 
 @task(name="subject-report")
-def subject_report_task(subject: str, out: str | None = None, home: str | None = None) -> str:
-    """Write a subject's report and publish a linked summary artifact with the statements."""
+def subject_report_task(subject: str, out: str | None = None, home: str | None = None,
+                        block: str | None = None) -> str:
+    """Write a subject's report (of one block, or the default) and publish a linked summary
+    artifact with the statements."""
     from neurofeedback.report import subject_report
 
-    report = subject_report(subject, home=home)
+    report = subject_report(subject, home=home, block=block)
     path = Path(out) if out else reports_dir(home) / f"sub-{subject}.html"
     report.write_html(path)
     statements = next((b.text for s in report.sections if s.id == "summary"

@@ -19,9 +19,9 @@ from .reports import subject_report_task
 
 
 @task(name="subject-trends")
-def trends_task(subject: str, home: str | None = None) -> list[dict]:
-    """Compute and publish one subject's trends."""
-    trends = subject_trends(subject, home=home)
+def trends_task(subject: str, home: str | None = None, block: str | None = None) -> list[dict]:
+    """Compute and publish one subject's trends (of one block, or the trends' default)."""
+    trends = subject_trends(subject, home=home, block=block)
     key = "trends-" + re.sub(r"[^a-z0-9-]", "-", subject.lower())
     if trends:
         create_table_artifact(key=key, table=trend_rows(trends),
@@ -36,19 +36,20 @@ def trends_task(subject: str, home: str | None = None) -> list[dict]:
 
 @flow(name="weekly-trends")
 def weekly_trends(subject: str | None = None, home: str | None = None,
-                  reports: bool = True) -> dict:
+                  reports: bool = True, block: str | None = None) -> dict:
     """Recompute the trends of ``subject`` (or every subject in the catalog) and publish them.
 
-    With ``reports`` (the default) each subject's HTML report is written too. Returns
-    ``{"trends": {subject: [trend, …]}, "reports": {subject: report path}}``.
+    With ``reports`` (the default) each subject's HTML report is written too. ``block`` is the
+    block whose metrics are analysed (``"session"``: the whole session; default: the trends'
+    choice). Returns ``{"trends": {subject: [trend, …]}, "reports": {subject: report path}}``.
     """
     from neurofeedback.store import Catalog
 
     subjects = [subject] if subject else list(Catalog(home=home).subjects())
-    futures = {s: trends_task.submit(s, home) for s in subjects}
+    futures = {s: trends_task.submit(s, home, block) for s in subjects}
     trends = {s: f.result() for s, f in futures.items()}
     paths = {}
     if reports:
         # after the trends, one report at a time: figures are large, memory stays flat
-        paths = {s: subject_report_task(s, None, home) for s in subjects if trends[s]}
+        paths = {s: subject_report_task(s, None, home, block) for s in subjects if trends[s]}
     return {"trends": trends, "reports": paths}

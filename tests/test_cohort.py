@@ -46,7 +46,8 @@ def processed(cohort):
         rows = []
         for ses in subj.sessions:
             summary = process_recording(folder / ses.path).summary()
-            metrics = session_metrics(summary).set_index(["metric", "channel"])["value"]
+            m = session_metrics(summary)
+            metrics = m[m["block"] == "session"].set_index(["metric", "channel"])["value"]
             rows.append((ses, summary["clean_fraction"], metrics))
         out[subj.subject] = rows
     return out

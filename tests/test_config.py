@@ -36,10 +36,14 @@ def test_config_hash_is_stable_and_changes_with_settings():
     s = load_settings()
     # The store's cache key: the default settings' hash must not change when the model does
     # (it is a SHA-256 of the sorted JSON of to_dict(), as when settings were dataclasses).
-    assert s.config_hash() == "a468654a69108834"
-    assert list(s.to_dict()) == ["bands", "preprocessing", "epochs", "spectral", "features"]
+    # It changed once on purpose: the `blocks` section (per-block values) makes the store
+    # reprocess sessions imported before it, so they gain their per-block rows.
+    assert s.config_hash() == "267aec795e7252c8"
+    assert list(s.to_dict()) == ["bands", "preprocessing", "epochs", "spectral", "features",
+                                 "blocks"]
     json.dumps(s.to_dict())
     assert s.config_hash() != s.replace(epochs={"length_s": 8.0}).config_hash()
+    assert s.config_hash() != s.replace(blocks={"min_clean_epochs": 10}).config_hash()
 
 
 def test_env_var_overrides_the_package_configs(tmp_path, monkeypatch):
@@ -75,7 +79,10 @@ def _write(tmp_path, bands, pipeline="epochs: {length_s: 4}\n"):
     ("bands: {alpha: [8, 13]}\n", "epochs: {length_s: 4, typo: 1}\n", "pipeline.yaml",
      r"Unknown key\(s\) \['typo'\] in 'epochs'\. Allowed keys are 'length_s' and 'step_s'\.$"),
     ("bands: {alpha: [8, 13]}\n", "epoch: {length_s: 4}\n", "pipeline.yaml",
-     r"Unknown key\(s\) \['epoch'\]\. Allowed keys are 'epochs', 'features', 'preprocessing' and 'spectral'\."),
+     (r"Unknown key\(s\) \['epoch'\]\. Allowed keys are 'blocks', 'epochs', 'features', 'preprocessing' "
+      r"and 'spectral'\.")),
+    ("bands: {alpha: [8, 13]}\n", "blocks: {min_clean_epochs: 0}\n", "pipeline.yaml",
+     r"'blocks\.min_clean_epochs' parameter\. It must be an integer >= 1, but got 0 instead"),
     ("bands: {alpha: [8, 13]}\n", "spectral: {segment_s: 8}\n", "pipeline.yaml",
      r"'spectral\.segment_s' parameter\. It must not exceed epochs\.length_s \(4 s\), but got 8\.0"),
     ("bands: {alpha: [8, 13]}\n", "epochs: {step_s: yes}\n", "pipeline.yaml",
@@ -161,4 +168,4 @@ def test_wheel_ships_the_configs_and_loads_them(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
                          cwd=tmp_path, env=env).stdout.split()
-    assert out == [str(site / "neurofeedback" / "configs"), "a468654a69108834", "smr"]
+    assert out == [str(site / "neurofeedback" / "configs"), "267aec795e7252c8", "smr"]

@@ -93,9 +93,9 @@ def test_dask_runner_gives_identical_results(harness, cohort, tmp_path):
     folder, _ = cohort
     pp.run_process([folder], home=tmp_path / "threads", runner="threads")
     pp.run_process([folder], home=tmp_path / "dask", runner="dask", max_workers=2)
-    cols = ["subject", "session_id", "metric", "channel", "value"]
-    a = Catalog(home=tmp_path / "threads").metrics_frame()[cols].sort_values(cols[:4]).reset_index(drop=True)
-    b = Catalog(home=tmp_path / "dask").metrics_frame()[cols].sort_values(cols[:4]).reset_index(drop=True)
+    cols = ["subject", "session_id", "block", "metric", "channel", "value"]
+    a = Catalog(home=tmp_path / "threads").metrics_frame()[cols].sort_values(cols[:5]).reset_index(drop=True)
+    b = Catalog(home=tmp_path / "dask").metrics_frame()[cols].sort_values(cols[:5]).reset_index(drop=True)
     assert len(a) > 100
     import pandas as pd
 
@@ -150,7 +150,7 @@ def test_eight_concurrent_process_runs(cohort, tmp_path):
     assert len(sessions) == n_good
     assert sessions["session_id"].is_unique
     feats = Catalog(home=home).metrics_frame()
-    assert not feats.duplicated(["session_id", "metric", "channel"]).any()
+    assert not feats.duplicated(["session_id", "block", "metric", "channel"]).any()
     # every session with a clean epoch has its metrics (a session without one has no values)
     with_clean = set(sessions.loc[sessions["clean_fraction"] > 0, "session_id"])
     assert set(feats["session_id"]) == with_clean and len(with_clean) >= n_good - 1

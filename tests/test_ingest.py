@@ -43,7 +43,7 @@ def _sim(path: Path, *, seed=0, duration_s=20.0, start=START, fmt="muselsl_csv")
 
 
 def _sorted(df):
-    return df.sort_values(["metric", "channel"]).reset_index(drop=True)
+    return df.sort_values(["block", "metric", "channel"]).reset_index(drop=True)
 
 
 def _assert_features_equal(cat, session_id, summary):
@@ -53,6 +53,7 @@ def _assert_features_equal(cat, session_id, summary):
     assert list(got["metric"]) == list(want["metric"])
     assert list(got["channel"]) == list(want["channel"])
     assert list(got["unit"]) == list(want["unit"])
+    assert list(got["block"]) == list(want["block"])
     np.testing.assert_allclose(got["value"], want["value"], rtol=1e-12)
 
 
@@ -321,12 +322,12 @@ def test_eight_processes_overlapping_folders(tmp_path):
 
     # features: none duplicated, none lost (equal to a one-process import)
     frame = cat.metrics_frame()
-    assert not frame.duplicated(["session_id", "metric", "channel"]).any()
+    assert not frame.duplicated(["session_id", "block", "metric", "channel"]).any()
     ref_home = tmp_path / "ref"
     for r in recs:
         ingest_file(r, home=ref_home)
     ref = Catalog(home=ref_home).metrics_frame()
-    cols = ["session_id", "metric", "channel"]
+    cols = ["session_id", "block", "metric", "channel"]
     a = frame.sort_values(cols).reset_index(drop=True)
     b = ref.sort_values(cols).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)

@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("config", "boards", "home"),
     ("quality", "spectral"),
     ("io",),
-    ("provenance", "preprocessing", "features", "metrics"),
+    ("provenance", "preprocessing", "blocks", "features", "metrics"),
     ("process",),
     ("simulate",),
     ("acquisition",),

@@ -45,7 +45,7 @@ def test_schema_created_once_with_version_and_wal(tmp_path):
         meta = dict(conn.execute(sa.text("SELECT key, value FROM meta")).all())
         mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
     eng.dispose()
-    assert {"meta", "subjects", "sessions", "session_features", "events"} <= tables
+    assert {"meta", "subjects", "sessions", "session_features", "session_blocks", "events"} <= tables
     assert int(meta["schema_version"]) == SCHEMA_VERSION == cat.schema_version
     assert mode.lower() == "wal"
     again = Catalog(url)
@@ -90,7 +90,7 @@ def test_record_and_query_a_session(tmp_path):
     feats = cat.session_features(sid)
     pd.testing.assert_frame_equal(
         feats.sort_values(["metric", "channel"]).reset_index(drop=True),
-        _metrics().sort_values(["metric", "channel"]).reset_index(drop=True))
+        _metrics().assign(block="session").sort_values(["metric", "channel"]).reset_index(drop=True))
     assert cat.subjects() == ["alpha01"]
     with pytest.raises(StoreError, match="no session"):
         cat.session("sub-x_ses-1")
@@ -145,8 +145,8 @@ def test_unique_constraints_are_in_the_database(tmp_path):
         with pytest.raises(sa.exc.IntegrityError):
             with conn.begin():
                 conn.execute(sa.text(
-                    "INSERT INTO session_features (session_id, metric, channel, value) "
-                    "VALUES ('sub-s1_ses-20260105T073000', 'faa', 'F4/F3', 1.0)"))
+                    "INSERT INTO session_features (session_id, block, metric, channel, value) "
+                    "VALUES ('sub-s1_ses-20260105T073000', 'session', 'faa', 'F4/F3', 1.0)"))
         with pytest.raises(sa.exc.IntegrityError):
             with conn.begin():
                 conn.execute(sa.text("INSERT INTO subjects (label, created_at) VALUES ('s1', :t)"),
@@ -158,7 +158,8 @@ def test_unique_constraints_are_in_the_database(tmp_path):
 def test_metrics_frame_contract(tmp_path):
     cat = Catalog(home=tmp_path)
     empty = cat.metrics_frame()
-    assert tuple(empty.columns) == METRICS_COLUMNS == REQUIRED_COLUMNS
+    # the trends' columns, plus the block
+    assert tuple(empty.columns) == METRICS_COLUMNS == (*REQUIRED_COLUMNS, "block")
     assert str(empty["start_time"].dtype) == "datetime64[ns, UTC]"
     cat.record_session("s1", "20260112T080000", _fields("1" * 64, start=START + timedelta(days=7),
                                                          source="/a/2.csv", clean=0.5), _metrics(0.1))
@@ -170,6 +171,7 @@ def test_metrics_frame_contract(tmp_path):
     assert str(f["start_time"].dtype) == "datetime64[ns, UTC]"
     assert f["value"].dtype == "float64" and f["clean_fraction"].dtype == "float64"
     assert not f.duplicated(["session_id", "metric", "channel"]).any()
+    assert set(f["block"]) == {"session"}  # metrics without a block column are session rows
     f1 = cat.metrics_frame(subject="s1")
     assert list(f1["session_id"].unique()) == ["sub-s1_ses-20260105T073000", "sub-s1_ses-20260112T080000"]
     later = f1[f1["session_id"] == "sub-s1_ses-20260112T080000"]

@@ -72,7 +72,8 @@ def _session_value(raw, settings) -> tuple[pd.DataFrame, float]:
     summary = ProcessedRecording(path=None, format=None, raw=pre.raw, quality=pre.quality,
                                  line_freq=pre.line_freq, features=feats).summary()
     m = session_metrics(summary)
-    return m[(m["metric"] == "absolute_alpha") & (m["channel"] == "mean")], summary["clean_fraction"]
+    m = m[(m["metric"] == "absolute_alpha") & (m["channel"] == "mean") & (m["block"] == "session")]
+    return m, summary["clean_fraction"]
 
 
 def _cohort(seed: int, growth: float, settings) -> pd.DataFrame:

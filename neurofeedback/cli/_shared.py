@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import NeurofeedbackError
+from ..errors import ConfigError, NeurofeedbackError
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -45,6 +45,20 @@ def user_errors(fn):
             fail(f"{where}{exc.strerror or exc}")
 
     return wrapper
+
+
+def check_block(block: str | None, subject: str, home=None) -> None:
+    """Refuse a ``--block`` the subject's stored metrics do not have (one line, exit 2)."""
+    if block is None:
+        return
+    from ..store import Catalog
+
+    valid = Catalog(home=home).blocks(subject=subject)
+    if block not in valid:
+        raise ConfigError(
+            f"Invalid value for the '--block' parameter. Allowed values are "
+            f"{', '.join(valid) if valid else '(none: no sessions of subject ' + repr(subject) + ')'}"
+            f", but got {block!r} instead.")
 
 
 def setup_logging(verbose: bool) -> None:
@@ -90,6 +104,9 @@ HomeOpt = Annotated[Path | None, typer.Option(
     "--home", help="Data home (default $NEUROFEEDBACK_HOME or ~/neurofeedback).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")]
+BlockOpt = Annotated[str | None, typer.Option(
+    "--block", help="The metrics of one block: a block label such as meditation or eyes-closed, or "
+                    "'session' for the whole-session values.")]
 
 # how ``record`` and ``feedback`` reach a board
 SerialPortOpt = Annotated[str | None, typer.Option("--serial-port", help="Serial port (Cyton, Ganglion dongle).")]
@@ -165,6 +182,42 @@ def print_summary(s: dict) -> None:
     else:
         out.print("Frontal alpha asymmetry: no homologous frontal pair (F4/F3, AF8/AF7, F8/F7, Fp2/Fp1) "
                   "among the good channels")
+    if s.get("blocks"):
+        out.print(blocks_table(s))
+        for label, b in s["blocks"].items():
+            if b.get("reason"):
+                out.print(f"{label}: no values, {b['reason']}", markup=False, style="dim")
+
+
+def blocks_table(s: dict) -> Table:
+    """The blocks of a summary: start of each stretch, total length, clean epochs, relative alpha
+    (mean and posterior), IAF and alpha against the eyes-closed block (percentage points)."""
+    from ..metrics import session_metrics
+
+    v = {(r.block, r.metric, r.channel): r.value for r in session_metrics(s).itertuples()}
+    t = Table(title="Blocks: epochs lying wholly inside each block, values from its clean ones; "
+                    "α vs EC = relative alpha minus the eyes-closed block's (posterior channels, "
+                    "percentage points)", title_justify="left")
+    for col in ("block", "start s", "total s", "clean epochs", "rel. α % mean",
+                "rel. α % posterior", "IAF Hz", "α vs EC pp"):
+        t.add_column(col, justify="left" if col == "block" else "right")
+    for label, b in s["blocks"].items():
+        cf = b["clean_fraction"]
+        clean = f"{b['n_clean_epochs']}/{b['n_epochs']}" + ("" if cf is None else f" ({100 * cf:.0f}%)")
+        start = ", ".join(fmt(o, ".0f") for o, _ in b.get("spans") or [[b["onset_s"], None]])
+        if b.get("reason"):
+            t.add_row(label, start, fmt(b["duration_s"], ".0f"), clean, *["—"] * 4, style="dim")
+            continue
+
+        def pct(key, spec=".1f"):
+            x = v.get(key)
+            return fmt(None if x is None else 100 * x, spec)
+
+        t.add_row(label, start, fmt(b["duration_s"], ".0f"), clean,
+                  pct((label, "relative_alpha", "mean")), pct((label, "relative_alpha", "posterior")),
+                  fmt(v.get((label, "iaf", "mean")), ".2f"),
+                  pct((label, "alpha_vs_eyes_closed", "posterior"), "+.1f"))
+    return t
 
 
 def quality_table(check, title="Signal quality check") -> Table:

@@ -101,7 +101,7 @@ def _precomputed_summary(pre) -> dict:
         "units": {"absolute": "Bels (log10 of Muse absolute band power), precomputed by the Muse SDK",
                   "relative": "10**b / sum over bands of 10**b (the Muse formula), mean over clean rows"},
         "band_power": {"absolute": absolute, "relative": relative},
-        "iaf_hz": none, "iaf_cog_hz": none, "faa": {}, "aperiodic": none,
+        "iaf_hz": none, "iaf_cog_hz": none, "faa": {}, "aperiodic": none, "blocks": {},
         "note": pre.note,
         "provenance": {"source": "Mind Monitor export (Muse SDK band powers); not computed by neurofeedback",
                        "input": {"path": str(pre.path), "sha256": _sha(pre.path), "format": pre.format},

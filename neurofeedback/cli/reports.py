@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError
-from ._shared import HomeOpt, VerboseOpt, home_str, out, setup_logging, user_errors
+from ._shared import BlockOpt, HomeOpt, VerboseOpt, check_block, home_str, out, setup_logging, user_errors
 
 #: ``neurofeedback report session|subject`` (registered as ``report`` by :mod:`neurofeedback.cli`).
 report_app = typer.Typer(help="Self-contained HTML reports of a session or a subject's weeks.",
@@ -62,6 +62,7 @@ def report_subject(
     date_from: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD), inclusive.")] = None,
     export: ExportOpt = None,
+    block: BlockOpt = None,
     home: HomeOpt = None,
     verbose: VerboseOpt = False,
 ):
@@ -72,5 +73,6 @@ def report_subject(
     from ..report import subject_report
 
     validate_label(subject, kind="subject")
-    _finish(subject_report(subject, home=home_str(home), date_from=date_from, date_to=date_to),
-            out_path, export)
+    check_block(block, subject, home_str(home))
+    _finish(subject_report(subject, home=home_str(home), date_from=date_from, date_to=date_to,
+                           block=block), out_path, export)

@@ -19,7 +19,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..errors import ConfigError
-from ._shared import HomeOpt, JsonOpt, VerboseOpt, configure_flows, fmt, home_str, out, setup_logging, user_errors
+from ._shared import (
+    BlockOpt,
+    HomeOpt,
+    JsonOpt,
+    VerboseOpt,
+    check_block,
+    configure_flows,
+    fmt,
+    home_str,
+    out,
+    setup_logging,
+    user_errors,
+)
 
 #: ``neurofeedback event add|list`` (registered as ``event`` by :mod:`neurofeedback.cli`).
 event_app = typer.Typer(help="Context events on a subject's timeline (notes, practice, therapy).",
@@ -180,10 +192,19 @@ def trends(
     tz: Annotated[str, typer.Option(
         "--tz", help="Time zone of the calendar weeks, e.g. Europe/Berlin (a session at 00:30 on "
                      "Monday there is on Sunday in UTC).")] = "UTC",
+    block: BlockOpt = None,
+    primary: Annotated[str | None, typer.Option(
+        "--primary", help="The primary metric, tested at 5% (the others are adjusted as one "
+                          "family): METRIC or METRIC:CHANNEL. Default relative_alpha on the "
+                          "posterior channels, else the channel mean.")] = None,
+    adjustment: Annotated[str, typer.Option(
+        "--adjustment", help="How the other metrics' p-values are adjusted: holm (family-wise "
+                             "error), fdr_bh (false discovery rate), bonferroni or none.")] = "holm",
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ):
-    """Weekly trends of a subject: slope per week, baseline change, MDC, with 95% CIs."""
+    """Weekly trends of a subject: the call of change (rose, fell, no clear change), slope per
+    week, baseline change against its MDC, with 95% CIs."""
     from ..home import validate_label
 
     validate_label(subject, kind="subject")
@@ -194,15 +215,19 @@ def trends(
     if frame.empty:
         raise ConfigError(f"no sessions for subject {subject!r} in the store; import recordings "
                           "with 'neurofeedback process PATH'")
+    check_block(block, subject, home)
     metrics = list(metric) if metric else list(DEFAULT_METRICS)
-    unknown = sorted(set(metrics) - set(frame["metric"]))
+    have = frame if block is None else frame[frame["block"] == block]
+    unknown = sorted(set(metrics) - set(have["metric"]))
     if unknown:
         raise ConfigError(f"Invalid value for the '--metric' parameter. Allowed values are "
-                          f"{', '.join(sorted(set(frame['metric'])))}, but got {', '.join(unknown)} instead.")
+                          f"{', '.join(sorted(set(have['metric'])))}, but got {', '.join(unknown)} instead.")
     chans = [c.strip() for c in channels.split(",") if c.strip()] if channels else ["mean"]
     result = subject_trends(subject, metrics=metrics, channels=chans, quality_floor=quality_floor,
                             baseline_weeks=baseline_weeks, latest_weeks=latest_weeks, frame=frame,
-                            tz=tz)
+                            tz=tz, block=block,
+                            primary="default" if primary is None else primary,
+                            adjustment=adjustment)
     if as_json:
         typer.echo(json.dumps(result, allow_nan=False))
         return

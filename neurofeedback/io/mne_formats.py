@@ -12,12 +12,18 @@ Format quirks
   colin27 10-05 positions; positions stored in the file (FIF, BrainVision) are kept.
 - Any error of the underlying reader becomes a one-line
   :class:`~neurofeedback.errors.RecordingFormatError` naming the file.
+- A recording inside a BIDS dataset (``…_eeg.vhdr`` with ``…_events.tsv`` beside it, as the
+  store's copy written by mne-bids) takes its annotations from the events file: mne-bids writes
+  the BrainVision markers as numbered stimuli one sample long (``Stimulus/S  1``), and only the
+  events file keeps their labels (``trial_type``) and durations, so blocks survive the copy.
 """
 
 from __future__ import annotations
 
+import csv
 import logging
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -110,4 +116,43 @@ def read_mne_format(path, fmt: str, *, verbose=None):
             raise RecordingFormatError(p, f"is truncated: {raw.n_times} sample(s), need at least 2")
         if not _has_positions(raw):
             apply_montage(raw)
+        _bids_events(raw, p)
         return raw
+
+
+def _bids_events_path(path: Path) -> Path | None:
+    stem = path.stem
+    for suffix in ("_eeg", "_ieeg", "_meg"):
+        if stem.endswith(suffix):
+            cand = path.with_name(stem[: -len(suffix)] + "_events.tsv")
+            return cand if cand.is_file() else None
+    return None
+
+
+def _bids_events(raw, path: Path) -> None:
+    """Replace the annotations by those of the BIDS ``_events.tsv`` beside ``path``, if any."""
+    import mne
+
+    events = _bids_events_path(path)
+    if events is None:
+        return
+
+    def seconds(text):
+        return 0.0 if text in (None, "", "n/a") else float(text)
+
+    try:
+        with open(events, encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh, delimiter="\t"))
+        onset = [float(r["onset"]) for r in rows]
+        duration = [seconds(r.get("duration")) for r in rows]
+        label = [r.get("trial_type") if r.get("trial_type") not in (None, "", "n/a")
+                 else str(r.get("value", "n/a")) for r in rows]
+    except (OSError, KeyError, ValueError, TypeError, csv.Error) as err:
+        logger.warning("%s: not used, the recording's own markers are kept (%s)", events,
+                       one_line(err))
+        return
+    # BIDS onsets count from the first sample; annotations tied to meas_date count from it
+    meas = raw.info["meas_date"]
+    shift = raw.first_time if meas is not None else 0.0
+    raw.set_annotations(mne.Annotations(np.asarray(onset, float) + shift, duration, label,
+                                        orig_time=meas))

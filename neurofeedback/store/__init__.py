@@ -1,9 +1,10 @@
 """The session store: raw recordings in BIDS, derivatives beside them, and a catalog database.
 
-- :class:`Catalog` (``catalog.py``): subjects, sessions, session-level features and context
-  events; SQLite in the data home by default, any SQLAlchemy URL (PostgreSQL) for teams. Its
-  tables are in ``_schema.py``, its engines and SQLite retry in ``_engine.py``, its SQL in
-  ``_queries.py``.
+- :class:`Catalog` (``catalog.py``): subjects, sessions, session-level and per-block features,
+  the sessions' blocks and context events; SQLite in the data home by default, any SQLAlchemy
+  URL (PostgreSQL) for teams. Its tables are in ``_schema.py``, its engines and SQLite retry in
+  ``_engine.py``, its SQL in ``_queries.py``, the migration of older catalogs in
+  ``_migrate.py``.
 - ``bids.py``: the raw copy of each recording with mne-bids (BrainVision), the per-epoch
   features (Parquet, with provenance) and the summary under ``derivatives/neurofeedback``.
 - :func:`ingest_file` (``ingest.py``): one file into the store, idempotent and safe under
@@ -12,7 +13,7 @@
 
 from ._schema import EVENT_KINDS, SCHEMA_VERSION, session_id_for
 from .bids import bids_lock, bids_path_for, derivative_paths, task_label, write_raw_to_bids
-from .catalog import METRICS_COLUMNS, Catalog
+from .catalog import FEATURE_COLUMNS, METRICS_COLUMNS, Catalog
 from .ingest import (
     DEFAULT_FILENAME_PATTERN,
     INGEST_STATUSES,
@@ -22,7 +23,7 @@ from .ingest import (
 )
 
 __all__ = [
-    "DEFAULT_FILENAME_PATTERN", "EVENT_KINDS", "INGEST_STATUSES", "METRICS_COLUMNS",
+    "DEFAULT_FILENAME_PATTERN", "EVENT_KINDS", "FEATURE_COLUMNS", "INGEST_STATUSES", "METRICS_COLUMNS",
     "SCHEMA_VERSION", "Catalog", "IngestResult", "bids_lock", "bids_path_for", "derivative_paths",
     "ingest_file", "ingest_processed", "session_id_for", "task_label", "write_raw_to_bids",
 ]

@@ -17,9 +17,12 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from ..blocks import SESSION
 from ..errors import StoreError
 from ._schema import (
+    BLOCK_FIELDS,
     SESSION_FIELDS,
+    blocks_t,
     events_t,
     features_t,
     now,
@@ -71,26 +74,53 @@ def session_by_labels(subject: str, session: str):
                                    sessions_t.c.session_label == str(session))
 
 
-def features_select(session_id: str):
-    """One session's ``metric, channel, value, unit`` rows, by metric and channel."""
-    return (sa.select(features_t.c.metric, features_t.c.channel, features_t.c.value,
-                      features_t.c.unit)
-            .where(features_t.c.session_id == str(session_id))
-            .order_by(features_t.c.metric, features_t.c.channel))
+def features_select(session_id: str, block: str | None = None):
+    """One session's ``metric, channel, value, unit, block`` rows (of one block, or all), by
+    block, metric and channel."""
+    f = features_t.c
+    q = (sa.select(f.metric, f.channel, f.value, f.unit, f.block)
+         .where(f.session_id == str(session_id)))
+    if block is not None:
+        q = q.where(f.block == str(block))
+    return q.order_by(f.block, f.metric, f.channel)
 
 
-def metrics_select(subject: str | None = None):
-    """``subject, session_id, start_time, clean_fraction, metric, channel, value`` rows (of one
-    subject label, or all), by start time, session, metric and channel."""
-    q = (sa.select(subjects_t.c.label.label("subject"), sessions_t.c.id.label("session_id"),
-                   sessions_t.c.start_time, sessions_t.c.clean_fraction, features_t.c.metric,
-                   features_t.c.channel, features_t.c.value)
+def blocks_select(session_id: str):
+    """One session's block rows (:data:`BLOCK_FIELDS`), by onset."""
+    return (sa.select(*[blocks_t.c[k] for k in BLOCK_FIELDS])
+            .where(blocks_t.c.session_id == str(session_id))
+            .order_by(blocks_t.c.onset_s, blocks_t.c.block))
+
+
+def block_labels_select(subject: str | None = None):
+    """The distinct ``block`` values of the metrics (of one subject label, or all), sorted."""
+    q = (sa.select(features_t.c.block).distinct()
          .select_from(features_t.join(sessions_t, features_t.c.session_id == sessions_t.c.id)
                       .join(subjects_t, sessions_t.c.subject_id == subjects_t.c.id)))
     if subject is not None:
         q = q.where(subjects_t.c.label == subject)
-    return q.order_by(sessions_t.c.start_time, sessions_t.c.id, features_t.c.metric,
-                      features_t.c.channel)
+    return q.order_by(features_t.c.block)
+
+
+def metrics_select(subject: str | None = None, block: str | None = None):
+    """``subject, session_id, start_time, clean_fraction, metric, channel, value, block`` rows
+    (of one subject label and one block, or all), by start time, session, block, metric and
+    channel. ``clean_fraction`` is the session's for ``"session"`` rows and the block's (from
+    ``session_blocks``; NULL when unknown) for block rows."""
+    f, b = features_t.c, blocks_t.c
+    clean = sa.case((f.block == SESSION, sessions_t.c.clean_fraction),
+                    else_=b.clean_fraction).label("clean_fraction")
+    q = (sa.select(subjects_t.c.label.label("subject"), sessions_t.c.id.label("session_id"),
+                   sessions_t.c.start_time, clean, f.metric, f.channel, f.value, f.block)
+         .select_from(features_t.join(sessions_t, f.session_id == sessions_t.c.id)
+                      .join(subjects_t, sessions_t.c.subject_id == subjects_t.c.id)
+                      .outerjoin(blocks_t, sa.and_(b.session_id == f.session_id,
+                                                   b.block == f.block))))
+    if subject is not None:
+        q = q.where(subjects_t.c.label == subject)
+    if block is not None:
+        q = q.where(f.block == str(block))
+    return q.order_by(sessions_t.c.start_time, sessions_t.c.id, f.block, f.metric, f.channel)
 
 
 def events_select(subject: str | None = None):
@@ -129,9 +159,10 @@ def insert_event(conn, subject_label: str, when: datetime, kind: str, text: str)
     return int(res.inserted_primary_key[0])
 
 
-def write_session(conn, subject: str, session: str, fields: dict,
-                  rows: list[dict]) -> tuple[str, str]:
-    """Insert or update one session and replace its features; ``(status, session_id)``.
+def write_session(conn, subject: str, session: str, fields: dict, rows: list[dict],
+                  blocks: list[dict] = ()) -> tuple[str, str]:
+    """Insert or update one session and replace its features and blocks; ``(status,
+    session_id)``.
 
     The statuses are those of :meth:`~neurofeedback.store.Catalog.record_session`. Raises
     :class:`~neurofeedback.errors.StoreError` when another recording holds the labels, and
@@ -146,7 +177,7 @@ def write_session(conn, subject: str, session: str, fields: dict,
         if same_file.config_hash == fields["config_hash"]:
             return "unchanged", sid
         _update(conn, sid, fields, t_now)
-        _replace_features(conn, sid, rows)
+        _replace_features(conn, sid, rows, blocks)
         return "reprocessed", sid
     subject_id = ensure_subject(conn, subject)
     sid = session_id_for(subject, session)
@@ -157,7 +188,7 @@ def write_session(conn, subject: str, session: str, fields: dict,
         src_new, src_old = fields.get("source_path"), held.source_path
         if src_new and src_old and src_new == src_old:  # the same file rewritten
             _update(conn, held.id, fields, t_now)
-            _replace_features(conn, held.id, rows)
+            _replace_features(conn, held.id, rows, blocks)
             return "reprocessed", held.id
         if src_new and src_old and Path(src_new).parent == Path(src_old).parent:
             return "unchanged", held.id  # the same recording in another format of its folder
@@ -167,13 +198,14 @@ def write_session(conn, subject: str, session: str, fields: dict,
     conn.execute(sessions_t.insert().values(
         id=sid, subject_id=subject_id, session_label=session, created_at=t_now,
         updated_at=t_now, **fields))
-    _replace_features(conn, sid, rows)
+    _replace_features(conn, sid, rows, blocks)
     return "imported", sid
 
 
 def delete_session_rows(conn, session_id: str) -> bool:
-    """Delete a session's row and features; return whether it existed."""
+    """Delete a session's row, features and blocks; return whether it existed."""
     conn.execute(features_t.delete().where(features_t.c.session_id == str(session_id)))
+    conn.execute(blocks_t.delete().where(blocks_t.c.session_id == str(session_id)))
     res = conn.execute(sessions_t.delete().where(sessions_t.c.id == str(session_id)))
     return res.rowcount > 0
 
@@ -183,7 +215,10 @@ def _update(conn, sid: str, fields: dict, t_now: datetime) -> None:
                  .values(updated_at=t_now, **fields))
 
 
-def _replace_features(conn, sid: str, rows: list[dict]) -> None:
+def _replace_features(conn, sid: str, rows: list[dict], blocks: list[dict]) -> None:
     conn.execute(features_t.delete().where(features_t.c.session_id == sid))
+    conn.execute(blocks_t.delete().where(blocks_t.c.session_id == sid))
     if rows:
         conn.execute(features_t.insert(), [{**r, "session_id": sid} for r in rows])
+    if blocks:
+        conn.execute(blocks_t.insert(), [{**b, "session_id": sid} for b in blocks])

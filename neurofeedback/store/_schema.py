@@ -1,6 +1,6 @@
 """The catalog's tables (SQLAlchemy Core), its schema version and the session ID scheme.
 
-Schema (version 1)::
+Schema (version 2)::
 
     meta              key (PK), value                       schema_version, instance_id
     subjects          id (PK), label (UNIQUE), created_at
@@ -10,8 +10,17 @@ Schema (version 1)::
                       input_sha256 (UNIQUE), source_path, bids_path, features_path,
                       summary_path, pipeline_version, config_hash, created_at, updated_at;
                       UNIQUE (subject_id, session_label)
-    session_features  session_id → sessions, metric, channel (PK together), value, unit
+    session_features  session_id → sessions, block, metric, channel (PK together), value, unit
+    session_blocks    session_id → sessions, block (PK together), onset_s, duration_s,
+                      n_epochs, n_clean_epochs, clean_fraction, reason
     events            id (PK), subject_id → subjects, time (UTC), kind, text, created_at
+
+``session_features.block`` is ``"session"`` for the whole-session metrics and a block label
+(``meditation``, …) for a block's (:func:`neurofeedback.metrics.session_metrics`);
+``session_blocks`` holds each block's bookkeeping (seconds from the recording's first sample;
+``reason`` says why a block has no metrics). Version 1 had no blocks: ``session_features`` was
+keyed by (session_id, metric, channel) and ``session_blocks`` did not exist; a version-1
+catalog is migrated in place when it is opened (:mod:`neurofeedback.store._migrate`).
 
 Timestamps are stored as UTC and come back tz-aware (UTC) on every backend
 (:class:`UTCDateTime`). ``input_sha256`` is unique (one session per input file); the session ID
@@ -28,8 +37,11 @@ import sqlalchemy as sa
 
 from ..home import validate_label
 
-#: Version of the tables below; a catalog written by a newer version is refused.
-SCHEMA_VERSION = 1
+#: Version of the tables below; a catalog written by a newer version is refused, an older one
+#: migrated when opened.
+SCHEMA_VERSION = 2
+#: Longest block label the catalog keeps.
+BLOCK_LABEL_LENGTH = 128
 #: Kinds of context events on a subject's timeline.
 EVENT_KINDS = ("note", "practice", "therapy", "ketamine", "medication", "other")
 
@@ -118,11 +130,29 @@ features_t = sa.Table(
     "session_features", metadata,
     sa.Column("session_id", sa.String(160), sa.ForeignKey("sessions.id", ondelete="CASCADE"),
               primary_key=True),
+    sa.Column("block", sa.String(BLOCK_LABEL_LENGTH), primary_key=True),
     sa.Column("metric", sa.String(64), primary_key=True),
     sa.Column("channel", sa.String(64), primary_key=True),
     sa.Column("value", sa.Float, nullable=False),
     sa.Column("unit", sa.String(32)),
 )
+
+blocks_t = sa.Table(
+    "session_blocks", metadata,
+    sa.Column("session_id", sa.String(160), sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("block", sa.String(BLOCK_LABEL_LENGTH), primary_key=True),
+    sa.Column("onset_s", sa.Float),
+    sa.Column("duration_s", sa.Float),
+    sa.Column("n_epochs", sa.Integer),
+    sa.Column("n_clean_epochs", sa.Integer),
+    sa.Column("clean_fraction", sa.Float),
+    sa.Column("reason", sa.Text),
+)
+
+#: The columns of a session's block rows (:meth:`~neurofeedback.store.Catalog.session_blocks`).
+BLOCK_FIELDS = ("block", "onset_s", "duration_s", "n_epochs", "n_clean_epochs", "clean_fraction",
+                "reason")
 
 events_t = sa.Table(
     "events", metadata,

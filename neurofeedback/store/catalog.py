@@ -6,11 +6,13 @@ created on first use; the schema version is kept in ``meta``.
 
 :class:`Catalog` is the entry point; behind it, one module per job:
 
-- ``_schema.py``: the tables (schema version 1, described there), :data:`SCHEMA_VERSION`,
+- ``_schema.py``: the tables (schema version 2, described there), :data:`SCHEMA_VERSION`,
   :data:`EVENT_KINDS` and the session ID scheme (:func:`session_id_for`).
 - ``_engine.py``: one engine per URL and process; SQLite in WAL mode with a busy timeout and
   ``BEGIN IMMEDIATE`` for writes, and a retry with backoff while the database is locked.
 - ``_queries.py``: the selects and the bodies of the write transactions.
+- ``_migrate.py``: an older catalog is migrated in place when it is opened (version 1, without
+  blocks, to 2), after a backup copy of an SQLite file.
 
 One session per input file: ``input_sha256`` is unique. ``config_hash`` records the processing
 settings the session's features were computed with; processing the same file with other
@@ -34,10 +36,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from .._validate import check_option
+from ..blocks import SESSION
 from ..errors import ConfigError, StoreError
 from ..home import catalog_url, validate_label
 from ._engine import engine, one_line, retrying
+from ._migrate import backup_sqlite, migrate
 from ._queries import (
+    block_labels_select,
+    blocks_select,
     delete_session_rows,
     ensure_subject,
     events_select,
@@ -52,6 +58,8 @@ from ._queries import (
     write_session,
 )
 from ._schema import (
+    BLOCK_FIELDS,
+    BLOCK_LABEL_LENGTH,
     EVENT_KINDS,
     SCHEMA_VERSION,
     SESSION_FIELDS,
@@ -63,10 +71,24 @@ from ._schema import (
 
 logger = logging.getLogger("neurofeedback")
 
-__all__ = ["METRICS_COLUMNS", "Catalog"]
+__all__ = ["FEATURE_COLUMNS", "METRICS_COLUMNS", "Catalog"]
 
 METRICS_COLUMNS = ("subject", "session_id", "start_time", "clean_fraction", "metric", "channel",
-                   "value")
+                   "value", "block")
+#: The columns of :meth:`Catalog.session_features` (those of
+#: :func:`neurofeedback.metrics.session_metrics`).
+FEATURE_COLUMNS = ("metric", "channel", "value", "unit", "block")
+
+
+def _block_row(rec: dict) -> dict:
+    """A ``session_blocks`` row from a block record (NaN and missing values as NULL)."""
+    def get(key, kind):
+        v = rec.get(key)
+        return None if v is None or pd.isna(v) else kind(v)
+    return {"block": str(rec["block"]), "onset_s": get("onset_s", float),
+            "duration_s": get("duration_s", float), "n_epochs": get("n_epochs", int),
+            "n_clean_epochs": get("n_clean_epochs", int),
+            "clean_fraction": get("clean_fraction", float), "reason": get("reason", str)}
 
 
 def _utc_column(values) -> pd.Series:
@@ -142,6 +164,10 @@ class Catalog:
         if version > SCHEMA_VERSION:
             raise StoreError(f"catalog {self!r} has schema version {version}, newer than this "
                              f"neurofeedback ({SCHEMA_VERSION}); upgrade neurofeedback")
+        if version < SCHEMA_VERSION:
+            backup_sqlite(self._engine, version)
+            with self._write() as conn:
+                migrate(conn, version)
         self._instance_id = rows["instance_id"]
 
     def _insert_ignore_conflict(self, table, values) -> None:
@@ -247,36 +273,84 @@ class Catalog:
                 return None if r is None else dict(r)
         return retrying(run, what)
 
-    def session_features(self, session_id: str) -> pd.DataFrame:
-        """Return one session's feature rows: ``metric, channel, value, unit``."""
-        rows = self._all(features_select(session_id), "read session features")
-        df = pd.DataFrame(rows, columns=["metric", "channel", "value", "unit"])
+    def session_features(self, session_id: str, block: str | None = None) -> pd.DataFrame:
+        """Return one session's feature rows.
+
+        Parameters
+        ----------
+        session_id : str
+        block : str | None
+            Only this block (``"session"`` for the whole-session rows); default all.
+
+        Returns
+        -------
+        features : pandas.DataFrame
+            Columns :data:`FEATURE_COLUMNS` (``metric, channel, value, unit, block``), by block,
+            metric and channel.
+        """
+        rows = self._all(features_select(session_id, block), "read session features")
+        df = pd.DataFrame(rows, columns=list(FEATURE_COLUMNS))
         df["value"] = df["value"].astype(float)
         return df
 
-    def metrics_frame(self, subject: str | None = None) -> pd.DataFrame:
+    def session_blocks(self, session_id: str) -> pd.DataFrame:
+        """Return one session's blocks (empty for a session without blocks).
+
+        Returns
+        -------
+        blocks : pandas.DataFrame
+            Columns ``block, onset_s, duration_s`` (s, from the recording's first sample; a
+            block that recurs: its first onset and its total duration), ``n_epochs,
+            n_clean_epochs, clean_fraction`` (``NaN`` without epochs) and ``reason`` (why the
+            block has no metrics, else ``None``), by onset.
+        """
+        rows = self._all(blocks_select(session_id), "read session blocks")
+        df = pd.DataFrame(rows, columns=list(BLOCK_FIELDS))
+        for c in ("onset_s", "duration_s", "clean_fraction"):
+            df[c] = df[c].astype("float64")
+        for c in ("n_epochs", "n_clean_epochs"):
+            df[c] = df[c].astype("int64")
+        df["reason"] = df["reason"].astype(object).where(df["reason"].notna(), None)
+        return df
+
+    def blocks(self, subject: str | None = None) -> list[str]:
+        """Return the ``block`` values of the stored metrics (of one subject), sorted.
+
+        ``"session"`` (the whole-session metrics) is there as soon as a session is; block labels
+        (``eyes-closed``, ``meditation``, …) come from the sessions' blocks that had metrics.
+        """
+        label = None if subject is None else validate_label(subject)
+        return [r[0] for r in self._all(block_labels_select(label), "list blocks")]
+
+    def metrics_frame(self, subject: str | None = None, block: str | None = None) -> pd.DataFrame:
         """Return the session metrics in long form (the input of the trends).
 
         Parameters
         ----------
         subject : str | None
             Only this subject.
+        block : str | None
+            Only this block: ``"session"`` for the whole-session metrics (the rows of schema
+            version 1), or a block label such as ``"meditation"``; default every block.
 
         Returns
         -------
         frame : pandas.DataFrame
-            Exactly the columns ``subject, session_id, start_time, clean_fraction, metric,
-            channel, value``: ``start_time`` is ``datetime64[ns, UTC]``, ``clean_fraction`` and
-            ``value`` float64, the others strings. One row per (session, metric, channel),
-            sorted by start time, session, metric and channel.
+            Exactly the columns :data:`METRICS_COLUMNS`, ``subject, session_id, start_time,
+            clean_fraction, metric, channel, value, block``: ``start_time`` is
+            ``datetime64[ns, UTC]``, ``clean_fraction`` and ``value`` float64, the others
+            strings. ``clean_fraction`` is the session's for ``"session"`` rows and the
+            block's for block rows. One row per (session, block, metric, channel), sorted by
+            start time, session, block, metric and channel.
         """
         label = None if subject is None else validate_label(subject)
-        rows = self._all(metrics_select(label), "read session metrics")
+        rows = self._all(metrics_select(label, None if block is None else str(block)),
+                         "read session metrics")
         df = pd.DataFrame(rows, columns=list(METRICS_COLUMNS))
         df["start_time"] = _utc_column(df["start_time"])
         for c in ("clean_fraction", "value"):
             df[c] = df[c].astype("float64")
-        for c in ("subject", "session_id", "metric", "channel"):
+        for c in ("subject", "session_id", "metric", "channel", "block"):
             df[c] = df[c].astype(object)
         return df
 
@@ -325,9 +399,9 @@ class Catalog:
         df["time"] = _utc_column(df["time"])
         return df
 
-    def record_session(self, subject: str, session: str, fields: dict,
-                       metrics: pd.DataFrame) -> tuple[str, str]:
-        """Insert or update one session and replace its features, in one transaction.
+    def record_session(self, subject: str, session: str, fields: dict, metrics: pd.DataFrame,
+                       blocks: pd.DataFrame | None = None) -> tuple[str, str]:
+        """Insert or update one session and replace its features and blocks, in one transaction.
 
         Parameters
         ----------
@@ -336,7 +410,13 @@ class Catalog:
         fields : dict
             Values of :data:`SESSION_FIELDS` (``input_sha256`` and ``config_hash`` required).
         metrics : pandas.DataFrame
-            ``metric, channel, value, unit`` rows (:func:`neurofeedback.metrics.session_metrics`).
+            ``metric, channel, value, unit, block`` rows
+            (:func:`neurofeedback.metrics.session_metrics`); without a ``block`` column every
+            row is a whole-session (``"session"``) row.
+        blocks : pandas.DataFrame | None
+            The session's blocks, columns ``block, onset_s, duration_s, n_epochs,
+            n_clean_epochs, clean_fraction, reason``
+            (:func:`neurofeedback.metrics.block_table`); default none.
 
         Returns
         -------
@@ -361,18 +441,26 @@ class Catalog:
         for key in ("input_sha256", "config_hash", "start_time"):
             if not fields.get(key):
                 raise ValueError(f"The {key!r} field is required.")
-        rows = [{"metric": str(r.metric), "channel": str(r.channel), "value": float(r.value),
-                 "unit": None if r.unit is None else str(r.unit)}
+        if "block" not in metrics.columns:
+            metrics = metrics.assign(block=SESSION)
+        rows = [{"block": str(r.block), "metric": str(r.metric), "channel": str(r.channel),
+                 "value": float(r.value), "unit": None if r.unit is None else str(r.unit)}
                 for r in metrics.itertuples(index=False)]
-        dup = pd.DataFrame(rows, columns=["metric", "channel", "value", "unit"]).duplicated(["metric", "channel"])
-        if dup.any():
-            raise ValueError("The 'metrics' rows must be unique per (metric, channel).")
+        keys = ["block", "metric", "channel"]
+        if pd.DataFrame(rows, columns=keys + ["value", "unit"]).duplicated(keys).any():
+            raise ValueError("The 'metrics' rows must be unique per (block, metric, channel).")
+        block_rows = [] if blocks is None else [_block_row(r) for r in blocks.to_dict("records")]
+        long = [r["block"] for r in rows + block_rows if len(r["block"]) > BLOCK_LABEL_LENGTH]
+        if long:
+            raise ValueError(f"Block labels are at most {BLOCK_LABEL_LENGTH} characters, but got "
+                             f"{long[0][:40]!r}... ({len(long[0])}).")
 
         def run():
             for _ in range(3):
                 try:
                     with self._write() as conn:
-                        return write_session(conn, subject, session, dict(fields), rows)
+                        return write_session(conn, subject, session, dict(fields), rows,
+                                             block_rows)
                 except IntegrityError as err:
                     # lost a race for a unique key (another writer committed first): read again
                     logger.debug("session insert conflict, re-reading: %s", one_line(err))
@@ -381,7 +469,7 @@ class Catalog:
         return retrying(run, "record a session")
 
     def delete_session(self, session_id: str) -> bool:
-        """Delete a session and its features (not its files); return whether it existed."""
+        """Delete a session, its features and blocks (not its files); return whether it existed."""
         def run():
             with self._write() as conn:
                 return delete_session_rows(conn, session_id)

@@ -240,7 +240,7 @@ def ingest_processed(processed, *, raw=None, home=None, catalog: Catalog | None 
 
 def _store(processed, raw, *, catalog, home, sha, cfg, subject, session, sidecar, path, t0):
     from ..io.sidecar import software_versions
-    from ..metrics import session_metrics
+    from ..metrics import block_table, session_metrics
     from ..process import write_table
 
     summary = processed.summary()
@@ -299,7 +299,8 @@ def _store(processed, raw, *, catalog, home, sha, cfg, subject, session, sidecar
                 "pipeline_version": software_versions().get("neurofeedback", "unknown"),
                 "config_hash": cfg,
             }
-            status, sid = catalog.record_session(subject, session, fields, metrics)
+            status, sid = catalog.record_session(subject, session, fields, metrics,
+                                                 block_table(summary))
     finally:
         _discard(staged)  # no-op for the files renamed into place
     logger.info("%s: %s as %s (%d metrics)", path, status, sid, len(metrics))

@@ -1,0 +1,242 @@
+"""Per-block rows in the catalog: schema version 2, the in-place migration of a version-1
+catalog (every row kept), block rows and clean fractions in ``metrics_frame``, and ingest."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from neurofeedback.errors import StoreError
+from neurofeedback.metrics import block_table, session_metrics
+from neurofeedback.process import process_recording
+from neurofeedback.store import SCHEMA_VERSION, Catalog, ingest_file
+
+ROOT = Path(__file__).resolve().parent.parent
+CYTON = ROOT / "sample_data" / "cyton_meditation.csv"
+START = datetime(2026, 1, 5, 7, 30, tzinfo=timezone.utc)
+
+#: The catalog as schema version 1 created it (SQLAlchemy's SQLite DDL of that version).
+V1_DDL = """
+CREATE TABLE meta ("key" VARCHAR(64) NOT NULL, value TEXT NOT NULL, PRIMARY KEY ("key"));
+CREATE TABLE subjects (id INTEGER NOT NULL, label VARCHAR(64) NOT NULL,
+    created_at DATETIME NOT NULL, PRIMARY KEY (id), UNIQUE (label));
+CREATE TABLE sessions (id VARCHAR(160) NOT NULL, subject_id INTEGER NOT NULL,
+    session_label VARCHAR(64) NOT NULL, start_time DATETIME NOT NULL, device VARCHAR(128),
+    format VARCHAR(32), protocol VARCHAR(128), blocks JSON, notes TEXT, duration_s FLOAT,
+    sfreq FLOAT, n_channels INTEGER, clean_fraction FLOAT, input_sha256 VARCHAR(64) NOT NULL,
+    source_path TEXT, bids_path TEXT, features_path TEXT, summary_path TEXT,
+    pipeline_version VARCHAR(64), config_hash VARCHAR(64) NOT NULL, created_at DATETIME NOT NULL,
+    updated_at DATETIME NOT NULL, PRIMARY KEY (id),
+    CONSTRAINT uq_sessions_subject_label UNIQUE (subject_id, session_label),
+    FOREIGN KEY(subject_id) REFERENCES subjects (id), UNIQUE (input_sha256));
+CREATE TABLE events (id INTEGER NOT NULL, subject_id INTEGER NOT NULL, time DATETIME NOT NULL,
+    kind VARCHAR(32) NOT NULL, text TEXT NOT NULL, created_at DATETIME NOT NULL, PRIMARY KEY (id),
+    FOREIGN KEY(subject_id) REFERENCES subjects (id));
+CREATE INDEX ix_events_subject_time ON events (subject_id, time);
+CREATE TABLE session_features (session_id VARCHAR(160) NOT NULL, metric VARCHAR(64) NOT NULL,
+    channel VARCHAR(64) NOT NULL, value FLOAT NOT NULL, unit VARCHAR(32),
+    PRIMARY KEY (session_id, metric, channel),
+    FOREIGN KEY(session_id) REFERENCES sessions (id) ON DELETE CASCADE);
+"""
+
+
+def _v1_catalog(path: Path, n_sessions=3) -> list[tuple]:
+    """A version-1 catalog with subjects, sessions, features and an event; its feature rows."""
+    con = sqlite3.connect(path)
+    con.executescript(V1_DDL)
+    con.executemany("INSERT INTO meta VALUES (?, ?)", [("schema_version", "1"),
+                                                       ("instance_id", "v1instance")])
+    con.execute("INSERT INTO subjects (label, created_at) VALUES ('alpha01', '2026-01-05 08:00:00')")
+    feats = []
+    for i in range(n_sessions):
+        sid = f"sub-alpha01_ses-2026010{5 + i}T073000"
+        con.execute(
+            "INSERT INTO sessions (id, subject_id, session_label, start_time, protocol, clean_fraction,"
+            " input_sha256, config_hash, created_at, updated_at) VALUES (?, 1, ?, ?, 'meditation', ?,"
+            " ?, 'oldcfg', '2026-01-05 08:00:00', '2026-01-05 08:00:00')",
+            (sid, sid[-15:], f"2026-01-0{5 + i} 07:30:00", 0.7 + 0.1 * i, f"{i}" * 64))
+        for metric, channel, value, unit in (("relative_alpha", "O1", 0.3 + i, "fraction"),
+                                             ("relative_alpha", "mean", 0.25 + i, "fraction"),
+                                             ("faa", "F4/F3", -0.1 * i, "ln(uV^2)"),
+                                             ("iaf", "O1", 10.0 + i, "Hz")):
+            feats.append((sid, metric, channel, value, unit))
+    con.executemany("INSERT INTO session_features VALUES (?, ?, ?, ?, ?)", feats)
+    con.execute("INSERT INTO events (subject_id, time, kind, text, created_at) VALUES "
+                "(1, '2026-01-06 10:00:00', 'therapy', 'ketamine infusion 1', '2026-01-06 10:00:00')")
+    con.commit()
+    con.close()
+    return feats
+
+
+def _dump(path: Path, table: str) -> list[tuple]:
+    con = sqlite3.connect(path)
+    try:
+        return sorted(con.execute(f"SELECT * FROM {table}").fetchall())
+    finally:
+        con.close()
+
+
+def test_a_version_1_catalog_is_migrated_in_place_keeping_every_row(tmp_path):
+    db = tmp_path / "catalog.sqlite"
+    feats = _v1_catalog(db)
+    before = {t: _dump(db, t) for t in ("subjects", "sessions", "events")}
+
+    cat = Catalog(home=tmp_path)
+
+    con = sqlite3.connect(db)
+    version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    cols = [r[1] for r in con.execute("PRAGMA table_info(session_features)")]
+    pk = [r[1] for r in sorted(con.execute("PRAGMA table_info(session_features)"), key=lambda r: r[5])
+          if r[5]]
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    con.close()
+    assert int(version) == SCHEMA_VERSION == 2
+    assert pk == ["session_id", "block", "metric", "channel"] and "block" in cols
+    assert "session_blocks" in tables and not any(t.endswith("_v2") for t in tables)
+    # every feature row kept, as a whole-session row; the other tables untouched
+    got = _dump(db, "session_features")
+    by_name = [dict(zip(cols, r)) for r in got]
+    assert sorted((r["session_id"], r["metric"], r["channel"], r["value"], r["unit"]) for r in by_name) \
+        == sorted(feats)
+    assert {r["block"] for r in by_name} == {"session"}
+    assert {t: _dump(db, t) for t in ("subjects", "sessions", "events")} == before
+    assert cat.instance_id == "v1instance"
+    # the version-1 file was copied first, and the copy is still version 1 with every row
+    backup = tmp_path / "catalog.sqlite.schema-v1.bak"
+    assert sorted(_dump(backup, "session_features")) == sorted(feats)
+    assert _dump(backup, "meta") == [("instance_id", "v1instance"), ("schema_version", "1")]
+
+    # the catalog works as a version-2 one
+    frame = cat.metrics_frame("alpha01")
+    assert len(frame) == len(feats) and set(frame["block"]) == {"session"}
+    assert frame.groupby("session_id")["clean_fraction"].first().tolist() == pytest.approx([0.7, 0.8, 0.9])
+    assert cat.events("alpha01")["text"].tolist() == ["ketamine infusion 1"]
+    assert cat.blocks() == ["session"]
+    # opening again does nothing
+    Catalog(home=tmp_path)
+    assert _dump(db, "session_features") == got
+
+
+def test_a_failed_migration_leaves_the_version_1_catalog_as_it_was(tmp_path):
+    """The migration is one transaction: here the rebuild's table name is taken, so it fails,
+    and the catalog is still a complete version-1 catalog."""
+    db = tmp_path / "catalog.sqlite"
+    feats = _v1_catalog(db)
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE session_features_v2 (x INTEGER)")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="^catalog: cannot create the catalog tables"):
+        Catalog(home=tmp_path)
+    assert sorted(_dump(db, "session_features")) == sorted(feats)
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "1"
+    assert [r[1] for r in con.execute("PRAGMA table_info(session_features)")] == [
+        "session_id", "metric", "channel", "value", "unit"]
+    con.close()
+
+
+def _fields(sha, start, clean):
+    return {"start_time": start, "protocol": "meditation", "clean_fraction": clean,
+            "input_sha256": sha, "source_path": f"/d/{sha[:4]}.csv", "config_hash": "cfg"}
+
+
+def _metrics(i):
+    rows = []
+    for block, rel in (("session", 0.4), ("eyes-closed", 0.6), ("meditation", 0.5)):
+        rows += [("relative_alpha", "O1", rel + i, "fraction", block),
+                 ("relative_alpha", "mean", rel + i - 0.1, "fraction", block)]
+    rows.append(("alpha_vs_eyes_closed", "O1", -0.1, "fraction", "meditation"))
+    return pd.DataFrame(rows, columns=["metric", "channel", "value", "unit", "block"])
+
+
+def _blocks(i):
+    return pd.DataFrame({
+        "block": ["eyes-open", "eyes-closed", "meditation"], "onset_s": [0.0, 60.0, 120.0],
+        "duration_s": [60.0, 60.0, 60.0], "n_epochs": [29, 29, 29],
+        "n_clean_epochs": [3, 20, 29 - i],
+        "clean_fraction": [3 / 29, 20 / 29, (29 - i) / 29],
+        "reason": ["too few clean epochs: 3 of 29 (a block's values need >= 5)", None, None]})
+
+
+def test_block_rows_and_block_clean_fractions(tmp_path):
+    cat = Catalog(home=tmp_path)
+    for i in range(2):
+        cat.record_session("s1", f"2026010{5 + i}T073000",
+                           _fields(f"{i}" * 64, START + timedelta(days=i), 0.6), _metrics(i),
+                           _blocks(i))
+    f = cat.metrics_frame("s1")
+    assert set(f["block"]) == {"session", "eyes-closed", "meditation"}
+    assert not f.duplicated(["session_id", "block", "metric", "channel"]).any()
+    cf = f.groupby(["session_id", "block"])["clean_fraction"].first()
+    assert cf["sub-s1_ses-20260105T073000", "session"] == 0.6  # the session's
+    assert cf["sub-s1_ses-20260105T073000", "eyes-closed"] == pytest.approx(20 / 29)  # the block's
+    assert cf["sub-s1_ses-20260106T073000", "meditation"] == pytest.approx(28 / 29)
+    med = cat.metrics_frame("s1", block="meditation")
+    assert set(med["block"]) == {"meditation"} and len(med) == 6
+    assert tuple(med.columns) == tuple(f.columns)
+    sess = cat.metrics_frame(block="session")
+    assert len(sess) == 4 and (sess["clean_fraction"] == 0.6).all()
+    assert cat.metrics_frame("s1", block="nothing").empty
+    assert cat.blocks("s1") == ["eyes-closed", "meditation", "session"]
+    b = cat.session_blocks("sub-s1_ses-20260105T073000")
+    assert b["block"].tolist() == ["eyes-open", "eyes-closed", "meditation"]
+    assert b.loc[0, "reason"].startswith("too few clean epochs") and b.loc[1, "reason"] is None
+    assert b["n_clean_epochs"].tolist() == [3, 20, 29]
+    feats = cat.session_features("sub-s1_ses-20260105T073000", block="meditation")
+    assert list(feats.columns) == ["metric", "channel", "value", "unit", "block"] and len(feats) == 3
+    # reprocessing replaces the blocks too; deleting removes them
+    cat.record_session("s1", "20260105T073000", {**_fields("0" * 64, START, 0.6), "config_hash": "c2"},
+                       _metrics(0), _blocks(0).iloc[:1])
+    assert cat.session_blocks("sub-s1_ses-20260105T073000")["block"].tolist() == ["eyes-open"]
+    assert cat.delete_session("sub-s1_ses-20260105T073000")
+    assert cat.session_blocks("sub-s1_ses-20260105T073000").empty
+    with pytest.raises(ValueError, match=r"unique per \(block, metric, channel\)"):
+        cat.record_session("s1", "20260107T073000", _fields("7" * 64, START, 0.6),
+                           pd.concat([_metrics(0), _metrics(0)]))
+
+
+def test_the_block_is_part_of_the_key_in_the_database(tmp_path):
+    cat = Catalog(home=tmp_path)
+    cat.record_session("s1", "20260105T073000", _fields("1" * 64, START, 0.6), _metrics(0))
+    eng = sa.create_engine(cat.url)
+    with eng.connect() as conn:
+        with pytest.raises(sa.exc.IntegrityError):
+            with conn.begin():
+                conn.execute(sa.text(
+                    "INSERT INTO session_features (session_id, block, metric, channel, value) "
+                    "VALUES ('sub-s1_ses-20260105T073000', 'meditation', 'relative_alpha', 'O1', 1)"))
+        with conn.begin():  # the same metric and channel in another block is another row
+            conn.execute(sa.text(
+                "INSERT INTO session_features (session_id, block, metric, channel, value) "
+                "VALUES ('sub-s1_ses-20260105T073000', 'eyes-open', 'relative_alpha', 'O1', 1)"))
+    eng.dispose()
+
+
+def test_ingest_stores_the_blocks(tmp_path):
+    res = ingest_file(CYTON, home=tmp_path)
+    cat = Catalog(home=tmp_path)
+    summary = process_recording(CYTON).summary()
+    feats = cat.session_features(res.session_id)
+    want = session_metrics(summary)
+    cols = ["block", "metric", "channel"]
+    pd.testing.assert_frame_equal(
+        feats.sort_values(cols).reset_index(drop=True)[list(want.columns)],
+        want.sort_values(cols).reset_index(drop=True), check_exact=False, rtol=1e-12)
+    assert set(feats["block"]) == {"session", "eyes-open", "eyes-closed", "meditation"}
+    blocks = cat.session_blocks(res.session_id)
+    pd.testing.assert_frame_equal(blocks, block_table(summary))
+    f = cat.metrics_frame(block="meditation")
+    assert set(f["clean_fraction"]) == {summary["blocks"]["meditation"]["clean_fraction"]}
+    alpha = f[(f["metric"] == "alpha_vs_eyes_closed") & (f["channel"] == "posterior")]
+    assert len(alpha) == 1 and alpha["value"].item() < 0  # meditation ×2 vs eyes closed ×3
+    # the per-epoch derivative carries the block column
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(res.features_path).to_pandas()
+    assert set(table["block"]) == {"", "eyes-open", "eyes-closed", "meditation"}
