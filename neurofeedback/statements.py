@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 __all__ = ["DEFAULT_METRICS", "format_change", "format_number", "subject_trends", "trend_rows",
            "trend_statement"]
 
@@ -38,20 +36,33 @@ DEFAULT_METRICS = ("relative_alpha", "absolute_alpha", "relative_theta", "ratio_
                    "iaf", "aperiodic_exponent", "faa")
 
 
-def subject_trends(subject: str, *, home=None, metrics=DEFAULT_METRICS, channels=("mean",),
+def subject_trends(subject: str, *, home=None, metrics=DEFAULT_METRICS, channels=None,
                    block=None, quality_floor: float = 0.5, baseline_weeks: int = 1,
                    latest_weeks: int = 1, frame=None, tz: str = "UTC", primary="default",
                    adjustment: str = "holm") -> list[dict]:
     """Trends of one subject from the catalog (or ``frame``, its ``metrics_frame``).
 
-    ``channels`` are kept as given plus, for FAA, every electrode pair (its "channel"). The
-    primary series (default relative alpha, posterior channels, else the channel mean; see
-    :data:`neurofeedback.trends.DEFAULT_PRIMARY`) is always analysed, whatever ``metrics`` and
-    ``channels`` say, so every analysis has its primary. ``block`` defaults to the subject's
-    main block (:func:`neurofeedback.trends.default_block`). ``tz``, ``primary`` and
-    ``adjustment`` are those of :func:`neurofeedback.trends.compute_trends`.
+    Parameters
+    ----------
+    subject : str
+    metrics : sequence of str | None
+        Metrics to analyse (default :data:`DEFAULT_METRICS`; None: all).
+    channels : sequence of str | None
+        Channels to analyse. Default: the channel mean, every FAA electrode pair, and the
+        primary series (relative alpha on the posterior channels, else the mean; see
+        :data:`neurofeedback.trends.DEFAULT_PRIMARY`) when its metric is among ``metrics``.
+        Given: exactly these channels (plus FAA's pairs when FAA is asked for).
+    block : str | None
+        Default the subject's main block (:func:`neurofeedback.trends.default_block`).
+    quality_floor, baseline_weeks, latest_weeks, tz, primary, adjustment
+        As in :func:`neurofeedback.trends.compute_trends` (``primary="default"``: its default).
+
+    Returns
+    -------
+    trends : list of dict
+        :func:`neurofeedback.trends.compute_trends` results (empty without sessions).
     """
-    from neurofeedback.trends import DEFAULT_PRIMARY, compute_trends, default_block
+    from neurofeedback.trends import DEFAULT_PRIMARY, _resolve_primary, compute_trends, default_block
 
     if frame is None:
         from neurofeedback.store import Catalog
@@ -63,27 +74,23 @@ def subject_trends(subject: str, *, home=None, metrics=DEFAULT_METRICS, channels
         primary = DEFAULT_PRIMARY
     if block is None:
         block = default_block(frame[frame["subject"] == subject])
-    chans = None
-    if channels and (metrics is None or "faa" in metrics):
+    implicit = channels is None
+    channels = ["mean"] if implicit else list(channels)
+    if metrics is None or "faa" in metrics:
         # FAA's "channel" is its pair (F4/F3): keep pairs when FAA is asked for
-        pairs = sorted({c for c in frame.loc[frame["metric"] == "faa", "channel"]})
-        chans = list(channels) + pairs
-    elif channels:
-        chans = list(channels)
-    keep = np.ones(len(frame), bool)
+        channels += sorted({c for c in frame.loc[frame["metric"] == "faa", "channel"]})
+    keep = frame["channel"].isin(channels).to_numpy().copy()  # pandas may hand out a read-only view
     if metrics:
         keep &= frame["metric"].isin(list(metrics)).to_numpy()
-    if chans:
-        keep &= frame["channel"].isin(chans).to_numpy()
-    if primary is not None:
-        from neurofeedback.trends import _resolve_primary
-
+    if primary is not None and implicit:
         p_metric, p_channels = _resolve_primary(primary)
-        is_p = (frame["metric"] == p_metric).to_numpy()
-        present = set(frame.loc[is_p, "channel"])
-        first = next((c for c in p_channels if c in present), None)
-        keep |= is_p & (frame["channel"] == first).to_numpy()
-    for name, wanted, column in (("metrics", metrics, "metric"), ("channels", chans, "channel")):
+        if metrics is None or p_metric in metrics:
+            in_block = frame["block"] == block if "block" in frame.columns else True
+            is_p = (frame["metric"] == p_metric).to_numpy()
+            present = set(frame.loc[is_p & in_block, "channel"])
+            first = next((c for c in p_channels if c in present), None)
+            keep |= is_p & (frame["channel"] == first).to_numpy()
+    for name, wanted, column in (("metrics", metrics, "metric"), ("channels", channels, "channel")):
         # a name that is nowhere in the frame is an error, as compute_trends says it
         if wanted and not set(wanted) & set(frame[column]):
             return compute_trends(frame, subject=subject, **{name: list(wanted)})

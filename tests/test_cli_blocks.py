@@ -83,7 +83,7 @@ def test_trends_table_names_the_block(home):
     res = runner.invoke(app, ["trends", "--subject", "s1", "--home", str(home), "--metric",
                               "relative_alpha", "--block", "meditation"])
     assert res.exit_code == 0, res.output
-    assert "Weekly trends of s1, block meditation" in " ".join(res.stdout.split())
+    assert "Weekly trends of s1, the meditation block" in " ".join(res.stdout.split())
     # without --block the trends choose the block (one row per session and metric either way)
     res = runner.invoke(app, ["trends", "--subject", "s1", "--home", str(home), "--json",
                               "--metric", "relative_alpha"])

@@ -96,7 +96,7 @@ def test_sessions_table_shows_whole_session_ids(store, columns):
 def test_trends_tz_moves_sessions_into_local_weeks(store):
     def weeks(*extra):
         r = nf("trends", "--subject", "longsubjectname01", "--metric", "relative_alpha",
-               "--home", store, "--json", *extra)
+               "--channels", "mean", "--home", store, "--json", *extra)
         assert r.returncode == 0, r.stderr
         (t,) = json.loads(r.stdout)
         return [w["week"] for w in t["weeks"]], t["method"]["tz"]

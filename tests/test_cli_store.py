@@ -44,8 +44,11 @@ def test_trends_json_has_the_documented_keys(home):
                               "--metric", "absolute_alpha", "--metric", "relative_alpha"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
-    assert {(t["metric"], t["channel"]) for t in out} == {("absolute_alpha", "mean"),
-                                                         ("relative_alpha", "mean")}
+    # without --channels: the mean, plus the primary series (relative alpha, posterior)
+    assert {(t["metric"], t["channel"]) for t in out} == {
+        ("absolute_alpha", "mean"), ("relative_alpha", "mean"), ("relative_alpha", "posterior")}
+    assert [t["channel"] for t in out if t["family"] == "primary"] == ["posterior"]
+    assert {t["change"] for t in out} <= {"rose", "fell", "no clear change", "not enough data"}
     for t in out:
         assert REQUIRED <= set(t)
         assert t["n_weeks"] == 4

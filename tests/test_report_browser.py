@@ -34,7 +34,7 @@ def subject_html(tmp_path_factory, report_store):
     from neurofeedback.report import subject_report
 
     home, subject = report_store
-    rep = subject_report(subject, home=home)
+    rep = subject_report(subject, home=home, block="session")  # 20 s blocks: too short a trend
     path = rep.write_html(tmp_path_factory.mktemp("reports") / "subject.html")
     return path, rep
 

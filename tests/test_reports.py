@@ -31,7 +31,28 @@ def subject_rep(report_store):
     from neurofeedback.report import subject_report
 
     home, subject = report_store
-    return subject_report(subject, home=home)
+    # whole sessions: the fixture's 60 s sessions have 20 s blocks, too short for a clear trend
+    return subject_report(subject, home=home, block="session")
+
+
+def test_subject_report_is_about_the_main_block_by_default(report_store):
+    from neurofeedback.report import subject_report
+
+    home, subject = report_store
+    rep = subject_report(subject, home=home)
+    assert rep.title == f"Weekly trends: subject {subject}, meditation block"
+    assert ("About", "the meditation block of each session") in rep.meta
+    trends = next(t for t in rep.tables() if t.name == "trends").frame
+    assert (trends["family"] == "primary").sum() == 1
+    statements = next(b.text for s in rep.sections if s.id == "summary" for b in s.blocks if b.text)
+    assert all(" in the meditation block " in t for t in statements)
+    whole = subject_report(subject, home=home, block="session")
+    assert whole.title == f"Weekly trends: subject {subject}"
+    assert ("About", "whole sessions") in whole.meta
+    from neurofeedback.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Invalid value for the 'block' parameter. Allowed"):
+        subject_report(subject, home=home, block="breathing")
 
 
 def test_session_report_has_every_section_and_figure(cyton_report):

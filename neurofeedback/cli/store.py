@@ -183,7 +183,9 @@ def trends(
         "--metric", help="Metric(s), e.g. relative_alpha, ratio_alpha_theta, faa, iaf, aperiodic_exponent (repeat "
                          "the option).")] = None,
     channels: Annotated[str | None, typer.Option(
-        "--channels", help="Comma-separated channels; 'mean' = averaged over channels (default).")] = None,
+        "--channels", help="Comma-separated channels; 'mean' = averaged over channels, 'posterior' = "
+                           "over the posterior ones. Default: mean, plus the primary metric's "
+                           "channel.")] = None,
     quality_floor: Annotated[float, typer.Option(
         "--quality-floor", min=0, max=1, help="Exclude sessions with a lower clean fraction.")] = 0.5,
     baseline_weeks: Annotated[int, typer.Option("--baseline-weeks", min=1, help="Weeks that form the baseline.")] = 1,
@@ -222,7 +224,8 @@ def trends(
     if unknown:
         raise ConfigError(f"Invalid value for the '--metric' parameter. Allowed values are "
                           f"{', '.join(sorted(set(have['metric'])))}, but got {', '.join(unknown)} instead.")
-    chans = [c.strip() for c in channels.split(",") if c.strip()] if channels else ["mean"]
+    # no --channels: the channel mean, FAA's pairs and the primary series (subject_trends)
+    chans = [c.strip() for c in channels.split(",") if c.strip()] if channels else None
     result = subject_trends(subject, metrics=metrics, channels=chans, quality_floor=quality_floor,
                             baseline_weeks=baseline_weeks, latest_weeks=latest_weeks, frame=frame,
                             tz=tz, block=block,
