@@ -83,3 +83,25 @@ def test_event_add_and_list(home):
     res = runner.invoke(app, ["event", "add", "--subject", "alpha01", "--date", "yesterday",
                               "--kind", "note", "--home", str(h)])
     assert res.exit_code == 2 and "'--date' parameter" in res.stderr
+
+
+def test_trends_primary_and_adjustment_options(home):
+    h, _ = home
+
+    def run(*extra):
+        res = runner.invoke(app, ["trends", "--subject", "alpha01", "--home", str(h), "--json",
+                                  "--metric", "absolute_alpha", "--metric", "iaf", *extra])
+        assert res.exit_code == 0, res.output
+        return {(t["metric"], t["channel"]): t for t in json.loads(res.stdout)}
+
+    out = run("--primary", "iaf:mean")
+    assert out[("iaf", "mean")]["family"] == "primary"
+    assert out[("absolute_alpha", "mean")]["family_size"] == len(out) - 1
+    bh = run("--primary", "iaf:mean", "--adjustment", "fdr_bh")
+    assert bh[("absolute_alpha", "mean")]["adjustment"] == "fdr_bh"
+    for args, words in ((["--primary", "bogus"], "'--primary' parameter. Allowed metrics"),
+                        (["--primary", "iaf:Cz9"], "iaf has the channels"),
+                        (["--adjustment", "sidak2"], "'adjustment' parameter")):
+        res = runner.invoke(app, ["trends", "--subject", "alpha01", "--home", str(h), *args])
+        assert res.exit_code == 2, res.output
+        assert words in res.output and len(res.output.strip().splitlines()) == 1

@@ -224,6 +224,19 @@ def trends(
     if unknown:
         raise ConfigError(f"Invalid value for the '--metric' parameter. Allowed values are "
                           f"{', '.join(sorted(set(have['metric'])))}, but got {', '.join(unknown)} instead.")
+    if primary is not None:
+        p_metric, _, p_channel = primary.partition(":")
+        if p_metric not in set(have["metric"]):
+            raise ConfigError(f"Invalid value for the '--primary' parameter. Allowed metrics are "
+                              f"{', '.join(sorted(set(have['metric'])))}, but got {p_metric!r} "
+                              "instead.")
+        p_chans = set(have.loc[have["metric"] == p_metric, "channel"])
+        if p_channel and p_channel not in p_chans:
+            raise ConfigError(f"Invalid value for the '--primary' parameter. {p_metric} has the "
+                              f"channels {', '.join(sorted(p_chans))}, but got {p_channel!r} "
+                              "instead.")
+        if metric and p_metric not in metrics:
+            metrics.append(p_metric)  # the primary is analysed, whatever else is asked for
     # no --channels: the channel mean, FAA's pairs and the primary series (subject_trends)
     chans = [c.strip() for c in channels.split(",") if c.strip()] if channels else None
     result = subject_trends(subject, metrics=metrics, channels=chans, quality_floor=quality_floor,
