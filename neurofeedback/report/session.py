@@ -254,7 +254,7 @@ def _bands_section(report: Report, processed, summary: dict, ann: dict) -> Secti
     sec = Section("bands", "Band power over the session", intro=[
         "Relative band power per epoch, averaged over the good channels; the blocks of the "
         "protocol are shaded. Faint dots are epochs rejected for artifacts."])
-    block_table = _block_band_table(ep, _marker_blocks(ann), band_names)
+    block_table = _block_band_table(summary, band_names)
     sec.blocks.append(Block(figure="band_timecourse", alt="Band power over the session",
                             table=block_table))
     return sec
@@ -433,20 +433,23 @@ def _faa_value(v):
     return v
 
 
-def _block_band_table(ep: pd.DataFrame, blocks, band_names) -> Table | None:
-    """Mean relative power per block (clean epochs whose middle falls in the block)."""
-    spans = [(o, d, desc) for o, d, desc in blocks if d > 0]
-    clean = ep[ep["clean"]]
-    if not spans or clean.empty:
+def _block_band_table(summary: dict, band_names) -> Table | None:
+    """Relative band power per block: the block values of the summary (the clean epochs lying
+    wholly inside the block, as the per-block metrics and trends use them), mean of the good
+    channels; a block without values says why."""
+    blocks = summary.get("blocks") or {}
+    if not blocks:
         return None
-    mid = clean["onset_s"] + clean["duration_s"] / 2
+    bads = set(summary.get("bad_channels") or ())
     rows = []
-    for onset, dur, desc in spans:
-        sel = clean[(mid >= onset) & (mid < onset + dur)]
-        row = {"block": desc, "clean epochs": int(sel["epoch"].nunique())}
-        for b in band_names:
-            v = sel.loc[sel["band"] == b, "relative"]
-            row[b] = float(v.mean()) if len(v) else None
+    for label, b in sorted(blocks.items(), key=lambda kv: kv[1].get("onset_s") or 0.0):
+        rel = ((b.get("band_power") or {}).get("relative") or {})
+        good = [v for ch, v in rel.items() if v and ch not in bads]
+        row = {"block": label, "clean epochs": b.get("n_clean_epochs")}
+        for band in band_names:
+            vals = [v[band] for v in good if v.get(band) is not None]
+            row[band] = float(np.mean(vals)) if vals else None
+        row["note"] = b.get("reason") or ""
         rows.append(row)
     return Table("block_band_power", pd.DataFrame(rows),
                  caption="Relative band power per block (mean of good channels)",
