@@ -138,9 +138,11 @@ def demo(
     result = weekly_trends(home=str(home))
     from ..statements import trend_statement
 
+    # per subject, the statement of its primary metric (the one tested at 5%, in the sessions'
+    # main block); every other metric is in the reports and 'neurofeedback trends'
     for subject, trends in result["trends"].items():
         for t in trends:
-            if t["metric"] == "absolute_alpha" and t["channel"] == "mean":
+            if t.get("family") == "primary":
                 out.print(f"   {subject}: {trend_statement(t)}", markup=False, soft_wrap=True)
     out.print(f"   ({_took(t0)})")
 

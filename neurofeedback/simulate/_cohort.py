@@ -200,7 +200,7 @@ def simulate_cohort(folder, *, seed=DEFAULT_COHORT_SEED, subjects=None, weeks=8,
     ``weeks`` consecutive ISO weeks, at realistic UTC times of day, each a protocol of three
     equal blocks (eyes-open, eyes-closed, meditation; alpha amplitude ×1, ×3, ×2) with blinks
     in eyes-open, occasional movement bursts and mains noise. ``alpha01`` (Cyton, BrainFlow CSV
-    + sidecar) gains alpha power linearly (+10 % of its week-0 alpha power per week);
+    + sidecar) gains alpha power linearly (+25 % of its week-0 alpha power per week);
     ``stable01`` (Muse, muselsl CSV) does not change; ``iaf01`` (Muse 2, BrainFlow CSV +
     sidecar) keeps its alpha power while its alpha peak rises 0.1 Hz per week. Alpha power
     also varies from day to day (log-normal factor, SD 0.08 in log). ``alpha01`` and
