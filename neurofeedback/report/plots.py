@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from ..statements import format_number
 
@@ -382,9 +383,12 @@ def _trend_label(trend: dict, unit: str) -> str:
         per, pct = "% per week", "%"
     else:
         per, pct = (unit + "/week") if unit else "per week", ""
+    call = trend.get("change", "")
+    if trend.get("family") == "secondary" and trend.get("slope_p_adjusted") is not None:
+        call += f" (adjusted p = {format_number(trend['slope_p_adjusted'], sig=2)})"
     return (f"trend {format_number(trend['slope_per_week'], signed=True)}{per if pct else ' ' + per}"
             f" (95% CI {format_number(lo, signed=True)}{pct} to "
-            f"{format_number(hi, signed=True)}{pct}): {trend.get('change', '')}")
+            f"{format_number(hi, signed=True)}{pct}): {call}")
 
 
 def plot_trend(sessions: pd.DataFrame, trend: dict, *, events: pd.DataFrame | None = None,
@@ -462,6 +466,11 @@ def plot_trend(sessions: pd.DataFrame, trend: dict, *, events: pd.DataFrame | No
             pad = max((math.log10(vmax) - math.log10(vmin)) * 0.15, 0.02)
             ax.set_yscale("log")
             ax.set_ylim(10 ** (math.log10(vmin) - pad), 10 ** (math.log10(vmax) + pad))
+            plain = ScalarFormatter()  # 40, 60, 100 rather than 4×10¹
+            plain.set_scientific(False)
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0, 7.0)))
+            ax.yaxis.set_major_formatter(plain)
+            ax.yaxis.set_minor_formatter(NullFormatter())
         else:
             pad = max((vmax - vmin) * 0.15, abs(vmax) * 0.02, 1e-12)
             bottom = vmin - pad
