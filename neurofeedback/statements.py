@@ -235,7 +235,7 @@ def _family_words(t: dict, p_key: str) -> str:
         return f"primary metric, {p_text}"
     adj = t.get("adjustment", "holm")
     name = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg", "bonferroni": "Bonferroni"}.get(adj)
-    if name is None:
+    if name is None or t.get("family_size", 0) <= 1:
         return p_text
     return f"{p_text} after {name} adjustment for {t.get('family_size', 0)} series"
 
