@@ -141,12 +141,13 @@ def test_truth_values():
 def test_truth_consistent(cohort):
     folder, truth = cohort
     a = truth.subject("alpha01")
-    # O2: week-0 alpha RMS 5 uV, +10 %/week of its power: K * 25 * 0.1 uV^2 per week
+    # O2: week-0 alpha RMS 5 uV, +25 %/week of its power: K * 25 * 0.25 uV^2 per week
+    assert a.alpha_growth_per_week == 0.25
     k = np.mean([b["alpha_gain"] ** 2 for b in a.blocks])  # 14/3 without the cross-fades
-    assert a.slope_per_week["absolute_alpha"]["O2"] == pytest.approx(k * 25 * 0.1, rel=0.01)
-    # the mean row: K * mean(a^2) * 0.1, a = 1.5, 1.5, 2.5, 2.5, 3.5, 3.5, 5, 5 uV
+    assert a.slope_per_week["absolute_alpha"]["O2"] == pytest.approx(k * 25 * 0.25, rel=0.01)
+    # the mean row: K * mean(a^2) * 0.25, a = 1.5, 1.5, 2.5, 2.5, 3.5, 3.5, 5, 5 uV
     assert a.slope_per_week["absolute_alpha"]["mean"] == pytest.approx(
-        k * np.mean(np.array([1.5, 1.5, 2.5, 2.5, 3.5, 3.5, 5, 5]) ** 2) * 0.1, rel=0.01)
+        k * np.mean(np.array([1.5, 1.5, 2.5, 2.5, 3.5, 3.5, 5, 5]) ** 2) * 0.25, rel=0.01)
     assert a.slope_per_week["iaf"]["mean"] == 0.0
     # no IAF drift: the sessions' IAF is constant and its least-squares slope exactly 0 (not
     # the ~1e-31 rounding residue a BLAS dot product leaves, which differs between CPUs)
@@ -230,7 +231,7 @@ def test_slopes_through_the_pipeline(processed, cohort):
     session the pipeline scatters ±20-25 % around the truth, so at this size the SE is about
     40 % of the growth subject's slope), the growth subject's slope must be positive and
     within 60 % of the truth, and the stable subject's slope below 4 % of its baseline per
-    week (the growth subject's truth is 10 %).
+    week (the growth subject's truth is 25 %).
     """
     _, truth = cohort
     slopes = {}
