@@ -30,6 +30,11 @@ The adaptive floors keep the configured µV thresholds for consumer headsets (wh
 sits far below them) while not rejecting everything in lab-grade recordings with larger
 amplitudes.
 
+Mains (``line_freq="auto"``): 50 or 60 Hz, from the line peak over its neighbours
+(:func:`line_peak_ratio`) of the channels that are neither railed nor flat, found first by the
+bad-channel rules below (:func:`detect_line_freq` has the thresholds). The quality table's
+``line_peak_ratio`` is that measure at the notch frequency, per channel.
+
 Bad channels: *railed* (≥ ``railed_fraction`` of raw samples at ≥ ``rail_uv``, e.g. OpenBCI's
 ±187500 µV), *flat* (band-passed std below ``flat_uv``), *noisy* (band-passed std more than
 10 times the median of the channels, with at least 3 channels).
@@ -48,13 +53,16 @@ import scipy.signal
 
 from .config import PreprocessingSettings, Settings, load_settings
 from .quality import railed_fraction
-from .spectral import welch_psd
+from .spectral import epoch_starts, welch_epochs
 
 logger = logging.getLogger("neurofeedback")
 
 __all__ = [
     "PreprocessResult",
+    "LINE_PEAK_MIN",
+    "LINE_PEAK_STRONG",
     "detect_line_freq",
+    "line_peak_ratio",
     "design_filter",
     "filter_data",
     "find_bad_channels",
@@ -73,8 +81,71 @@ def _is_frontal(name: str) -> bool:
     return up.startswith(FRONTAL_PREFIXES)
 
 
-def detect_line_freq(data_uv: np.ndarray, sfreq: float, *, max_seconds: float = 120.0):
-    """Detect mains interference at 50 or 60 Hz from the spectrum.
+#: Mains frequencies :func:`detect_line_freq` looks for (Hz).
+LINE_FREQS = (50.0, 60.0)
+
+#: A line peak counts on a channel when the PSD at the mains frequency (the highest bin within
+#: ±0.5 Hz) is at least this many times the median PSD 2–6 Hz away (~5 dB). Detection needs it
+#: on the median good channel.
+LINE_PEAK_MIN = 3.0
+
+#: ... or on a single good channel, this much stronger (20 dB): mains interference, not EEG.
+#: Measured with :func:`line_peak_ratio` at the frequency that is *not* the mains, on the good
+#: channels of every third-party recording in ``../shared/data``: at most 1.7 (railed channels,
+#: which detection skips, up to 13); the mains peak of their good channels reaches 100–260,000.
+LINE_PEAK_STRONG = 100.0
+
+
+def line_peak_ratio(data_uv: np.ndarray, sfreq: float, line_freqs=LINE_FREQS, *,
+                    max_seconds: float = 120.0) -> np.ndarray:
+    """Line peak over its neighbours, per channel: how far the mains stands out of the spectrum.
+
+    The PSD is the **median** of 2-s Hann periodograms spread evenly over the whole recording
+    (at most ``max_seconds`` of signal), so a loud burst (movement, a loose electrode for a few
+    seconds) neither hides a steady mains peak nor fakes one; the ratio is the highest bin within
+    ±0.5 Hz of the line frequency over the median PSD 2–6 Hz away (both from the same spectrum,
+    so the median's bias cancels). Unitless (×); about 1–2 without mains.
+
+    Parameters
+    ----------
+    data_uv : ndarray, shape (n_channels, n_times)
+        Raw signal (µV; any unit works, the ratio is unitless).
+    sfreq : float
+        Sampling rate in Hz.
+    line_freqs : sequence of float
+        Mains frequencies to measure (Hz).
+    max_seconds : float
+        Use at most this much signal, in 2-s segments spread over the recording.
+
+    Returns
+    -------
+    ratio : ndarray, shape (n_line_freqs, n_channels)
+        NaN for a frequency within 6 Hz of Nyquist or when the signal is shorter than 2 s.
+    """
+    n_ch, n = data_uv.shape
+    out = np.full((len(line_freqs), n_ch), np.nan)
+    seg_s = 2.0
+    starts = epoch_starts(n, sfreq, length_s=seg_s, step_s=seg_s / 2)
+    if starts.size == 0 or n_ch == 0:
+        return out
+    n_keep = max(int(max_seconds / seg_s), 1)
+    if starts.size > n_keep:
+        starts = starts[np.linspace(0, starts.size - 1, n_keep).round().astype(int)]
+    psd, freqs = welch_epochs(data_uv, sfreq, starts, length_s=seg_s, segment_s=seg_s,
+                              fmax=max(line_freqs) + 7.0)
+    psd = np.median(psd, axis=0)
+    for i, f0 in enumerate(line_freqs):
+        if f0 + 6 >= sfreq / 2:
+            continue
+        off = np.abs(freqs - f0)
+        peak = psd[:, off <= 0.5].max(axis=1)
+        ref = np.median(psd[:, (off >= 2) & (off <= 6)], axis=1)
+        out[i] = peak / np.maximum(ref, 1e-30)
+    return out
+
+
+def detect_line_freq(data_uv: np.ndarray, sfreq: float, *, good=None, max_seconds: float = 120.0):
+    """Detect mains interference at 50 or 60 Hz from the spectrum of the good channels.
 
     Parameters
     ----------
@@ -82,36 +153,37 @@ def detect_line_freq(data_uv: np.ndarray, sfreq: float, *, max_seconds: float = 
         Raw signal (µV).
     sfreq : float
         Sampling rate in Hz.
+    good : ndarray of bool, shape (n_channels,) | None
+        Channels to look at (``None``: all). Pass the channels that are neither railed nor flat
+        (:func:`preprocess` does): a railed input toggling at the ADC rail or a dead one has a
+        spectrum of its own that says nothing about the mains, and on a board with one wired
+        electrode out of eight it outvotes the only channel that does.
     max_seconds : float
-        Use at most this much signal (evenly spread chunks) to keep it cheap.
+        Use at most this much signal (2-s segments spread over the recording) to keep it cheap.
 
     Returns
     -------
     line_freq : float | None
-        50.0 or 60.0 when the median channel shows a peak at least 3 times (~5 dB) the
-        median of its 2–6 Hz neighbourhood; the stronger one wins. ``None`` otherwise.
+        50.0 or 60.0 when the median good channel shows a line peak (:func:`line_peak_ratio`)
+        of at least :data:`LINE_PEAK_MIN`, or any single good channel one of at least
+        :data:`LINE_PEAK_STRONG`; when both frequencies qualify, the one with the higher median
+        (then the higher maximum) wins. ``None`` otherwise, and when no channel is good.
     """
-    n = data_uv.shape[1]
-    seg = int(2 * sfreq)
-    if n < seg or sfreq / 2 <= 51:
+    if good is not None:
+        good = np.asarray(good, bool)
+        data_uv = data_uv[good]
+    if data_uv.shape[0] == 0:
         return None
-    keep = int(max_seconds * sfreq)
-    if n > keep:
-        n_chunks = 8
-        size = keep // n_chunks
-        idx = np.linspace(0, n - size, n_chunks).astype(int)
-        data_uv = np.concatenate([data_uv[:, i:i + size] for i in idx], axis=1)
-    psd, freqs = welch_psd(data_uv, sfreq, segment_s=2.0, overlap=0.5)
-    best, best_ratio = None, 3.0
-    for f0 in (50.0, 60.0):
-        if f0 + 6 >= sfreq / 2:
+    ratio = line_peak_ratio(data_uv, sfreq, LINE_FREQS, max_seconds=max_seconds)
+    best, best_key = None, None
+    for f0, r in zip(LINE_FREQS, ratio):
+        if np.isnan(r).all():
             continue
-        peak = psd[:, np.abs(freqs - f0) <= 0.5].max(axis=1)
-        off = np.abs(freqs - f0)
-        ref = np.median(psd[:, (off >= 2) & (off <= 6)], axis=1)
-        ratio = float(np.median(peak / np.maximum(ref, 1e-30)))
-        if ratio > best_ratio:
-            best, best_ratio = f0, ratio
+        med, top = float(np.nanmedian(r)), float(np.nanmax(r))
+        if not (med >= LINE_PEAK_MIN or top >= LINE_PEAK_STRONG):
+            continue
+        if best_key is None or (med, top) > best_key:
+            best, best_key = f0, (med, top)
     return best
 
 
@@ -404,8 +476,9 @@ class PreprocessResult:
         Filtered copy (volts) with bad channels in ``info['bads']`` and the artifact
         annotations added to the recording's own.
     quality : pandas.DataFrame
-        Per channel: ``channel, status, std_uv, railed_fraction, line_noise_ratio,
-        artifact_fraction``.
+        Per channel: ``channel, status, std_uv, railed_fraction, line_peak_ratio,
+        artifact_fraction``. ``line_peak_ratio`` is the line peak over its neighbours at the
+        notch frequency (:func:`line_peak_ratio`, ×; NaN without a notch).
     line_freq : float | None
         The notch frequency used (given or detected).
     artifacts : list of (onset_s, duration_s, description)
@@ -421,17 +494,6 @@ class PreprocessResult:
     data_uv: np.ndarray | None = None
 
 
-def _line_noise_ratio(raw_uv, sfreq, line_freq):
-    if line_freq is None or line_freq + 6 >= sfreq / 2 or raw_uv.shape[1] < 2 * sfreq:
-        return np.full(raw_uv.shape[0], np.nan)
-    n = min(raw_uv.shape[1], int(60 * sfreq))
-    psd, freqs = welch_psd(raw_uv[:, :n], sfreq, segment_s=2.0)
-    peak = psd[:, np.abs(freqs - line_freq) <= 0.5].max(axis=1)
-    off = np.abs(freqs - line_freq)
-    ref = np.median(psd[:, (off >= 2) & (off <= 6)], axis=1)
-    return peak / np.maximum(ref, 1e-30)
-
-
 def preprocess(raw: mne.io.BaseRaw, settings: Settings | None = None, *, line_freq="config"):
     """Filter a recording, mark bad channels and annotate artifacts.
 
@@ -443,7 +505,9 @@ def preprocess(raw: mne.io.BaseRaw, settings: Settings | None = None, *, line_fr
         Settings (default: :func:`~neurofeedback.config.load_settings`).
     line_freq : 50 | 60 | "auto" | None | "config"
         Notch frequency; ``"config"`` takes ``settings.preprocessing.line_freq``; ``"auto"``
-        detects it (:func:`detect_line_freq`); ``None`` applies no notch.
+        detects it (:func:`detect_line_freq`) on the channels that are neither railed nor flat
+        nor marked bad in the file, found first by the same rules on the band-passed signal
+        without a notch; ``None`` applies no notch.
 
     Returns
     -------
@@ -464,17 +528,26 @@ def preprocess(raw: mne.io.BaseRaw, settings: Settings | None = None, *, line_fr
     sfreq = float(raw.info["sfreq"])
     ch_names = [raw.ch_names[i] for i in picks]
     raw_uv = raw.get_data(picks=picks) * 1e6
-    if line_freq == "auto":
-        line_freq = detect_line_freq(raw_uv, sfreq)
-    line_freq = None if line_freq is None else float(line_freq)
     h_freq = p.h_freq if p.h_freq < sfreq / 2 else None
-    filt = filter_data(raw_uv, sfreq, l_freq=p.l_freq, h_freq=h_freq, line_freq=line_freq)
-    quality = find_bad_channels(raw_uv, filt, ch_names, p)
     prior_bads = set(raw.info["bads"])
+    filt = None
+    if line_freq == "auto":
+        # Bad channels first (the same rules, on the band-passed signal without a notch), then
+        # the mains from the channels that are neither railed nor flat: noisy ones stay, since
+        # strong mains leaking past the 45 Hz edge is what makes a channel noisy before the notch.
+        filt = filter_data(raw_uv, sfreq, l_freq=p.l_freq, h_freq=h_freq, line_freq=None)
+        status = find_bad_channels(raw_uv, filt, ch_names, p)["status"]
+        usable = status.isin(["good", "noisy"]).to_numpy() & np.array([n not in prior_bads for n in ch_names])
+        line_freq = detect_line_freq(raw_uv, sfreq, good=usable)
+    line_freq = None if line_freq is None else float(line_freq)
+    if filt is None or line_freq is not None:
+        filt = filter_data(raw_uv, sfreq, l_freq=p.l_freq, h_freq=h_freq, line_freq=line_freq)
+    quality = find_bad_channels(raw_uv, filt, ch_names, p)
     good = np.array([(s == "good") and (n not in prior_bads) for s, n in zip(quality["status"], ch_names)])
     quality.loc[~good & (quality["status"] == "good"), "status"] = "bad (marked in file)"
     annots, ch_mask, _ = find_artifacts(raw_uv, filt, sfreq, ch_names, good, p)
-    quality["line_noise_ratio"] = _line_noise_ratio(raw_uv, sfreq, line_freq)
+    quality["line_peak_ratio"] = (line_peak_ratio(raw_uv, sfreq, (line_freq,))[0] if line_freq is not None
+                                  else np.nan)
     quality["artifact_fraction"] = ch_mask.mean(axis=1) if ch_mask.size else 0.0
 
     info = mne.pick_info(raw.info, picks)

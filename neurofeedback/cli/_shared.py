@@ -141,12 +141,12 @@ def print_summary(s: dict) -> None:
         f"({100 * s['clean_fraction']:.0f}%)"
     )
     q = Table(title="Signal quality", title_justify="left")
-    for col in ("channel", "status", "std µV", "railed", "line-noise ×", "artifact time"):
+    for col in ("channel", "status", "std µV", "railed", "line peak / neighbours ×", "artifact time"):
         q.add_column(col, justify="left" if col in ("channel", "status") else "right")
     for r in s["quality"]:
         style = "" if r["status"] == "good" else "red"
         q.add_row(r["channel"], r["status"], fmt(r["std_uv"], ".1f"), f"{100 * r['railed_fraction']:.0f}%",
-                  fmt(r["line_noise_ratio"], ".1f"), f"{100 * r['artifact_fraction']:.0f}%", style=style)
+                  fmt(r["line_peak_ratio"], ".1f"), f"{100 * r['artifact_fraction']:.0f}%", style=style)
     out.print(q)
     if s["annotations"]:
         out.print("Annotations: " + ", ".join(

@@ -202,7 +202,7 @@ def _quality_section(report: Report, processed, summary: dict, ann: dict) -> Sec
     q = processed.quality.copy()
     qt = pd.DataFrame({"channel": q["channel"], "status": q["status"]})
     for col, new, scale in (("std_uv", "std", 1.0), ("railed_fraction", "railed", 100.0),
-                            ("line_noise_ratio", "line noise", 1.0),
+                            ("line_peak_ratio", "line peak / neighbours", 1.0),
                             ("artifact_fraction", "artifact time", 100.0)):
         if col in q:
             qt[new] = q[col].astype(float) * scale
@@ -215,10 +215,12 @@ def _quality_section(report: Report, processed, summary: dict, ann: dict) -> Sec
     sec = Section("quality", "Signal quality", intro=[
         "Channels are bad when railed, flat or noisy; stretches are marked BAD_* by the artifact "
         "rules (peak-to-peak amplitude, step/box deviations, blinks on frontal channels, "
-        "disconnects). An epoch is kept only when no good channel has an artifact in it."])
+        "disconnects). An epoch is kept only when no good channel has an artifact in it. "
+        "Line peak / neighbours: the spectrum at the mains frequency over its median 2–6 Hz away "
+        "(about 1–2 without mains; empty without a notch)."])
     sec.blocks.append(Block(figure="artifact_timeline", alt="Artifact timeline", text=words,
                             table=Table("quality", qt, caption="Per-channel quality",
-                                        units={"std": "µV", "railed": "%", "line noise": "×",
+                                        units={"std": "µV", "railed": "%", "line peak / neighbours": "×",
                                                "artifact time": "%"})))
     return sec
 
