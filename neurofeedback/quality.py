@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pandas is imported when a check runs, not with the readers
 __all__ = [
     "FLAT_REPEAT_FRACTION",
     "LINE_HALF_WIDTH_HZ",
-    "LINE_RATIO_MAX",
+    "LINE_TO_EEG_POWER_MAX",
     "MIN_WINDOW_S",
     "PTP_MAX_UV",
     "STD_MAX_UV",
@@ -59,16 +59,19 @@ def railed_fraction(data_uv: np.ndarray, *, rail_uv: float) -> np.ndarray:
 # The pre-recording gate (also run about once a second by the live display)
 
 #: Half-width (Hz) of the bands around the mains frequency (and 50 *and* 60 Hz when it is not
-#: known) whose Welch power, relative to the 1–45 Hz power, is the line-noise ratio.
+#: known) whose Welch power, relative to the 1–45 Hz power, is the gate's ``line_to_eeg_power``
+#: ("line / 1–45 Hz power"). Not to be confused with preprocessing's ``line_peak_ratio`` ("line
+#: peak / neighbours", the mains bin over the spectrum 2–6 Hz away, thousands on a Cyton without
+#: a notch), which says whether there is mains at all; this one says whether it swamps the EEG.
 LINE_HALF_WIDTH_HZ = 1.0
 
-#: Line-noise ratio above which a channel fails: mains power within ±1 Hz of the line frequency
+#: ``line_to_eeg_power`` above which a channel fails: mains power within ±1 Hz of the line frequency
 #: more than 5 times the EEG power in the whole 1–45 Hz band (line amplitude over ~2x the EEG's)
 #: means the electrode picks up the mains far better than the brain (dry or loose contact,
 #: high impedance, poor reference/ground). Measured over 4 s windows: simulated clean EEG with
 #: 5 µV mains 0.01–0.4; a real Muse 2016 recording's good channels 0.05–0.5 and a mediocre TP10
 #: 1.3 (max 2); its badly seated TP9 ~115; the OpenBCI GUI's Cyton sample (no notch) 20–190.
-LINE_RATIO_MAX = 5.0
+LINE_TO_EEG_POWER_MAX = 5.0
 
 #: Standard deviation (µV) of the 1–45 Hz band-passed signal above which a channel fails.
 #: Measured over 4 s windows (90th percentile): real Muse recordings 4–13 µV, the OpenBCI GUI's
@@ -97,8 +100,8 @@ class QualityCheck:
     ----------
     table : pandas.DataFrame
         One row per channel: ``channel``; ``railed_fraction`` (raw samples at the rail);
-        ``flat_fraction`` (raw samples equal to the previous one); ``line_ratio`` (Welch power
-        within ±1 Hz of the line frequency over the 1–45 Hz power); ``ptp_uv`` and ``std_uv``
+        ``flat_fraction`` (raw samples equal to the previous one); ``line_to_eeg_power`` (Welch
+        power within ±1 Hz of the line frequency over the 1–45 Hz power, ×); ``ptp_uv`` and ``std_uv``
         (peak-to-peak and standard deviation of the 1–45 Hz band-passed signal, µV); ``ok``
         (bool); ``problem`` (``""`` when ok, else what is wrong, the worst first, ``"; "``
         between several).
@@ -155,7 +158,7 @@ def check_signal(data_uv, sfreq, ch_names, *, line_freq=None, settings=None) -> 
     - **flat**: band-passed standard deviation below ``flat_uv``, or at least
       :data:`FLAT_REPEAT_FRACTION` of raw samples repeating the previous value (not reported
       for a railed channel, which is flat at the rail);
-    - **line noise**: line-noise ratio above :data:`LINE_RATIO_MAX`;
+    - **line noise**: ``line_to_eeg_power`` above :data:`LINE_TO_EEG_POWER_MAX`;
     - **large amplitude**: band-passed standard deviation above :data:`STD_MAX_UV` or
       peak-to-peak above :data:`PTP_MAX_UV`.
 
@@ -206,7 +209,7 @@ def check_signal(data_uv, sfreq, ch_names, *, line_freq=None, settings=None) -> 
     filtered = scipy.signal.sosfiltfilt(sos, detrended, axis=1, padlen=min(n - 1, int(sfreq)))
     std = filtered.std(axis=1)
     ptp = np.ptp(filtered, axis=1)
-    line = _line_ratio(detrended, sfreq, line_freqs, l_freq, h_freq)
+    line = _line_to_eeg_power(detrended, sfreq, line_freqs, l_freq, h_freq)
 
     problems = []
     for c in range(len(names)):
@@ -217,7 +220,7 @@ def check_signal(data_uv, sfreq, ch_names, *, line_freq=None, settings=None) -> 
             found.append(f"flat ({repeat[c]:.0%} of samples repeat the previous value)")
         elif std[c] < pre.flat_uv:
             found.append(f"flat (std {std[c]:.2f} uV in {l_freq:g}-{h_freq:g} Hz, below {pre.flat_uv:g})")
-        if line[c] > LINE_RATIO_MAX:
+        if line[c] > LINE_TO_EEG_POWER_MAX:
             found.append(f"line noise ({_line_name(line_freq)} power {line[c]:.1f}x the "
                          f"{l_freq:g}-{h_freq:g} Hz power; check the electrode contact)")
         if not found and (std[c] > STD_MAX_UV or ptp[c] > PTP_MAX_UV):
@@ -229,7 +232,7 @@ def check_signal(data_uv, sfreq, ch_names, *, line_freq=None, settings=None) -> 
         "channel": names,
         "railed_fraction": railed,
         "flat_fraction": repeat,
-        "line_ratio": line,
+        "line_to_eeg_power": line,
         "ptp_uv": ptp,
         "std_uv": std,
         "ok": ok,
@@ -253,7 +256,7 @@ def _bandpass_sos(sfreq: float, l_freq: float, h_freq: float, line_freqs: tuple)
 
     The notches keep mains noise that leaks past the 45 Hz edge (a 4th-order edge passes 30% of
     a 50 Hz sine's amplitude forwards and backwards) out of ``std_uv``/``ptp_uv``: mains noise
-    is measured by the line-noise ratio, the amplitude checks are about the EEG band.
+    is measured by ``line_to_eeg_power``, the amplitude checks are about the EEG band.
     """
     import scipy.signal
 
@@ -265,7 +268,7 @@ def _bandpass_sos(sfreq: float, l_freq: float, h_freq: float, line_freqs: tuple)
     return np.concatenate(sections)
 
 
-def _line_ratio(detrended: np.ndarray, sfreq: float, line_freqs, l_freq: float,
+def _line_to_eeg_power(detrended: np.ndarray, sfreq: float, line_freqs, l_freq: float,
                 h_freq: float) -> np.ndarray:
     """Welch power within ±LINE_HALF_WIDTH_HZ of each line frequency over the l–h Hz power."""
     import scipy.signal

@@ -13,7 +13,7 @@ from neurofeedback.boards import board_info
 from neurofeedback.config import load_settings
 from neurofeedback.io import read_recording
 from neurofeedback.quality import (
-    LINE_RATIO_MAX,
+    LINE_TO_EEG_POWER_MAX,
     PTP_MAX_UV,
     STD_MAX_UV,
     QualityCheck,
@@ -51,7 +51,7 @@ def test_clean_simulated_recording_passes(ch_names, sfreq, dc):
     check = check_signal(rec.data_uv, rec.sfreq, rec.ch_names)
     assert check.ok, check.problems()
     t = check.table
-    assert list(t.columns) == ["channel", "railed_fraction", "flat_fraction", "line_ratio",
+    assert list(t.columns) == ["channel", "railed_fraction", "flat_fraction", "line_to_eeg_power",
                                "ptp_uv", "std_uv", "ok", "problem"]
     assert list(t["channel"]) == list(ch_names)
     assert (t["problem"] == "").all() and check.problems() == [] and check.bads == ()
@@ -59,7 +59,7 @@ def test_clean_simulated_recording_passes(ch_names, sfreq, dc):
     # the simulator's background: offset 100 µV²/Hz, χ = 1.5 → ~13 µV std in 1–45 Hz, despite
     # DC offsets of 10^4 µV (detrended before the band-pass)
     assert np.all((t["std_uv"] > 8) & (t["std_uv"] < 20))
-    assert np.all(t["line_ratio"] < 0.3)
+    assert np.all(t["line_to_eeg_power"] < 0.3)
 
 
 def test_clean_sample_recording_passes():
@@ -107,8 +107,8 @@ def test_strong_line_noise_fails_with_the_expected_ratio():
     row = check.table.set_index("channel").loc["P8"]
     # known signal: the sine's power amp²/2 over the background's 1–45 Hz power (its variance)
     expected = (amp**2 / 2) / row["std_uv"] ** 2
-    assert expected > LINE_RATIO_MAX
-    assert row["line_ratio"] == pytest.approx(expected, rel=0.15)
+    assert expected > LINE_TO_EEG_POWER_MAX
+    assert row["line_to_eeg_power"] == pytest.approx(expected, rel=0.15)
     assert "50/60 Hz power" in line
     # the mains frequency given as 60 Hz: 50 Hz is not counted as line noise any more
     assert check_signal(x, rec.sfreq, rec.ch_names, line_freq=60).ok
@@ -138,7 +138,7 @@ def test_real_muse_channel_with_mains_pickup_fails(shared_data):
     check = check_signal(x, 256.0, ["TP9", "AF7", "AF8", "TP10"])
     t = check.table.set_index("channel")
     assert t.loc["TP9", "problem"].startswith("line noise")
-    assert t.loc["TP9", "line_ratio"] > 50
+    assert t.loc["TP9", "line_to_eeg_power"] > 50
     assert t.loc["AF7", "ok"] and t.loc["AF8", "ok"]
 
 

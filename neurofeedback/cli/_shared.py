@@ -223,11 +223,11 @@ def blocks_table(s: dict) -> Table:
 def quality_table(check, title="Signal quality check") -> Table:
     """A rich table of a ``QualityCheck``: one row per channel, problems in red."""
     t = Table(title=title, title_justify="left")
-    for col in ("channel", "status", "railed", "line-noise ratio", "p-p µV", "std µV"):
+    for col in ("channel", "status", "railed", "line / 1–45 Hz power ×", "p-p µV", "std µV"):
         t.add_column(col, justify="left" if col in ("channel", "status") else "right")
     for r in check.table.itertuples(index=False):
         t.add_row(str(r.channel), "ok" if r.ok else str(r.problem).split(" (")[0],
-                  f"{100 * r.railed_fraction:.0f}%", fmt(r.line_ratio, ".2f"),
+                  f"{100 * r.railed_fraction:.0f}%", fmt(r.line_to_eeg_power, ".2f"),
                   fmt(r.ptp_uv, ".0f"), fmt(r.std_uv, ".1f"),
                   style="" if r.ok else "red")
     return t
