@@ -41,7 +41,8 @@ FormatOpt = Annotated[str, typer.Option("--format", help=f"Force a format: {_FOR
 BoardOpt = Annotated[str | None, typer.Option(
     "--board", help="BrainFlow board of a BrainFlow CSV without its JSON sidecar (e.g. muse_2, cyton).")]
 LineOpt = Annotated[str, typer.Option(
-    "--line-freq", help="Mains frequency to notch: 50, 60, auto (detect from the spectrum) or none.")]
+    "--line-freq", help="Mains frequency to notch: 50, 60, auto (detect from the spectrum of the channels "
+                         "that are neither railed nor flat) or none.")]
 BandsOpt = Annotated[Path | None, typer.Option(
     "--bands", help="A bands YAML file to use instead of the shipped bands.yaml "
                     "(neurofeedback/configs; $NEUROFEEDBACK_CONFIGS overrides the folder).")]
