@@ -23,6 +23,14 @@ Definitions (units in every output's provenance):
 Session values summarise the clean epochs only: the clean epochs' PSDs are averaged and the
 session features are computed from that mean spectrum.
 
+**Bad channels** (railed, flat or noisy by :func:`neurofeedback.preprocessing.preprocess`, or
+already in ``info['bads']``) have no values anywhere: their rows stay in the per-epoch table, with
+NaN ``absolute_uv2``, ``relative`` and ``log10_uv2`` and ``clean=False``; their per-channel
+summary values are ``None`` (session and blocks) and their mean PSD is NaN. A rail's filter
+residue is not EEG, so 0 µV², −inf log power or fractions of float residue would be read as
+measurements. Likewise, a log power of a non-positive power and a relative power over a
+non-positive broadband power are NaN, never ±inf. One place enforces it: :func:`_band_values`.
+
 **Blocks** (eyes-open, eyes-closed, meditation, …; found in the annotations by
 :mod:`neurofeedback.blocks`): every epoch row carries the ``block`` it lies in (its whole span
 inside the block; ``""`` when it lies in none), and the summary's ``blocks`` gives each block the
@@ -238,13 +246,15 @@ class SessionFeatures:
     ----------
     epochs : pandas.DataFrame
         Long table, one row per epoch × channel × band: ``epoch, onset_s, duration_s, channel,
-        band, absolute_uv2, relative, log10_uv2, clean, block`` (rejected epochs kept with
-        ``clean=False`` so the timeline is complete; ``block`` is the label of the block the
-        epoch lies wholly in, ``""`` for none: see :mod:`neurofeedback.blocks`).
+        band, absolute_uv2`` (µV²), ``relative`` (fraction of broadband power), ``log10_uv2``
+        (log10 µV²), ``clean, block`` (rejected epochs kept with ``clean=False`` so the
+        timeline is complete; ``block`` is the label of the block the epoch lies wholly in,
+        ``""`` for none: see :mod:`neurofeedback.blocks`). A bad channel's rows are kept with
+        ``clean=False`` and NaN values (no band power).
     summary : dict
         Session values (JSON-serialisable; see :func:`compute_features_array`).
     psd : ndarray, shape (n_channels, n_freqs)
-        Mean PSD of the clean epochs (µV²/Hz; NaN when there are none).
+        Mean PSD of the clean epochs (µV²/Hz; NaN when there are none, and for bad channels).
     freqs : ndarray, shape (n_freqs,)
     provenance : dict
     """
@@ -277,8 +287,9 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
     starts : ndarray of int | None
         Epoch starts (default :func:`~neurofeedback.spectral.epoch_starts` from settings).
     bad_channels : sequence of str
-        Channels whose rows are kept in the table with ``clean=False`` and whose session
-        values are ``None``.
+        Channels with no band power: their rows are kept in the table with ``clean=False`` and
+        NaN ``absolute_uv2``, ``relative`` and ``log10_uv2``; their session and block values
+        are ``None`` and their mean PSD NaN.
     blocks : sequence of (float, float, str) | None
         ``(onset_s, duration_s, label)`` stretches of the recording's blocks, onsets in seconds
         from the first sample (:func:`neurofeedback.blocks.block_spans`); default none.
@@ -287,7 +298,7 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
     Returns
     -------
     epochs : pandas.DataFrame
-        :data:`EPOCH_COLUMNS`.
+        :data:`EPOCH_COLUMNS`; NaN values for bad channels (see :attr:`SessionFeatures.epochs`).
     summary : dict
         ``epoch_s, step_s, n_epochs, n_clean_epochs, bands, broadband, band_power {absolute,
         relative, log10}, ratios, iaf_hz, iaf_cog_hz, faa, aperiodic, blocks``; per-channel
@@ -298,6 +309,7 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
         ``reason`` (why there are no values, else ``None``) and the same value keys as the
         session (:data:`VALUE_KEYS`), computed from the block's clean epochs, or ``None``.
     psd : ndarray, shape (n_channels, n_freqs)
+        Mean PSD of the clean epochs (µV²/Hz); NaN rows for bad channels.
     freqs : ndarray
     """
     settings = settings or load_settings()
@@ -347,13 +359,9 @@ def _epoch_table(power, onsets_s, ch_names, clean, ch_good, labels,
 
     ``power`` has shape (n_epochs, n_channels, n_bands + 1), the last band the broadband range;
     a row is clean when its epoch is clean and its channel good; ``labels`` (n_epochs,) is the
-    block of each epoch.
+    block of each epoch. The values follow :func:`_band_values` (NaN for bad channels).
     """
-    absolute = power[..., :-1]
-    total = power[..., -1:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        relative = absolute / total
-        log_abs = np.log10(absolute)
+    absolute, total, relative, log_abs = _band_values(power, ch_good)
     n_ep, n_ch, n_b = absolute.shape
     n_rows = n_ep * n_ch * n_b
     epoch_idx = np.repeat(np.arange(n_ep), n_ch * n_b)
@@ -371,6 +379,43 @@ def _epoch_table(power, onsets_s, ch_names, clean, ch_good, labels,
         "clean": (clean[:, None] & ch_good[None, :]).repeat(n_b, axis=1).reshape(-1),
         "block": _block_column(labels, n_ch * n_b),
     })
+
+
+def _band_values(power, ch_good):
+    """Absolute, broadband, relative and log10 power with no value where there is no signal.
+
+    Parameters
+    ----------
+    power : ndarray, shape (..., n_channels, n_bands + 1)
+        Band powers in µV², the last column the broadband range.
+    ch_good : ndarray of bool, shape (n_channels,)
+
+    Returns
+    -------
+    absolute : ndarray, shape (..., n_channels, n_bands)
+        µV²; NaN for every band of a bad channel.
+    total : ndarray, shape (..., n_channels, 1)
+        Broadband power (µV²); NaN for a bad channel.
+    relative : ndarray, shape (..., n_channels, n_bands)
+        ``absolute / total``; NaN for a bad channel and where ``total`` is not positive.
+    log10 : ndarray, shape (..., n_channels, n_bands)
+        log10 µV²; NaN for a bad channel and where ``absolute`` is not positive (never -inf).
+
+    Notes
+    -----
+    A bad channel (railed, flat, noisy, or listed in ``info['bads']``) has no band power: what
+    its spectrum holds is the rail's filter residue or noise, not EEG, and 0 µV², -inf log power
+    or fractions of float residue would read as measurements. Its rows stay in the per-epoch
+    table (so the table keeps one row per epoch × channel × band) with NaN values and
+    ``clean=False``; the summaries give such channels ``None``.
+    """
+    power = np.array(power, dtype=np.float64)  # a copy: the caller's array is not written
+    power[..., ~np.asarray(ch_good, bool), :] = np.nan
+    absolute, total = power[..., :-1], power[..., -1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(total > 0, absolute / total, np.nan)
+        log_abs = np.where(absolute > 0, np.log10(np.where(absolute > 0, absolute, 1.0)), np.nan)
+    return absolute, total, relative, log_abs
 
 
 def _block_column(labels, repeat: int) -> pd.Categorical:
@@ -441,12 +486,10 @@ def _spectral_values(psd, freqs, weights, mask, ch_names, ch_good, settings: Set
     n_sel = int(mask.sum())
     if n_sel:
         mpsd = psd[mask].mean(axis=0)
+        mpsd[~np.asarray(ch_good, bool)] = np.nan  # a bad channel has no spectrum
     else:
         mpsd = np.full((n_ch, freqs.size), np.nan)
-    s_power = mpsd @ weights
-    s_abs, s_tot = s_power[:, :-1], s_power[:, -1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s_rel = s_abs / s_tot[:, None]
+    s_abs, _, s_rel, s_log = _band_values(mpsd @ weights, ch_good)
     expo, offs = aperiodic_fit(freqs, mpsd, freq_range=fs.aperiodic_range)
     peak, cog = individual_alpha_frequency(
         freqs, mpsd, freq_range=fs.iaf_range, min_prominence=fs.iaf_min_prominence,
@@ -476,8 +519,7 @@ def _spectral_values(psd, freqs, weights, mask, ch_names, ch_good, settings: Set
         "band_power": {
             "absolute": per_channel(lambda i: {b: _none_if_nan(s_abs[i, j]) for j, b in enumerate(names)}),
             "relative": per_channel(lambda i: {b: _none_if_nan(s_rel[i, j]) for j, b in enumerate(names)}),
-            "log10": per_channel(lambda i: {b: _none_if_nan(np.log10(s_abs[i, j])) if s_abs[i, j] > 0 else None
-                                            for j, b in enumerate(names)}),
+            "log10": per_channel(lambda i: {b: _none_if_nan(s_log[i, j]) for j, b in enumerate(names)}),
         },
         "ratios": ratios,
         "iaf_hz": per_channel(lambda i: _none_if_nan(peak[i])),

@@ -9,6 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("NEUROFEEDBACK_SHARED_DATA", ROOT.parent / "shared" / "data"))
+#: Field cases: small real inputs the product once got wrong (``../shared/cases/README.md``).
+SHARED_CASES = Path(os.environ.get("NEUROFEEDBACK_SHARED_CASES", ROOT.parent / "shared" / "cases"))
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +24,16 @@ def shared_data() -> Path:
 def shared_file(shared_data: Path, rel: str) -> Path:
     """Return one recording under ``shared_data`` or skip naming the missing file."""
     p = shared_data / rel
+    if not p.is_file():
+        pytest.skip(f"{p} is absent")
+    return p
+
+
+def shared_case(rel: str) -> Path:
+    """Return one field-case file under ``../shared/cases`` or skip saying what is missing."""
+    if not SHARED_CASES.is_dir():
+        pytest.skip(f"field cases not found at {SHARED_CASES} (clone with ../shared beside it)")
+    p = SHARED_CASES / rel
     if not p.is_file():
         pytest.skip(f"{p} is absent")
     return p

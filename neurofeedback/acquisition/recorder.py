@@ -549,13 +549,20 @@ class Recorder:
 
             status.quality = check_signal(window, self.sfreq, self.channel_names,
                                           settings=self.settings)
+            no_signal = {r.channel for r in status.quality.table.itertuples()
+                         if r.problem.startswith(("railed", "flat"))}
             status.relative_power = _relative_power(window, self.sfreq, self.channel_names,
-                                                   self.settings)
+                                                   self.settings, no_signal=no_signal)
         return status
 
 
-def _relative_power(window_uv, sfreq, names, settings) -> dict:
-    """``{channel: {band: fraction}}`` of the last seconds (linear detrend, Welch 2 s segments)."""
+def _relative_power(window_uv, sfreq, names, settings, *, no_signal=()) -> dict:
+    """``{channel: {band: fraction}}`` of the last seconds (linear detrend, Welch 2 s segments).
+
+    Channels in ``no_signal`` (railed or flat by :func:`neurofeedback.quality.check_signal`) and
+    channels without broadband power get NaN for every band: the detrend residue of a rail is
+    not EEG, so its fractions are not shown (as the offline tables give a bad channel no value).
+    """
     from scipy.signal import detrend
 
     from ..spectral import band_power, welch_psd
@@ -565,7 +572,8 @@ def _relative_power(window_uv, sfreq, names, settings) -> dict:
     psd, freqs = welch_psd(detrend(window_uv, axis=1), sfreq, segment_s=2.0, overlap=0.5)
     power = band_power(psd, freqs, bands)
     total = band_power(psd, freqs, [("broadband", lo, hi)])[:, 0]
-    return {ch: {b[0]: (float(v / tot) if tot > 0 else float("nan")) for b, v in zip(bands, row)}
+    return {ch: {b[0]: (float(v / tot) if tot > 0 and ch not in no_signal else float("nan"))
+                 for b, v in zip(bands, row)}
             for ch, row, tot in zip(names, power, total)}
 
 

@@ -172,3 +172,7 @@ def features(
     n_clean = int(t.loc[t["clean"], "epoch"].nunique())
     out.print(f"wrote {written}: {len(t)} rows ({proc.features.summary['n_epochs']} epochs × "
               f"{t['channel'].nunique()} channels × {t['band'].nunique()} bands; {n_clean} clean epochs)")
+    bads = list(proc.raw.info["bads"])
+    if bads:
+        out.print(f"bad channels (rows kept with no values: NaN, clean=False): {', '.join(bads)}",
+                  markup=False)

@@ -94,7 +94,8 @@ def plot_psd(freqs, psd, ch_names, *, bands: dict, iaf: dict | None = None,
     iaf : dict | None
         ``{channel: Hz or None}``: a dashed line at each channel's alpha peak.
     bad_channels : sequence of str
-        Drawn in grey with "(bad)".
+        Titled "(bad)" and not drawn ("bad channel: no values"): a bad channel has no spectrum
+        (:func:`neurofeedback.features.compute_features_array` gives it NaN).
     fmax : float
         Upper frequency shown.
     line_freq : float | None
@@ -128,12 +129,12 @@ def plot_psd(freqs, psd, ch_names, *, bands: dict, iaf: dict | None = None,
         for c in chans:
             y = psd[c, keep]
             bad = ch_names[c] in bad_channels
-            if not np.any(np.isfinite(y) & (y > 0)):
+            if bad or not np.any(np.isfinite(y) & (y > 0)):  # a bad channel has no spectrum
                 if not many:
-                    ax.text(0.5, 0.5, "no clean data", transform=ax.transAxes, ha="center",
-                            va="center", color="0.4")
+                    ax.text(0.5, 0.5, "bad channel: no values" if bad else "no clean data",
+                            transform=ax.transAxes, ha="center", va="center", color="0.4")
                 continue
-            ax.semilogy(freqs[keep], y, color="0.6" if bad else "k", lw=0.6 if many else 1.0,
+            ax.semilogy(freqs[keep], y, color="k", lw=0.6 if many else 1.0,
                         alpha=0.6 if many else 1.0)
             peak = iaf.get(ch_names[c])
             if peak is not None and not many:
