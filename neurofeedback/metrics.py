@@ -17,7 +17,7 @@ metric                     channel                 unit
 ``iaf``, ``iaf_cog``       as above                Hz (channels without a clear peak are absent)
 ``aperiodic_exponent``     as above                1/f exponent (unitless)
 ``aperiodic_offset``       as above                log10(µV²/Hz)
-``faa``                    the pair, e.g.          ln(µV²) difference, right − left
+``faa``                    the pair, e.g.          ln ratio (unitless): ln α right − ln α left
                            ``F4/F3``
 ``alpha_vs_eyes_closed``   each EEG, ``mean``,     fraction (a difference of relative alpha,
                            ``posterior``           said in percentage points); block rows only
@@ -84,7 +84,14 @@ METRIC_UNITS = {
     "iaf_cog": "Hz",
     "aperiodic_exponent": "1",
     "aperiodic_offset": "log10(uV^2/Hz)",
-    "faa": "ln(uV^2)",
+    # FAA = ln(P_right) − ln(P_left) = ln(P_right / P_left): the µV² cancel, so it has no unit.
+    # "ln ratio" rather than "": it says what the number is (0 = symmetric, +0.1 ≈ 10 % more
+    # alpha on the right), labels read well, and the live feedback already says "ln ratio
+    # (faa)". Sentences treat it as dimensionless (statements._DIMENSIONLESS: "0.05 per week");
+    # the trends keep it linear (not in trends._LOG_UNITS). Catalog rows stored before this
+    # change keep "ln(uV^2)" in their unit column: nothing reads that column back for analysis
+    # (the trends and reports use metric_unit()), see Catalog.session_features.
+    "faa": "ln ratio",
     "alpha_vs_eyes_closed": "fraction",
     "feedback_reward_rate": "fraction",
     "feedback_time_above_s": "s",

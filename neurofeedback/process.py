@@ -80,7 +80,7 @@ class ProcessedRecording:
             "bands": s["bands"],
             "units": {
                 "absolute": "uV^2", "relative": "fraction of broadband power",
-                "log10": "log10(uV^2)", "iaf": "Hz", "faa": "ln(uV^2) difference",
+                "log10": "log10(uV^2)", "iaf": "Hz", "faa": "ln ratio (unitless), ln(alpha right) - ln(alpha left)",
             },
             "band_power": s["band_power"],
             "ratios": s["ratios"],

@@ -15,7 +15,7 @@ UNITS = {
     "absolute_power": "uV^2 (PSD integrated over the band, trapezoid rule)",
     "relative_power": "fraction of power over the broadband range (unitless)",
     "log_power": "log10(uV^2)",
-    "faa": "ln(alpha right) - ln(alpha left), natural log of absolute alpha power",
+    "faa": "ln ratio (unitless): ln(alpha right) - ln(alpha left) of absolute alpha power",
     "iaf": "Hz",
     "aperiodic": "exponent (unitless, PSD ~ f^-exponent); offset log10(uV^2/Hz) at 1 Hz",
 }

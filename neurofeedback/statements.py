@@ -29,7 +29,7 @@ SIGNIFICANT_FIGURES = 3
 PLAIN_MIN, PLAIN_MAX = 1e-4, 1e6
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 # units without a dimension: no unit word in a sentence ("per week")
-_DIMENSIONLESS = ("", "1", "ratio")
+_DIMENSIONLESS = ("", "1", "ratio", "ln ratio")
 
 #: The metrics shown by default: averaged over channels, plus FAA per pair.
 DEFAULT_METRICS = ("relative_alpha", "absolute_alpha", "relative_theta", "ratio_alpha_theta",
@@ -171,7 +171,7 @@ def _unit_words(unit: str) -> tuple[float, str]:
     """``(factor, words)`` that say a change of ``unit`` in a sentence.
 
     A change of a fraction is said in percentage points (×100), of a percentage in percentage
-    points; dimensionless units (``""``, ``"1"``, ``"ratio"``) get no words.
+    points; dimensionless units (``""``, ``"1"``, ``"ratio"``, FAA's ``"ln ratio"``) get no words.
     """
     if unit == "fraction":
         return 100.0, "percentage points"

@@ -144,7 +144,7 @@ def test_singular_counts():
 
 
 def test_not_enough_data_keeps_the_reason():
-    t = {"metric": "faa", "channel": "F4/F3", "unit": "ln(uV^2)", "slope_per_week": None,
+    t = {"metric": "faa", "channel": "F4/F3", "unit": "ln ratio", "slope_per_week": None,
          "slope_reason": "not enough data: 2 sessions in 1 week; a slope needs >= 5 sessions "
                          "over >= 3 weeks"}
     assert trend_statement(t) == (

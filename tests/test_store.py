@@ -32,7 +32,7 @@ def _metrics(offset=0.0):
         "metric": ["relative_alpha", "relative_alpha", "relative_alpha", "faa"],
         "channel": ["O1", "O2", "mean", "F4/F3"],
         "value": [0.30 + offset, 0.40 + offset, 0.35 + offset, 0.1],
-        "unit": ["fraction", "fraction", "fraction", "ln(uV^2)"],
+        "unit": ["fraction", "fraction", "fraction", "ln ratio"],
     })
 
 

@@ -322,7 +322,7 @@ def test_groups_by_subject_metric_channel_and_filters():
     res = compute_trends(frame)
     assert [(r["subject"], r["metric"], r["channel"], r["unit"]) for r in res] == [
         ("a", "absolute_alpha", "mean", "uV^2"), ("a", "iaf", "O1", "Hz"),
-        ("b", "faa", "F4/F3", "ln(uV^2)")]
+        ("b", "faa", "F4/F3", "ln ratio")]
     assert len(compute_trends(frame, subject="a", metrics=["iaf"])) == 1
     assert compute_trends(frame, channels="F4/F3")[0]["metric"] == "faa"
     json.dumps(res, allow_nan=False)

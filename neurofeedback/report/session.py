@@ -282,13 +282,13 @@ def _features_section(summary: dict) -> Section:
     sec = Section("features", "Features", intro=[
         "Session values over the clean epochs. Absolute power in µV², relative power as a "
         "fraction of the 1–45 Hz power, ratios of absolute powers; FAA = ln(alpha right) − "
-        "ln(alpha left)."])
+        "ln(alpha left), a log ratio without a unit."])
     sec.blocks.append(Block(table=_features_table(summary, summary["channels"])))
     faa = summary.get("faa") or {}
     if faa:
         faa_t = pd.DataFrame({"pair": list(faa), "FAA": [_faa_value(v) for v in faa.values()]})
         sec.blocks.append(Block(table=Table("faa", faa_t, caption="Frontal alpha asymmetry",
-                                            units={"FAA": "ln(µV²)"})))
+                                            units={"FAA": "ln ratio"})))
     return sec
 
 
@@ -304,7 +304,7 @@ _METRIC_LABELS = {
     "relative_power": "relative {bands} power (fraction of broadband)",
     "absolute_power": "absolute {bands} power (µV²)",
     "band_ratio": "{bands} power ratio",
-    "faa": "FAA, ln(µV²) ({bands})",
+    "faa": "FAA, ln ratio ({bands})",
 }
 
 

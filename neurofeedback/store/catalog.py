@@ -286,7 +286,10 @@ class Catalog:
         -------
         features : pandas.DataFrame
             Columns :data:`FEATURE_COLUMNS` (``metric, channel, value, unit, block``), by block,
-            metric and channel.
+            metric and channel. ``unit`` is as stored when the session was processed: ``faa``
+            rows written before FAA became unitless say ``ln(uV^2)``, newer ones ``ln ratio``
+            (same values; the trends and reports take the unit from
+            :func:`neurofeedback.metrics.metric_unit`, never from this column).
         """
         rows = self._all(features_select(session_id, block), "read session features")
         df = pd.DataFrame(rows, columns=list(FEATURE_COLUMNS))
