@@ -68,3 +68,27 @@ def test_no_output_calls_faa_ln_uv2():
     _clean(sentence)
     assert sentence.startswith("faa (F4/F3) rose by 0.0")
     assert " per week (95% CI" in sentence and "ln ratio" not in sentence
+
+
+def test_old_catalog_rows_keep_their_stored_unit_but_trends_say_ln_ratio(tmp_path):
+    """Rows stored before FAA became unitless say ln(uV^2) in the catalog's unit column; nothing
+    analyses that column (the trends' frame has no unit), so their trends say ``ln ratio``."""
+    from datetime import datetime, timedelta, timezone
+
+    from neurofeedback.store.catalog import Catalog
+
+    cat = Catalog(home=tmp_path)
+    start = datetime(2026, 1, 5, 7, 30, tzinfo=timezone.utc)
+    for i in range(6):
+        t = start + timedelta(days=3 * i)
+        fields = {"start_time": t, "clean_fraction": 0.9, "input_sha256": f"{i}" * 64,
+                  "config_hash": "cfg", "pipeline_version": "0.1.0"}
+        old = pd.DataFrame({"metric": ["faa"], "channel": ["F4/F3"], "value": [0.01 * i],
+                            "unit": ["ln(uV^2)"], "block": ["session"]})
+        _, sid = cat.record_session("alpha01", t.strftime("%Y%m%dT%H%M%S"), fields, old)
+    assert cat.session_features(sid)["unit"].tolist() == ["ln(uV^2)"]   # stored as it was
+    frame = cat.metrics_frame("alpha01")
+    assert "unit" not in frame.columns
+    (trend,) = compute_trends(frame)
+    assert trend["unit"] == "ln ratio"
+    _clean(json.dumps(trend, allow_nan=False) + trend_statement(trend))
