@@ -119,7 +119,7 @@ def _annotation_counts(ann: mne.Annotations) -> dict:
 
 
 def process_raw(raw, settings: Settings | None = None, *, line_freq="config", path=None, fmt=None,
-                input_sha256=None) -> ProcessedRecording:
+                input_sha256=None, channel_names=None) -> ProcessedRecording:
     """Preprocess a recording already in memory and compute its features.
 
     Parameters
@@ -131,6 +131,9 @@ def process_raw(raw, settings: Settings | None = None, *, line_freq="config", pa
         See :func:`neurofeedback.preprocessing.preprocess`.
     path, fmt, input_sha256
         Where it came from, for the provenance.
+    channel_names : sequence of str | None
+        The EEG names the recording was read with when they were given (not the file's own),
+        for the provenance and its ``config_hash``; ``raw`` already carries them.
 
     Returns
     -------
@@ -148,7 +151,7 @@ def process_raw(raw, settings: Settings | None = None, *, line_freq="config", pa
                 len(pre.artifacts))
     prov = build_provenance(
         settings, input_path=path, input_sha256=input_sha256, fmt=fmt,
-        extra={"line_freq": pre.line_freq},
+        extra={"line_freq": pre.line_freq}, channel_names=channel_names,
     )
     feats = compute_features(pre.raw, settings, provenance=prov, data_uv=pre.data_uv)
     t2 = time.perf_counter()
@@ -163,7 +166,7 @@ def process_raw(raw, settings: Settings | None = None, *, line_freq="config", pa
 
 
 def process_recording(path, *, format="auto", board=None, line_freq="config",
-                      settings: Settings | None = None, allow_precomputed=False):
+                      settings: Settings | None = None, allow_precomputed=False, channel_names=None):
     """Read a recording and compute its features.
 
     Parameters
@@ -180,6 +183,8 @@ def process_recording(path, *, format="auto", board=None, line_freq="config",
         Return a Mind Monitor band-power export's
         :class:`~neurofeedback.io.PrecomputedBandPowers` as they are (there is no raw EEG to
         process) instead of raising; the file is read once either way. The command line does.
+    channel_names : str | sequence of str | None
+        EEG names in file order (see :func:`neurofeedback.io.read_recording`).
 
     Returns
     -------
@@ -194,10 +199,12 @@ def process_recording(path, *, format="auto", board=None, line_freq="config",
         export unless ``allow_precomputed``.
     """
     from .io import detect_format, read_recording
+    from .io._raw import check_channel_names
 
     t0 = time.perf_counter()
     fmt = detect_format(path) if format == "auto" else format
-    rec = read_recording(path, format=fmt, board=board, allow_precomputed=allow_precomputed)
+    rec = read_recording(path, format=fmt, board=board, channel_names=channel_names,
+                         allow_precomputed=allow_precomputed)
     t1 = time.perf_counter()
     if not isinstance(rec, mne.io.BaseRaw):
         logger.info("%s: read as %s in %.2f s (precomputed band powers, no raw EEG)",
@@ -206,7 +213,9 @@ def process_recording(path, *, format="auto", board=None, line_freq="config",
     logger.info("%s: read as %s in %.2f s (%d channels at %g Hz, %.1f s)", Path(path).name, fmt,
                 t1 - t0, len(rec.ch_names), rec.info["sfreq"], rec.times[-1] if rec.n_times else 0.0)
     sha = file_sha256(path)
-    out = process_raw(rec, settings, line_freq=line_freq, path=path, fmt=fmt, input_sha256=sha)
+    names = check_channel_names(channel_names)
+    out = process_raw(rec, settings, line_freq=line_freq, path=path, fmt=fmt, input_sha256=sha,
+                      channel_names=names)
     out.timings.update(read_s=t1 - t0)
     return out
 

@@ -30,7 +30,23 @@ def file_sha256(path, *, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
-def build_provenance(settings: Settings, *, input_path=None, input_sha256=None, fmt=None, extra=None) -> dict:
+def processing_hash(settings: Settings, channel_names=None) -> str:
+    """The key of one processing of a file: ``settings.config_hash()``, or, when EEG names were
+    given for the file (``--channel-names``), a short SHA-256 of that hash and the names in order.
+
+    Other names are other numbers (FAA, posterior metrics, blink channels), so the store treats a
+    file imported with other names as processed differently (``reprocessed``), as with other
+    settings; without given names the key is the plain settings hash (the file's own names).
+    """
+    cfg = settings.config_hash()
+    if not channel_names:
+        return cfg
+    blob = ("config_hash=" + cfg + "\nchannel_names=" + ",".join(map(str, channel_names))).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def build_provenance(settings: Settings, *, input_path=None, input_sha256=None, fmt=None, extra=None,
+                     channel_names=None) -> dict:
     """Return the provenance record embedded in every output.
 
     Parameters
@@ -44,12 +60,16 @@ def build_provenance(settings: Settings, *, input_path=None, input_sha256=None, 
         The format the recording was read as.
     extra : dict | None
         Anything else that shaped the numbers (e.g. the notch frequency used).
+    channel_names : sequence of str | None
+        EEG names given for the file (``--channel-names``), recorded as ``channel_names`` and
+        part of ``config_hash`` (:func:`processing_hash`); ``None`` when the file's own names
+        were used (the names themselves are in every table's ``channel`` column).
 
     Returns
     -------
     provenance : dict
         ``bands, broadband, epochs, spectral, preprocessing, features, blocks, units, software,
-        input, config_hash, created``.
+        input, channel_names, config_hash, created``.
     """
     sha = input_sha256
     if sha is None and input_path is not None and Path(input_path).is_file():
@@ -69,7 +89,8 @@ def build_provenance(settings: Settings, *, input_path=None, input_sha256=None, 
         "units": dict(UNITS),
         "software": software_versions(),
         "input": {"path": str(input_path) if input_path is not None else None, "sha256": sha, "format": fmt},
-        "config_hash": settings.config_hash(),
+        "channel_names": list(channel_names) if channel_names else None,
+        "config_hash": processing_hash(settings, channel_names),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **(extra or {}),
     }

@@ -71,13 +71,14 @@ def _transient(task, task_run, state) -> bool:
 
 @task(name="import-recording", retries=2, retry_delay_seconds=1, retry_condition_fn=_transient)
 def import_recording(path: str, home: str | None = None, subject: str | None = None,
-                     filename_pattern: str | None = None) -> dict:
+                     filename_pattern: str | None = None, channel_names: str | None = None) -> dict:
     """Import one recording into the store; a bad file returns ``status="skipped"``."""
     from neurofeedback.store import ingest_file
 
     t0 = time.perf_counter()
     try:
-        res = ingest_file(path, home=home, subject=subject, filename_pattern=filename_pattern)
+        res = ingest_file(path, home=home, subject=subject, filename_pattern=filename_pattern,
+                          channel_names=channel_names)
     except NeurofeedbackError as exc:
         return {"path": str(path), "status": "skipped", "reason": " ".join(str(exc).split()),
                 "session_id": None, "subject": subject, "seconds": time.perf_counter() - t0}
@@ -108,14 +109,18 @@ def task_runner(runner: str = "threads", *, dask_address: str | None = None,
 
 @flow(name="process-recordings")
 def process_recordings(paths: list[str], home: str | None = None, subject: str | None = None,
-                       filename_pattern: str | None = None) -> list[dict]:
+                       filename_pattern: str | None = None, channel_names: str | None = None) -> list[dict]:
     """Import every recording under ``paths`` into the store; return one record per file.
+
+    ``channel_names`` (comma-separated EEG names in file order) applies to every file; a file
+    with another number of EEG channels is skipped with that reason.
 
     The run publishes a table artifact (``imported-recordings``) of what was imported, left
     unchanged, skipped and why.
     """
     files = discover(paths)
-    futures = [import_recording.submit(str(f), home, subject, filename_pattern) for f in files]
+    futures = [import_recording.submit(str(f), home, subject, filename_pattern, channel_names)
+               for f in files]
     records = []
     hook = PROGRESS_HOOK
     for fut in futures:
@@ -137,9 +142,12 @@ def process_recordings(paths: list[str], home: str | None = None, subject: str |
 
 
 def run_process(paths, *, home=None, subject=None, runner="threads", dask_address=None,
-                max_workers=None, filename_pattern=None) -> list[dict]:
+                max_workers=None, filename_pattern=None, channel_names=None) -> list[dict]:
     """Run :func:`process_recordings` with the chosen task runner (what the CLI calls)."""
     check_option("runner", runner, RUNNERS, exc=ConfigError)
     f = process_recordings.with_options(
         task_runner=task_runner(runner, dask_address=dask_address, max_workers=max_workers))
-    return f([str(p) for p in paths], None if home is None else str(home), subject, filename_pattern)
+    if channel_names is not None and not isinstance(channel_names, str):
+        channel_names = ",".join(map(str, channel_names))
+    return f([str(p) for p in paths], None if home is None else str(home), subject, filename_pattern,
+             channel_names)

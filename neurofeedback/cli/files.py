@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from ..errors import ConfigError
-from ._shared import VerboseOpt, fmt, out, print_summary, setup_logging, user_errors
+from ._shared import ChannelNamesOpt, VerboseOpt, fmt, out, print_summary, setup_logging, user_errors
 
 _FORMAT_HELP = ("auto, brainflow_csv, openbci_txt, muselsl_csv, mindmonitor_csv, edf, bdf, fif, "
                 "brainvision")
@@ -48,13 +48,15 @@ BandsOpt = Annotated[Path | None, typer.Option(
                     "(neurofeedback/configs; $NEUROFEEDBACK_CONFIGS overrides the folder).")]
 
 
-def _process(path, format_, board, line_freq, bands):
+def _process(path, format_, board, line_freq, bands, channel_names=None):
     """Processed recording, or the precomputed band powers of a Mind Monitor export."""
+    from ..io._raw import check_channel_names
     from ..process import process_recording
 
+    names = check_channel_names(channel_names, what="--channel-names")
     return process_recording(path, format=format_, board=board,
                              line_freq=_parse_line_freq(line_freq), settings=_settings(bands),
-                             allow_precomputed=True)
+                             allow_precomputed=True, channel_names=names)
 
 
 @user_errors
@@ -64,6 +66,7 @@ def inspect(
     board: BoardOpt = None,
     line_freq: LineOpt = "auto",
     bands: BandsOpt = None,
+    channel_names: ChannelNamesOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     verbose: VerboseOpt = False,
 ):
@@ -71,7 +74,7 @@ def inspect(
     setup_logging(verbose)
     from ..io import PrecomputedBandPowers
 
-    proc = _process(path, format, board, line_freq, bands)
+    proc = _process(path, format, board, line_freq, bands, channel_names)
     if isinstance(proc, PrecomputedBandPowers):
         return _inspect_precomputed(proc, as_json)
     summary = proc.summary()
@@ -146,6 +149,7 @@ def features(
     board: BoardOpt = None,
     line_freq: LineOpt = "auto",
     bands: BandsOpt = None,
+    channel_names: ChannelNamesOpt = None,
     verbose: VerboseOpt = False,
 ):
     """Write the per-epoch long table (epoch × channel × band) with its provenance."""
@@ -158,7 +162,7 @@ def features(
     from ..io import PrecomputedBandPowers
     from ..process import write_table
 
-    proc = _process(path, format, board, line_freq, bands)
+    proc = _process(path, format, board, line_freq, bands, channel_names)
     if isinstance(proc, PrecomputedBandPowers):
         pre = proc
         table = pre.table.rename(columns={"absolute_bels": "precomputed_absolute_bels"})

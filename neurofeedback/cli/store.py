@@ -21,6 +21,7 @@ from rich.table import Table
 from ..errors import ConfigError
 from ._shared import (
     BlockOpt,
+    ChannelNamesOpt,
     HomeOpt,
     JsonOpt,
     VerboseOpt,
@@ -51,6 +52,7 @@ def process(
     filename_pattern: Annotated[str | None, typer.Option(
         "--filename-pattern", help="Regex with named groups subject and session for files without a sidecar (default "
                                    "sub-<id>_ses-<label>).")] = None,
+    channel_names: ChannelNamesOpt = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
@@ -65,10 +67,14 @@ def process(
         raise ConfigError(f"Invalid value for the '--runner' parameter. Allowed values are 'threads', "
                           f"'processes' and 'dask', but got {runner!r} instead.")
     from ..home import data_home
+    from ..io._raw import check_channel_names
     from ..store.ingest import compile_filename_pattern
 
     if filename_pattern is not None:
         compile_filename_pattern(filename_pattern)  # a bad regex fails here, not once per file
+    names = check_channel_names(channel_names, what="--channel-names")  # empty/repeated: exit 2 here
+    if names:
+        channel_names = ",".join(names)
     data_home(home)  # create it (and validate it) before Prefect starts
     configure_flows(home)
     import pipelines.process as pp
@@ -89,7 +95,7 @@ def process(
     try:
         records = pp.run_process(paths, home=home_str(home), subject=subject, runner=runner,
                                  dask_address=dask_address, max_workers=workers,
-                                 filename_pattern=filename_pattern)
+                                 filename_pattern=filename_pattern, channel_names=channel_names)
     finally:
         pp.PROGRESS_HOOK = None
         if progress is not None:

@@ -110,3 +110,47 @@ def build_raw(data_uv: np.ndarray, ch_names, ch_types, sfreq: float, *, meas_dat
     if montage:
         apply_montage(raw)
     return raw
+
+
+def check_channel_names(value, *, what: str = "channel_names") -> tuple[str, ...] | None:
+    """Split and check user-given EEG names (comma-separated text or a sequence).
+
+    Each name is stripped and spelled as the 10-05 site when it is one ('fp1' → 'Fp1'); names
+    that are no 10-05 site are kept as given (a custom montage: they get no position). Empty and
+    repeated names raise :class:`~neurofeedback.errors.ConfigError` (one line naming ``what``);
+    the count is checked against the file by the readers. ``None`` or ``""`` gives ``None``.
+    """
+    from ..errors import ConfigError
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    items = value.split(",") if isinstance(value, str) else list(value)
+    lookup = {n.lower(): n for n in montage_names()}
+    names = tuple(standard_name(str(x), lookup) if str(x).strip() else "" for x in items)
+    shown = value if isinstance(value, str) else ",".join(map(str, items))
+    if any(not n for n in names):
+        raise ConfigError(f"Invalid value for the '{what}' parameter: an empty name in {shown!r}.")
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"Invalid value for the '{what}' parameter: {', '.join(dup)} given more "
+                          f"than once in {shown!r}.")
+    return names
+
+
+def rename_eeg(raw, names, path) -> None:
+    """Rename ``raw``'s EEG channels, in order, to ``names`` and redo the 10-05 positions."""
+    from ..errors import RecordingFormatError
+
+    eeg = [raw.ch_names[i] for i, t in enumerate(raw.get_channel_types()) if t == "eeg"]
+    if len(names) != len(eeg):
+        raise RecordingFormatError(path, f"{len(names)} channel names given for its {len(eeg)} EEG channels")
+    clash = set(names) & (set(raw.ch_names) - set(eeg))
+    if clash:
+        raise RecordingFormatError(path, f"channel names {', '.join(sorted(clash))} are already its "
+                                         "non-EEG channels")
+    mapping = {old: new for old, new in zip(eeg, names) if old != new}
+    if not mapping:
+        return
+    raw.set_montage(None)
+    raw.rename_channels(mapping)
+    apply_montage(raw)

@@ -7,6 +7,7 @@ import logging
 from .._logging import use_verbose
 from .._validate import check_option
 from ..errors import RecordingFormatError
+from ._raw import check_channel_names, rename_eeg
 from ._text import check_file
 from .brainflow_csv import read_brainflow_csv
 from .detect import FORMATS, detect_format
@@ -26,19 +27,21 @@ def _resolve(path, format):
     return p, fmt
 
 
-def _read_raw(p, fmt, board):
+def _read_raw(p, fmt, board, channel_names=None):
     if board is not None and fmt not in ("brainflow_csv", "openbci_txt"):
         logger.warning("%s: board=%r is ignored for %s files", p, board, fmt)
     if fmt == "brainflow_csv":
-        return read_brainflow_csv(p, board=board)
+        return read_brainflow_csv(p, board=board, channel_names=channel_names)
     if fmt == "openbci_txt":
-        return read_openbci_txt(p, board=board)
-    if fmt == "muselsl_csv":
-        return read_muselsl_csv(p)
-    return read_mne_format(p, fmt)
+        return read_openbci_txt(p, board=board, channel_names=channel_names)
+    raw = read_muselsl_csv(p) if fmt == "muselsl_csv" else read_mne_format(p, fmt)
+    if channel_names:
+        rename_eeg(raw, channel_names, p)
+    return raw
 
 
-def read_recording(path, *, format="auto", board=None, allow_precomputed=False, verbose=None):
+def read_recording(path, *, format="auto", board=None, channel_names=None, allow_precomputed=False,
+                   verbose=None):
     """Read a raw EEG recording of any supported format into MNE.
 
     Parameters
@@ -51,6 +54,12 @@ def read_recording(path, *, format="auto", board=None, allow_precomputed=False, 
         BrainFlow board name or id. Needed for a BrainFlow CSV without its JSON sidecar; for an
         OpenBCI text file it names the channels with BrainFlow's default labels for that board.
         Ignored (with a logged warning) for other formats.
+    channel_names : str | sequence of str | None
+        EEG electrode sites in file order (a list, or comma-separated text), e.g.
+        ``"Fp1,Fp2,C3,C4,P7,P8,O1,O2"`` for an OpenBCI GUI file whose channels are ``EEG 1…8``.
+        One unique name per EEG channel; standard 10-05 sites are spelled as such ('fp1' →
+        'Fp1') and get positions, other names are kept without one. Overrides the file's, the
+        sidecar's and the board's names. Not for a Mind Monitor export (its channels are fixed).
     allow_precomputed : bool
         For a Mind Monitor ~1 row/s export (band powers computed on the headset, no raw EEG):
         ``False`` raises :class:`~neurofeedback.errors.PrecomputedFeaturesError`; ``True``
@@ -77,14 +86,24 @@ def read_recording(path, *, format="auto", board=None, allow_precomputed=False, 
         For any file that cannot be read (one line naming the file and the problem).
     BoardError
         When ``board`` names no BrainFlow board (the message names the file).
+    ConfigError
+        An empty or repeated name in ``channel_names`` (a wrong count is a
+        :class:`RecordingFormatError` naming the file).
     """
     with use_verbose(verbose):
+        names = check_channel_names(channel_names)
         p, fmt = _resolve(path, format)
         if fmt == "mindmonitor_csv":
             exp = _Export(p)
             if exp.is_raw:
-                return exp.raw()
+                raw = exp.raw()
+                if names:
+                    rename_eeg(raw, names, p)
+                return raw
+            if names:
+                raise RecordingFormatError(p, "holds precomputed Muse band powers for TP9, AF7, AF8 "
+                                              "and TP10; channel names cannot be given for it")
             if allow_precomputed:
                 return exp.precomputed()
             raise _precomputed_error(p, exp.rows_per_s)
-        return _read_raw(p, fmt, board)
+        return _read_raw(p, fmt, board, names)

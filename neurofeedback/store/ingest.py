@@ -17,7 +17,8 @@
    in one catalog transaction.
 
 One session per file content: copies of a file in several folders are one session; processing
-with other settings replaces the session's features (``reprocessed``); a file rewritten in place
+with other settings, or with other EEG names given (``channel_names``), replaces the session's
+features, BIDS copy and metrics (``reprocessed``); a file rewritten in place
 (e.g. a recording imported while still being written) replaces its session; and the same
 recording in another format in the same folder (the recorder's CSV and its ``_raw.fif``) is
 recognised by its labels and left ``unchanged``.
@@ -99,7 +100,7 @@ class IngestResult:
 
 def ingest_file(path, *, home=None, catalog: Catalog | None = None, subject=None, session=None,
                 filename_pattern=None, settings=None, format="auto", board=None,
-                line_freq="config") -> IngestResult:
+                line_freq="config", channel_names=None) -> IngestResult:
     """Import one recording into the store (idempotent, safe to run concurrently).
 
     Parameters
@@ -123,6 +124,12 @@ def ingest_file(path, *, home=None, catalog: Catalog | None = None, subject=None
         BrainFlow board of a CSV without sidecar.
     line_freq : 50 | 60 | "auto" | None | "config"
         Notch frequency (see :func:`neurofeedback.preprocessing.preprocess`).
+    channel_names : str | sequence of str | None
+        EEG names in file order (see :func:`neurofeedback.io.read_recording`), e.g. for an
+        OpenBCI GUI file's ``EEG 1…8``. They name the BIDS copy's channels, the features and
+        the metrics, are recorded in the provenance and are part of the processing key
+        (:func:`neurofeedback.provenance.processing_hash`): the same file imported again with
+        other names (or without them) is ``reprocessed``, with the same names ``unchanged``.
 
     Returns
     -------
@@ -140,9 +147,11 @@ def ingest_file(path, *, home=None, catalog: Catalog | None = None, subject=None
         band-power export (Mind Monitor), which holds no raw EEG to import.
     """
     from ..config import load_settings
-    from ..provenance import file_sha256
+    from ..io._raw import check_channel_names
+    from ..provenance import file_sha256, processing_hash
 
     t0 = time.perf_counter()
+    names = check_channel_names(channel_names)
     path = Path(path).expanduser().absolute()
     if not path.is_file():
         raise RecordingFormatError(path, "no such file")
@@ -152,7 +161,7 @@ def ingest_file(path, *, home=None, catalog: Catalog | None = None, subject=None
     settings = settings or load_settings()
     catalog = catalog if catalog is not None else Catalog(home=home)
     sha = file_sha256(path)
-    cfg = settings.config_hash()
+    cfg = processing_hash(settings, names)
 
     existing = catalog.find_by_sha(sha)
     if existing is not None:
@@ -172,8 +181,9 @@ def ingest_file(path, *, home=None, catalog: Catalog | None = None, subject=None
     from ..process import process_raw
 
     fmt = _format_of(path, format)
-    raw = _read_raw(path, fmt, board)
-    processed = process_raw(raw, settings, line_freq=line_freq, path=path, fmt=fmt, input_sha256=sha)
+    raw = _read_raw(path, fmt, board, names)
+    processed = process_raw(raw, settings, line_freq=line_freq, path=path, fmt=fmt, input_sha256=sha,
+                            channel_names=names)
     if ses is None:
         ses = _session_from_date(path, raw.info["meas_date"])
     return _store(processed, raw, catalog=catalog, home=home, sha=sha, cfg=cfg, subject=subj,
@@ -230,7 +240,7 @@ def ingest_processed(processed, *, raw=None, home=None, catalog: Catalog | None 
         if path is None:
             raise StoreError("cannot write the BIDS copy of a processed recording without its "
                              "file; pass raw=")
-        raw = _read_raw(path, processed.format or "auto", None)
+        raw = _read_raw(path, processed.format or "auto", None, prov.get("channel_names"))
     return _store(processed, raw, catalog=catalog, home=home, sha=sha, cfg=cfg, subject=subj,
                   session=ses, sidecar=sidecar, path=path, t0=t0)
 
@@ -440,11 +450,11 @@ def _format_of(path: Path, format) -> str:
     return detect_format(path)
 
 
-def _read_raw(path: Path, format, board):
+def _read_raw(path: Path, format, board, channel_names=None):
     from ..io import read_recording
 
     try:
-        return read_recording(path, format=format, board=board)
+        return read_recording(path, format=format, board=board, channel_names=channel_names)
     except PrecomputedFeaturesError:
         raise PrecomputedFeaturesError(
             path, "holds precomputed band powers (a Mind Monitor export), not raw EEG; the store "
