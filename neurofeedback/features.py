@@ -61,6 +61,8 @@ __all__ = [
     "individual_alpha_frequency",
     "frontal_alpha_asymmetry",
     "clean_epoch_mask",
+    "channel_bad_mask",
+    "block_min_clean_s",
     "compute_features",
     "compute_features_array",
 ]
@@ -272,8 +274,16 @@ def _none_if_nan(x):
 
 
 def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, starts=None,
-                           bad_channels=(), blocks=(), settings: Settings | None = None):
+                           bad_channels=(), blocks=(), bad_mask=None, settings: Settings | None = None):
     """Per-epoch and session features from a preprocessed array (the pure core).
+
+    Spectra come from the clean parts of each channel. The recording is cut into Welch segments
+    (``spectral.segment_s`` long, stepped by ``segment_s · (1 − overlap)``: 2 s stepped by 1 s by
+    default); a channel's session (and block) PSD is the mean periodogram of the segments that
+    are clean **on that channel** — Welch's method over the clean stretches only, as MNE's
+    ``compute_psd(reject_by_annotation=True)`` does, but per channel — so a blink on AF7 costs
+    AF7 two or three seconds and TP9 nothing. The per-epoch table keeps its 4-s epochs; an
+    epoch's row is clean when the epoch is clean on that channel.
 
     Parameters
     ----------
@@ -282,8 +292,9 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
     sfreq : float
         Sampling rate in Hz.
     ch_names : list of str
-    clean_epochs : ndarray of bool | None
-        Clean flag per epoch (default all clean).
+    clean_epochs : ndarray of bool, shape (n_epochs,) | None
+        Clean flag per epoch, for every channel (default all clean); used when ``bad_mask`` is
+        not given: the samples no clean epoch covers are then bad on every channel.
     starts : ndarray of int | None
         Epoch starts (default :func:`~neurofeedback.spectral.epoch_starts` from settings).
     bad_channels : sequence of str
@@ -293,6 +304,8 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
     blocks : sequence of (float, float, str) | None
         ``(onset_s, duration_s, label)`` stretches of the recording's blocks, onsets in seconds
         from the first sample (:func:`neurofeedback.blocks.block_spans`); default none.
+    bad_mask : ndarray of bool, shape (n_channels, n_times) | None
+        True where a channel's sample lies in an artifact (:func:`channel_bad_mask`).
     settings : Settings | None
 
     Returns
@@ -300,44 +313,124 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
     epochs : pandas.DataFrame
         :data:`EPOCH_COLUMNS`; NaN values for bad channels (see :attr:`SessionFeatures.epochs`).
     summary : dict
-        ``epoch_s, step_s, n_epochs, n_clean_epochs, bands, broadband, band_power {absolute,
-        relative, log10}, ratios, iaf_hz, iaf_cog_hz, faa, aperiodic, blocks``; per-channel
-        values are ``None`` for bad channels or when there is no clean epoch. ``blocks`` maps
-        each block label (in order of first onset) to ``onset_s`` (first stretch, s),
-        ``duration_s`` (all its stretches, s), ``spans`` (``[[onset_s, duration_s], …]``),
-        ``n_epochs``, ``n_clean_epochs``, ``clean_fraction`` (``None`` without epochs),
-        ``reason`` (why there are no values, else ``None``) and the same value keys as the
-        session (:data:`VALUE_KEYS`), computed from the block's clean epochs, or ``None``.
+        ``epoch_s, step_s, segment_s, n_epochs, n_clean_epochs`` (epochs clean on every good
+        channel), ``clean_fraction`` (the mean over the good channels of the fraction of the
+        recording's time that the channel's spectra use; 0 without a good channel),
+        ``channel_clean_fraction`` ({channel: fraction, ``None`` for bad channels}), ``bands,
+        broadband, band_power {absolute, relative, log10}, ratios, iaf_hz, iaf_cog_hz, faa,
+        aperiodic, blocks``; per-channel values are ``None`` for bad channels and channels with
+        no clean segment. ``blocks`` maps each block label (in order of first onset) to
+        ``onset_s`` (first stretch, s), ``duration_s`` (all its stretches, s), ``spans``
+        (``[[onset_s, duration_s], …]``), ``n_epochs``, ``n_clean_epochs``, ``clean_fraction``
+        and ``channel_clean_fraction`` (of the block's time; ``None`` when no segment lies
+        inside it), ``reason`` (why there are no values, else ``None``) and the same value keys
+        as the session (:data:`VALUE_KEYS`), each channel's from its clean segments inside the
+        block when they hold at least :func:`block_min_clean_s` seconds, else ``None``.
     psd : ndarray, shape (n_channels, n_freqs)
-        Mean PSD of the clean epochs (µV²/Hz); NaN rows for bad channels.
+        Mean PSD of each channel's clean segments (µV²/Hz); NaN rows for bad channels and
+        channels without a clean segment.
     freqs : ndarray
     """
     settings = settings or load_settings()
     ep = settings.epochs
     ch_names = list(ch_names)
+    n_ch, n_times = data_uv.shape
     if starts is None:
-        starts = epoch_starts(data_uv.shape[1], sfreq, length_s=ep.length_s, step_s=ep.step_s)
-    clean = np.ones(starts.size, bool) if clean_epochs is None else np.asarray(clean_epochs, bool)
+        starts = epoch_starts(n_times, sfreq, length_s=ep.length_s, step_s=ep.step_s)
+    starts = np.asarray(starts, np.int64)
+    n_len = int(round(ep.length_s * sfreq))
     bad_set = set(bad_channels)
     ch_good = np.array([c not in bad_set for c in ch_names])
+    if bad_mask is None:
+        clean = np.ones(starts.size, bool) if clean_epochs is None else np.asarray(clean_epochs, bool)
+        covered = np.zeros(n_times + 1, np.int64)
+        np.add.at(covered, starts[clean], 1)
+        np.add.at(covered, starts[clean] + n_len, -1)
+        bad_mask = np.broadcast_to(np.cumsum(covered)[:n_times] == 0, (n_ch, n_times))
+    bad_mask = np.asarray(bad_mask, bool) | ~ch_good[:, None]
     blocks = list(blocks or ())
-    labels = epoch_blocks(blocks, starts, int(round(ep.length_s * sfreq)), sfreq)
-    psd, freqs, weights = _epoch_psd(data_uv, sfreq, starts, settings)
-    table = _epoch_table(psd @ weights, starts / sfreq, ch_names, clean, ch_good, labels, settings)
-    summary, mpsd = _session_summary(psd, freqs, weights, clean, ch_names, ch_good, settings)
-    summary["blocks"] = _block_summaries(psd, freqs, weights, clean, labels, blocks, ch_names,
+    labels = epoch_blocks(blocks, starts, n_len, sfreq)
+    seg = _segments(data_uv, sfreq, settings)
+    psd = _epoch_psd(data_uv, sfreq, starts, settings, seg)
+    freqs, weights = seg.freqs, seg.weights
+    ep_clean = _window_clean(bad_mask, starts, n_len)                 # (n_epochs, n_channels)
+    seg_clean = _window_clean(bad_mask, seg.starts, seg.nperseg)      # (n_segments, n_channels)
+    table = _epoch_table(psd @ weights, starts / sfreq, ch_names, ep_clean, ch_good, labels, settings)
+    summary, mpsd = _session_summary(seg, seg_clean, ep_clean, n_times, ch_names, ch_good, settings)
+    summary["blocks"] = _block_summaries(seg, seg_clean, ep_clean, labels, blocks, sfreq, ch_names,
                                          ch_good, settings)
     return table, summary, mpsd, freqs
 
 
-def _epoch_psd(data_uv, sfreq, starts, settings: Settings):
-    """Welch PSD per epoch up to the highest band or fit edge, and the band weights.
+def channel_bad_mask(annotations: mne.Annotations, ch_names, n_times: int, sfreq: float, *,
+                     first_time: float = 0.0) -> np.ndarray:
+    """Per channel and sample, True inside a ``BAD*`` annotation that applies to the channel.
 
-    Returns ``psd`` (n_epochs, n_channels, n_freqs) in µV²/Hz, ``freqs`` and ``weights``
-    (n_freqs, n_bands + 1): the configured bands, then the broadband range, so that
-    ``psd @ weights`` is the absolute power of each band and of the broadband range.
+    An annotation with channel names (MNE's channel-specific annotations, as
+    :func:`neurofeedback.preprocessing.find_artifacts` writes them) applies to those channels
+    only; one without applies to every channel (a recorder's dropout, a disconnection).
+
+    Parameters
+    ----------
+    annotations : mne.Annotations
+    ch_names : list of str
+        The channels of the mask's rows.
+    n_times : int
+    sfreq : float
+    first_time : float
+        ``raw.first_time`` when the annotations are tied to ``meas_date``.
+
+    Returns
+    -------
+    bad : ndarray of bool, shape (n_channels, n_times)
     """
-    ep, sp, bs, fs = settings.epochs, settings.spectral, settings.bands, settings.features
+    ch_names = list(ch_names)
+    bad = np.zeros((len(ch_names), n_times), bool)
+    if len(annotations) == 0:
+        return bad
+    shift = first_time if annotations.orig_time is not None else 0.0
+    index = {c: i for i, c in enumerate(ch_names)}
+    chans = annotations.ch_names if hasattr(annotations, "ch_names") else [()] * len(annotations)
+    for onset, dur, desc, chs in zip(annotations.onset, annotations.duration,
+                                     annotations.description, chans):
+        if not str(desc).upper().startswith("BAD"):
+            continue
+        a = int(np.floor((onset - shift) * sfreq))
+        b = int(np.ceil((onset - shift + max(dur, 1.0 / sfreq)) * sfreq))  # zero length: one sample
+        a, b = max(a, 0), min(b, n_times)
+        if b <= a:
+            continue
+        rows = [index[c] for c in chs if c in index] if len(chs) else slice(None)
+        bad[rows, a:b] = True
+    return bad
+
+
+def _window_clean(bad_mask: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """``(n_windows, n_channels)``: True where window ``[s, s + length)`` has no bad sample."""
+    n_ch, n_times = bad_mask.shape
+    if starts.size == 0:
+        return np.zeros((0, n_ch), bool)
+    csum = np.zeros((n_ch, n_times + 1), np.int32)
+    np.cumsum(bad_mask, axis=1, out=csum[:, 1:])
+    return (csum[:, starts + length] - csum[:, starts] == 0).T
+
+
+@dataclass(frozen=True)
+class _Segments:
+    """The Welch segments of a whole recording: their periodograms and grid."""
+
+    psd: np.ndarray      # (n_segments, n_channels, n_freqs), µV²/Hz
+    starts: np.ndarray   # (n_segments,) first sample of each segment
+    nperseg: int
+    hop: int
+    freqs: np.ndarray
+    weights: np.ndarray  # (n_freqs, n_bands + 1)
+
+
+def _segments(data_uv, sfreq, settings: Settings) -> _Segments:
+    """Welch segment periodograms on the regular grid ``0, hop, 2·hop, …`` (each exactly what
+    :func:`scipy.signal.welch` computes for that segment), up to the highest band or fit edge."""
+    sp, bs, fs = settings.spectral, settings.bands, settings.features
     fmax = max(bs.broadband[1], max(b[2] for b in bs.bands), fs.aperiodic_range[1], fs.iaf_range[1])
     if fmax > sfreq / 2:
         raise ValueError(
@@ -345,12 +438,37 @@ def _epoch_psd(data_uv, sfreq, starts, settings: Settings):
             f"({sfreq / 2} Hz) of this recording; narrow them in bands.yaml (pass --bands FILE, "
             "or set NEUROFEEDBACK_CONFIGS)."
         )
-    psd, freqs = welch_epochs(
-        data_uv, sfreq, starts, length_s=ep.length_s, segment_s=sp.segment_s,
-        overlap=sp.overlap, window=sp.window, fmax=fmax + 1.0,
-    )
+    nperseg = int(round(sp.segment_s * sfreq))
+    hop = max(nperseg - int(round(sp.overlap * nperseg)), 1)
+    starts = (np.arange(0, data_uv.shape[1] - nperseg + 1, hop, dtype=np.int64)
+              if data_uv.shape[1] >= nperseg else np.zeros(0, np.int64))
+    psd, freqs = welch_epochs(data_uv, sfreq, starts, length_s=nperseg / sfreq, segment_s=nperseg / sfreq,
+                              overlap=0.0, window=sp.window, fmax=fmax + 1.0)
     weights = band_weights(freqs, list(bs.bands) + [("broadband", *bs.broadband)])
-    return psd, freqs, weights
+    return _Segments(psd=psd, starts=starts, nperseg=nperseg, hop=hop, freqs=freqs, weights=weights)
+
+
+def _epoch_psd(data_uv, sfreq, starts, settings: Settings, seg: _Segments) -> np.ndarray:
+    """Welch PSD per epoch, ``(n_epochs, n_channels, n_freqs)`` in µV²/Hz.
+
+    Epochs on the segment grid average their own segments' periodograms (the arithmetic of
+    :func:`scipy.signal.welch`); others are computed afresh by
+    :func:`~neurofeedback.spectral.welch_epochs`.
+    """
+    ep, sp = settings.epochs, settings.spectral
+    n_len = int(round(ep.length_s * sfreq))
+    n_seg = (n_len - seg.nperseg) // seg.hop + 1
+    n_ch, n_f = seg.psd.shape[1:] if seg.psd.ndim == 3 else (data_uv.shape[0], seg.freqs.size)
+    if starts.size == 0:
+        return np.empty((0, n_ch, n_f))
+    on_grid = np.all(starts % seg.hop == 0) and (n_len - seg.nperseg) % seg.hop == 0
+    if on_grid and seg.starts.size:
+        k0 = starts // seg.hop
+        csum = np.concatenate([np.zeros((1, n_ch, n_f)), np.cumsum(seg.psd, axis=0)])
+        return (csum[k0 + n_seg] - csum[k0]) / n_seg
+    psd, _ = welch_epochs(data_uv, sfreq, starts, length_s=ep.length_s, segment_s=sp.segment_s,
+                          overlap=sp.overlap, window=sp.window, fmax=seg.freqs[-1] + 1e-9)
+    return psd
 
 
 def _epoch_table(power, onsets_s, ch_names, clean, ch_good, labels,
@@ -358,7 +476,8 @@ def _epoch_table(power, onsets_s, ch_names, clean, ch_good, labels,
     """The per-epoch long table (:data:`EPOCH_COLUMNS`) from the band powers of each epoch.
 
     ``power`` has shape (n_epochs, n_channels, n_bands + 1), the last band the broadband range;
-    a row is clean when its epoch is clean and its channel good; ``labels`` (n_epochs,) is the
+    ``clean`` (n_epochs, n_channels) says where an epoch is clean on a channel; a row is clean
+    when its epoch is clean on its channel and the channel good; ``labels`` (n_epochs,) is the
     block of each epoch. The values follow :func:`_band_values` (NaN for bad channels).
     """
     absolute, total, relative, log_abs = _band_values(power, ch_good)
@@ -376,7 +495,7 @@ def _epoch_table(power, onsets_s, ch_names, clean, ch_good, labels,
         "absolute_uv2": absolute.reshape(-1),
         "relative": relative.reshape(-1),
         "log10_uv2": log_abs.reshape(-1),
-        "clean": (clean[:, None] & ch_good[None, :]).repeat(n_b, axis=1).reshape(-1),
+        "clean": (clean & ch_good[None, :]).repeat(n_b, axis=1).reshape(-1),
         "block": _block_column(labels, n_ch * n_b),
     })
 
@@ -426,22 +545,58 @@ def _block_column(labels, repeat: int) -> pd.Categorical:
     return pd.Categorical.from_codes(np.repeat(codes, repeat), categories=cats)
 
 
-def _session_summary(psd, freqs, weights, clean, ch_names, ch_good, settings: Settings):
-    """Session values from the mean PSD of the clean epochs; returns ``(summary, mean_psd)``.
+def _union_s(starts: np.ndarray, length: int) -> int:
+    """Samples covered by the windows ``[s, s + length)`` (``starts`` increasing)."""
+    if starts.size == 0:
+        return 0
+    return int(np.minimum(np.diff(starts), length).sum() + length)
 
-    Per-channel values are None for bad channels and when no epoch is clean (the mean PSD is
-    then NaN).
+
+def _mean_psd(seg: _Segments, select: np.ndarray, ch_good) -> np.ndarray:
+    """Per channel, the mean periodogram of the segments ``select[:, c]`` (NaN when none, and
+    for bad channels): Welch over the channel's clean stretches."""
+    n_seg, n_ch, n_f = seg.psd.shape if seg.psd.ndim == 3 else (0, select.shape[1], seg.freqs.size)
+    out = np.full((n_ch, n_f), np.nan)
+    for c in range(n_ch):
+        sel = select[:, c]
+        if ch_good[c] and sel.any():
+            out[c] = seg.psd[sel, c].mean(axis=0)
+    return out
+
+
+def block_min_clean_s(settings: Settings) -> float:
+    """Seconds of clean data a channel needs in a block for that block's values (s).
+
+    ``blocks.min_clean_epochs`` epochs stepped as configured: (n − 1) · ``epochs.step_s`` +
+    ``epochs.length_s``, 12 s with the defaults (five 4-s epochs stepped by 2 s).
     """
+    ep = settings.epochs
+    return (settings.blocks.min_clean_epochs - 1) * ep.step_s + ep.length_s
+
+
+def _session_summary(seg: _Segments, seg_clean, ep_clean, n_times, ch_names, ch_good,
+                     settings: Settings):
+    """Session values from each channel's clean segments; returns ``(summary, mean_psd)``."""
     ep, bs = settings.epochs, settings.bands
-    n_clean = int(clean.sum())
-    if not n_clean:
-        logger.warning("No clean epoch: session values are undefined.")
-    values, mpsd = _spectral_values(psd, freqs, weights, clean, ch_names, ch_good, settings)
+    mpsd = _mean_psd(seg, seg_clean, ch_good)
+    valid = ch_good & np.isfinite(mpsd).all(axis=1) if mpsd.size else ch_good & False
+    if not valid.any():
+        logger.warning("No clean segment on any good channel: session values are undefined.")
+    frac = {}
+    for c, ch in enumerate(ch_names):
+        frac[ch] = (_union_s(seg.starts[seg_clean[:, c]], seg.nperseg) / n_times
+                    if ch_good[c] and n_times else None)
+    good_fracs = [v for v in frac.values() if v is not None]
+    values = _spectral_values(mpsd, seg.freqs, seg.weights, valid, ch_names, ch_good, settings)
+    n_clean = int(ep_clean[:, ch_good].all(axis=1).sum()) if ch_good.any() else 0
     summary = {
         "epoch_s": ep.length_s,
         "step_s": ep.step_s,
-        "n_epochs": int(psd.shape[0]),
+        "segment_s": settings.spectral.segment_s,
+        "n_epochs": int(ep_clean.shape[0]),
         "n_clean_epochs": n_clean,
+        "clean_fraction": float(np.mean(good_fracs)) if good_fracs else 0.0,
+        "channel_clean_fraction": frac,
         "bands": bs.as_dict(),
         "broadband": list(bs.broadband),
         **values,
@@ -449,54 +604,68 @@ def _session_summary(psd, freqs, weights, clean, ch_names, ch_good, settings: Se
     return summary, mpsd
 
 
-def _block_summaries(psd, freqs, weights, clean, labels, spans, ch_names, ch_good,
+def _block_summaries(seg: _Segments, seg_clean, ep_clean, labels, spans, sfreq, ch_names, ch_good,
                      settings: Settings) -> dict:
     """The ``blocks`` of the summary (see :func:`compute_features_array`)."""
-    need = settings.blocks.min_clean_epochs
+    need_s = block_min_clean_s(settings)
     out: dict[str, dict] = {}
     for onset, dur, label in spans:
         entry = out.setdefault(label, {"onset_s": float(onset), "duration_s": 0.0, "spans": []})
         entry["duration_s"] += float(dur)
         entry["spans"].append([float(onset), float(dur)])
+    seg_end = seg.starts + seg.nperseg
     for label, entry in out.items():
+        inside_seg = np.zeros(seg.starts.size, bool)
+        for onset, dur in entry["spans"]:
+            a, b = int(round(onset * sfreq)), int(round((onset + dur) * sfreq))
+            inside_seg |= (seg.starts >= a) & (seg_end <= b)
         inside = labels == label
-        n_ep, n_clean = int(inside.sum()), int((inside & clean).sum())
+        n_ep = int(inside.sum())
+        n_clean = int((inside & ep_clean[:, ch_good].all(axis=1)).sum()) if ch_good.any() else 0
+        block_n = entry["duration_s"] * sfreq
+        select = seg_clean & inside_seg[:, None]
+        clean_n = {ch: _union_s(seg.starts[select[:, c]], seg.nperseg)
+                   for c, ch in enumerate(ch_names) if ch_good[c]}
+        frac = {ch: (clean_n[ch] / block_n if ch in clean_n and inside_seg.any() and block_n else None)
+                for ch in ch_names}
+        good_fracs = [v for v in frac.values() if v is not None]
         entry.update(n_epochs=n_ep, n_clean_epochs=n_clean,
-                     clean_fraction=(n_clean / n_ep) if n_ep else None, reason=None)
-        if n_clean < need:
+                     clean_fraction=float(np.mean(good_fracs)) if good_fracs else None,
+                     channel_clean_fraction=frac, reason=None)
+        enough = np.array([ch_good[c] and clean_n.get(ch, 0) >= need_s * sfreq - 0.5
+                           for c, ch in enumerate(ch_names)])
+        if not enough.any():
+            best = max(clean_n.values(), default=0) / sfreq
             entry["reason"] = (
-                f"too few clean epochs: {n_clean} of {n_ep} (a block's values need >= {need}"
-                + (")" if n_ep else f"; no {settings.epochs.length_s:g}-s epoch lies wholly "
-                                    "inside it)"))
+                f"too little clean data: {best:.0f} s on its best channel (a block's values need "
+                f">= {need_s:g} s on a channel"
+                + (")" if inside_seg.any() else f"; no {seg.nperseg / sfreq:g}-s segment lies "
+                                                 "wholly inside it)"))
             entry.update({k: None for k in VALUE_KEYS})
             continue
-        values, _ = _spectral_values(psd, freqs, weights, inside & clean, ch_names, ch_good,
-                                     settings)
-        entry.update(values)
+        mpsd = _mean_psd(seg, select & enough[None, :], ch_good)
+        entry.update(_spectral_values(mpsd, seg.freqs, seg.weights, enough & ch_good, ch_names,
+                                      ch_good, settings))
     return out
 
 
-def _spectral_values(psd, freqs, weights, mask, ch_names, ch_good, settings: Settings):
-    """The :data:`VALUE_KEYS` from the mean PSD of the epochs in ``mask``; ``(values, mean_psd)``.
+def _spectral_values(mpsd, freqs, weights, valid, ch_names, ch_good, settings: Settings):
+    """The :data:`VALUE_KEYS` from a mean PSD per channel.
 
-    Per-channel values are None for bad channels and when ``mask`` selects no epoch.
+    ``valid`` (n_channels,) says which channels have a spectrum; the others (and bad channels)
+    get ``None``.
     """
     bs, fs = settings.bands, settings.features
-    n_ch = len(ch_names)
-    n_sel = int(mask.sum())
-    if n_sel:
-        mpsd = psd[mask].mean(axis=0)
-        mpsd[~np.asarray(ch_good, bool)] = np.nan  # a bad channel has no spectrum
-    else:
-        mpsd = np.full((n_ch, freqs.size), np.nan)
-    s_abs, _, s_rel, s_log = _band_values(mpsd @ weights, ch_good)
+    mpsd = np.array(mpsd, dtype=np.float64)
+    valid = np.asarray(valid, bool) & np.asarray(ch_good, bool)
+    mpsd[~valid] = np.nan  # a bad channel has no spectrum
+    s_abs, _, s_rel, s_log = _band_values(mpsd @ weights, valid)
     expo, offs = aperiodic_fit(freqs, mpsd, freq_range=fs.aperiodic_range)
     peak, cog = individual_alpha_frequency(
         freqs, mpsd, freq_range=fs.iaf_range, min_prominence=fs.iaf_min_prominence,
         exponent=expo, offset=offs,
     )
     names = list(bs.names)
-    valid = [ch_good[i] and n_sel > 0 for i in range(n_ch)]
 
     def per_channel(values_fn):
         return {ch: (values_fn(i) if valid[i] else None) for i, ch in enumerate(ch_names)}
@@ -527,7 +696,7 @@ def _spectral_values(psd, freqs, weights, mask, ch_names, ch_good, settings: Set
         "faa": faa,
         "aperiodic": per_channel(lambda i: {"exponent": _none_if_nan(expo[i]), "offset": _none_if_nan(offs[i])}),
     }
-    return values, mpsd
+    return values
 
 
 def compute_features(raw: mne.io.BaseRaw, settings: Settings | None = None, *, provenance=None,
@@ -559,11 +728,10 @@ def compute_features(raw: mne.io.BaseRaw, settings: Settings | None = None, *, p
         raise ValueError(f"data_uv has shape {data_uv.shape}, expected {(len(picks), raw.n_times)}")
     starts = epoch_starts(data_uv.shape[1], sfreq, length_s=settings.epochs.length_s,
                           step_s=settings.epochs.step_s)
-    n_len = int(round(settings.epochs.length_s * sfreq))
-    clean = clean_epoch_mask(raw.annotations, starts, n_len, sfreq, first_time=raw.first_time)
+    bad_mask = channel_bad_mask(raw.annotations, ch_names, raw.n_times, sfreq, first_time=raw.first_time)
     blocks = block_spans(raw.annotations, sfreq, raw.n_times, first_time=raw.first_time)
     table, summary, psd, freqs = compute_features_array(
-        data_uv, sfreq, ch_names, clean_epochs=clean, starts=starts,
+        data_uv, sfreq, ch_names, starts=starts, bad_mask=bad_mask,
         bad_channels=raw.info["bads"], blocks=blocks, settings=settings,
     )
     return SessionFeatures(epochs=table, summary=summary, psd=psd, freqs=freqs,

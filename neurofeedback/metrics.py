@@ -19,6 +19,8 @@ metric                     channel                 unit
 ``aperiodic_offset``       as above                log10(µV²/Hz)
 ``faa``                    the pair, e.g.          ln ratio (unitless): ln α right − ln α left
                            ``F4/F3``
+``clean_fraction``         each EEG, ``mean``,     fraction of the session's (block's) time
+                           ``posterior``           the channel's spectra use
 ``alpha_vs_eyes_closed``   each EEG, ``mean``,     fraction (a difference of relative alpha,
                            ``posterior``           said in percentage points); block rows only
 ``feedback_*``             the protocol            see :data:`METRIC_UNITS`; session rows only
@@ -64,10 +66,12 @@ import pandas as pd
 from .blocks import EYES_CLOSED, SESSION
 from .config import PACKAGE_CONFIGS, read_yaml_mapping
 
-__all__ = ["BLOCK_COLUMNS", "METRIC_COLUMNS", "METRIC_UNITS", "block_table", "metric_unit",
+__all__ = ["BLOCK_COLUMNS", "CLEAN_FRACTION_METRIC", "METRIC_COLUMNS", "METRIC_UNITS", "block_table", "metric_unit",
            "posterior_channels", "session_metrics"]
 
 MEAN_CHANNEL = "mean"
+#: The metric holding each channel's clean fraction (the trends' quality floor reads it per series).
+CLEAN_FRACTION_METRIC = "clean_fraction"
 POSTERIOR_CHANNEL = "posterior"
 #: The columns of :func:`session_metrics`.
 METRIC_COLUMNS = ("metric", "channel", "value", "unit", "block")
@@ -93,6 +97,7 @@ METRIC_UNITS = {
     # (the trends and reports use metric_unit()), see Catalog.session_features.
     "faa": "ln ratio",
     "alpha_vs_eyes_closed": "fraction",
+    "clean_fraction": "fraction",
     "feedback_reward_rate": "fraction",
     "feedback_time_above_s": "s",
     "feedback_metric_change": "",
@@ -227,6 +232,7 @@ def _value_rows(values: dict, bads) -> list[tuple[str, str, float]]:
                          bads)
     rows += _per_channel("aperiodic_offset", {ch: (v or {}).get("offset") for ch, v in ap.items()},
                          bads)
+    rows += _per_channel(CLEAN_FRACTION_METRIC, values.get("channel_clean_fraction") or {}, bads)
     for pair, v in (values.get("faa") or {}).items():
         if _finite(v):
             rows.append(("faa", pair, float(v)))

@@ -338,6 +338,52 @@ _STEP_FACTOR = 6.0   # a step must exceed 6x the channel's median one-second cha
 _PTP_FACTOR = 3.0    # a window's peak-to-peak must exceed 3x the channel's median window
 _BLINK_FACTOR = 5.0  # a blink must exceed 5 robust standard deviations of its channel
 
+#: The band taken out of the signal that the amplitude and blink rules look at (Hz): the alpha
+#: band with room for individual alpha frequencies (7–13 Hz, ``features.iaf_range``). Eyes-closed
+#: alpha reaches 100–150 µV amplitude (200–300 µV peak to peak) in some people; that is the
+#: signal the product tracks, and a rule that sees it as "amplitude" rejects exactly the
+#: strongest alpha (it flattened a simulated cohort's alpha growth to 64 % of its truth).
+#: Movement, blinks and electrode artifacts are broadband and mostly below 5 Hz, so they stay
+#: visible without this band; muscle has its own detector above 30 Hz.
+ALPHA_STOP_HZ = (7.0, 13.0)
+
+
+@lru_cache(maxsize=16)
+def _alpha_stop_kernel(sfreq: float) -> np.ndarray:
+    """MNE's firwin band-stop kernel over :data:`ALPHA_STOP_HZ` (default transition bands)."""
+    lo, hi = ALPHA_STOP_HZ
+    return mne.filter.create_filter(None, sfreq, hi, lo, fir_design="firwin", phase="zero",
+                                    verbose="error").astype(np.float32)
+
+
+def alpha_stopped(filtered_uv: np.ndarray, sfreq: float) -> np.ndarray:
+    """The band-passed signal without its alpha band (:data:`ALPHA_STOP_HZ`), for the artifact
+    rules that must not see alpha as amplitude.
+
+    Parameters
+    ----------
+    filtered_uv : ndarray, shape (n_channels, n_times)
+        Band-passed signal (µV).
+    sfreq : float
+        Sampling rate (Hz).
+
+    Returns
+    -------
+    stopped : ndarray of float32, shape (n_channels, n_times)
+        µV; a zero-phase FIR band-stop designed by :func:`mne.filter.create_filter`
+        (``l_freq=13, h_freq=7``: firwin, Hamming, MNE's automatic 2-Hz transitions).
+    """
+    if ALPHA_STOP_HZ[1] >= sfreq / 2 or filtered_uv.shape[1] < 8:
+        return np.asarray(filtered_uv, np.float32)
+    h = _alpha_stop_kernel(float(sfreq))
+    out = np.empty(filtered_uv.shape, np.float32)
+    n = filtered_uv.shape[1]
+    n_edge = max(min(h.size, n) - 1, 0)
+    half = (h.size - 1) // 2
+    for c, x in enumerate(np.asarray(filtered_uv, np.float32)):
+        xp = np.concatenate([2 * x[:1] - x[n_edge:0:-1], x, 2 * x[-1:] - x[-2:-n_edge - 2:-1]])
+        out[c] = scipy.signal.oaconvolve(xp, h, mode="full")[n_edge + half: n_edge + half + n]
+    return out
 
 def _step_boxes(means: np.ndarray, threshold: float, max_len: int) -> np.ndarray:
     """Mark blocks inside box artifacts of each row of block means (see :func:`find_artifacts`)."""
@@ -387,8 +433,15 @@ def _mask_to_intervals(mask: np.ndarray):
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
 
 
-def find_artifacts(raw_uv, filtered_uv, sfreq, ch_names, good, settings: PreprocessingSettings):
-    """Find amplitude, deviation and blink artifacts.
+def find_artifacts(raw_uv, filtered_uv, sfreq, ch_names, good, settings: PreprocessingSettings, *,
+                   extra_masks=None):
+    """Find amplitude, deviation and blink artifacts, per channel.
+
+    Each rule works on each good channel against that channel's own robust scale (the median
+    window, the median one-second change, the robust standard deviation), with the configured
+    µV values as floors; the amplitude and blink rules look at the signal without its alpha
+    band (:func:`alpha_stopped`), so strong alpha is never an artifact. An artifact is marked on
+    the channel it is found on only: a blink on AF7 spoils AF7, not TP9.
 
     Parameters
     ----------
@@ -400,37 +453,41 @@ def find_artifacts(raw_uv, filtered_uv, sfreq, ch_names, good, settings: Preproc
     good : ndarray of bool, shape (n_channels,)
         Channels to consider (bad channels are ignored).
     settings : PreprocessingSettings
+    extra_masks : dict of str to ndarray of bool, shape (n_channels, n_times) | None
+        Further per-channel, per-sample artifact masks by description (e.g. ``BAD_muscle``),
+        merged in the same way.
 
     Returns
     -------
-    annotations : list of (onset_s, duration_s, description)
-        Merged intervals per description.
+    annotations : list of (onset_s, duration_s, description, channels)
+        Merged intervals per description and channel; ``channels`` is a one-name tuple.
     channel_mask : ndarray of bool, shape (n_channels, n_blocks)
         Per channel and per half-window block, True where that channel had an artifact.
     block_s : float
         Duration of one block in seconds.
     """
     n_ch, n_times = filtered_uv.shape
+    good = np.asarray(good, bool)
     block = max(int(round(settings.artifact_window_s * sfreq / 2)), 1)
     block_s = block / sfreq
-    fmax, fmin = _block_stats(filtered_uv, block)
-    n_blocks = fmax.shape[1]
-    annots = []
+    n_blocks = n_times // block
+    annots: list = []
     if n_blocks == 0:
         return annots, np.zeros((n_ch, 0), bool), block_s
+    stopped = alpha_stopped(filtered_uv, sfreq)
+    fmax, fmin = _block_stats(stopped, block)
     # Peak-to-peak over windows of two blocks (stepped by one block).
     wmax = np.maximum(fmax[:, :-1], fmax[:, 1:]) if n_blocks > 1 else fmax
     wmin = np.minimum(fmin[:, :-1], fmin[:, 1:]) if n_blocks > 1 else fmin
     ptp = wmax - wmin
-    # Adaptive floor: a window is an artifact when its peak-to-peak exceeds `ptp_uv` *and* stands
-    # out from the channel's own typical window (lab-grade EEG can run at 40-50 µV std, where
-    # 200 µV peak-to-peak is ordinary).
+    # A window is an artifact when its peak-to-peak exceeds `ptp_uv` *and* stands out from the
+    # channel's own typical window (lab-grade EEG can run at 40-50 µV std, where 200 µV peak to
+    # peak is ordinary).
     thr = np.maximum(settings.ptp_uv, _PTP_FACTOR * np.median(ptp, axis=1))
     bad_win = ptp > thr[:, None]
     amp = np.zeros((n_ch, n_blocks), bool)
     amp[:, : bad_win.shape[1]] |= bad_win
     amp[:, n_blocks - bad_win.shape[1]:] |= bad_win
-    # Deviation of the raw signal from its running-median baseline.
     # Box/step artifacts. Block means act as a 0.5 s boxcar low-pass: mains noise and EEG
     # average out, the plateau of a box does not. A step is a jump of the block means over one
     # second by more than `deviation_uv`; a box runs from a step to the next step of opposite
@@ -438,31 +495,35 @@ def find_artifacts(raw_uv, filtered_uv, sfreq, ch_names, good, settings: Preproc
     # and is left to the high-pass.
     rmean = raw_uv[:, : n_blocks * block].reshape(n_ch, n_blocks, block).mean(axis=2, dtype=np.float64)
     dev = _step_boxes(rmean, settings.deviation_uv, max(int(round(settings.baseline_s / block_s)), 2))
-    # Blinks: positive peaks on frontal good channels.
+    # Blinks: positive peaks on frontal good channels (alpha taken out: a 7-Hz alpha wave's
+    # half-cycle is ~50 ms wide, as short as the fastest blinks).
     blink = np.zeros((n_ch, n_blocks), bool)
-    blink_iv = []
-    frontal = [i for i, n in enumerate(ch_names) if good[i] and _is_frontal(n)]
-    if frontal:
-        pad = int(round(settings.blink_pad_s * sfreq))
-        for i in frontal:
-            x = filtered_uv[i]
-            robust_sd = 1.4826 * float(np.median(np.abs(x[:: max(int(sfreq) // 25, 1)])))
-            for p in _blink_peaks(x, sfreq, max(settings.blink_uv, _BLINK_FACTOR * robust_sd)):
-                a, b = max(p - pad, 0), min(p + pad, n_times)
-                blink_iv.append((a, b))
-                blink[i, a // block: min((b - 1) // block + 1, n_blocks)] = True
-    good = np.asarray(good, bool)
+    blink_samples = np.zeros((n_ch, n_times), bool)
+    pad = int(round(settings.blink_pad_s * sfreq))
+    for i, name in enumerate(ch_names):
+        if not (good[i] and _is_frontal(name)):
+            continue
+        x = stopped[i]
+        robust_sd = 1.4826 * float(np.median(np.abs(x[:: max(int(sfreq) // 25, 1)])))
+        for p in _blink_peaks(x, sfreq, max(settings.blink_uv, _BLINK_FACTOR * robust_sd)):
+            a, b = max(p - pad, 0), min(p + pad, n_times)
+            blink_samples[i, a:b] = True
+            blink[i, a // block: min((b - 1) // block + 1, n_blocks)] = True
     for name, mask in (("BAD_amplitude", amp), ("BAD_deviation", dev)):
-        any_bad = mask[good].any(axis=0) if good.any() else np.zeros(n_blocks, bool)
-        for a, b in zip(*_mask_to_intervals(any_bad)):
-            annots.append((a * block_s, (b - a) * block_s, name))
-    if blink_iv:
-        m = np.zeros(n_times, bool)
-        for a, b in blink_iv:
-            m[a:b] = True
-        for a, b in zip(*_mask_to_intervals(m)):
-            annots.append((a / sfreq, (b - a) / sfreq, "BAD_blink"))
-    channel_mask = amp | dev | blink
+        for i in np.flatnonzero(good):
+            for a, b in zip(*_mask_to_intervals(mask[i])):
+                annots.append((a * block_s, (b - a) * block_s, name, (ch_names[i],)))
+    channel_mask = (amp | dev | blink) & good[:, None]
+    sample_masks = {"BAD_blink": blink_samples, **(extra_masks or {})}
+    for name, mask in sample_masks.items():
+        mask = np.asarray(mask, bool)
+        for i in np.flatnonzero(good):
+            starts, stops = _mask_to_intervals(mask[i])
+            for a, b in zip(starts, stops):
+                annots.append((a / sfreq, (b - a) / sfreq, name, (ch_names[i],)))
+            if name != "BAD_blink" and starts.size:
+                for a, b in zip(starts, stops):
+                    channel_mask[i, a // block: min((b - 1) // block + 1, n_blocks)] = True
     return sorted(annots), channel_mask, block_s
 
 
@@ -560,8 +621,8 @@ def preprocess(raw: mne.io.BaseRaw, settings: Settings | None = None, *, line_fr
                           copy=None, verbose="error")
     ann = raw.annotations.copy()
     if annots:
-        on, du, de = zip(*annots)
+        on, du, de, chs = zip(*annots)
         shift = out.first_time if ann.orig_time is not None else 0.0
-        ann.append(np.asarray(on) + shift, du, de)
+        ann.append(np.asarray(on) + shift, du, de, ch_names=[list(c) for c in chs])
     out.set_annotations(ann)
     return PreprocessResult(raw=out, quality=quality, line_freq=line_freq, artifacts=annots, data_uv=filt)

@@ -56,9 +56,13 @@ class ProcessedRecording:
         """Return the JSON-serialisable session summary (the ``inspect --json`` object).
 
         The whole-session values (``band_power``, ``ratios``, ``iaf_hz``, ``iaf_cog_hz``,
-        ``faa``, ``aperiodic``) come from all clean epochs; ``blocks`` holds the same values per
-        block from that block's clean epochs, with its onset, duration, epoch counts and clean
-        fraction (see :func:`neurofeedback.features.compute_features_array`).
+        ``faa``, ``aperiodic``) come from each channel's clean segments; ``blocks`` holds the
+        same values per block from the clean segments inside it, with its onset, duration,
+        epoch counts and clean fractions (see
+        :func:`neurofeedback.features.compute_features_array`). ``clean_fraction`` is the mean
+        over the good channels of the fraction of the recording's time each channel's spectra
+        use, ``channel_clean_fraction`` the per-channel ones (``None`` for bad channels), and
+        ``n_clean_epochs`` counts the epochs clean on every good channel.
         """
         raw = self.raw
         meas = raw.info["meas_date"]
@@ -76,7 +80,9 @@ class ProcessedRecording:
             "step_s": s["step_s"],
             "n_epochs": s["n_epochs"],
             "n_clean_epochs": s["n_clean_epochs"],
-            "clean_fraction": (s["n_clean_epochs"] / s["n_epochs"]) if s["n_epochs"] else 0.0,
+            "segment_s": s["segment_s"],
+            "clean_fraction": s["clean_fraction"],
+            "channel_clean_fraction": s["channel_clean_fraction"],
             "bands": s["bands"],
             "units": {
                 "absolute": "uV^2", "relative": "fraction of broadband power",
@@ -89,13 +95,15 @@ class ProcessedRecording:
             "faa": s["faa"],
             "aperiodic": s["aperiodic"],
             "blocks": s["blocks"],
-            "quality": _quality_records(self.quality),
+            "quality": _quality_records(self.quality, s["channel_clean_fraction"]),
             "annotations": _annotation_counts(raw.annotations),
             "provenance": self.features.provenance,
         }
 
 
-def _quality_records(q: pd.DataFrame) -> list[dict]:
+def _quality_records(q: pd.DataFrame, clean: dict | None = None) -> list[dict]:
+    """The quality table as records, each with the channel's ``clean_fraction`` (of the
+    recording's time used for its spectra; ``None`` for a bad channel)."""
     out = []
     for row in q.itertuples(index=False):
         rec = {}
@@ -105,6 +113,8 @@ def _quality_records(q: pd.DataFrame) -> list[dict]:
             elif hasattr(v, "item"):
                 v = v.item()
             rec[k] = v
+        if clean is not None:
+            rec["clean_fraction"] = clean.get(rec.get("channel"))
         out.append(rec)
     return out
 
@@ -156,7 +166,8 @@ def process_raw(raw, settings: Settings | None = None, *, line_freq="config", pa
     feats = compute_features(pre.raw, settings, provenance=prov, data_uv=pre.data_uv)
     t2 = time.perf_counter()
     summ = feats.summary
-    logger.info("%s: features in %.2f s (%d of %d %g-s epochs clean)", name, t2 - t1,
+    logger.info("%s: features in %.2f s (%.0f%% clean data; %d of %d %g-s epochs clean on every "
+                "channel)", name, t2 - t1, 100 * summ.get("clean_fraction", 0.0),
                 summ.get("n_clean_epochs", 0), summ.get("n_epochs", 0), summ.get("epoch_s", 0))
     return ProcessedRecording(
         path=Path(path) if path else None, format=fmt, raw=pre.raw, quality=pre.quality,

@@ -40,7 +40,7 @@ from scipy import optimize, stats
 
 from ._validate import check_option, check_positive
 from .errors import ConfigError
-from .metrics import metric_unit
+from .metrics import CLEAN_FRACTION_METRIC, metric_unit
 
 __all__ = ["ADJUSTMENTS", "CHANGES", "DEFAULT_PRIMARY", "MAIN_BLOCKS", "REQUIRED_COLUMNS",
            "SESSION_BLOCK", "analysis_scale", "compute_trends", "default_block", "hedges_g",
@@ -713,7 +713,8 @@ def compute_trends(frame, *, subject=None, metrics=None, channels=None, block=No
     subject : str | sequence of str | None
         Subjects to analyse (default all, each separately).
     metrics : str | sequence of str | None
-        Metric names as in :mod:`neurofeedback.metrics` (default all in the frame).
+        Metric names as in :mod:`neurofeedback.metrics` (default all in the frame but
+        ``clean_fraction``, a quality measure).
     channels : str | sequence of str | None
         Channels (``"mean"``, ``"posterior"``, ``"O1"``, ``"F4/F3"``, …; default all).
     block : str | sequence of str | None
@@ -782,6 +783,10 @@ def compute_trends(frame, *, subject=None, metrics=None, channels=None, block=No
             f"Invalid value for the 'tz' parameter. It must be a time zone name such as "
             f"'UTC' or 'Europe/Berlin', but got {tz!r} instead."
         ) from None
+    if _as_list("metrics", metrics) is None:
+        # A channel's clean fraction is how much data its values rest on (the quality floor
+        # reads it), not an outcome: by default it is neither analysed nor in the Holm family.
+        df = df[df["metric"] != CLEAN_FRACTION_METRIC]
     for name, value, column in (("subject", subject, "subject"), ("metrics", metrics, "metric"),
                                 ("channels", channels, "channel"), ("block", block, "block")):
         wanted = _as_list(name, value)

@@ -156,7 +156,9 @@ def test_a_block_with_too_few_clean_epochs_has_no_values():
     assert b["eyes-open"]["reason"] is None and b["eyes-open"]["band_power"] is not None
     ec = b["eyes-closed"]
     assert ec["n_epochs"] == 4 and ec["n_clean_epochs"] == 4 and ec["clean_fraction"] == 1.0
-    assert ec["reason"] == "too few clean epochs: 4 of 4 (a block's values need >= 5)"
+    assert ec["channel_clean_fraction"] == {ch: 1.0 for ch in rec.ch_names}
+    assert ec["reason"] == ("too little clean data: 10 s on its best channel (a block's values need "
+                            ">= 12 s on a channel)")
     assert all(ec[k] is None for k in ("band_power", "ratios", "iaf_hz", "iaf_cog_hz", "faa",
                                        "aperiodic"))
     json.dumps(proc.summary(), allow_nan=False)

@@ -137,22 +137,25 @@ def print_summary(s: dict) -> None:
     out.print(
         f"{len(s['channels'])} channels at {s['sfreq']:g} Hz, {s['duration_s']:.1f} s, recorded {meas}; "
         f"notch {fmt(s['line_freq'], 'g') if s['line_freq'] else 'none'}; "
-        f"{s['n_clean_epochs']}/{s['n_epochs']} clean {s['epoch_s']:g}-s epochs "
-        f"({100 * s['clean_fraction']:.0f}%)"
+        f"clean data {100 * s['clean_fraction']:.0f}% (mean over good channels of the time their "
+        f"spectra use; {s['n_clean_epochs']}/{s['n_epochs']} {s['epoch_s']:g}-s epochs clean on every channel)"
     )
     q = Table(title="Signal quality", title_justify="left")
-    for col in ("channel", "status", "std µV", "railed", "line peak / neighbours ×", "artifact time"):
+    for col in ("channel", "status", "std µV", "railed", "line peak / neighbours ×", "artifact time",
+                "clean (used)"):
         q.add_column(col, justify="left" if col in ("channel", "status") else "right")
     for r in s["quality"]:
         style = "" if r["status"] == "good" else "red"
+        cf = r.get("clean_fraction")
         q.add_row(r["channel"], r["status"], fmt(r["std_uv"], ".1f"), f"{100 * r['railed_fraction']:.0f}%",
-                  fmt(r["line_peak_ratio"], ".1f"), f"{100 * r['artifact_fraction']:.0f}%", style=style)
+                  fmt(r["line_peak_ratio"], ".1f"), f"{100 * r['artifact_fraction']:.0f}%",
+                  "—" if cf is None else f"{100 * cf:.0f}%", style=style)
     out.print(q)
     if s["annotations"]:
         out.print("Annotations: " + ", ".join(
             f"{k} ×{v['count']} ({v['total_s']:.1f} s)" for k, v in sorted(s["annotations"].items())))
     bands = list(s["bands"])
-    rel_t = Table(title="Relative band power, % of 1–45 Hz (session, clean epochs)", title_justify="left")
+    rel_t = Table(title="Relative band power, % of 1–45 Hz (session, each channel's clean data)", title_justify="left")
     abs_t = Table(title="Absolute band power, µV²", title_justify="left")
     for t in (rel_t, abs_t):
         t.add_column("channel")
@@ -195,10 +198,11 @@ def blocks_table(s: dict) -> Table:
     from ..metrics import session_metrics
 
     v = {(r.block, r.metric, r.channel): r.value for r in session_metrics(s).itertuples()}
-    t = Table(title="Blocks: epochs lying wholly inside each block, values from its clean ones; "
+    t = Table(title="Blocks: epochs lying wholly inside each block (clean on every channel) and the "
+                    "share of its time each channel's values use (mean); "
                     "α vs EC = relative alpha minus the eyes-closed block's (posterior channels, "
                     "percentage points)", title_justify="left")
-    for col in ("block", "start s", "total s", "clean epochs", "rel. α % mean",
+    for col in ("block", "start s", "total s", "clean epochs (data)", "rel. α % mean",
                 "rel. α % posterior", "IAF Hz", "α vs EC pp"):
         t.add_column(col, justify="left" if col == "block" else "right")
     for label, b in s["blocks"].items():

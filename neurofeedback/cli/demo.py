@@ -130,7 +130,7 @@ def demo(
     else:
         session_report = summary.get("report")
         out.print(f"   {summary['session_id']}: {summary['duration_s']:.0f} s, "
-                  f"{summary['n_clean_epochs']}/{summary['n_epochs']} clean epochs ({_took(t0)})")
+                  f"{100 * summary['clean_fraction']:.0f}% clean data ({_took(t0)})")
 
     t0 = _step(4, "Weekly trends and subject reports (Prefect flow 'weekly-trends')")
     from pipelines.trends import weekly_trends

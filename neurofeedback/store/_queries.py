@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..blocks import SESSION
 from ..errors import StoreError
+from ..metrics import CLEAN_FRACTION_METRIC
 from ._schema import (
     BLOCK_FIELDS,
     SESSION_FIELDS,
@@ -105,17 +106,24 @@ def block_labels_select(subject: str | None = None):
 def metrics_select(subject: str | None = None, block: str | None = None):
     """``subject, session_id, start_time, clean_fraction, metric, channel, value, block`` rows
     (of one subject label and one block, or all), by start time, session, block, metric and
-    channel. ``clean_fraction`` is the session's for ``"session"`` rows and the block's (from
-    ``session_blocks``; NULL when unknown) for block rows."""
+    channel. ``clean_fraction`` is the row's own channel's (its ``clean_fraction`` metric in the
+    same session and block: the share of the time that channel's spectra use; for ``mean`` and
+    ``posterior`` the average over their channels) when stored, else the session's for
+    ``"session"`` rows and the block's (from ``session_blocks``; NULL when unknown) for block
+    rows (FAA pairs, feedback rows, and sessions stored before per-channel clean data)."""
     f, b = features_t.c, blocks_t.c
-    clean = sa.case((f.block == SESSION, sessions_t.c.clean_fraction),
-                    else_=b.clean_fraction).label("clean_fraction")
+    cf = features_t.alias("cf")
+    clean = sa.func.coalesce(cf.c.value, sa.case((f.block == SESSION, sessions_t.c.clean_fraction),
+                                                 else_=b.clean_fraction)).label("clean_fraction")
     q = (sa.select(subjects_t.c.label.label("subject"), sessions_t.c.id.label("session_id"),
                    sessions_t.c.start_time, clean, f.metric, f.channel, f.value, f.block)
          .select_from(features_t.join(sessions_t, f.session_id == sessions_t.c.id)
                       .join(subjects_t, sessions_t.c.subject_id == subjects_t.c.id)
                       .outerjoin(blocks_t, sa.and_(b.session_id == f.session_id,
-                                                   b.block == f.block))))
+                                                   b.block == f.block))
+                      .outerjoin(cf, sa.and_(cf.c.session_id == f.session_id, cf.c.block == f.block,
+                                             cf.c.channel == f.channel,
+                                             cf.c.metric == CLEAN_FRACTION_METRIC))))
     if subject is not None:
         q = q.where(subjects_t.c.label == subject)
     if block is not None:
