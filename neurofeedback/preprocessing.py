@@ -10,11 +10,17 @@ applied in a single overlap-add pass per channel, in float32 after removing each
 in float64 (relative error ~2e-6 of the signal's standard deviation; see ``bench/``). Edges are
 padded the way MNE pads them (odd reflection).
 
-Artifacts (all thresholds in µV, from ``neurofeedback/configs/pipeline.yaml``):
+Artifacts are found **per channel** and annotated on the channel they are found on (MNE's
+channel-specific annotations: ``Annotations(..., ch_names=...)``), so that the features use each
+channel's clean stretches (:func:`neurofeedback.features.compute_features_array`). Every rule
+compares a channel with its own robust scale; the configured µV values
+(``neurofeedback/configs/pipeline.yaml``) are floors under that scale, never a ceiling on EEG:
 
-- ``BAD_amplitude``: peak-to-peak of the band-passed signal within sliding windows
-  (``artifact_window_s``, stepped by half a window) above ``ptp_uv`` — or above 3 times the
-  channel's median window, whichever is larger — on any good channel.
+- ``BAD_amplitude``: peak-to-peak of the band-passed signal **without its alpha band**
+  (:func:`alpha_stopped`, 7–13 Hz) within sliding windows (``artifact_window_s``, stepped by half
+  a window) above 4 times the channel's lower-quartile window, or ``ptp_uv``, whichever is larger.
+  Alpha is left out because eyes-closed alpha bursts of 100–150 µV are the signal the product
+  tracks; a fixed 200 µV floor on the full signal rejected exactly the strongest alpha.
   (:func:`mne.preprocessing.annotate_amplitude` compares neighbouring samples, not windows.)
 - ``BAD_deviation``: box/step artifacts in the raw (unfiltered) signal: a jump of its half-window
   block means by more than ``deviation_uv`` (or 6 times the channel's median one-second change,
@@ -22,9 +28,12 @@ Artifacts (all thresholds in µV, from ``neurofeedback/configs/pipeline.yaml``):
   (within ``baseline_s``). A high-pass filter turns a long box into two edge transients and
   hides its flat top; this criterion marks it over its whole length, while slow drift
   (electrode settling, DC offsets) has no steps and is left to the high-pass.
-- ``BAD_blink``: positive peaks above ``blink_uv`` (or 5 robust standard deviations of the
-  channel, whichever is larger) lasting 50–600 ms on frontal channels (Fp*, AF*, F7/F8…),
-  padded by ``blink_pad_s`` on both sides.
+- ``BAD_movement`` (every channel, no channel names): where at least half of the good channels
+  (and two) show an amplitude or step artifact at once, one block either side — movement is
+  shared, and reaches the channels where it stayed under their thresholds too.
+- ``BAD_blink``: positive peaks of the alpha-free signal above ``blink_uv`` (or 5 robust standard
+  deviations of the channel, whichever is larger) lasting 50–600 ms on frontal channels (Fp*,
+  AF*, F7/F8…), padded by ``blink_pad_s`` on both sides.
 
 The adaptive floors keep the configured µV thresholds for consumer headsets (whose clean EEG
 sits far below them) while not rejecting everything in lab-grade recordings with larger
@@ -335,7 +344,11 @@ def _blink_peaks(x: np.ndarray, sfreq: float, height: float) -> np.ndarray:
 
 
 _STEP_FACTOR = 6.0   # a step must exceed 6x the channel's median one-second change
-_PTP_FACTOR = 3.0    # a window's peak-to-peak must exceed 3x the channel's median window
+# A window's peak-to-peak must exceed 4x the channel's lower-quartile window: about 3x its
+# median window on clean EEG, but a scale that stays put when artifacts fill up to three
+# quarters of a recording (the median climbs with them and hides them).
+_PTP_FACTOR = 4.0
+_PTP_QUANTILE = 25.0
 _BLINK_FACTOR = 5.0  # a blink must exceed 5 robust standard deviations of its channel
 
 #: The band taken out of the signal that the amplitude and blink rules look at (Hz): the alpha
@@ -483,7 +496,7 @@ def find_artifacts(raw_uv, filtered_uv, sfreq, ch_names, good, settings: Preproc
     # A window is an artifact when its peak-to-peak exceeds `ptp_uv` *and* stands out from the
     # channel's own typical window (lab-grade EEG can run at 40-50 µV std, where 200 µV peak to
     # peak is ordinary).
-    thr = np.maximum(settings.ptp_uv, _PTP_FACTOR * np.median(ptp, axis=1))
+    thr = np.maximum(settings.ptp_uv, _PTP_FACTOR * np.percentile(ptp, _PTP_QUANTILE, axis=1))
     bad_win = ptp > thr[:, None]
     amp = np.zeros((n_ch, n_blocks), bool)
     amp[:, : bad_win.shape[1]] |= bad_win
@@ -512,15 +525,28 @@ def find_artifacts(raw_uv, filtered_uv, sfreq, ch_names, good, settings: Preproc
     for name, mask in (("BAD_amplitude", amp), ("BAD_deviation", dev)):
         for i in np.flatnonzero(good):
             for a, b in zip(*_mask_to_intervals(mask[i])):
-                annots.append((a * block_s, (b - a) * block_s, name, (ch_names[i],)))
+                annots.append((float(a * block_s), float((b - a) * block_s), name, (ch_names[i],)))
     channel_mask = (amp | dev | blink) & good[:, None]
+    # Movement is shared: when at least half of the good channels (and >= 2) show an amplitude
+    # or step artifact in the same block, the head or cable moved, and the channels where it
+    # stayed under their thresholds carry it too (at 40 % of the loudest channel's amplitude a
+    # burst still multiplies their delta power). Those blocks, one block either side, are bad
+    # on every channel (``BAD_movement``, no channel names).
+    n_good = int(good.sum())
+    if n_good >= 2:
+        shared = (amp | dev)[good].sum(axis=0) >= max(2, int(np.ceil(n_good / 2)))
+        if shared.any():
+            shared = np.convolve(shared, np.ones(3), mode="same") > 0
+            for a, b in zip(*_mask_to_intervals(shared)):
+                annots.append((float(a * block_s), float((b - a) * block_s), "BAD_movement", ()))
+            channel_mask |= shared[None, :] & good[:, None]
     sample_masks = {"BAD_blink": blink_samples, **(extra_masks or {})}
     for name, mask in sample_masks.items():
         mask = np.asarray(mask, bool)
         for i in np.flatnonzero(good):
             starts, stops = _mask_to_intervals(mask[i])
             for a, b in zip(starts, stops):
-                annots.append((a / sfreq, (b - a) / sfreq, name, (ch_names[i],)))
+                annots.append((float(a / sfreq), float((b - a) / sfreq), name, (ch_names[i],)))
             if name != "BAD_blink" and starts.size:
                 for a, b in zip(starts, stops):
                     channel_mask[i, a // block: min((b - 1) // block + 1, n_blocks)] = True

@@ -232,7 +232,16 @@ def test_ingest_stores_the_blocks(tmp_path):
     blocks = cat.session_blocks(res.session_id)
     pd.testing.assert_frame_equal(blocks, block_table(summary))
     f = cat.metrics_frame(block="meditation")
-    assert set(f["clean_fraction"]) == {summary["blocks"]["meditation"]["clean_fraction"]}
+    # each series carries its own channel's clean fraction in the block (what the quality floor
+    # reads); the mean of the channels' for ``mean``; the block's for rows of no one channel
+    med = summary["blocks"]["meditation"]
+    own = {**med["channel_clean_fraction"], "mean": med["clean_fraction"]}
+    wcf = want[(want["metric"] == "clean_fraction") & (want["block"] == "meditation")]
+    own["posterior"] = wcf.set_index("channel")["value"]["posterior"]
+    for row in f.itertuples():
+        want_cf = own.get(row.channel, med["clean_fraction"])
+        assert row.clean_fraction == pytest.approx(want_cf, rel=1e-12), (row.metric, row.channel)
+    assert len({round(v, 6) for v in med["channel_clean_fraction"].values() if v is not None}) > 1
     alpha = f[(f["metric"] == "alpha_vs_eyes_closed") & (f["channel"] == "posterior")]
     assert len(alpha) == 1 and alpha["value"].item() < 0  # meditation ×2 vs eyes closed ×3
     # the per-epoch derivative carries the block column
