@@ -30,19 +30,26 @@ def file_sha256(path, *, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
+#: The generation of the processing methods. Raised when a release computes other numbers from
+#: the same file and settings, so that the store re-processes what it holds instead of calling it
+#: unchanged. 2: artifacts per channel and segment, spectra from each channel's clean segments
+#: (issue 15); 1 (implicit, the plain settings hash): epochs rejected on every channel.
+METHOD_VERSION = 2
+
+
 def processing_hash(settings: Settings, channel_names=None) -> str:
-    """The key of one processing of a file: ``settings.config_hash()``, or, when EEG names were
-    given for the file (``--channel-names``), a short SHA-256 of that hash and the names in order.
+    """The key of one processing of a file: a short SHA-256 of ``settings.config_hash()``, the
+    :data:`METHOD_VERSION` and, when EEG names were given for the file (``--channel-names``),
+    the names in order.
 
     Other names are other numbers (FAA, posterior metrics, blink channels), so the store treats a
     file imported with other names as processed differently (``reprocessed``), as with other
-    settings; without given names the key is the plain settings hash (the file's own names).
+    settings or another method version.
     """
-    cfg = settings.config_hash()
-    if not channel_names:
-        return cfg
-    blob = ("config_hash=" + cfg + "\nchannel_names=" + ",".join(map(str, channel_names))).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    blob = f"config_hash={settings.config_hash()}\nmethod={METHOD_VERSION}"
+    if channel_names:
+        blob += "\nchannel_names=" + ",".join(map(str, channel_names))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def build_provenance(settings: Settings, *, input_path=None, input_sha256=None, fmt=None, extra=None,
@@ -90,6 +97,7 @@ def build_provenance(settings: Settings, *, input_path=None, input_sha256=None, 
         "software": software_versions(),
         "input": {"path": str(input_path) if input_path is not None else None, "sha256": sha, "format": fmt},
         "channel_names": list(channel_names) if channel_names else None,
+        "method_version": METHOD_VERSION,
         "config_hash": processing_hash(settings, channel_names),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **(extra or {}),

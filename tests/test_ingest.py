@@ -23,7 +23,7 @@ from neurofeedback.errors import ConfigError, PrecomputedFeaturesError, StoreErr
 from neurofeedback.io import read_recording
 from neurofeedback.metrics import session_metrics
 from neurofeedback.process import process_recording
-from neurofeedback.provenance import file_sha256
+from neurofeedback.provenance import METHOD_VERSION, file_sha256, processing_hash
 from neurofeedback.simulate import simulate_eeg, write_recording
 from neurofeedback.store import Catalog, ingest_file, ingest_processed
 
@@ -91,7 +91,8 @@ def test_cyton_with_sidecar_subject(tmp_path):
     assert table.num_rows == len(processed.features.epochs)
     prov = json.loads(table.schema.metadata[b"neurofeedback"])
     assert prov["input"]["sha256"] == file_sha256(CYTON)
-    assert prov["config_hash"] == load_settings().config_hash()
+    assert prov["config_hash"] == processing_hash(load_settings())
+    assert prov["method_version"] == METHOD_VERSION
     summary = json.loads(res.summary_path.read_text())
     assert summary["n_epochs"] == processed.summary()["n_epochs"]
     assert summary["store"]["subject"] == "sim01"
@@ -142,7 +143,7 @@ def test_config_change_reprocesses_one_session(tmp_path):
     assert res.session_id == first.session_id
     cat = Catalog(home=home)
     assert len(cat.sessions()) == 1
-    assert cat.session(res.session_id)["config_hash"] == other.config_hash()
+    assert cat.session(res.session_id)["config_hash"] == processing_hash(other)
     processed = process_recording(CYTON, settings=other)
     _assert_features_equal(cat, res.session_id, processed.summary())
     assert pq.read_table(res.features_path).num_rows == len(processed.features.epochs)
