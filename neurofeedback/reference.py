@@ -7,14 +7,15 @@ are looked for (:func:`neurofeedback.preprocessing.preprocess`):
 
 - ``"as-recorded"`` (default): no change.
 - ``"average"``: common average reference, the mean of the **good** channels subtracted from
-  every channel (bad ones too, so they stay comparable), as
-  ``mne.set_eeg_reference(raw, "average")`` does with ``info['bads']`` excluded from the mean.
+  each good channel, as ``mne.set_eeg_reference(raw, "average")`` does with the bad channels in
+  ``info['bads']``. Bad channels are left as recorded, as MNE leaves them (they get no values
+  anyway, and a railed channel minus the reference would only look less railed).
   It needs at least :data:`MIN_AVERAGE_CHANNELS` good channels: an average of 4 Muse electrodes
   (or 8 with some lost) is dominated by each of them and approximates no neutral reference
   (Nunez & Srinivasan, *Electric Fields of the Brain*, 2006, ch. 7; the dense-array argument
   for the average reference needs whole-head coverage).
-- a list of channel names, e.g. ``[TP9, TP10]``: their mean is subtracted from every channel
-  (a linked reference; for a Muse, the frontal AF7/AF8 against linked mastoids), as
+- a list of channel names, e.g. ``[TP9, TP10]``: their mean is subtracted from each good
+  channel (a linked reference; for a Muse, the frontal AF7/AF8 against linked mastoids), as
   ``mne.set_eeg_reference(raw, ["TP9", "TP10"])``.
 
 **The reference channels themselves** are no longer EEG at their sites after a linked
@@ -81,8 +82,8 @@ def apply_reference(data_uv: np.ndarray, ch_names, good, reference=AS_RECORDED):
     Returns
     -------
     data_uv : ndarray, shape (n_channels, n_times)
-        Re-referenced copy in the input's dtype (the input itself when nothing is applied).
-        Computed in float64.
+        Re-referenced copy (good channels; bad ones unchanged) in the input's dtype (the input
+        itself when nothing is applied). Computed in float64.
     info : dict
         ``setting`` (the value asked for, JSON-friendly), ``applied`` (bool), ``reference``
         (what the data are now referenced to: :func:`describe_reference`, ``None`` when not
@@ -140,7 +141,9 @@ def apply_reference(data_uv: np.ndarray, ch_names, good, reference=AS_RECORDED):
         used = want
     x64 = x.astype(np.float64, copy=False)
     ref = x64[idx].mean(axis=0)
-    out = (x64 - ref).astype(x.dtype, copy=False)
+    out = x64.copy()
+    out[good] -= ref  # bad channels stay as recorded (as MNE leaves them)
+    out = out.astype(x.dtype, copy=False)
     info.update(applied=True, reference=describe_reference(reference),
                 reference_channels=[names[i] for i in idx], used_as_reference=list(used))
     return out, info
