@@ -476,8 +476,30 @@ def _line_freq(value):
     raise invalid(f"Allowed values are {_fmt_allowed((50, 60, 'auto', None))}")
 
 
+def _reference(value):
+    """``"as-recorded"``, ``"average"`` or a non-empty list of distinct channel names (a tuple)."""
+    allowed = "'as-recorded', 'average' or a list of channel names (e.g. [TP9, TP10])"
+    if isinstance(value, str):
+        if value in ("as-recorded", "average"):
+            return value
+        raise invalid(f"Allowed values are {allowed}")
+    if not isinstance(value, (list, tuple)) or not value:
+        raise invalid(f"Allowed values are {allowed}")
+    if not all(isinstance(c, str) and c.strip() for c in value):
+        raise invalid("Each reference channel must be a non-empty channel name",
+                      got=list(value))
+    names = tuple(c.strip() for c in value)
+    if len({n.lower() for n in names}) != len(names):
+        raise invalid("Each reference channel must be given once", got=list(value))
+    return names
+
+
 class PreprocessingSettings(_ConfigModel):
-    """Filtering, bad-channel and artifact thresholds (µV for amplitudes, Hz, seconds)."""
+    """Filtering, bad-channel and artifact thresholds (µV for amplitudes, Hz, seconds).
+
+    ``reference`` (last) is the optional re-reference (:mod:`neurofeedback.reference`):
+    ``"as-recorded"``, ``"average"`` or a tuple of channel names.
+    """
 
     line_freq: Annotated[float | str | None, BeforeValidator(_line_freq)] = "auto"
     l_freq: _Positive = 1.0
@@ -491,6 +513,7 @@ class PreprocessingSettings(_ConfigModel):
     baseline_s: _Positive = 30.0
     blink_uv: _Positive = 80.0
     blink_pad_s: _Positive = 0.25
+    reference: Annotated[str | tuple[str, ...], BeforeValidator(_reference)] = "as-recorded"
 
     @model_validator(mode="after")
     def _band_pass(self):

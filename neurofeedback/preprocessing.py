@@ -44,6 +44,10 @@ Mains (``line_freq="auto"``): 50 or 60 Hz, from the line peak over its neighbour
 bad-channel rules below (:func:`detect_line_freq` has the thresholds). The quality table's
 ``line_peak_ratio`` is that measure at the notch frequency, per channel.
 
+Reference: the recording's own (``preprocessing.reference: as-recorded``, the default) or, after
+the bad channels are known, a common average or linked reference (:mod:`neurofeedback.reference`;
+channels used as the reference get status ``reference``).
+
 Bad channels: *railed* (≥ ``railed_fraction`` of raw samples at ≥ ``rail_uv``, e.g. OpenBCI's
 ±187500 µV), *flat* (band-passed std below ``flat_uv``), *noisy* (band-passed std more than
 10 times the median of the channels, with at least 3 channels).
@@ -572,6 +576,11 @@ class PreprocessResult:
     data_uv : ndarray of float32, shape (n_channels, n_times)
         The filtered EEG channels of ``raw`` in µV (what the features are computed from;
         kept to avoid converting back from volts).
+    reference : dict | None
+        The reference: ``recorded`` (what the file or device says, see
+        :mod:`neurofeedback.io._reference`), ``current`` (what ``data_uv`` is referenced to now),
+        and :func:`neurofeedback.reference.apply_reference`'s record (``setting``, ``applied``,
+        ``reference``, ``reference_channels``, ``used_as_reference``, ``skipped``).
     """
 
     raw: mne.io.BaseRaw
@@ -579,6 +588,7 @@ class PreprocessResult:
     line_freq: float | None
     artifacts: list
     data_uv: np.ndarray | None = None
+    reference: dict | None = None
 
 
 def preprocess(raw: mne.io.BaseRaw, settings: Settings | None = None, *, line_freq="config"):
@@ -632,6 +642,8 @@ def preprocess(raw: mne.io.BaseRaw, settings: Settings | None = None, *, line_fr
     quality = find_bad_channels(raw_uv, filt, ch_names, p)
     good = np.array([(s == "good") and (n not in prior_bads) for s, n in zip(quality["status"], ch_names)])
     quality.loc[~good & (quality["status"] == "good"), "status"] = "bad (marked in file)"
+    # -- re-reference (preprocessing.reference; off by default): one call, see _rereference --
+    filt, good, reference = _rereference(raw, filt, ch_names, good, quality, p.reference)
     annots, ch_mask, _ = find_artifacts(raw_uv, filt, sfreq, ch_names, good, p)
     quality["line_peak_ratio"] = (line_peak_ratio(raw_uv, sfreq, (line_freq,))[0] if line_freq is not None
                                   else np.nan)
@@ -651,4 +663,38 @@ def preprocess(raw: mne.io.BaseRaw, settings: Settings | None = None, *, line_fr
         shift = out.first_time if ann.orig_time is not None else 0.0
         ann.append(np.asarray(on) + shift, du, de, ch_names=[list(c) for c in chs])
     out.set_annotations(ann)
-    return PreprocessResult(raw=out, quality=quality, line_freq=line_freq, artifacts=annots, data_uv=filt)
+    _mark_reference(out, reference)
+    return PreprocessResult(raw=out, quality=quality, line_freq=line_freq, artifacts=annots, data_uv=filt,
+                            reference=reference)
+
+
+def _rereference(raw, filt, ch_names, good, quality, setting):
+    """Apply ``preprocessing.reference`` (:func:`neurofeedback.reference.apply_reference`).
+
+    Channels used as the reference get status ``"reference"`` in ``quality`` and leave ``good``
+    (their values are no longer EEG at their sites). Returns ``(filt, good, reference)`` with
+    ``reference`` the record of :attr:`PreprocessResult.reference`.
+    """
+    from .io._reference import recording_reference
+    from .reference import apply_reference
+
+    recorded = recording_reference(raw)
+    filt, info = apply_reference(filt, ch_names, good, setting)
+    if info["used_as_reference"]:
+        used = np.isin(np.asarray(ch_names, dtype=object), info["used_as_reference"])
+        good = good & ~used
+        quality.loc[used, "status"] = "reference"
+    return filt, good, {"recorded": recorded, **info,
+                        "current": info["reference"] if info["applied"] else recorded}
+
+
+def _mark_reference(out, reference) -> None:
+    """Record the reference of the preprocessed ``out`` (its description; MNE's flag when changed)."""
+    from mne.io.constants import FIFF
+
+    from .io._reference import set_reference
+
+    set_reference(out, reference["current"])
+    if reference["applied"]:
+        with out.info._unlock():
+            out.info["custom_ref_applied"] = FIFF.FIFFV_MNE_CUSTOM_REF_ON

@@ -42,6 +42,9 @@ class ProcessedRecording:
     features : SessionFeatures
     timings : dict
         Seconds spent in each step.
+    reference : dict | None
+        What the EEG was recorded against and is referenced to now
+        (:attr:`neurofeedback.preprocessing.PreprocessResult.reference`).
     """
 
     path: Path | None
@@ -51,6 +54,7 @@ class ProcessedRecording:
     line_freq: float | None
     features: SessionFeatures
     timings: dict = field(default_factory=dict)
+    reference: dict | None = None
 
     def summary(self) -> dict:
         """Return the JSON-serialisable session summary (the ``inspect --json`` object).
@@ -76,6 +80,7 @@ class ProcessedRecording:
             "channels": list(self.quality["channel"]),
             "bad_channels": list(raw.info["bads"]),
             "line_freq": self.line_freq,
+            "reference": self.reference,
             "epoch_s": s["epoch_s"],
             "step_s": s["step_s"],
             "n_epochs": s["n_epochs"],
@@ -161,7 +166,7 @@ def process_raw(raw, settings: Settings | None = None, *, line_freq="config", pa
                 len(pre.artifacts))
     prov = build_provenance(
         settings, input_path=path, input_sha256=input_sha256, fmt=fmt,
-        extra={"line_freq": pre.line_freq}, channel_names=channel_names,
+        extra={"line_freq": pre.line_freq, "reference": pre.reference}, channel_names=channel_names,
     )
     feats = compute_features(pre.raw, settings, provenance=prov, data_uv=pre.data_uv)
     t2 = time.perf_counter()
@@ -172,7 +177,7 @@ def process_raw(raw, settings: Settings | None = None, *, line_freq="config", pa
     return ProcessedRecording(
         path=Path(path) if path else None, format=fmt, raw=pre.raw, quality=pre.quality,
         line_freq=pre.line_freq, features=feats,
-        timings={"preprocess_s": t1 - t0, "features_s": t2 - t1},
+        timings={"preprocess_s": t1 - t0, "features_s": t2 - t1}, reference=pre.reference,
     )
 
 

@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("config", "boards", "home"),
     ("quality", "spectral"),
     ("io",),
-    ("provenance", "preprocessing", "blocks", "features", "metrics"),
+    ("provenance", "reference", "preprocessing", "blocks", "features", "metrics"),
     ("process",),
     ("simulate",),
     ("acquisition",),

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import ConfigError, NeurofeedbackError
+from ..reference import reference_line
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -140,6 +141,7 @@ def print_summary(s: dict) -> None:
         f"clean data {100 * s['clean_fraction']:.0f}% (mean over good channels of the time their "
         f"spectra use; {s['n_clean_epochs']}/{s['n_epochs']} {s['epoch_s']:g}-s epochs clean on every channel)"
     )
+    out.print(f"Reference: {reference_line(s.get('reference'))}", markup=False)
     q = Table(title="Signal quality", title_justify="left")
     for col in ("channel", "status", "std µV", "railed", "line peak / neighbours ×", "artifact time",
                 "clean (used)"):

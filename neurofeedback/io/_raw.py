@@ -76,7 +76,7 @@ def apply_montage(raw) -> None:
 
 
 def build_raw(data_uv: np.ndarray, ch_names, ch_types, sfreq: float, *, meas_date=None,
-              annotations=(), bads=(), device_info=None, montage: bool = True):
+              annotations=(), bads=(), device_info=None, montage: bool = True, reference=None):
     """Build a preloaded ``RawArray`` in volts from µV data.
 
     Parameters
@@ -91,6 +91,9 @@ def build_raw(data_uv: np.ndarray, ch_names, ch_types, sfreq: float, *, meas_dat
         Onsets relative to the first sample.
     bads : iterable of str
     device_info : dict | None
+    reference : str | None
+        What the recording is referenced to, as the file or device says it (recorded in
+        ``info['description']``; see :mod:`neurofeedback.io._reference`). ``None``: not recorded.
     """
     import mne
 
@@ -109,6 +112,10 @@ def build_raw(data_uv: np.ndarray, ch_names, ch_types, sfreq: float, *, meas_dat
                                             list(desc)), verbose=False)
     if montage:
         apply_montage(raw)
+    if reference is not None:
+        from ._reference import set_reference
+
+        set_reference(raw, reference)
     return raw
 
 

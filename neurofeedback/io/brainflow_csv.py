@@ -38,6 +38,7 @@ from ..boards import board_info
 from ..errors import BoardError, RecordingFormatError
 from ._markers import marker_annotations
 from ._raw import build_raw, railed_or_flat
+from ._reference import board_reference
 from ._text import (
     check_file,
     check_finite,
@@ -154,7 +155,19 @@ def _read(path, *, board, channel_names):
         logger.warning("%s: sidecar says %d samples, the file holds %d", p, doc["n_samples"], n)
     return build_raw(data, names, ["eeg"] * len(names), sfreq, meas_date=meas_date,
                      annotations=annotations, bads=bads,
-                     device_info={"type": "BrainFlow", "model": info.name})
+                     device_info={"type": "BrainFlow", "model": info.name},
+                     reference=board_reference(info.name, (doc or {}).get("master_board_name")
+                                               or _master_name((doc or {}).get("master_board"))))
+
+
+def _master_name(master) -> str | None:
+    """The BrainFlow name of a sidecar's ``master_board`` (id or name), if it has one."""
+    if master in (None, ""):
+        return None
+    try:
+        return board_info(master).name
+    except BoardError:
+        return None
 
 
 def _resolve_board(p, board, doc, sc_path, ncols):

@@ -41,6 +41,7 @@ import pandas as pd
 from .._logging import use_verbose
 from ..errors import PrecomputedFeaturesError, RecordingFormatError
 from ._raw import build_raw, railed_or_flat
+from ._reference import MUSE
 from ._text import check_file, check_finite, one_line
 from ._timing import dropout_annotations, estimate_sfreq, timestamp_gaps
 
@@ -353,7 +354,7 @@ class _Export:
             logger.info("%s: channel %s marked bad: %s", p, name, why)
         return build_raw(data, names, ["eeg"] * n_eeg + ["misc"] * len(self.aux_cols), sfreq,
                          meas_date=self.meas_date, annotations=annotations, bads=bads,
-                         device_info={"type": "Muse", "model": "Mind Monitor"})
+                         device_info={"type": "Muse", "model": "Mind Monitor"}, reference=MUSE)
 
 
 def _precomputed_error(path, rows_per_s):

@@ -12,6 +12,9 @@ Format quirks
   colin27 10-05 positions; positions stored in the file (FIF, BrainVision) are kept.
 - Any error of the underlying reader becomes a one-line
   :class:`~neurofeedback.errors.RecordingFormatError` naming the file.
+- The reference: what the file states (EDF/BDF labels or header fields, the BrainVision header
+  or its BIDS ``_eeg.json``, FIF's ``custom_ref_applied`` or our own line), else ``unknown``
+  (:mod:`neurofeedback.io._reference`).
 - A recording inside a BIDS dataset (``…_eeg.vhdr`` with ``…_events.tsv`` beside it, as the
   store's copy written by mne-bids) takes its annotations from the events file: mne-bids writes
   the BrainVision markers as numbered stimuli one sample long (``Stimulus/S  1``), and only the
@@ -30,6 +33,7 @@ import numpy as np
 from .._logging import use_verbose
 from ..errors import RecordingFormatError
 from ._raw import apply_montage, montage_names, standard_name
+from ._reference import edf_reference, recording_reference, set_reference, vhdr_reference
 from ._text import check_file, one_line
 
 logger = logging.getLogger("neurofeedback")
@@ -117,7 +121,18 @@ def read_mne_format(path, fmt: str, *, verbose=None):
         if not _has_positions(raw):
             apply_montage(raw)
         _bids_events(raw, p)
+        _record_reference(raw, p, fmt)
         return raw
+
+
+def _record_reference(raw, path: Path, fmt: str) -> None:
+    """Record the reference the file states (see :mod:`neurofeedback.io._reference`)."""
+    if fmt in ("edf", "bdf"):
+        set_reference(raw, edf_reference(path))
+    elif fmt == "brainvision":
+        set_reference(raw, vhdr_reference(path))
+    else:  # FIF: our own line if written by us, else custom_ref_applied or the device
+        set_reference(raw, recording_reference(raw))
 
 
 def _bids_events_path(path: Path) -> Path | None:

@@ -28,6 +28,7 @@ from .._logging import use_verbose
 from ..errors import RecordingFormatError
 from ._markers import marker_annotations
 from ._raw import build_raw, railed_or_flat
+from ._reference import MUSE
 from ._text import (
     check_file,
     check_finite,
@@ -126,4 +127,4 @@ def _read(path):
         logger.info("%s: channel %s marked bad: %s", p, name, why)
     return build_raw(data, names, ["eeg"] * n_eeg + ["misc"] * n_aux, sfreq,
                      meas_date=meas_date, annotations=annotations, bads=bads,
-                     device_info={"type": "Muse", "model": "muselsl"})
+                     device_info={"type": "Muse", "model": "muselsl"}, reference=MUSE)

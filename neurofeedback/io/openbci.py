@@ -49,6 +49,7 @@ from ..boards import board_info
 from ..errors import BoardError, RecordingFormatError
 from ._markers import marker_annotations
 from ._raw import build_raw, railed_or_flat
+from ._reference import GANGLION, SRB2, UNKNOWN, board_reference
 from ._text import (
     check_file,
     check_finite,
@@ -283,7 +284,17 @@ def _read(path, *, channel_names, board):
     model = board_hdr.split("$")[-1] if board_hdr else "unknown"
     return build_raw(data, ch_names, ["eeg"] * n_eeg, sfreq, meas_date=meas_date,
                      annotations=annotations, bads=bads,
-                     device_info={"type": "OpenBCI", "model": model})
+                     device_info={"type": "OpenBCI", "model": model},
+                     reference=_gui_reference(model, n_eeg))
+
+
+def _gui_reference(model: str, n_eeg: int) -> str:
+    """The GUI file's reference: by its ``%Board`` line; without one (old GUI files), 4 EEG
+    channels are a Ganglion and 8 or 16 a Cyton (+Daisy). The file never records SRB2 itself."""
+    ref = board_reference(model)
+    if ref == UNKNOWN:
+        ref = GANGLION if n_eeg == 4 else SRB2
+    return ref
 
 
 def _rate_from_timestamps(path, ts):

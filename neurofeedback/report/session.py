@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RecordingFormatError, StoreError
+from ..reference import reference_line
 from . import plots
 from .document import Block, Report, Section, Table
 
@@ -168,6 +169,7 @@ def _session_head(processed, summary: dict, row: dict, sidecar: dict) -> Report:
         ("Clean epochs", f"{n_clean}/{n_ep} ({100 * summary['clean_fraction']:.0f}%) of "
                          f"{summary['epoch_s']:g}-s epochs"),
         ("Mains notch", f"{summary['line_freq']:g} Hz" if summary["line_freq"] else "none"),
+        ("Reference", reference_line(summary.get("reference"))),
         ("Protocol", row.get("protocol") or sidecar.get("protocol") or "–"),
         ("Notes", row.get("notes") or sidecar.get("notes") or "–"),
     ]
@@ -491,6 +493,7 @@ def _provenance_table(prov: dict, summary: dict) -> pd.DataFrame:
         ("bands (Hz)", ", ".join(f"{k} {lo:g}–{hi:g}" for k, (lo, hi) in summary["bands"].items())),
         ("epochs", f"{summary['epoch_s']:g} s, step {summary['step_s']:g} s"),
         ("notch", f"{summary['line_freq']:g} Hz" if summary["line_freq"] else "none"),
+        ("reference", reference_line(summary.get("reference"))),
         ("spectral", ", ".join(f"{k}={v}" for k, v in spectral.items())),
     ]
     for k, v in (prov.get("software") or {}).items():

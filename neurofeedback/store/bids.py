@@ -18,7 +18,9 @@ Layout (see :mod:`neurofeedback.home`)::
       .neurofeedback.lock                                        the write lock
 
 The raw data are written as read (volts → float32 µV in BrainVision: a relative error below
-2⁻²⁴ of each value), with the processing's notch frequency as ``PowerLineFrequency``.
+2⁻²⁴ of each value), with the processing's notch frequency as ``PowerLineFrequency``, and
+referenced as recorded: the ``_eeg.json`` says to what (``EEGReference``, e.g. ``Fpz`` for a
+Muse; "n/a" when nothing says), and the BrainVision reader reads it back.
 
 Concurrency: mne-bids rewrites dataset-level files (``participants.tsv``, ``scans.tsv``) on every
 write, so every writer takes an exclusive OS lock on ``.neurofeedback.lock`` first
@@ -187,7 +189,25 @@ def write_raw_to_bids(raw, subject: str, session: str, *, task: str = DEFAULT_TA
                                     module="pybv")
             out = write_raw_bids(raw, bp, allow_preload=True, format="BrainVision",
                                  overwrite=True, verbose=False)
+        _write_eeg_reference(Path(out.fpath), raw)
     return Path(out.fpath)
+
+
+def _write_eeg_reference(vhdr: Path, raw) -> None:
+    """Put the recording's reference (:func:`neurofeedback.io._reference.recording_reference`)
+    into the ``EEGReference`` of its ``_eeg.json`` (mne-bids writes "n/a"); the BrainVision
+    reader reads it back from there. ``unknown`` stays "n/a", as BIDS says for unknown values."""
+    from ..io._reference import UNKNOWN, recording_reference
+
+    ref = recording_reference(raw)
+    side = vhdr.with_suffix(".json")
+    if ref == UNKNOWN or not side.is_file():
+        return
+    doc = json.loads(side.read_text(encoding="utf-8"))
+    doc["EEGReference"] = ref
+    tmp = side.with_name("." + side.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=4, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(side)
 
 
 def _stage_file(final: Path, write) -> Path:
