@@ -241,7 +241,6 @@ def test_ingest_stores_the_blocks(tmp_path):
     for row in f.itertuples():
         want_cf = own.get(row.channel, med["clean_fraction"])
         assert row.clean_fraction == pytest.approx(want_cf, rel=1e-12), (row.metric, row.channel)
-    assert len({round(v, 6) for v in med["channel_clean_fraction"].values() if v is not None}) > 1
     alpha = f[(f["metric"] == "alpha_vs_eyes_closed") & (f["channel"] == "posterior")]
     assert len(alpha) == 1 and alpha["value"].item() < 0  # meditation ×2 vs eyes closed ×3
     # the per-epoch derivative carries the block column
