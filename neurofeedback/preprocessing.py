@@ -363,13 +363,18 @@ _BLINK_FACTOR = 5.0  # a blink must exceed 5 robust standard deviations of its c
 #: Movement, blinks and electrode artifacts are broadband and mostly below 5 Hz, so they stay
 #: visible without this band; muscle has its own detector above 30 Hz.
 ALPHA_STOP_HZ = (7.0, 13.0)
+_ALPHA_STOP_TRANSITION_HZ = 1.5
 
 
 @lru_cache(maxsize=16)
 def _alpha_stop_kernel(sfreq: float) -> np.ndarray:
-    """MNE's firwin band-stop kernel over :data:`ALPHA_STOP_HZ` (default transition bands)."""
+    """MNE's firwin band-stop kernel: stop band :data:`ALPHA_STOP_HZ` (≥ 50 dB down), pass bands
+    below and above it after 1.5-Hz transitions (MNE's automatic band-stop transitions are
+    centred on the given edges and left 8 and 12 Hz only 6 and 2 dB down)."""
     lo, hi = ALPHA_STOP_HZ
-    return mne.filter.create_filter(None, sfreq, hi, lo, fir_design="firwin", phase="zero",
+    tb = _ALPHA_STOP_TRANSITION_HZ
+    return mne.filter.create_filter(None, sfreq, hi + tb, lo - tb, l_trans_bandwidth=tb,
+                                    h_trans_bandwidth=tb, fir_design="firwin", phase="zero",
                                     verbose="error").astype(np.float32)
 
 
@@ -387,10 +392,10 @@ def alpha_stopped(filtered_uv: np.ndarray, sfreq: float) -> np.ndarray:
     Returns
     -------
     stopped : ndarray of float32, shape (n_channels, n_times)
-        µV; a zero-phase FIR band-stop designed by :func:`mne.filter.create_filter`
-        (``l_freq=13, h_freq=7``: firwin, Hamming, MNE's automatic 2-Hz transitions).
+        µV; a zero-phase FIR band-stop designed by :func:`mne.filter.create_filter` (firwin,
+        Hamming; passes below 5.5 and above 14.5 Hz, ≥ 50 dB down over 7–13 Hz).
     """
-    if ALPHA_STOP_HZ[1] >= sfreq / 2 or filtered_uv.shape[1] < 8:
+    if ALPHA_STOP_HZ[1] + _ALPHA_STOP_TRANSITION_HZ >= sfreq / 2 or filtered_uv.shape[1] < 8:
         return np.asarray(filtered_uv, np.float32)
     h = _alpha_stop_kernel(float(sfreq))
     out = np.empty(filtered_uv.shape, np.float32)
@@ -538,7 +543,9 @@ def find_artifacts(raw_uv, filtered_uv, sfreq, ch_names, good, settings: Preproc
     # on every channel (``BAD_movement``, no channel names).
     n_good = int(good.sum())
     if n_good >= 2:
-        shared = (amp | dev)[good].sum(axis=0) >= max(2, int(np.ceil(n_good / 2)))
+        # a blink's own amplitude on the frontal pair is not movement: it does not vote
+        vote = (amp | dev) & ~blink
+        shared = vote[good].sum(axis=0) >= max(2, int(np.ceil(n_good / 2)))
         if shared.any():
             shared = np.convolve(shared, np.ones(3), mode="same") > 0
             for a, b in zip(*_mask_to_intervals(shared)):
