@@ -508,7 +508,7 @@ class PreprocessingSettings(_ConfigModel):
     railed_fraction: number(lo=0.0, hi=1.0, what="a fraction in (0, 1]") = 0.05
     rail_uv: _Positive = 187000.0
     artifact_window_s: _Positive = 1.0
-    ptp_uv: _Positive = 200.0
+    ptp_uv: _Positive = 100.0
     deviation_uv: _Positive = 150.0
     baseline_s: _Positive = 30.0
     blink_uv: _Positive = 80.0

@@ -544,7 +544,9 @@ def find_artifacts(raw_uv, filtered_uv, sfreq, ch_names, good, settings: Preproc
     n_good = int(good.sum())
     if n_good >= 2:
         # a blink's own amplitude on the frontal pair is not movement: it does not vote
-        vote = (amp | dev) & ~blink
+        # (nor are the amplitude windows that reach into it, up to two blocks away)
+        near_blink = np.array([np.convolve(b, np.ones(5), mode="same") > 0 for b in blink])
+        vote = (amp | dev) & ~near_blink
         shared = vote[good].sum(axis=0) >= max(2, int(np.ceil(n_good / 2)))
         if shared.any():
             shared = np.convolve(shared, np.ones(3), mode="same") > 0

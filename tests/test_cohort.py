@@ -201,7 +201,7 @@ def test_quality_floor(processed):
     for rows in processed.values():
         low = [cf for ses, cf, _ in rows if ses.low_quality]
         regular = [cf for ses, cf, _ in rows if not ses.low_quality]
-        assert len(low) == 1 and low[0] < 0.45  # under the 0.5 floor on the mean of its channels
+        assert len(low) == 1 and low[0] < QUALITY_FLOOR  # on the mean of its channels
         assert np.median(regular) >= 0.7
         assert sum(cf < QUALITY_FLOOR for cf in regular) <= 1
 
