@@ -169,12 +169,15 @@ def plot_artifact_timeline(annotations, ch_names, duration_s: float, *, bad_chan
     Parameters
     ----------
     annotations : dict of sequences
-        ``onset``, ``duration`` (s from the recording's start) and ``description``.
+        ``onset``, ``duration`` (s from the recording's start), ``description`` and optionally
+        ``ch_names`` (a tuple per annotation; channel-specific artifacts are drawn on their
+        channel's strip, the others on the "artifacts" row).
     ch_names : list of str
     duration_s : float
     bad_channels : sequence of str
     epochs : pandas.DataFrame | None
-        The per-epoch table: a strip shows which epochs were kept.
+        The per-epoch table: a strip shows whether each epoch was clean on every good channel,
+        on some, or on none.
     ptp_uv : ndarray, shape (n_channels, n_windows) | None
         Peak-to-peak amplitude (µV) per channel in consecutive windows: drawn as a heat strip
         per channel (log colour scale), so a channel's artifacts and drifts show where they are.
@@ -207,24 +210,35 @@ def plot_artifact_timeline(annotations, ch_names, duration_s: float, *, bad_chan
             ax.broken_barh([(0, duration_s)], (n - 1 - i - 0.45, 0.9), facecolor="none",
                            edgecolor="0.3", hatch="///", zorder=2)
     seen = set()
-    for onset, dur, desc in zip(annotations["onset"], annotations["duration"],
-                                annotations["description"]):
+    row_of = {ch: n - 1 - i for i, ch in enumerate(ch_names)}
+    chans = annotations.get("ch_names") or [()] * len(annotations["onset"])
+    for onset, dur, desc, chs in zip(annotations["onset"], annotations["duration"],
+                                     annotations["description"], chans):
         desc = str(desc)
         if not desc.upper().startswith("BAD"):
             if dur == 0:  # a marker
                 ax.axvline(onset, color="0.3", lw=0.8, ls=":")
             continue
         c = _ARTIFACT_COLORS.get(desc, "#e377c2")
-        ax.broken_barh([(onset, max(dur, duration_s / 500))], (n - 0.35, 0.7), color=c,
-                       label=None if desc in seen else desc)
-        seen.add(desc)
+        # channel-specific marks on their channel's strip, the others on the "artifacts" row
+        ys = [(row_of[ch] - 0.2, 0.4) for ch in chs if ch in row_of] or [(n - 0.35, 0.7)]
+        for y in ys:
+            ax.broken_barh([(onset, max(dur, duration_s / 500))], y, color=c, zorder=3,
+                           label=None if desc in seen else desc)
+            seen.add(desc)
     if epochs is not None and len(epochs):
-        ep = epochs.drop_duplicates("epoch")
-        for clean, color in ((True, "#2ca02c"), (False, "#d62728")):
-            sel = ep[ep["clean"] == clean]
-            ax.broken_barh(list(zip(sel["onset_s"], sel["duration_s"] * 0.98)),
-                           (rows["clean epochs"] - 0.35, 0.7), color=color, alpha=0.7,
-                           label="clean epoch" if clean else "rejected epoch")
+        good = epochs[~epochs["channel"].isin(list(bad_channels))]
+        per = good.groupby("epoch", observed=True).agg(onset_s=("onset_s", "first"),
+                                                       duration_s=("duration_s", "first"),
+                                                       share=("clean", "mean"))
+        for label, sel, color in (
+                ("clean on every channel", per[per["share"] == 1.0], "#2ca02c"),
+                ("clean on some channels", per[(per["share"] > 0) & (per["share"] < 1.0)], "#bcbd22"),
+                ("clean on no channel", per[per["share"] == 0], "#d62728")):
+            if len(sel):
+                ax.broken_barh(list(zip(sel["onset_s"], sel["duration_s"] * 0.98)),
+                               (rows["clean epochs"] - 0.35, 0.7), color=color, alpha=0.7,
+                               label=label)
     ax.set_yticks([rows["clean epochs"], rows["artifacts"]] + [n - 1 - i for i in range(n)])
     ax.set_yticklabels(["epochs", "artifacts"] + [c + (" (bad)" if c in bad_channels else "")
                                                   for c in ch_names], fontsize=8)
@@ -233,7 +247,7 @@ def plot_artifact_timeline(annotations, ch_names, duration_s: float, *, bad_chan
     ax.set_xlabel("time (s)")
     if seen or epochs is not None:
         _legend_right(ax)
-    ax.set_title("Artifact timeline: amplitude per channel, marked artifacts, kept epochs "
+    ax.set_title("Artifact timeline: amplitude and artifacts per channel, epochs kept "
                  "(bad channels hatched)", fontsize=10, pad=14)
     return fig
 

@@ -88,7 +88,8 @@ def _annotations_dict(raw) -> dict:
     if ann.orig_time is None and len(ann):
         onset = np.asarray(ann.onset, float)
     return {"onset": onset, "duration": np.asarray(ann.duration, float),
-            "description": [str(d) for d in ann.description]}
+            "description": [str(d) for d in ann.description],
+            "ch_names": [tuple(c) for c in ann.ch_names]}
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -166,8 +167,9 @@ def _session_head(processed, summary: dict, row: dict, sidecar: dict) -> Report:
         ("Sampling rate", f"{summary['sfreq']:g} Hz"),
         ("Channels", f"{len(summary['channels'])} EEG"
                      + (f"; bad: {', '.join(summary['bad_channels'])}" if summary["bad_channels"] else "")),
-        ("Clean epochs", f"{n_clean}/{n_ep} ({100 * summary['clean_fraction']:.0f}%) of "
-                         f"{summary['epoch_s']:g}-s epochs"),
+        ("Clean data", f"{100 * summary['clean_fraction']:.0f}% of the time, mean over the good "
+                       f"channels (each channel's spectra use its own clean segments); "
+                       f"{n_clean}/{n_ep} {summary['epoch_s']:g}-s epochs clean on every channel"),
         ("Mains notch", f"{summary['line_freq']:g} Hz" if summary["line_freq"] else "none"),
         ("Reference", reference_line(summary.get("reference"))),
         ("Protocol", row.get("protocol") or sidecar.get("protocol") or "–"),
@@ -208,6 +210,8 @@ def _quality_section(report: Report, processed, summary: dict, ann: dict) -> Sec
                             ("artifact_fraction", "artifact time", 100.0)):
         if col in q:
             qt[new] = q[col].astype(float) * scale
+    cf = summary.get("channel_clean_fraction") or {}
+    qt["clean data used"] = [100.0 * cf[c] if cf.get(c) is not None else np.nan for c in q["channel"]]
     report.figures["artifact_timeline"] = plots.plot_artifact_timeline(
         ann, ch_names, summary["duration_s"], bad_channels=bads, epochs=processed.features.epochs,
         ptp_uv=_ptp_per_second(processed.raw, ch_names), window_s=1.0)
@@ -216,14 +220,17 @@ def _quality_section(report: Report, processed, summary: dict, ann: dict) -> Sec
              or ["No stretches were marked as artifacts."])
     sec = Section("quality", "Signal quality", intro=[
         "Channels are bad when railed, flat or noisy; stretches are marked BAD_* by the artifact "
-        "rules (peak-to-peak amplitude, step/box deviations, blinks on frontal channels, "
-        "disconnects). An epoch is kept only when no good channel has an artifact in it. "
+        "rules on the channel they are found on (peak-to-peak amplitude without the alpha band, "
+        "step/box deviations, blinks on frontal channels, muscle) or on every channel (movement "
+        "seen on most channels at once, disconnects). Each channel's spectra use the 2-s Welch "
+        "segments that are clean on that channel ('clean data used'), so a blink costs a frontal "
+        "channel a second and the other channels nothing. "
         "Line peak / neighbours: the spectrum at the mains frequency over its median 2–6 Hz away "
         "(about 1–2 without mains; empty without a notch)."])
     sec.blocks.append(Block(figure="artifact_timeline", alt="Artifact timeline", text=words,
                             table=Table("quality", qt, caption="Per-channel quality",
                                         units={"std": "µV", "railed": "%", "line peak / neighbours": "×",
-                                               "artifact time": "%"})))
+                                               "artifact time": "%", "clean data used": "%"})))
     return sec
 
 
