@@ -163,11 +163,15 @@ def test_physionet_eyes_open_rest_keeps_most_of_its_data(shared_data):
     assert np.median([v for v in s["channel_clean_fraction"].values() if v is not None]) >= 0.6
 
 
-def test_openbci_v6_eyes_open_against_eyes_closed(shared_data):
-    """The OpenBCI GUI v6 sample: eyes open with blinks for its first 26 s, eyes closed 28-76 s.
-    Its occipital channels (O1/O2 in the Cyton montage) keep >= 3 clean eyes-open epochs and
-    >= 12 s, and their eyes-closed/eyes-open alpha ratio is > 1.5."""
-    path = shared_file(shared_data, "OpenBCI__OpenBCI_GUI/OpenBCI_GUI-v6-blinks-jawClench-alpha.txt")
+@pytest.mark.parametrize("name", ["OpenBCI_GUI-v6-blinks-jawClench-alpha.txt",
+                                  "OpenBCI_GUI-v5-blinks-jawClench-alpha.txt",
+                                  "OpenBCI-sampleData-1-blinks-jawClench-alpha.txt"])
+def test_openbci_sample_eyes_open_against_eyes_closed(shared_data, name):
+    """The OpenBCI GUI sample (one recording in three GUI layouts): eyes open with blinks for its
+    first 26 s, eyes closed 28-76 s. Its occipital channels (O1/O2 in the Cyton montage) keep
+    >= 3 clean eyes-open epochs and >= 12 s (one epoch survived the whole-epoch rule), and their
+    eyes-closed/eyes-open alpha ratio is > 1.5."""
+    path = shared_file(shared_data, "OpenBCI__OpenBCI_GUI/" + name)
     proc = process_recording(path, board="cyton")
     raw = proc.raw
     names = [c for c in raw.ch_names]
