@@ -148,3 +148,13 @@ def test_openbci_v6_unnamed_blinks_corrected_jaw_clench_left(shared_data):
     assert np.median(np.abs(y[i, early])) < 30  # measured 15 µV
     late = (np.arange(x.shape[1]) > 80 * sf)
     np.testing.assert_array_equal(y[:, late], x[:, late])  # the clench is left to the muscle rule
+
+
+def test_settings_validate_the_method():
+    from neurofeedback.config import load_settings
+    from neurofeedback.errors import ConfigError
+
+    p = load_settings().preprocessing
+    assert p.ocular == "template" and p.muscle_z == 4.0
+    with pytest.raises(ConfigError, match="ocular"):
+        load_settings().replace(preprocessing={"ocular": "ica"})
