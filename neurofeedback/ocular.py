@@ -18,8 +18,10 @@ Algorithm (``method="template"``), step by step:
    standard deviations of that channel (whichever is larger), 50–600 ms wide at half height, at
    least 300 ms apart — the rule of ``preprocessing.find_artifacts`` — and without muscle
    around them (20–45 Hz RMS within ±0.25 s below 1.7× the channel's median: a jaw clench also
-   makes large positive transients, with broadband EMG). Peaks of several proxies within
-   300 ms are one blink. With fewer than ``min_blinks`` blinks nothing is done.
+   makes large positive transients, with broadband EMG), and slow (the signal low-passed at
+   7 Hz still reaches half the threshold at the peak: eyes-closed alpha of 15 µV RMS, in
+   bursts, crests above 80 µV on its own). Peaks of several proxies within 300 ms are one
+   blink. With fewer than ``min_blinks`` blinks nothing is done.
 3. **Topography.** The blink is taken as one source seen by every good channel with a fixed
    gain (rank one, as the eye's dipole is; Berg & Scherg 1991): the first left singular vector
    ``a`` of the average blink (good channels × ±0.5 s, low-passed at ``lowpass_hz``).
@@ -154,6 +156,22 @@ def _quiet_peaks(x: np.ndarray, peaks: np.ndarray, sfreq: float) -> np.ndarray:
     return peaks[rms[peaks] < _EMG_RATIO * float(np.median(rms))]
 
 
+_SLOW_HZ = 7.0  # a blink's peak survives a 7 Hz low-pass; an alpha wave's does not
+_SLOW_FRACTION = 0.5
+
+
+def _blink_candidates(x: np.ndarray, sfreq: float, blink_uv: float) -> np.ndarray:
+    """:func:`blink_peaks` that are slow (the 0–7 Hz signal still reaches half the threshold
+    at the peak: not the crest of an alpha burst) and quiet (:func:`_quiet_peaks`)."""
+    peaks = blink_peaks(x, sfreq, blink_uv=blink_uv)
+    if peaks.size == 0:
+        return peaks
+    height = max(float(blink_uv), _BLINK_FACTOR * _robust_sd(x, sfreq))
+    slow = _lowpass(x, sfreq, _SLOW_HZ)
+    peaks = peaks[slow[peaks] >= _SLOW_FRACTION * height]
+    return _quiet_peaks(x, peaks, sfreq)
+
+
 def _lowpass(x: np.ndarray, sfreq: float, hz: float) -> np.ndarray:
     sos = scipy.signal.butter(4, hz, btype="low", fs=sfreq, output="sos")
     return scipy.signal.sosfiltfilt(sos, x, axis=-1)
@@ -206,7 +224,7 @@ def find_blink_channels(data_uv, sfreq, ch_names, good, *, blink_uv=80.0, min_bl
         return frontal, "frontal name"
     picks = []
     for i in np.flatnonzero(good):
-        p = _quiet_peaks(data_uv[i], blink_peaks(data_uv[i], sfreq, blink_uv=blink_uv), sfreq)
+        p = _blink_candidates(data_uv[i], sfreq, blink_uv)
         if p.size < min_blinks:
             continue
         if _stereotypy(_lowpass(data_uv[i], sfreq, lowpass_hz), p, sfreq) >= _STEREOTYPY_R:
@@ -337,8 +355,7 @@ def correct_ocular(data_uv, sfreq, ch_names, good, *, method="template", blink_u
         report["reason"] = "no blink proxy (no good frontal channel, none with stereotyped blinks)"
         return out, report
     strength = x[picks].max(axis=0)
-    peaks = _merge_peaks([_quiet_peaks(x[i], blink_peaks(x[i], sfreq, blink_uv=blink_uv), sfreq)
-                          for i in picks], strength, sfreq)
+    peaks = _merge_peaks([_blink_candidates(x[i], sfreq, blink_uv) for i in picks], strength, sfreq)
     report["n_blinks"] = int(peaks.size)
     if peaks.size < min_blinks:
         report["reason"] = f"{peaks.size} blink(s) found, fewer than min_blinks={min_blinks}"
