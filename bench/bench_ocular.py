@@ -11,6 +11,7 @@ every 2–5 s, uniform):
 * ``muse4``: TP9, AF7, AF8, TP10;
 * ``muse2_front``: AF7, AF8; ``muse2_mixed``: TP9, AF7 (two channels);
 * ``cyton8``: Fp1, Fp2, F3, F4, C3, C4, O1, O2;
+* ``muse4_trains``: muse4 with blinks 0.6–3 s apart (quick trains of blinks);
 * ``eyes_closed``: muse4 in one eyes-closed block without blinks (must be unchanged).
 
 Reported per scenario and channel: relative-alpha error after (and before) correction, mean ±
@@ -62,6 +63,7 @@ SCENARIOS = {
     "muse2_front": {"ch_names": ("AF7", "AF8")},
     "muse2_mixed": {"ch_names": ("TP9", "AF7")},
     "cyton8": {"ch_names": ("Fp1", "Fp2", "F3", "F4", "C3", "C4", "O1", "O2")},
+    "muse4_trains": {"ch_names": ("TP9", "AF7", "AF8", "TP10"), "blinks": (0.6, 3.0)},
     "eyes_closed": {"ch_names": ("TP9", "AF7", "AF8", "TP10"), "blocks": [("eyes-closed", 240.0)],
                     "no_blinks": True},
 }
@@ -87,11 +89,12 @@ def _kept_epochs(raw_uv, filt_uv, names):
 
 def run_scenario(name, cfg, seeds):
     names = cfg["ch_names"]
-    kw = {k: v for k, v in cfg.items() if k not in ("no_blinks",)}
+    kw = {k: v for k, v in cfg.items() if k not in ("no_blinks", "blinks")}
+    blinks = dict(BLINKS, blink_interval_s=cfg.get("blinks", BLINKS["blink_interval_s"]))
     rows = []
     for seed in seeds:
         clean = simulate_eeg(duration_s=240.0, seed=seed, **kw)
-        rec = clean if cfg.get("no_blinks") else simulate_eeg(duration_s=240.0, seed=seed, **kw, **BLINKS)
+        rec = clean if cfg.get("no_blinks") else simulate_eeg(duration_s=240.0, seed=seed, **kw, **blinks)
         x = filter_data(rec.data_uv, SFREQ)
         xc = filter_data(clean.data_uv, SFREQ)
         y, rep = correct_ocular(x, SFREQ, list(names), np.ones(len(names), bool))
