@@ -514,6 +514,10 @@ class PreprocessingSettings(_ConfigModel):
     blink_uv: _Positive = 80.0
     blink_pad_s: _Positive = 0.25
     reference: Annotated[str | tuple[str, ...], BeforeValidator(_reference)] = "as-recorded"
+    # Blink correction (neurofeedback.ocular.correct_ocular) and muscle bursts
+    # (neurofeedback.muscle.muscle_mask); see pipeline.yaml for the values' origin.
+    ocular: _choice("template", "none") = "template"
+    muscle_z: _Positive = 4.0
 
     @model_validator(mode="after")
     def _band_pass(self):

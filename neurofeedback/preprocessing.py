@@ -31,9 +31,18 @@ compares a channel with its own robust scale; the configured µV values
 - ``BAD_movement`` (every channel, no channel names): where at least half of the good channels
   (and two) show an amplitude or step artifact at once, one block either side — movement is
   shared, and reaches the channels where it stayed under their thresholds too.
-- ``BAD_blink``: positive peaks of the alpha-free signal above ``blink_uv`` (or 5 robust standard
+- ``BAD_muscle``: muscle (EMG) bursts per channel on the unfiltered signal, 30 Hz–0.45·sfreq
+  (:func:`neurofeedback.muscle.muscle_mask`, MNE's ``annotate_muscle_zscore`` method per channel
+  with a robust z above ``muscle_z``), so beta and gamma are not muscle.
+- ``BAD_blink``: residual blinks after correction — positive peaks of the alpha-free signal above ``blink_uv`` (or 5 robust standard
   deviations of the channel, whichever is larger) lasting 50–600 ms on frontal channels (Fp*,
   AF*, F7/F8…), padded by ``blink_pad_s`` on both sides.
+
+**Blinks are corrected before the search** (``preprocessing.ocular: template``,
+:func:`neurofeedback.ocular.correct_ocular`): a rank-one blink fitted per blink on the good
+channels and removed around each blink only, so eyes-open data are kept instead of discarded;
+what it removed is in the provenance (``ocular``). Blink proxies are the frontal channels by name
+or, in unnamed montages, channels with stereotyped blink-like peaks.
 
 The adaptive floors keep the configured µV thresholds for consumer headsets (whose clean EEG
 sits far below them) while not rejecting everything in lab-grade recordings with larger
@@ -65,6 +74,7 @@ import pandas as pd
 import scipy.signal
 
 from .config import PreprocessingSettings, Settings, load_settings
+from .ocular import blink_peaks, is_frontal
 from .quality import railed_fraction
 from .spectral import epoch_starts, welch_epochs
 
@@ -84,14 +94,7 @@ __all__ = [
     "FRONTAL_PREFIXES",
 ]
 
-FRONTAL_PREFIXES = ("FP", "AF", "F")  # Fp1/Fp2/AF7/AF8/F7/F8/F3/F4/Fz...; not FC/FT
-
-
-def _is_frontal(name: str) -> bool:
-    up = name.upper().replace(" ", "")
-    if up.startswith(("FC", "FT")):
-        return False
-    return up.startswith(FRONTAL_PREFIXES)
+FRONTAL_PREFIXES = ("FP", "AF", "F")  # Fp1/Fp2/AF7/AF8/F7/F8/F3/F4/Fz...; not FC/FT (ocular.is_frontal)
 
 
 #: Mains frequencies :func:`detect_line_freq` looks for (Hz).
@@ -324,36 +327,12 @@ def _block_stats(x: np.ndarray, block: int):
     return xb.max(axis=2), xb.min(axis=2)
 
 
-def _blink_peaks(x: np.ndarray, sfreq: float, height: float) -> np.ndarray:
-    """Peaks above ``height`` lasting 50–600 ms (half-height width), at least 300 ms apart.
-
-    Only the stretches above ``height`` are examined, which keeps this cheap on long recordings
-    (the equivalent ``scipy.signal.find_peaks`` call scans every local maximum).
-    """
-    starts, stops = _mask_to_intervals(x > height)
-    if starts.size == 0:
-        return starts
-    peaks = np.array([a + int(np.argmax(x[a:b])) for a, b in zip(starts, stops)])
-    min_gap = max(int(0.3 * sfreq), 1)
-    keep = [0]
-    for j in range(1, peaks.size):  # closer than 300 ms: keep the higher one
-        if peaks[j] - peaks[keep[-1]] < min_gap:
-            if x[peaks[j]] > x[peaks[keep[-1]]]:
-                keep[-1] = j
-        else:
-            keep.append(j)
-    peaks = peaks[keep]
-    widths = scipy.signal.peak_widths(x, peaks, rel_height=0.5)[0] / sfreq
-    return peaks[(widths >= 0.05) & (widths <= 0.6)]
-
-
 _STEP_FACTOR = 6.0   # a step must exceed 6x the channel's median one-second change
 # A window's peak-to-peak must exceed 4x the channel's lower-quartile window: about 3x its
 # median window on clean EEG, but a scale that stays put when artifacts fill up to three
 # quarters of a recording (the median climbs with them and hides them).
 _PTP_FACTOR = 4.0
 _PTP_QUANTILE = 25.0
-_BLINK_FACTOR = 5.0  # a blink must exceed 5 robust standard deviations of its channel
 
 #: The band taken out of the signal that the amplitude and blink rules look at (Hz): the alpha
 #: band with room for individual alpha frequencies (7–13 Hz, ``features.iaf_range``). Eyes-closed
@@ -456,7 +435,7 @@ def _mask_to_intervals(mask: np.ndarray):
 
 
 def find_artifacts(raw_uv, filtered_uv, sfreq, ch_names, good, settings: PreprocessingSettings, *,
-                   extra_masks=None):
+                   extra_masks=None, blink_channels=None):
     """Find amplitude, deviation and blink artifacts, per channel.
 
     Each rule works on each good channel against that channel's own robust scale (the median
@@ -478,6 +457,10 @@ def find_artifacts(raw_uv, filtered_uv, sfreq, ch_names, good, settings: Preproc
     extra_masks : dict of str to ndarray of bool, shape (n_channels, n_times) | None
         Further per-channel, per-sample artifact masks by description (e.g. ``BAD_muscle``),
         merged in the same way.
+    blink_channels : sequence of str | None
+        Channels searched for blinks (default: the good frontal ones by name; the blink
+        correction's proxies, :func:`neurofeedback.ocular.find_blink_channels`, find them in
+        unnamed montages too).
 
     Returns
     -------
@@ -522,12 +505,11 @@ def find_artifacts(raw_uv, filtered_uv, sfreq, ch_names, good, settings: Preproc
     blink = np.zeros((n_ch, n_blocks), bool)
     blink_samples = np.zeros((n_ch, n_times), bool)
     pad = int(round(settings.blink_pad_s * sfreq))
+    searched = set(blink_channels) if blink_channels else {n for n in ch_names if is_frontal(n)}
     for i, name in enumerate(ch_names):
-        if not (good[i] and _is_frontal(name)):
+        if not (good[i] and name in searched):
             continue
-        x = stopped[i]
-        robust_sd = 1.4826 * float(np.median(np.abs(x[:: max(int(sfreq) // 25, 1)])))
-        for p in _blink_peaks(x, sfreq, max(settings.blink_uv, _BLINK_FACTOR * robust_sd)):
+        for p in blink_peaks(stopped[i], sfreq, blink_uv=settings.blink_uv):
             a, b = max(p - pad, 0), min(p + pad, n_times)
             blink_samples[i, a:b] = True
             blink[i, a // block: min((b - 1) // block + 1, n_blocks)] = True
@@ -590,6 +572,13 @@ class PreprocessResult:
         :mod:`neurofeedback.io._reference`), ``current`` (what ``data_uv`` is referenced to now),
         and :func:`neurofeedback.reference.apply_reference`'s record (``setting``, ``applied``,
         ``reference``, ``reference_channels``, ``used_as_reference``, ``skipped``).
+    ocular : dict | None
+        What blink correction did (:func:`neurofeedback.ocular.correct_ocular`'s report: method,
+        applied or why not, proxy channels, blinks, corrected fraction, removed variance per
+        channel in µV²); ``data_uv`` is the corrected signal.
+    muscle : dict | None
+        Muscle detection (``applied``, ``threshold_z``, ``reason`` when it could not run,
+        ``fraction`` of the good channels' samples marked ``BAD_muscle``).
     """
 
     raw: mne.io.BaseRaw
@@ -598,6 +587,8 @@ class PreprocessResult:
     artifacts: list
     data_uv: np.ndarray | None = None
     reference: dict | None = None
+    ocular: dict | None = None
+    muscle: dict | None = None
 
 
 def preprocess(raw: mne.io.BaseRaw, settings: Settings | None = None, *, line_freq="config"):
@@ -653,7 +644,13 @@ def preprocess(raw: mne.io.BaseRaw, settings: Settings | None = None, *, line_fr
     quality.loc[~good & (quality["status"] == "good"), "status"] = "bad (marked in file)"
     # -- re-reference (preprocessing.reference; off by default): one call, see _rereference --
     filt, good, reference = _rereference(raw, filt, ch_names, good, quality, p.reference)
-    annots, ch_mask, _ = find_artifacts(raw_uv, filt, sfreq, ch_names, good, p)
+    # -- blinks corrected (neurofeedback.ocular), muscle bursts found (neurofeedback.muscle) --
+    filt, ocular = _correct_ocular(filt, sfreq, ch_names, good, p)
+    muscle, muscle_info = _muscle(raw_uv, sfreq, good, line_freq, p)
+    blink_channels = ocular["proxy_channels"] or None
+    annots, ch_mask, _ = find_artifacts(raw_uv, filt, sfreq, ch_names, good, p,
+                                        extra_masks={"BAD_muscle": muscle} if muscle is not None else None,
+                                        blink_channels=blink_channels)
     quality["line_peak_ratio"] = (line_peak_ratio(raw_uv, sfreq, (line_freq,))[0] if line_freq is not None
                                   else np.nan)
     quality["artifact_fraction"] = ch_mask.mean(axis=1) if ch_mask.size else 0.0
@@ -674,7 +671,34 @@ def preprocess(raw: mne.io.BaseRaw, settings: Settings | None = None, *, line_fr
     out.set_annotations(ann)
     _mark_reference(out, reference)
     return PreprocessResult(raw=out, quality=quality, line_freq=line_freq, artifacts=annots, data_uv=filt,
-                            reference=reference)
+                            reference=reference, ocular=ocular, muscle=muscle_info)
+
+
+def _correct_ocular(filt, sfreq, ch_names, good, p: PreprocessingSettings):
+    """Blink correction on the band-passed good channels (``preprocessing.ocular``); returns the
+    corrected array (float32, µV) and :func:`neurofeedback.ocular.correct_ocular`'s report."""
+    from .ocular import correct_ocular
+
+    corrected, report = correct_ocular(filt, sfreq, ch_names, good, method=p.ocular, blink_uv=p.blink_uv)
+    if report["applied"]:
+        logger.info("blink correction: %d blinks on %s, %.0f%% of the time corrected",
+                    report["n_blinks"], ", ".join(report["proxy_channels"]),
+                    100 * report["corrected_fraction"])
+        return corrected.astype(np.float32, copy=False), report
+    return filt, report
+
+
+def _muscle(raw_uv, sfreq, good, line_freq, p: PreprocessingSettings):
+    """Per-channel muscle bursts on the unfiltered signal (``preprocessing.muscle_z``); returns
+    ``(mask or None, record)`` — None with a reason when the band cannot be measured."""
+    from .muscle import muscle_mask
+
+    try:
+        mask = muscle_mask(raw_uv, sfreq, good, line_freq=line_freq, threshold=p.muscle_z)
+    except ValueError as err:  # the 30 Hz-0.45*sfreq band does not fit this sampling rate
+        return None, {"applied": False, "threshold_z": p.muscle_z, "reason": str(err)}
+    return mask, {"applied": True, "threshold_z": p.muscle_z, "reason": None,
+                  "fraction": float(mask[np.asarray(good, bool)].mean()) if np.any(good) else 0.0}
 
 
 def _rereference(raw, filt, ch_names, good, quality, setting):

@@ -166,7 +166,8 @@ def process_raw(raw, settings: Settings | None = None, *, line_freq="config", pa
                 len(pre.artifacts))
     prov = build_provenance(
         settings, input_path=path, input_sha256=input_sha256, fmt=fmt,
-        extra={"line_freq": pre.line_freq, "reference": pre.reference}, channel_names=channel_names,
+        extra={"line_freq": pre.line_freq, "reference": pre.reference, "ocular": pre.ocular,
+               "muscle": pre.muscle}, channel_names=channel_names,
     )
     feats = compute_features(pre.raw, settings, provenance=prov, data_uv=pre.data_uv)
     t2 = time.perf_counter()

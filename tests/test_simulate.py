@@ -533,3 +533,29 @@ def test_formats_constant_lists_every_writer():
         "openbci_txt",
         "muselsl_csv",
     )
+
+
+def test_uniform_blink_intervals_and_amplitudes_change_nothing_else():
+    kw = {"duration_s": 240.0, "seed": 31}
+    rec = simulate_eeg(blink_interval_s=(2.0, 5.0), blink_amplitude_range_uv=(150.0, 400.0), **kw)
+    plain = simulate_eeg(**kw)
+    onsets = np.array(rec.truth["blink_onsets_s"])
+    gaps = np.diff(onsets)
+    assert gaps.min() >= 2.0 - 1 / 256 and gaps.max() <= 5.0 + 1 / 256
+    assert 240 / 5 - 2 <= onsets.size <= 240 / 2
+    amps = np.array(rec.truth["blink_amplitudes_uv"])
+    assert amps.min() >= 150 and amps.max() <= 400 and amps.max() - amps.min() > 150
+    # everything but the blinks is the same recording: the difference is the blinks alone
+    diff = rec.data_uv - plain.data_uv
+    w = rec.truth["blink_weights"]
+    for i, ch in enumerate(rec.ch_names):
+        assert np.abs(diff[i]).max() == pytest.approx(w[ch] * amps.max(), rel=0.01)
+    outside = np.ones(rec.n_times, bool)
+    for a in rec.truth["artifacts"]:
+        i0 = int(round(a["onset_s"] * 256))
+        outside[i0: i0 + int(round(a["duration_s"] * 256))] = False
+    assert not diff[:, outside].any()
+    with pytest.raises(ValueError, match="blink_interval_s"):
+        simulate_eeg(blink_interval_s=(2.0, 5.0), blink_rate_per_min=10, **kw)
+    with pytest.raises(ValueError, match="low <= high"):
+        simulate_eeg(blink_amplitude_range_uv=(400.0, 150.0), blink_interval_s=(2.0, 5.0), **kw)

@@ -75,22 +75,34 @@ class _Blinks:
 
 
 def _add_blinks(data, rng, *, ch_names, weights, sfreq: float, duration_s: float, rate: float,
-                amplitude: float, free: list[tuple[float, float]]) -> _Blinks:
+                amplitude: float, free: list[tuple[float, float]],
+                interval_s: tuple[float, float] | None = None,
+                amplitude_range: tuple[float, float] | None = None) -> _Blinks:
     """Add blinks: a Poisson process (``rate`` per minute, 0.8 s refractory gap) of monophasic
     bumps (rise ``(t/tp)^4 · exp(4 (1 - t/tp))``, time to peak 80–120 ms, 4 tp long, peak
     ``amplitude`` ±20 %) scaled per channel by ``weights``; none overlaps a ``free`` interval
-    (``(start_s, end_s)``, e.g. the eyes-closed blocks)."""
+    (``(start_s, end_s)``, e.g. the eyes-closed blocks).
+
+    With ``interval_s = (lo, hi)`` the onsets are instead ``lo``–``hi`` s apart (uniform, first
+    onset uniform in ``[0, hi)``) and ``rate`` is ignored; with ``amplitude_range = (lo, hi)``
+    the peak is uniform in ``[lo, hi]`` µV instead of ``amplitude`` ±20 %. Both ``None`` (the
+    defaults) draw exactly what they drew before these options existed."""
     out = _Blinks([], [], [], [], [])
-    if not (rate > 0 and amplitude > 0):
+    if interval_s is None and not (rate > 0 and amplitude > 0):
+        return out
+    if interval_s is not None and amplitude_range is None and not amplitude > 0:
         return out
     n_times = data.shape[1]
     channels = [c for c, w in zip(ch_names, weights) if w > 0]
-    mean_gap = 60.0 / rate
-    t = rng.exponential(mean_gap)
+    mean_gap = 60.0 / rate if interval_s is None else float(np.mean(interval_s))
+    t = rng.exponential(mean_gap) if interval_s is None else rng.uniform(0.0, interval_s[1])
     while True:
         t_peak = rng.uniform(0.08, 0.12)  # time to peak, s
         dur = 4.0 * t_peak
-        amp = amplitude * rng.uniform(0.8, 1.2)
+        if amplitude_range is None:
+            amp = amplitude * rng.uniform(0.8, 1.2)
+        else:
+            amp = rng.uniform(*amplitude_range)
         if t + dur >= duration_s:
             break
         if not any(a0 - dur < t < a1 for a0, a1 in free):
@@ -112,6 +124,9 @@ def _add_blinks(data, rng, *, ch_names, weights, sfreq: float, duration_s: float
                     "amplitude_uv": amp,
                 }
             )
+        if interval_s is not None:
+            t += rng.uniform(*interval_s)
+            continue
         gap = max(mean_gap - dur - _BLINK_MIN_GAP_S, 1e-3)  # mean interval = 60 / rate
         t += dur + _BLINK_MIN_GAP_S + rng.exponential(gap)
     return out

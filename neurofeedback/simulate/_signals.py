@@ -176,6 +176,8 @@ class _Params:
     movement_bursts: int
     gains_by_label: dict[str, float]
     blink_free: set[str]
+    blink_interval: tuple[float, float] | None
+    blink_amp_range: tuple[float, float] | None
     meas_date: datetime
     seed: object
 
@@ -229,7 +231,8 @@ def _check_spectrum(n_ch: int, nyquist: float, *, aperiodic_exponent, aperiodic_
 
 def _check_artifacts(nyquist: float, *, blink_rate_per_min, blink_amplitude_uv,
                      line_amplitude_uv, line_freq, movement_amplitude_uv, movement_bursts,
-                     block_alpha_gain, blink_free_blocks) -> dict:
+                     block_alpha_gain, blink_free_blocks, blink_interval_s,
+                     blink_amplitude_range_uv) -> dict:
     """The artifact parameters and the block gains, as :class:`_Params` fields."""
     blink_rate = check_positive("blink_rate_per_min", blink_rate_per_min, allow_zero=True)
     blink_amp = check_positive("blink_amplitude_uv", blink_amplitude_uv, allow_zero=True)
@@ -253,9 +256,31 @@ def _check_artifacts(nyquist: float, *, blink_rate_per_min, blink_amplitude_uv,
     )
     for label, g in gains_by_label.items():
         check_positive(f"block_alpha_gain[{label!r}]", g, allow_zero=True)
+    blink_interval = _check_pair_range("blink_interval_s", blink_interval_s, lo=0.5)
+    blink_amp_range = _check_pair_range("blink_amplitude_range_uv", blink_amplitude_range_uv,
+                                        lo=0.0)
+    if blink_interval is not None and blink_rate > 0:
+        raise ValueError(
+            "Invalid value for the 'blink_interval_s' parameter. Give either blink_interval_s or "
+            f"blink_rate_per_min, but got both ({blink_interval_s!r} and {blink_rate_per_min!r})."
+        )
     return {"blink_rate": blink_rate, "blink_amp": blink_amp, "line_amp": line_amp,
             "line_freq": line_freq, "move_amp": move_amp, "movement_bursts": movement_bursts,
-            "gains_by_label": gains_by_label, "blink_free": set(blink_free_blocks or ())}
+            "gains_by_label": gains_by_label, "blink_free": set(blink_free_blocks or ()),
+            "blink_interval": blink_interval, "blink_amp_range": blink_amp_range}
+
+
+def _check_pair_range(name: str, value, *, lo: float) -> tuple[float, float] | None:
+    """``None`` or a ``(low, high)`` pair of finite numbers with ``lo <= low <= high``."""
+    if value is None:
+        return None
+    vals = _per_channel(name, value, 2)
+    if not lo <= vals[0] <= vals[1]:
+        raise ValueError(
+            f"Invalid value for the {name!r} parameter. It must be a (low, high) pair with "
+            f"{lo:g} <= low <= high, but got {value!r} instead."
+        )
+    return (vals[0], vals[1])
 
 
 def _check_params(args: dict) -> _Params:
@@ -271,7 +296,8 @@ def _check_params(args: dict) -> _Params:
         nyquist,
         **{k: args[k] for k in ("blink_rate_per_min", "blink_amplitude_uv", "line_amplitude_uv",
                                 "line_freq", "movement_amplitude_uv", "movement_bursts",
-                                "block_alpha_gain", "blink_free_blocks")})
+                                "block_alpha_gain", "blink_free_blocks", "blink_interval_s",
+                                "blink_amplitude_range_uv")})
     return _Params(ch_names=ch_names, sfreq=sfreq, duration_s=duration_s, n_times=n_times,
                    blocks=blocks, alpha_bursts=args["alpha_bursts"],
                    meas_date=_utc(args["meas_date"]), seed=args["seed"], **spectrum, **artifacts)
@@ -363,7 +389,8 @@ def _add_artifacts(data, p: _Params, streams: _Streams, block_truth: list[dict],
             if b["label"] in p.blink_free]
     blinks = _add_blinks(data, streams.blinks, ch_names=p.ch_names, weights=weights,
                          sfreq=p.sfreq, duration_s=p.duration_s, rate=p.blink_rate,
-                         amplitude=p.blink_amp, free=free)
+                         amplitude=p.blink_amp, free=free, interval_s=p.blink_interval,
+                         amplitude_range=p.blink_amp_range)
     move_events, move_artifacts = _add_movements(
         data, streams.movement, ch_names=p.ch_names, sfreq=p.sfreq, duration_s=p.duration_s,
         n_bursts=p.movement_bursts, amplitude=p.move_amp)
@@ -429,6 +456,8 @@ def simulate_eeg(
     dc_offset_uv=0.0,
     meas_date=None,
     seed=0,
+    blink_interval_s=None,
+    blink_amplitude_range_uv=None,
 ) -> SimulatedRecording:
     """Simulate EEG with a known 1/f background, alpha peak, blocks and artifacts.
 
@@ -489,6 +518,15 @@ def simulate_eeg(
         Time of the first sample (timezone-aware). ``None``: 2026-01-05 09:00 UTC.
     seed : int | None
         Seed of :class:`numpy.random.SeedSequence`; one child stream per signal part.
+    blink_interval_s : (float, float) | None
+        Blinks at regular-ish intervals instead of a Poisson process: consecutive onsets are
+        uniformly ``low``–``high`` s apart (``low`` >= 0.5 s). Use with
+        ``blink_rate_per_min=0``. ``None`` (default): the Poisson process.
+    blink_amplitude_range_uv : (float, float) | None
+        Blink peak on Fp channels uniform in ``[low, high]`` µV instead of
+        ``blink_amplitude_uv`` ±20 %. ``None`` (default) keeps the latter. Neither option
+        changes any other part of the recording (the blinks have their own random stream), so
+        the same ``seed`` without blinks gives the same recording without them.
 
     Returns
     -------
