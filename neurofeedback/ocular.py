@@ -351,8 +351,8 @@ def correct_ocular(data_uv, sfreq, ch_names, good, *, method="template", blink_u
         JSON-serialisable: ``method``, ``applied`` (bool), ``reason`` (why nothing was done, or
         ``None``), ``proxy_channels``, ``proxy_rule``, ``n_blinks``, ``topography`` (by
         channel, unit-norm), ``corrected_fraction`` (of the samples),
-        ``removed_variance_uv2`` (by channel, µV², variance of what was removed over the whole
-        recording), ``lowpass_hz``, ``pad_s``.
+        ``removed_variance_uv2`` (by channel, µV²: variance of what was removed over the whole
+        recording; ``None`` for bad channels), ``lowpass_hz``, ``pad_s``.
 
     Raises
     ------
@@ -371,7 +371,8 @@ def correct_ocular(data_uv, sfreq, ch_names, good, *, method="template", blink_u
     out = x.copy()
     report = {"method": method, "applied": False, "reason": None, "proxy_channels": [],
               "proxy_rule": "none", "n_blinks": 0, "topography": {}, "corrected_fraction": 0.0,
-              "removed_variance_uv2": {n: 0.0 for n in ch_names}, "lowpass_hz": float(lowpass_hz),
+              "removed_variance_uv2": {n: (0.0 if g else None) for n, g in zip(ch_names, good)},
+              "lowpass_hz": float(lowpass_hz),
               "pad_s": float(pad_s)}
     n_times = x.shape[1]
     if method == "none":
@@ -445,7 +446,7 @@ def correct_ocular(data_uv, sfreq, ch_names, good, *, method="template", blink_u
         applied=True,
         topography={ch_names[i]: float(v) for i, v in zip(gi, u)},
         corrected_fraction=float(np.mean(w > 0)),
-        removed_variance_uv2={n: (float(np.var(removed[list(gi).index(i)])) if i in gi else 0.0)
+        removed_variance_uv2={n: (float(np.var(removed[list(gi).index(i)])) if i in gi else None)
                               for i, n in enumerate(ch_names)},
     )
     logger.info("Blink correction: %d blinks on %s, %.0f %% of the samples corrected.",

@@ -34,9 +34,10 @@ compares a channel with its own robust scale; the configured µV values
 - ``BAD_muscle``: muscle (EMG) bursts per channel on the unfiltered signal, 30 Hz–0.45·sfreq
   (:func:`neurofeedback.muscle.muscle_mask`, MNE's ``annotate_muscle_zscore`` method per channel
   with a robust z above ``muscle_z``), so beta and gamma are not muscle.
-- ``BAD_blink``: residual blinks after correction — positive peaks of the alpha-free signal above ``blink_uv`` (or 5 robust standard
-  deviations of the channel, whichever is larger) lasting 50–600 ms on frontal channels (Fp*,
-  AF*, F7/F8…), padded by ``blink_pad_s`` on both sides.
+- ``BAD_blink``: residual blinks after correction — positive peaks of the alpha-free signal
+  above ``blink_uv`` (or 5 robust standard deviations of the channel, whichever is larger)
+  lasting 50–600 ms on the blink proxies (frontal channels: Fp*, AF*, F7/F8…), padded by
+  ``blink_pad_s`` on both sides.
 
 **Blinks are corrected before the search** (``preprocessing.ocular: template``,
 :func:`neurofeedback.ocular.correct_ocular`): a rank-one blink fitted per blink on the good
@@ -680,10 +681,7 @@ def _correct_ocular(filt, sfreq, ch_names, good, p: PreprocessingSettings):
     from .ocular import correct_ocular
 
     corrected, report = correct_ocular(filt, sfreq, ch_names, good, method=p.ocular, blink_uv=p.blink_uv)
-    if report["applied"]:
-        logger.info("blink correction: %d blinks on %s, %.0f%% of the time corrected",
-                    report["n_blinks"], ", ".join(report["proxy_channels"]),
-                    100 * report["corrected_fraction"])
+    if report["applied"]:  # correct_ocular logs what it did
         return corrected.astype(np.float32, copy=False), report
     return filt, report
 

@@ -68,9 +68,9 @@ def test_eyes_closed_alpha_bursts_are_never_rejected(peak_uv):
 
 
 def test_a_blink_costs_only_its_channel():
-    """Blinks on AF7/AF8 only (TP9/TP10 untouched): the frontal channels lose about a second per
-    blink, the temporal ones nothing, and their spectra equal those of the same data without
-    blinks over the same segments."""
+    """Without blink correction (``ocular: none``), blinks on AF7/AF8 only (TP9/TP10 untouched):
+    the frontal channels lose about a second per blink, the temporal ones nothing, and their
+    spectra equal those of the same data without blinks over the same segments."""
     rng = np.random.default_rng(1)
     x = _background(4, 60, seed=5)
     clean_x = x.copy()
@@ -81,7 +81,8 @@ def test_a_blink_costs_only_its_channel():
         i = int(p * SF)
         x[1, i:i + bump.size] += 200 * bump
         x[2, i:i + bump.size] += 180 * bump
-    proc = process_raw(_raw(x, MUSE), line_freq=None)
+    no_correction = load_settings().replace(preprocessing={"ocular": "none"})
+    proc = process_raw(_raw(x, MUSE), no_correction, line_freq=None)
     s = proc.summary()
     cf = s["channel_clean_fraction"]
     assert cf["TP9"] == 1.0 and cf["TP10"] == 1.0
@@ -91,7 +92,7 @@ def test_a_blink_costs_only_its_channel():
     assert {a["ch_names"] for a in blinks} == {("AF7",), ("AF8",)}
     assert len([a for a in blinks if a["ch_names"] == ("AF7",)]) == len(peaks)
     # TP9's session spectrum uses every segment: identical to the blink-free recording's
-    ref = process_raw(_raw(clean_x, MUSE), line_freq=None)
+    ref = process_raw(_raw(clean_x, MUSE), no_correction, line_freq=None)
     np.testing.assert_allclose(proc.features.psd[0], ref.features.psd[0], rtol=1e-5)
     # per-epoch rows: TP9 clean everywhere, AF7 rejected where a blink falls
     ep = proc.features.epochs

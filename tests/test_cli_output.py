@@ -59,10 +59,11 @@ def test_inspect_verbose_logs_each_step_on_stderr():
     assert quiet.returncode == loud.returncode == 0
     assert "INFO" not in quiet.stderr
     steps = [line for line in loud.stderr.splitlines() if "INFO" in line]
-    assert len(steps) == 3, loud.stderr
+    assert len(steps) == 4, loud.stderr
     assert "read as brainflow_csv" in steps[0] and "8 channels at 250 Hz, 180.0 s" in steps[0]
-    assert "notch 50 Hz" in steps[1] and "band-pass 1-45 Hz" in steps[1]
-    assert re.search(r"\d+ of \d+ 4-s epochs clean", steps[2])
+    assert re.search(r"Blink correction: \d+ blinks on Fp1, Fp2", steps[1])
+    assert "notch 50 Hz" in steps[2] and "band-pass 1-45 Hz" in steps[2]
+    assert re.search(r"\d+% clean data; \d+ of \d+ 4-s epochs clean", steps[3])
     assert loud.stdout == quiet.stdout  # the report itself is unchanged
 
 
