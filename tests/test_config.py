@@ -37,8 +37,10 @@ def test_config_hash_is_stable_and_changes_with_settings():
     # The store's cache key: the default settings' hash must not change when the model does
     # (it is a SHA-256 of the sorted JSON of to_dict(), as when settings were dataclasses).
     # It changed once on purpose: the `blocks` section (per-block values) makes the store
-    # reprocess sessions imported before it, so they gain their per-block rows.
-    assert s.config_hash() == "267aec795e7252c8"
+    # reprocess sessions imported before it, so they gain their per-block rows; and again for
+    # the specparam settings of `features` (issue 15), so stored sessions gain the specparam
+    # exponent, its fit quality and the periodic alpha rows.
+    assert s.config_hash() == "32d52eac9a0be4fb"
     assert list(s.to_dict()) == ["bands", "preprocessing", "epochs", "spectral", "features",
                                  "blocks"]
     json.dumps(s.to_dict())

@@ -25,7 +25,7 @@ PACKAGES = ("neurofeedback", "pipelines")
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "_validate", "_logging"),
     ("config", "boards", "home"),
-    ("quality", "spectral"),
+    ("quality", "spectral", "periodic"),
     ("io",),
     ("provenance", "preprocessing", "blocks", "features", "metrics"),
     ("process",),
