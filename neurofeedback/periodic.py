@@ -184,6 +184,7 @@ def fit_periodic(freqs, psd, *, freq_range=(2.0, 40.0), iaf_range=(7.0, 13.0),
     into NaN values and ``flag = "fit_failed"`` (logged), never an exception for the caller.
     """
     from specparam import SpectralModel  # a heavy import, needed only here
+    from specparam.modutils.errors import FitError
 
     freqs = np.asarray(freqs, dtype=np.float64)
     psd = np.atleast_2d(np.asarray(psd, dtype=np.float64))
@@ -219,7 +220,8 @@ def fit_periodic(freqs, psd, *, freq_range=(2.0, 40.0), iaf_range=(7.0, 13.0),
             err = float(fm.get_metrics("error"))
             if not np.isfinite([offset, exponent, r2, err]).all():
                 raise RuntimeError("non-finite fit parameters")
-        except Exception as exc:  # specparam's FitError and whatever its optimiser raises
+        except (FitError, RuntimeError, ValueError, TypeError, np.linalg.LinAlgError) as exc:
+            # FitError: specparam's own (debug mode); the rest: what its optimiser may raise
             logger.warning("specparam fit failed on channel %d: %s", c, exc)
             flag[c] = "fit_failed"
             continue

@@ -56,9 +56,10 @@ class ProcessedRecording:
         """Return the JSON-serialisable session summary (the ``inspect --json`` object).
 
         The whole-session values (``band_power``, ``ratios``, ``iaf_hz``, ``iaf_cog_hz``,
-        ``faa``, ``aperiodic``, ``periodic_alpha``, ``iaf_ambiguous``) come from all clean epochs; ``blocks`` holds the same values per
-        block from that block's clean epochs, with its onset, duration, epoch counts and clean
-        fraction (see :func:`neurofeedback.features.compute_features_array`).
+        ``faa``, ``aperiodic``, ``periodic_alpha``, ``iaf_ambiguous``) come from all clean
+        epochs; ``blocks`` holds the same values per block from that block's clean epochs,
+        with its onset, duration, epoch counts and clean fraction (see
+        :func:`neurofeedback.features.compute_features_array`).
         """
         raw = self.raw
         meas = raw.info["meas_date"]
