@@ -170,4 +170,4 @@ def test_wheel_ships_the_configs_and_loads_them(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
                          cwd=tmp_path, env=env).stdout.split()
-    assert out == [str(site / "neurofeedback" / "configs"), "267aec795e7252c8", "smr"]
+    assert out == [str(site / "neurofeedback" / "configs"), "32d52eac9a0be4fb", "smr"]
