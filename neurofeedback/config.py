@@ -543,8 +543,21 @@ class SpectralSettings(_ConfigModel):
     window: str = "hann"
 
 
+def _count(value):
+    """An integer >= 1 (``_min_epochs``'s rule, for a count defined before it)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise invalid("It must be an integer >= 1", got=value)
+    return value
+
+
 class FeatureSettings(_ConfigModel):
-    """IAF, aperiodic fit (Hz ranges) and FAA (left/right channel pairs) settings."""
+    """IAF, aperiodic fit (Hz ranges), FAA (left/right channel pairs) and specparam settings.
+
+    The ``specparam_*`` values are passed to ``specparam.SpectralModel``; a channel's aperiodic
+    fit is flagged ``poor_fit`` below ``aperiodic_min_r_squared`` and ``noise_floor`` below
+    ``aperiodic_min_exponent``; ``iaf_split_*`` define the ambiguous (split) alpha peak (see
+    :mod:`neurofeedback.periodic`).
+    """
 
     iaf_range: _Pair = (7.0, 13.0)
     iaf_min_prominence: number(lo=0.0, lo_open=False) = 0.1
@@ -555,6 +568,14 @@ class FeatureSettings(_ConfigModel):
         ("F8", "F7"),
         ("Fp2", "Fp1"),
     )
+    # specparam (neurofeedback.periodic; its module docstring justifies each value).
+    specparam_peak_width_limits: _Pair = (1.0, 8.0)
+    specparam_max_n_peaks: Annotated[int, BeforeValidator(_count)] = 6
+    specparam_min_peak_height: number(lo=0.0, lo_open=False) = 0.05
+    aperiodic_min_r_squared: number(lo=0.0, hi=1.0, lo_open=False) = 0.9
+    aperiodic_min_exponent: number() = 0.5
+    iaf_split_ratio: number(lo=0.0, hi=1.0) = 0.5
+    iaf_split_min_separation_hz: _Positive = 1.0
 
 
 def _min_epochs(value):

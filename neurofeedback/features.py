@@ -10,11 +10,20 @@ Definitions (units in every output's provenance):
 - **Ratios**: quotients of absolute powers (alpha/theta, theta/beta by default).
 - **Frontal alpha asymmetry** (FAA): ln(α right) − ln(α left) for each homologous pair present
   (F4/F3, AF8/AF7, F8/F7, Fp2/Fp1); positive means more right-hemisphere alpha.
-- **Aperiodic fit**: log10 PSD = offset − exponent · log10 f over ``aperiodic_range`` (default
-  2–40 Hz), fitted robustly: ordinary least squares, then points rising more than 2 robust
-  standard deviations above the line (oscillatory peaks) are excluded and the fit repeated until
-  it settles — the idea of specparam's ``fixed`` aperiodic mode.
-- **Individual alpha frequency**: the largest peak of the PSD above the aperiodic fit within
+- **Aperiodic fit** (``aperiodic``): log10 PSD = offset − exponent · log10 f over
+  ``aperiodic_range`` (default 2–40 Hz), fitted by specparam (``SpectralModel``, ``'fixed'``
+  aperiodic mode, Gaussian peaks; :mod:`neurofeedback.periodic`), with its fit quality
+  ``r_squared`` and ``error`` (mean absolute error, log10 power) and a ``flag`` (``ok``,
+  ``noise_floor``, ``poor_fit``, ``fit_failed``; ``None`` with no spectrum). The home-made
+  robust line :func:`aperiodic_fit` stays public (an independent check) but no longer feeds the
+  summary.
+- **Periodic alpha** (``periodic_alpha``): the strongest specparam peak in ``iaf_range``
+  (``cf_hz``, ``pw_log10``, ``bw_hz``; ``None`` without one) and ``power_uv2``, the alpha-band
+  integral of the PSD above the aperiodic fit, clipped at 0 (the aperiodic-adjusted alpha), and
+  ``aperiodic_fraction``, the background's share of the alpha-band power.
+  ``iaf_ambiguous``: two comparable specparam peaks in ``iaf_range`` (a split alpha peak; rule in
+  :mod:`neurofeedback.periodic`).
+- **Individual alpha frequency**: the largest peak of the PSD above the (specparam) aperiodic fit within
   ``iaf_range`` (7–13 Hz), refined by parabolic interpolation; it counts as *clear* when it is a
   local maximum rising ``iaf_min_prominence`` (0.1 log10 units, +26 %) above the fit; otherwise
   ``None``. The centre of gravity is Σ f·P⁺ / Σ P⁺ over the range, where P⁺ is the power above
@@ -51,6 +60,7 @@ import pandas as pd
 
 from .blocks import NO_BLOCK, block_spans, epoch_blocks
 from .config import Settings, load_settings
+from .periodic import PeriodicFit, fit_periodic
 from .spectral import band_weights, epoch_starts, welch_epochs
 
 logger = logging.getLogger("neurofeedback")
@@ -72,7 +82,8 @@ EPOCH_COLUMNS = (
     "absolute_uv2", "relative", "log10_uv2", "clean", "block",
 )
 #: The per-channel values of a session summary, and of each of its blocks.
-VALUE_KEYS = ("band_power", "ratios", "iaf_hz", "iaf_cog_hz", "faa", "aperiodic")
+VALUE_KEYS = ("band_power", "ratios", "iaf_hz", "iaf_cog_hz", "faa", "aperiodic", "periodic_alpha",
+              "iaf_ambiguous")
 
 
 def aperiodic_fit(freqs, psd, *, freq_range=(2.0, 40.0), max_iter: int = 10):
@@ -318,7 +329,8 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
         recording's time that the channel's spectra use; 0 without a good channel),
         ``channel_clean_fraction`` ({channel: fraction, ``None`` for bad channels}), ``bands,
         broadband, band_power {absolute, relative, log10}, ratios, iaf_hz, iaf_cog_hz, faa,
-        aperiodic, blocks``; per-channel values are ``None`` for bad channels and channels with
+        aperiodic {exponent, offset, r_squared, error, flag}, periodic_alpha {cf_hz, pw_log10,
+        bw_hz, power_uv2, aperiodic_fraction}, iaf_ambiguous, blocks``; per-channel values are ``None`` for bad channels and channels with
         no clean segment. ``blocks`` maps each block label (in order of first onset) to
         ``onset_s`` (first stretch, s), ``duration_s`` (all its stretches, s), ``spans``
         (``[[onset_s, duration_s], …]``), ``n_epochs``, ``n_clean_epochs``, ``clean_fraction``
@@ -660,7 +672,10 @@ def _spectral_values(mpsd, freqs, weights, valid, ch_names, ch_good, settings: S
     valid = np.asarray(valid, bool) & np.asarray(ch_good, bool)
     mpsd[~valid] = np.nan  # a bad channel has no spectrum
     s_abs, _, s_rel, s_log = _band_values(mpsd @ weights, valid)
-    expo, offs = aperiodic_fit(freqs, mpsd, freq_range=fs.aperiodic_range)
+    # --- specparam: aperiodic fit, its quality, periodic alpha (neurofeedback.periodic) ---
+    pfit = _periodic_fit(freqs, mpsd, settings)
+    expo, offs = pfit.exponent, pfit.offset
+    # --- end specparam ---
     peak, cog = individual_alpha_frequency(
         freqs, mpsd, freq_range=fs.iaf_range, min_prominence=fs.iaf_min_prominence,
         exponent=expo, offset=offs,
@@ -694,9 +709,49 @@ def _spectral_values(mpsd, freqs, weights, valid, ch_names, ch_good, settings: S
         "iaf_hz": per_channel(lambda i: _none_if_nan(peak[i])),
         "iaf_cog_hz": per_channel(lambda i: _none_if_nan(cog[i])),
         "faa": faa,
-        "aperiodic": per_channel(lambda i: {"exponent": _none_if_nan(expo[i]), "offset": _none_if_nan(offs[i])}),
+        "aperiodic": per_channel(lambda i: _aperiodic_entry(pfit, i)),
+        "periodic_alpha": per_channel(lambda i: _periodic_alpha_entry(pfit, i)),
+        "iaf_ambiguous": per_channel(lambda i: pfit.iaf_ambiguous[i]),
     }
     return values
+
+
+def _periodic_fit(freqs, mpsd, settings: Settings) -> PeriodicFit:
+    """specparam on each channel of a mean PSD with the ``features`` settings.
+
+    The periodic alpha power is taken over the ``alpha`` band of ``bands.yaml`` when it lies
+    inside ``aperiodic_range`` (where the aperiodic fit is defined), else not at all (NaN).
+    """
+    fs = settings.features
+    lo, hi = fs.aperiodic_range
+    alpha = next(((b[1], b[2]) for b in settings.bands.bands if b[0] == "alpha"), None)
+    if alpha is not None and not (lo <= alpha[0] < alpha[1] <= hi):
+        alpha = None
+    return fit_periodic(
+        freqs, mpsd, freq_range=fs.aperiodic_range, iaf_range=fs.iaf_range, alpha_band=alpha,
+        peak_width_limits=fs.specparam_peak_width_limits, max_n_peaks=fs.specparam_max_n_peaks,
+        min_peak_height=fs.specparam_min_peak_height, min_prominence=fs.iaf_min_prominence,
+        split_ratio=fs.iaf_split_ratio, split_min_separation_hz=fs.iaf_split_min_separation_hz,
+        min_r_squared=fs.aperiodic_min_r_squared, min_exponent=fs.aperiodic_min_exponent,
+    )
+
+
+def _aperiodic_entry(pfit: PeriodicFit, i: int) -> dict:
+    """The summary's ``aperiodic`` values of channel ``i`` (``flag`` None: no spectrum to fit)."""
+    return {"exponent": _none_if_nan(pfit.exponent[i]), "offset": _none_if_nan(pfit.offset[i]),
+            "r_squared": _none_if_nan(pfit.r_squared[i]), "error": _none_if_nan(pfit.error[i]),
+            "flag": pfit.flag[i]}
+
+
+def _periodic_alpha_entry(pfit: PeriodicFit, i: int) -> dict | None:
+    """The summary's ``periodic_alpha`` of channel ``i``; None when there is no fit."""
+    if pfit.flag[i] is None or pfit.flag[i] == "fit_failed":
+        return None
+    return {"cf_hz": _none_if_nan(pfit.alpha_cf_hz[i]),
+            "pw_log10": _none_if_nan(pfit.alpha_pw_log10[i]),
+            "bw_hz": _none_if_nan(pfit.alpha_bw_hz[i]),
+            "power_uv2": _none_if_nan(pfit.alpha_power_uv2[i]),
+            "aperiodic_fraction": _none_if_nan(pfit.aperiodic_fraction[i])}
 
 
 def compute_features(raw: mne.io.BaseRaw, settings: Settings | None = None, *, provenance=None,

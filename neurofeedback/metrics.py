@@ -17,6 +17,17 @@ metric                     channel                 unit
 ``iaf``, ``iaf_cog``       as above                Hz (channels without a clear peak are absent)
 ``aperiodic_exponent``     as above                1/f exponent (unitless)
 ``aperiodic_offset``       as above                log10(µV²/Hz)
+``aperiodic_r_squared``    as above                R² of the specparam fit (unitless)
+``aperiodic_error``        as above                mean absolute error of the specparam fit,
+                                                   log10(µV²/Hz)
+``periodic_alpha_uv2``     as above                µV²: alpha-band power above the 1/f fit
+                                                   (the aperiodic-adjusted alpha)
+``alpha_aperiodic_``       as above                fraction of the alpha-band power under the
+``fraction``                                       1/f fit
+``periodic_alpha_cf``,     as above                Hz: centre and full width of the strongest
+``periodic_alpha_bw``                              specparam peak in the IAF range (channels
+                                                   without one are absent)
+``periodic_alpha_pw``      as above                log10 ratio: its height above the 1/f fit
 ``faa``                    the pair, e.g.          ln ratio (unitless): ln α right − ln α left
                            ``F4/F3``
 ``clean_fraction``         each EEG, ``mean``,     fraction of the session's (block's) time
@@ -88,6 +99,16 @@ METRIC_UNITS = {
     "iaf_cog": "Hz",
     "aperiodic_exponent": "1",
     "aperiodic_offset": "log10(uV^2/Hz)",
+    # specparam (neurofeedback.periodic): R² and mean absolute error of the fit in log10 power;
+    # the periodic alpha power is a power (log-normal: trends on the log10 scale, sessions with
+    # 0 left out with a reason), its peak height a log10 ratio above the 1/f fit.
+    "aperiodic_r_squared": "1",
+    "aperiodic_error": "log10(uV^2/Hz)",
+    "periodic_alpha_uv2": "uV^2",
+    "periodic_alpha_cf": "Hz",
+    "periodic_alpha_bw": "Hz",
+    "periodic_alpha_pw": "log10 ratio",
+    "alpha_aperiodic_fraction": "fraction",
     # FAA = ln(P_right) − ln(P_left) = ln(P_right / P_left): the µV² cancel, so it has no unit.
     # "ln ratio" rather than "": it says what the number is (0 = symmetric, +0.1 ≈ 10 % more
     # alpha on the right), labels read well, and the live feedback already says "ln ratio
@@ -232,6 +253,14 @@ def _value_rows(values: dict, bads) -> list[tuple[str, str, float]]:
                          bads)
     rows += _per_channel("aperiodic_offset", {ch: (v or {}).get("offset") for ch, v in ap.items()},
                          bads)
+    for key, metric in (("r_squared", "aperiodic_r_squared"), ("error", "aperiodic_error")):
+        rows += _per_channel(metric, {ch: (v or {}).get(key) for ch, v in ap.items()}, bads)
+    pa = values.get("periodic_alpha") or {}
+    for key, metric in (("power_uv2", "periodic_alpha_uv2"),
+                        ("aperiodic_fraction", "alpha_aperiodic_fraction"),
+                        ("cf_hz", "periodic_alpha_cf"), ("bw_hz", "periodic_alpha_bw"),
+                        ("pw_log10", "periodic_alpha_pw")):
+        rows += _per_channel(metric, {ch: (v or {}).get(key) for ch, v in pa.items()}, bads)
     rows += _per_channel(CLEAN_FRACTION_METRIC, values.get("channel_clean_fraction") or {}, bads)
     for pair, v in (values.get("faa") or {}).items():
         if _finite(v):

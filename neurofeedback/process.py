@@ -60,9 +60,9 @@ class ProcessedRecording:
         """Return the JSON-serialisable session summary (the ``inspect --json`` object).
 
         The whole-session values (``band_power``, ``ratios``, ``iaf_hz``, ``iaf_cog_hz``,
-        ``faa``, ``aperiodic``) come from each channel's clean segments; ``blocks`` holds the
-        same values per block from the clean segments inside it, with its onset, duration,
-        epoch counts and clean fractions (see
+        ``faa``, ``aperiodic``, ``periodic_alpha``, ``iaf_ambiguous``) come from each channel's
+        clean segments; ``blocks`` holds the same values per block from the clean segments inside
+        it, with its onset, duration, epoch counts and clean fractions (see
         :func:`neurofeedback.features.compute_features_array`). ``clean_fraction`` is the mean
         over the good channels of the fraction of the recording's time each channel's spectra
         use, ``channel_clean_fraction`` the per-channel ones (``None`` for bad channels), and
@@ -92,6 +92,10 @@ class ProcessedRecording:
             "units": {
                 "absolute": "uV^2", "relative": "fraction of broadband power",
                 "log10": "log10(uV^2)", "iaf": "Hz", "faa": "ln ratio (unitless), ln(alpha right) - ln(alpha left)",
+                "aperiodic": "exponent unitless, offset log10(uV^2/Hz), r_squared and error "
+                             "(mean absolute) of the specparam fit in log10 power",
+                "periodic_alpha": "cf_hz Hz, pw_log10 log10 above the 1/f fit, bw_hz Hz, "
+                                  "power_uv2 uV^2 above the 1/f fit, aperiodic_fraction fraction",
             },
             "band_power": s["band_power"],
             "ratios": s["ratios"],
@@ -99,6 +103,8 @@ class ProcessedRecording:
             "iaf_cog_hz": s["iaf_cog_hz"],
             "faa": s["faa"],
             "aperiodic": s["aperiodic"],
+            "periodic_alpha": s["periodic_alpha"],
+            "iaf_ambiguous": s["iaf_ambiguous"],
             "blocks": s["blocks"],
             "quality": _quality_records(self.quality, s["channel_clean_fraction"]),
             "annotations": _annotation_counts(raw.annotations),

@@ -27,7 +27,7 @@ from neurofeedback.metrics import session_metrics
 CASE = "openbci-railed-channels-in-epoch-table/recording.txt"
 CASE_BADS = ["EEG 6", "EEG 7", "EEG 8"]
 VALUE_COLUMNS = ["absolute_uv2", "relative", "log10_uv2"]
-PER_CHANNEL = ("iaf_hz", "iaf_cog_hz", "aperiodic", "ratios")
+PER_CHANNEL = ("iaf_hz", "iaf_cog_hz", "aperiodic", "ratios", "periodic_alpha", "iaf_ambiguous")
 
 runner = CliRunner()
 

@@ -40,9 +40,10 @@ def test_config_hash_is_stable_and_changes_with_settings():
     # reprocess sessions imported before it, so they gain their per-block rows. And once more:
     # `preprocessing.reference` (default as-recorded, same numbers) makes the store reprocess
     # sessions so their summaries and provenance gain the recorded reference. And again with
-    # the per-channel artifact rules, blink correction and muscle bursts (issue 15: `ptp_uv`
-    # 200 -> 100 µV on the alpha-free signal, `preprocessing.ocular`, `muscle_z`).
-    assert s.config_hash() == "b927de81b47afc54"
+    # issue 15: the per-channel artifact rules, blink correction and muscle bursts (`ptp_uv`
+    # 200 -> 100 µV on the alpha-free signal, `preprocessing.ocular`, `muscle_z`) and the
+    # specparam settings of `features` (the exponent, its fit quality, periodic alpha).
+    assert s.config_hash() == "a21bf91d72854d0a"
     assert list(s.to_dict()) == ["bands", "preprocessing", "epochs", "spectral", "features",
                                  "blocks"]
     json.dumps(s.to_dict())
@@ -172,4 +173,4 @@ def test_wheel_ships_the_configs_and_loads_them(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
                          cwd=tmp_path, env=env).stdout.split()
-    assert out == [str(site / "neurofeedback" / "configs"), "852d7a903005f39d", "smr"]
+    assert out == [str(site / "neurofeedback" / "configs"), "a21bf91d72854d0a", "smr"]

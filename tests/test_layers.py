@@ -25,7 +25,7 @@ PACKAGES = ("neurofeedback", "pipelines")
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "_validate", "_logging"),
     ("config", "boards", "home"),
-    ("quality", "spectral", "ocular", "muscle"),
+    ("quality", "spectral", "periodic", "ocular", "muscle"),
     ("io",),
     ("provenance", "reference", "preprocessing", "blocks", "features", "metrics"),
     ("process",),

@@ -176,11 +176,13 @@ def print_summary(s: dict) -> None:
             continue
         ap = s["aperiodic"][ch] or {}
         rel_t.add_row(ch, *[fmt(None if rel[b] is None else 100 * rel[b], ".1f") for b in bands],
-                      fmt(s["iaf_hz"][ch], ".2f"), fmt(s["iaf_cog_hz"][ch], ".2f"),
-                      fmt(ap.get("exponent"), ".2f"))
+                      iaf_cell(s["iaf_hz"][ch], (s.get("iaf_ambiguous") or {}).get(ch)),
+                      fmt(s["iaf_cog_hz"][ch], ".2f"), exponent_cell(ap))
         abs_t.add_row(ch, *[fmt(ab[b]) for b in bands])
     out.print(rel_t)
     out.print(abs_t)
+    if s.get("periodic_alpha") is not None:
+        out.print(periodic_table(s))
     if s["faa"]:
         out.print("Frontal alpha asymmetry ln(α right) − ln(α left): " +
                   ", ".join(f"{k} {v:+.3f}" for k, v in s["faa"].items()))
@@ -192,6 +194,49 @@ def print_summary(s: dict) -> None:
         for label, b in s["blocks"].items():
             if b.get("reason"):
                 out.print(f"{label}: no values, {b['reason']}", markup=False, style="dim")
+
+
+#: How a specparam fit flag (:data:`neurofeedback.periodic.FLAGS`) reads next to the exponent.
+FLAG_WORDS = {"ok": "", "noise_floor": "NOISE FLOOR", "poor_fit": "POOR FIT",
+              "fit_failed": "FIT FAILED"}
+
+
+def exponent_cell(ap: dict) -> str:
+    """The 1/f exponent with its specparam flag beside it, in red when the fit is not ``ok``."""
+    flag = ap.get("flag")
+    words = FLAG_WORDS.get(flag, "") if flag else ""
+    text = fmt(ap.get("exponent"), ".2f")
+    return f"[red]{text} {words}[/red]" if words else text
+
+
+def iaf_cell(iaf, ambiguous) -> str:
+    """The IAF, marked ``split?`` in red when the alpha peak is split (ambiguous)."""
+    return f"[red]{fmt(iaf, '.2f')} split?[/red]" if ambiguous else fmt(iaf, ".2f")
+
+
+def periodic_table(s: dict) -> Table:
+    """specparam's fit per channel: exponent, R², flag and the periodic (above-1/f) alpha."""
+    t = Table(title="1/f fit and periodic alpha (specparam, 2–40 Hz; session)",
+              title_justify="left")
+    for col in ("channel", "1/f exp", "R²", "fit", "α peak Hz", "α height log10", "α width Hz",
+                "α above 1/f µV²", "1/f share of α", "IAF split"):
+        t.add_column(col, justify="left" if col in ("channel", "fit") else "right")
+    for ch in s["channels"]:
+        ap, pa = (s["aperiodic"].get(ch) or {}), s["periodic_alpha"].get(ch)
+        flag = ap.get("flag")
+        if flag is None:
+            t.add_row(ch, *["—"] * 9, style="dim")
+            continue
+        pa = pa or {}
+        share = pa.get("aperiodic_fraction")
+        split = (s.get("iaf_ambiguous") or {}).get(ch)
+        t.add_row(ch, fmt(ap.get("exponent"), ".2f"), fmt(ap.get("r_squared"), ".2f"),
+                  "ok" if flag == "ok" else f"[red]{FLAG_WORDS.get(flag, flag)}[/red]",
+                  fmt(pa.get("cf_hz"), ".2f"), fmt(pa.get("pw_log10"), ".2f"),
+                  fmt(pa.get("bw_hz"), ".2f"), fmt(pa.get("power_uv2")),
+                  fmt(None if share is None else 100 * share, ".0f") + ("%" if share is not None else ""),
+                  "—" if split is None else ("[red]yes[/red]" if split else "no"))
+    return t
 
 
 def blocks_table(s: dict) -> Table:

@@ -84,7 +84,7 @@ def _software_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for pkg in ("neurofeedback", "mne", "numpy", "scipy", "brainflow"):
+    for pkg in ("neurofeedback", "mne", "numpy", "scipy", "brainflow", "specparam"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

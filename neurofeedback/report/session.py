@@ -246,14 +246,56 @@ def _spectrum_section(report: Report, processed, summary: dict) -> Section:
         "IAF peak": [summary["iaf_hz"].get(c) for c in ch_names],
         "IAF centre of gravity": [summary["iaf_cog_hz"].get(c) for c in ch_names],
         "1/f exponent": [(summary["aperiodic"].get(c) or {}).get("exponent") for c in ch_names],
+        **_periodic_columns(summary, ch_names),
     })
     sec = Section("spectrum", "Power spectrum", intro=[
         "Welch PSD averaged over the clean epochs; the bands are shaded and the individual alpha "
-        "frequency (IAF, the alpha peak) is marked with a dashed line."])
-    sec.blocks.append(Block(figure="psd", alt="PSD per channel",
+        "frequency (IAF, the alpha peak) is marked with a dashed line. The 1/f (aperiodic) fit "
+        "and the periodic alpha come from specparam over 2–40 Hz; its R² says how well the "
+        "model fits, and a flag marks fits to trust less."])
+    sec.blocks.append(Block(figure="psd", alt="PSD per channel", text=_periodic_warnings(summary),
                             table=Table("iaf", iaf, caption="Alpha peak and aperiodic exponent",
-                                        units={"IAF peak": "Hz", "IAF centre of gravity": "Hz"})))
+                                        units={"IAF peak": "Hz", "IAF centre of gravity": "Hz",
+                                               "periodic alpha": "µV²",
+                                               "1/f share of alpha": "fraction"})))
     return sec
+
+
+#: The words of a specparam fit flag in the report (:data:`neurofeedback.periodic.FLAGS`).
+_FLAG_WORDS = {"ok": "ok", "noise_floor": "NOISE FLOOR", "poor_fit": "POOR FIT",
+               "fit_failed": "FIT FAILED"}
+
+
+def _periodic_columns(summary: dict, ch_names) -> dict:
+    """The specparam columns of the ``iaf`` table (R², flag, split IAF, periodic alpha)."""
+    ap = {c: summary["aperiodic"].get(c) or {} for c in ch_names}
+    pa = {c: (summary.get("periodic_alpha") or {}).get(c) or {} for c in ch_names}
+    amb = summary.get("iaf_ambiguous") or {}
+    return {
+        "1/f R²": [ap[c].get("r_squared") for c in ch_names],
+        "1/f fit": [_FLAG_WORDS.get(ap[c].get("flag")) for c in ch_names],
+        "IAF split": [None if amb.get(c) is None else ("yes" if amb[c] else "no") for c in ch_names],
+        "periodic alpha": [pa[c].get("power_uv2") for c in ch_names],
+        "1/f share of alpha": [pa[c].get("aperiodic_fraction") for c in ch_names],
+    }
+
+
+def _periodic_warnings(summary: dict) -> list[str]:
+    """One sentence per kind of specparam flag and for split alpha peaks, naming the channels."""
+    ap = summary.get("aperiodic") or {}
+    out = []
+    for flag, why in (("noise_floor", "the 1/f exponent is below the noise-floor threshold, so "
+                                      "the background is the amplifier's, not the brain's"),
+                      ("poor_fit", "the specparam model explains the spectrum poorly (low R²)"),
+                      ("fit_failed", "specparam could not fit the spectrum")):
+        chans = [c for c, v in ap.items() if (v or {}).get("flag") == flag]
+        if chans:
+            out.append(f"{_FLAG_WORDS[flag]} on {', '.join(chans)}: {why}.")
+    split = [c for c, v in (summary.get("iaf_ambiguous") or {}).items() if v]
+    if split:
+        out.append(f"IAF SPLIT on {', '.join(split)}: two alpha peaks of comparable height, so "
+                   "the IAF is ambiguous.")
+    return out
 
 
 def _bands_section(report: Report, processed, summary: dict, ann: dict) -> Section:
