@@ -330,8 +330,9 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
         ``channel_clean_fraction`` ({channel: fraction, ``None`` for bad channels}), ``bands,
         broadband, band_power {absolute, relative, log10}, ratios, iaf_hz, iaf_cog_hz, faa,
         aperiodic {exponent, offset, r_squared, error, flag}, periodic_alpha {cf_hz, pw_log10,
-        bw_hz, power_uv2, aperiodic_fraction}, iaf_ambiguous, blocks``; per-channel values are ``None`` for bad channels and channels with
-        no clean segment. ``blocks`` maps each block label (in order of first onset) to
+        bw_hz, power_uv2, aperiodic_fraction}, iaf_ambiguous, blocks``; per-channel values are
+        ``None`` for bad channels and channels with no clean segment. ``blocks`` maps each block
+        label (in order of first onset) to
         ``onset_s`` (first stretch, s), ``duration_s`` (all its stretches, s), ``spans``
         (``[[onset_s, duration_s], …]``), ``n_epochs``, ``n_clean_epochs``, ``clean_fraction``
         and ``channel_clean_fraction`` (of the block's time; ``None`` when no segment lies
@@ -711,7 +712,7 @@ def _spectral_values(mpsd, freqs, weights, valid, ch_names, ch_good, settings: S
         "faa": faa,
         "aperiodic": per_channel(lambda i: _aperiodic_entry(pfit, i)),
         "periodic_alpha": per_channel(lambda i: _periodic_alpha_entry(pfit, i)),
-        "iaf_ambiguous": per_channel(lambda i: pfit.iaf_ambiguous[i]),
+        "iaf_ambiguous": per_channel(lambda i: _iaf_ambiguous(pfit, peak, i, settings)),
     }
     return values
 
@@ -734,6 +735,20 @@ def _periodic_fit(freqs, mpsd, settings: Settings) -> PeriodicFit:
         split_ratio=fs.iaf_split_ratio, split_min_separation_hz=fs.iaf_split_min_separation_hz,
         min_r_squared=fs.aperiodic_min_r_squared, min_exponent=fs.aperiodic_min_exponent,
     )
+
+
+def _iaf_ambiguous(pfit: PeriodicFit, peak_hz, i: int, settings: Settings):
+    """Split alpha on channel ``i``: specparam's rule (:func:`neurofeedback.periodic.fit_periodic`),
+    or the IAF (the highest point above the 1/f fit) and specparam's strongest alpha peak lying
+    ``iaf_split_min_separation_hz`` or more apart — two readings of one spectrum naming different
+    peaks (PhysioNet S001R01's Pz: 12.6 against 8.4 Hz). ``None`` without a fit."""
+    amb = pfit.iaf_ambiguous[i]
+    if amb is None:
+        return None
+    cf = pfit.alpha_cf_hz[i]
+    apart = (np.isfinite(cf) and np.isfinite(peak_hz[i])
+             and abs(cf - peak_hz[i]) >= settings.features.iaf_split_min_separation_hz)
+    return bool(amb or apart)
 
 
 def _aperiodic_entry(pfit: PeriodicFit, i: int) -> dict:

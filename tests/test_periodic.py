@@ -173,9 +173,12 @@ def test_split_alpha_fires_on_physionet_s001r01(shared_data):
     from neurofeedback.process import process_recording
 
     s = process_recording(shared_file(shared_data, "Yannkess__EEG_signal_denoise/S001R01.edf")).summary()
-    amb = [v for v in s["iaf_ambiguous"].values() if v is not None]
-    # Measured: 55 of 64 channels carry two alpha peaks near 8.3 and 12.4 Hz.
-    assert sum(amb) >= 0.75 * len(amb)
+    amb = {ch: v for ch, v in s["iaf_ambiguous"].items() if v is not None}
+    # Measured: two alpha peaks near 8.3 and 12.4 Hz on the posterior channels, where alpha is:
+    # 17 of their 18 are flagged (35 of all 64; on the whole-epoch-rejection spectra it was 55)
+    post = [v for ch, v in amb.items() if ch.upper().startswith(("O", "PO", "P", "I"))]
+    assert len(post) >= 15 and sum(post) >= 0.75 * len(post)
+    assert sum(amb.values()) >= 0.4 * len(amb)
     cfs = [v["cf_hz"] for v in s["periodic_alpha"].values() if v and v["cf_hz"] is not None]
     assert min(cfs) < 9.0 and max(cfs) > 12.0
 
