@@ -131,11 +131,17 @@ def _quality_records(q: pd.DataFrame, clean: dict | None = None) -> list[dict]:
 
 
 def _annotation_counts(ann: mne.Annotations) -> dict:
+    """Per description: ``count``, ``total_s`` (summed over the annotations, so a blink marked on
+    AF7 and AF8 counts twice) and ``channels`` (the channels its channel-specific annotations
+    name, sorted; empty when every annotation applies to all channels)."""
     counts: dict[str, dict] = {}
-    for d, dur in zip(ann.description, ann.duration):
-        c = counts.setdefault(str(d), {"count": 0, "total_s": 0.0})
+    for d, dur, chs in zip(ann.description, ann.duration, ann.ch_names):
+        c = counts.setdefault(str(d), {"count": 0, "total_s": 0.0, "channels": set()})
         c["count"] += 1
         c["total_s"] += float(dur)
+        c["channels"].update(str(ch) for ch in chs)
+    for c in counts.values():
+        c["channels"] = sorted(c["channels"])
     return counts
 
 

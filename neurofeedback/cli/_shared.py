@@ -155,7 +155,9 @@ def print_summary(s: dict) -> None:
     out.print(q)
     if s["annotations"]:
         out.print("Annotations: " + ", ".join(
-            f"{k} ×{v['count']} ({v['total_s']:.1f} s)" for k, v in sorted(s["annotations"].items())))
+            f"{k} ×{v['count']} ({v['total_s']:.1f} s"
+            + (f" on {', '.join(v['channels'])})" if v.get("channels") else ")")
+            for k, v in sorted(s["annotations"].items())), markup=False)
     bands = list(s["bands"])
     rel_t = Table(title="Relative band power, % of 1–45 Hz (session, each channel's clean data)", title_justify="left")
     abs_t = Table(title="Absolute band power, µV²", title_justify="left")
