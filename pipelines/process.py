@@ -8,9 +8,17 @@
   This is the store's own lookup rather than Prefect's result cache: it cannot go stale when a
   catalog is reset or shared, and it costs ~1 ms where Prefect's persisted-result cache cost
   ~65 ms a task (measured: 88 against 22 ms per task; see ``bench/bench_batch.py``);
-- retries transient failures (a locked database, a file still being copied) twice;
-- never fails the batch for a bad file: it returns ``status="skipped"`` with the one-line
-  reason, and the flow's table artifact lists what was imported, skipped and why.
+- retries only failures that may pass (:func:`neurofeedback.store.is_transient`: a locked
+  SQLite database, a PostgreSQL serialization or connection error, EAGAIN/EBUSY-like OS
+  errors), twice, a second apart; never a bad recording, a full disk or a bug;
+- never fails the batch for a file: *any* exception of a file's import (a bad recording, an
+  unreadable path, a full disk, a bug in processing, a transient error still failing after its
+  retries, a worker process that died) becomes ``status="skipped"`` with a one-line reason
+  naming the file and the error (:func:`neurofeedback.store.failure_reason`; the traceback is
+  logged at debug level), and the flow's table artifact lists what was imported, skipped and
+  why. What a failed file had written is undone by :func:`~neurofeedback.store.ingest_file`.
+  Every runner behaves the same: the task catches what it can, and the flow turns a task that
+  still failed (retries spent, or a crash outside the task's body) into the same record.
 
 Task runners: ``threads`` (default), ``processes`` (one Python per core: processing is
 NumPy-heavy and partly holds the GIL), or ``dask`` (prefect-dask; a ``LocalCluster`` or a
@@ -19,6 +27,7 @@ scheduler at ``dask_address`` for when one machine is not enough).
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -26,7 +35,7 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
 from neurofeedback._validate import check_option
-from neurofeedback.errors import ConfigError, NeurofeedbackError
+from neurofeedback.errors import ConfigError
 
 RUNNERS = ("threads", "processes", "dask")
 
@@ -39,49 +48,67 @@ def discover(paths, *, pattern_exts=None) -> list[Path]:
     """Return the recording files under ``paths`` (files as given; folders searched recursively).
 
     Sidecars (``.json``), the store's own outputs and hidden files are skipped; the readers
-    decide later what each file is.
+    decide later what each file is. An entry with a recording's extension that is not a
+    readable regular file (a broken link, a FIFO or socket) is returned too, so that the batch
+    lists it as skipped with the reason instead of passing over it in silence.
     """
     from neurofeedback.io import FORMATS  # noqa: F401  (the formats this project reads)
 
     exts = pattern_exts or (".csv", ".txt", ".fif", ".edf", ".bdf", ".vhdr")
     out: list[Path] = []
     for p in map(Path, paths):
-        if p.is_file():
-            out.append(p.resolve())
+        if not p.is_dir() and (p.exists() or p.is_symlink()):
+            out.append(p.resolve() if p.exists() else p.absolute())
         elif p.is_dir():
             for f in sorted(p.rglob("*")):
-                if (f.is_file() and f.suffix.lower() in exts and not f.name.startswith(".")
+                if (not f.is_dir() and f.suffix.lower() in exts and not f.name.startswith(".")
                         and not any(part.startswith(".") for part in f.relative_to(p).parts)):
-                    out.append(f.resolve())
+                    out.append(f.resolve() if f.exists() else f.absolute())
         else:
             raise ConfigError(f"{p}: does not exist")
     return list(dict.fromkeys(out))
 
 
 def _transient(task, task_run, state) -> bool:
-    """Retry only errors that may pass (I/O, locked database), never a bad recording."""
+    """Retry only errors that may pass (:func:`neurofeedback.store.is_transient`)."""
+    from neurofeedback.store import is_transient
+
     try:
         state.result()
-    except NeurofeedbackError:
-        return False
-    except Exception:  # noqa: BLE001 -- any other failure of the task is a bug to report as such
-        return True
+    except Exception as exc:  # noqa: BLE001 -- deciding on the exception is the point
+        return is_transient(exc)
     return False
+
+
+def _skipped(path, exc: BaseException, subject, seconds: float) -> dict:
+    """The record of a file whose import failed: one line of reason, traceback to the log."""
+    from neurofeedback.store import failure_reason
+
+    reason = failure_reason(path, exc)
+    logger = logging.getLogger("neurofeedback")
+    logger.debug("%s: skipped", path, exc_info=(type(exc), exc, exc.__traceback__))
+    return {"path": str(path), "status": "skipped", "reason": reason, "session_id": None,
+            "subject": subject, "seconds": seconds}
 
 
 @task(name="import-recording", retries=2, retry_delay_seconds=1, retry_condition_fn=_transient)
 def import_recording(path: str, home: str | None = None, subject: str | None = None,
                      filename_pattern: str | None = None, channel_names: str | None = None) -> dict:
-    """Import one recording into the store; a bad file returns ``status="skipped"``."""
-    from neurofeedback.store import ingest_file
+    """Import one recording into the store; any failure returns ``status="skipped"``.
+
+    A failure that may pass (:func:`neurofeedback.store.is_transient`) is raised instead, so
+    Prefect retries the task; the flow turns it into a skipped record if it still fails.
+    """
+    from neurofeedback.store import ingest_file, is_transient
 
     t0 = time.perf_counter()
     try:
         res = ingest_file(path, home=home, subject=subject, filename_pattern=filename_pattern,
                           channel_names=channel_names)
-    except NeurofeedbackError as exc:
-        return {"path": str(path), "status": "skipped", "reason": " ".join(str(exc).split()),
-                "session_id": None, "subject": subject, "seconds": time.perf_counter() - t0}
+    except Exception as exc:  # one file never stops the batch
+        if is_transient(exc):
+            raise
+        return _skipped(path, exc, subject, time.perf_counter() - t0)
     return {"path": str(path), "status": res.status, "reason": "", "session_id": res.session_id,
             "subject": res.subject, "seconds": time.perf_counter() - t0}
 
@@ -116,15 +143,20 @@ def process_recordings(paths: list[str], home: str | None = None, subject: str |
     with another number of EEG channels is skipped with that reason.
 
     The run publishes a table artifact (``imported-recordings``) of what was imported, left
-    unchanged, skipped and why.
+    unchanged, skipped and why, and always ends with it: a file's failure of any kind is a
+    skipped record, never the flow's failure.
     """
     files = discover(paths)
     futures = [import_recording.submit(str(f), home, subject, filename_pattern, channel_names)
                for f in files]
     records = []
     hook = PROGRESS_HOOK
-    for fut in futures:
-        rec = fut.result()
+    for path, fut in zip(files, futures):
+        t0 = time.perf_counter()
+        try:
+            rec = fut.result()
+        except Exception as exc:  # noqa: BLE001 -- retries spent, or the worker itself failed
+            rec = _skipped(path, exc, subject, time.perf_counter() - t0)
         rec["cached"] = rec["status"] == "unchanged"  # found in the catalog: no work done
         records.append(rec)
         if hook is not None:

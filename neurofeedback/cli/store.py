@@ -57,7 +57,11 @@ def process(
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
 ):
-    """Import recordings into the session store (one Prefect task per file, cached)."""
+    """Import recordings into the session store (one Prefect task per file, cached).
+
+    A file that cannot be imported, for any reason, is skipped and listed with the reason;
+    the others are imported, and the command exits 0 once the batch ran.
+    """
     setup_logging(verbose)
     if subject is not None:
         from ..home import validate_label
@@ -75,6 +79,9 @@ def process(
     names = check_channel_names(channel_names, what="--channel-names")  # empty/repeated: exit 2 here
     if names:
         channel_names = ",".join(names)
+    for p in paths:  # a missing path is a bad argument: one line, before Prefect starts
+        if not (p.exists() or p.is_symlink()):
+            raise ConfigError(f"{p}: does not exist")
     data_home(home)  # create it (and validate it) before Prefect starts
     configure_flows(home)
     import pipelines.process as pp

@@ -101,7 +101,9 @@ def retrying(fn: Callable, what: str):
             if not _is_locked(err):
                 raise StoreError(f"catalog: cannot {what} ({one_line(err)})") from None
             if attempt == _RETRIES - 1:
-                raise StoreError(f"catalog: cannot {what}: the database stayed locked") from None
+                err = StoreError(f"catalog: cannot {what}: the database stayed locked")
+                err.transient = True  # a batch may retry the whole file later (store/faults.py)
+                raise err from None
             logger.debug("catalog locked while trying to %s; retry %d", what, attempt + 1)
             time.sleep(_backoff(attempt))
 

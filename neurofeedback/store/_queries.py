@@ -198,7 +198,7 @@ def write_session(conn, subject: str, session: str, fields: dict, rows: list[dic
             _update(conn, held.id, fields, t_now)
             _replace_features(conn, held.id, rows, blocks)
             return "reprocessed", held.id
-        if src_new and src_old and Path(src_new).parent == Path(src_old).parent:
+        if src_new and src_old and same_recording(src_new, src_old):
             return "unchanged", held.id  # the same recording in another format of its folder
         raise StoreError(
             f"{src_new}: subject {subject!r} already has session {session!r} (from {src_old}); "
@@ -208,6 +208,35 @@ def write_session(conn, subject: str, session: str, fields: dict, rows: list[dic
         updated_at=t_now, **fields))
     _replace_features(conn, sid, rows, blocks)
     return "imported", sid
+
+
+#: Name endings of one recording's files (the recorder's ``<stem>_eeg.csv`` and ``<stem>_raw.fif``;
+#: MNE's ``_raw``/``_eeg`` conventions), dropped with the extension to compare two files' stems.
+_RECORDING_SUFFIXES = ("_raw", "_eeg")
+
+
+def recording_stem(path) -> str:
+    """The name of a recording file without its extension(s) and a trailing ``_raw``/``_eeg``."""
+    name = Path(path).name
+    for ext in (".gz", ".bz2", ".xz", ".zip"):
+        name = name.removesuffix(ext)
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    for suffix in _RECORDING_SUFFIXES:
+        if stem.endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
+def same_recording(path_a, path_b) -> bool:
+    """Whether two files are one recording in two formats: same folder and same stem.
+
+    The recorder writes ``<stem>_eeg.csv`` and, at the end, ``<stem>_raw.fif`` beside it: one
+    session, two files (different bytes). Two files with other names that claim the same subject
+    and session (e.g. three takes started in the same second, or a stale copy) are different
+    recordings and must never share a session: the import skips the later one with the reason.
+    """
+    a, b = Path(path_a), Path(path_b)
+    return a.parent == b.parent and recording_stem(a) == recording_stem(b)
 
 
 def delete_session_rows(conn, session_id: str) -> bool:

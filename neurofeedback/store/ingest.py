@@ -12,16 +12,28 @@
 3. Read and process (:func:`neurofeedback.process.process_raw`, as ``process_recording`` does,
    keeping the unfiltered recording for the BIDS copy).
 4. Under the data home's write lock (:func:`neurofeedback.store.bids.bids_lock`): look again
-   (another process may have finished the same file meanwhile), write the raw copy with
-   mne-bids, rename the staged derivatives into place and record the session and its features
-   in one catalog transaction.
+   (another process may have finished the same file meanwhile), stage the derivatives, write the
+   raw copy with mne-bids, rename the staged derivatives into place and record the session and
+   its features in one catalog transaction. If any of it fails (a full disk, an unwritable
+   folder, a locked catalog, a bug), the session's folders and the dataset-level files are put
+   back as they were (:func:`neurofeedback.store._undo.undo_on_failure`) and the catalog
+   transaction rolls back: a failed import leaves nothing behind and damages no earlier session.
 
 One session per file content: copies of a file in several folders are one session; processing
 with other settings, or with other EEG names given (``channel_names``), replaces the session's
 features, BIDS copy and metrics (``reprocessed``); a file rewritten in place
 (e.g. a recording imported while still being written) replaces its session; and the same
-recording in another format in the same folder (the recorder's CSV and its ``_raw.fif``) is
-recognised by its labels and left ``unchanged``.
+recording in another format (the recorder's ``<stem>_eeg.csv`` and its ``<stem>_raw.fif``: same
+folder, same stem) is recognised by its labels and left ``unchanged``.
+
+Two *different* recordings (other content, other stem) are never one session. When a second
+one claims a subject and session that another recording already holds (e.g. three takes whose
+sidecars give the same start time, wherever they are), it is refused with a
+:class:`~neurofeedback.errors.StoreError` naming both files, and a batch lists it as skipped.
+We refuse rather than invent a suffixed label (``…T073000b``): a second file with the same
+start time is as often a stale or edited copy as a real second take, a made-up session would
+count twice in the trends, and the fix is the user's one choice (give it its own ``session``
+label in its sidecar), which the message says.
 """
 
 from __future__ import annotations
@@ -36,6 +48,8 @@ from pathlib import Path
 
 from ..errors import ConfigError, PrecomputedFeaturesError, RecordingFormatError, StoreError
 from ..home import session_label, validate_label
+from ._queries import same_recording
+from ._undo import undo_on_failure
 from .bids import (
     _commit,
     _discard,
@@ -154,6 +168,12 @@ def ingest_file(path, *, home=None, catalog: Catalog | None = None, subject=None
     names = check_channel_names(channel_names)
     path = Path(path).expanduser().absolute()
     if not path.is_file():
+        if path.is_symlink() and not path.exists():
+            raise RecordingFormatError(path, f"a broken link: its target {path.readlink()} does "
+                                             "not exist")
+        if path.exists() and not path.is_dir():
+            raise RecordingFormatError(path, "not a regular file (a FIFO, socket or device); the "
+                                             "store imports recording files")
         raise RecordingFormatError(path, "no such file")
     subject = None if subject is None else validate_label(subject)
     session = None if session is None else validate_label(session, kind="session")
@@ -268,51 +288,53 @@ def _store(processed, raw, *, catalog, home, sha, cfg, subject, session, sidecar
                   "blocks": sidecar.get("blocks"), "notes": sidecar.get("notes"),
                   "input_sha256": sha, "config_hash": cfg},
     })
-    staged = [
-        (_stage_file(deriv["features"], lambda tmp: write_table(processed.features.epochs,
-                                                                processed.features.provenance, tmp)),
-         deriv["features"]),
-        (_stage_json(deriv["summary"], summary_doc), deriv["summary"]),
-    ]
-    if sidecar:
-        staged.append((_stage_json(deriv["recording"], _json_safe(sidecar)), deriv["recording"]))
-    try:
-        with bids_lock(home):
-            # another writer may have finished this file (or this recording) while we processed
-            again = catalog.find_by_sha(sha)
-            if again is not None and again["config_hash"] == cfg:
-                return _done("unchanged", again, path, t0)
-            if again is None and path is not None:
-                held = _held_elsewhere(catalog, subject, session, sha, path)
-                if held is not None:
-                    return _done("unchanged", held, path, t0)
-            bids_file = write_raw_to_bids(raw, subject, session, task=task,
-                                          line_freq=processed.line_freq, home=home)
-            _ensure_derivatives_description(home)
-            _commit(staged)
-            fields = {
-                "start_time": start,
-                "device": _device(raw, sidecar),
-                "format": processed.format,
-                "protocol": protocol,
-                "blocks": sidecar.get("blocks") or None,
-                "notes": sidecar.get("notes") or None,
-                "duration_s": float(summary["duration_s"]),
-                "sfreq": float(summary["sfreq"]),
-                "n_channels": len(summary["channels"]),
-                "clean_fraction": float(summary["clean_fraction"]),
-                "input_sha256": sha,
-                "source_path": None if path is None else str(path),
-                "bids_path": str(bids_file),
-                "features_path": str(deriv["features"]),
-                "summary_path": str(deriv["summary"]),
-                "pipeline_version": software_versions().get("neurofeedback", "unknown"),
-                "config_hash": cfg,
-            }
-            status, sid = catalog.record_session(subject, session, fields, metrics,
-                                                 block_table(summary))
-    finally:
-        _discard(staged)  # no-op for the files renamed into place
+    with bids_lock(home):
+        # another writer may have finished this file (or this recording) while we processed
+        again = catalog.find_by_sha(sha)
+        if again is not None and again["config_hash"] == cfg:
+            return _done("unchanged", again, path, t0)
+        if again is None and path is not None:
+            held = _held_elsewhere(catalog, subject, session, sha, path)
+            if held is not None:
+                return _done("unchanged", held, path, t0)
+        staged: list[tuple[Path, Path]] = []
+        # any failure from here on (a full disk, a locked catalog, a bug) puts the session's
+        # folders and the dataset-level files back as they were: no orphan, no half session
+        with undo_on_failure(subject, session, home=home):
+            try:
+                staged.append((_stage_file(deriv["features"], lambda tmp: write_table(
+                    processed.features.epochs, processed.features.provenance, tmp)), deriv["features"]))
+                staged.append((_stage_json(deriv["summary"], summary_doc), deriv["summary"]))
+                if sidecar:
+                    staged.append((_stage_json(deriv["recording"], _json_safe(sidecar)),
+                                   deriv["recording"]))
+                bids_file = write_raw_to_bids(raw, subject, session, task=task,
+                                              line_freq=processed.line_freq, home=home)
+                _ensure_derivatives_description(home)
+                _commit(staged)
+                fields = {
+                    "start_time": start,
+                    "device": _device(raw, sidecar),
+                    "format": processed.format,
+                    "protocol": protocol,
+                    "blocks": sidecar.get("blocks") or None,
+                    "notes": sidecar.get("notes") or None,
+                    "duration_s": float(summary["duration_s"]),
+                    "sfreq": float(summary["sfreq"]),
+                    "n_channels": len(summary["channels"]),
+                    "clean_fraction": float(summary["clean_fraction"]),
+                    "input_sha256": sha,
+                    "source_path": None if path is None else str(path),
+                    "bids_path": str(bids_file),
+                    "features_path": str(deriv["features"]),
+                    "summary_path": str(deriv["summary"]),
+                    "pipeline_version": software_versions().get("neurofeedback", "unknown"),
+                    "config_hash": cfg,
+                }
+                status, sid = catalog.record_session(subject, session, fields, metrics,
+                                                     block_table(summary))
+            finally:
+                _discard(staged)  # no-op for the files renamed into place
     logger.info("%s: %s as %s (%d metrics)", path, status, sid, len(metrics))
     if status == "unchanged":
         return _done(status, catalog.session(sid), path, t0)
@@ -427,19 +449,21 @@ def _check_explicit(row: dict, subject, session, path) -> None:
 
 
 def _held_elsewhere(catalog: Catalog, subject: str, session: str, sha: str, path: Path):
-    """The session already holding these labels when it is this recording in another file of
-    the same folder (→ unchanged); raise when another recording holds them; else ``None``."""
+    """The session already holding these labels when it is this recording in another format
+    (:func:`~neurofeedback.store._queries.same_recording`: same folder, same stem → unchanged);
+    raise when another recording holds them; else ``None``."""
     held = catalog.find_session(subject, session)
     if held is None or held["input_sha256"] == sha:
         return None
     src = held.get("source_path")
     if src is None or src == str(path):
         return None  # the same file rewritten: process it again, replacing the session
-    if Path(src).parent == path.parent:
+    if same_recording(path, src):
         return held
     raise StoreError(
-        f"{path}: subject {subject!r} already has session {session!r} (from {src}); pass "
-        "another session label to import it as a separate session")
+        f"{path}: subject {subject!r} already has session {session!r} from another recording "
+        f"({src}); give this one its own session label (sidecar 'session', or session=) to "
+        "import it as a separate session")
 
 
 def _format_of(path: Path, format) -> str:
