@@ -13,7 +13,8 @@ the BIDS root and renamed back on failure: a rename needs no free space), so a p
 mid-write (no Python code runs after ``kill -9``) still leaves the catalog's files complete or
 as the interrupted write left them, as before: the next import of the file writes them again.
 Dataset-level files are small and kept in memory. Call it under
-:func:`~neurofeedback.store.bids.bids_lock`: nothing else writes meanwhile.
+:func:`~neurofeedback.store.bids.bids_lock`: nothing else writes meanwhile, so snapshots and
+staged temporary files found on entry were left by a killed writer and are removed.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def undo_on_failure(subject: str, session: str, *, home=None):
     root = bids_root(home)
     deriv = derivatives_root(home)
     folders = [root / f"sub-{subject}" / f"ses-{session}", deriv / f"sub-{subject}" / f"ses-{session}"]
+    _remove_stale(root, folders)
     subject_dirs = [root / f"sub-{subject}", deriv / f"sub-{subject}"]
     new_dirs = [d for d in (*subject_dirs, deriv, root / "derivatives") if not d.exists()]
     files = {p: (p.read_bytes() if p.is_file() else None)
@@ -71,6 +73,24 @@ def undo_on_failure(subject: str, session: str, *, home=None):
         raise
     finally:
         shutil.rmtree(undo, ignore_errors=True)
+
+
+def _remove_stale(root: Path, folders) -> None:
+    """Remove what a killed writer left: snapshots (``.undo-*``) and staged temporary files.
+
+    Only the holder of the write lock stages files and takes snapshots, and we hold it: any
+    found now belongs to a process that died (``kill -9``, power loss) before cleaning up.
+    """
+    for d in root.glob(".undo-*"):
+        logger.debug("%s: removing a snapshot left by an interrupted import", d)
+        shutil.rmtree(d, ignore_errors=True)
+    for f in root.glob(".*.undo"):
+        f.unlink(missing_ok=True)
+    for folder in folders:
+        if folder.is_dir():
+            for f in (*folder.rglob(".*.tmp*"), *folder.rglob(".*.undo")):
+                logger.debug("%s: removing a temporary file left by an interrupted import", f)
+                f.unlink(missing_ok=True)
 
 
 def _restore(saved, files, new_dirs) -> None:
