@@ -46,3 +46,27 @@ class QualityGateError(BoardError):
     def __init__(self, message: str, check=None):
         self.check = check
         super().__init__(message)
+
+
+# --- issue 16: safe recovery and a catalog that explains its damage ------------------------
+
+class RecoveryRefusedError(NeurofeedbackError):
+    """``recover`` will not touch a session: it ended cleanly, is still being recorded, or a
+    file it would write exists (``force`` overrides the first and the last).
+
+    The message names the file and the reason, on one line.
+    """
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class CatalogDamagedError(StoreError):
+    """The catalog file is not a readable catalog (truncated, overwritten, a broken header), or
+    it is empty or missing while the data home's store still holds sessions.
+
+    The message names the file and what to do (restore a backup, or ``neurofeedback store
+    rebuild``), on one line.
+    """

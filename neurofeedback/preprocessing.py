@@ -429,6 +429,18 @@ def _step_boxes(means: np.ndarray, threshold: float, max_len: int) -> np.ndarray
     return out
 
 
+def _dilate(mask: np.ndarray, k: int) -> np.ndarray:
+    """Widen the True runs of each row of a 2-D boolean mask by ``k`` places on both sides
+    (same shape, whatever the row length)."""
+    mask = np.asarray(mask, bool)
+    out = mask.copy()
+    n = mask.shape[1]
+    for s in range(1, min(k, n - 1) + 1):
+        out[:, s:] |= mask[:, :-s]
+        out[:, :-s] |= mask[:, s:]
+    return out
+
+
 def _mask_to_intervals(mask: np.ndarray):
     """Return (start, stop) index pairs of runs of True in a 1-D boolean mask."""
     d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
@@ -528,11 +540,11 @@ def find_artifacts(raw_uv, filtered_uv, sfreq, ch_names, good, settings: Preproc
     if n_good >= 2:
         # a blink's own amplitude on the frontal pair is not movement: it does not vote
         # (nor are the amplitude windows that reach into it, up to two blocks away)
-        near_blink = np.array([np.convolve(b, np.ones(5), mode="same") > 0 for b in blink])
+        near_blink = _dilate(blink, 2)
         vote = (amp | dev) & ~near_blink
         shared = vote[good].sum(axis=0) >= max(2, int(np.ceil(n_good / 2)))
         if shared.any():
-            shared = np.convolve(shared, np.ones(3), mode="same") > 0
+            shared = _dilate(shared[None, :], 1)[0]
             for a, b in zip(*_mask_to_intervals(shared)):
                 annots.append((float(a * block_s), float((b - a) * block_s), "BAD_movement", ()))
             channel_mask |= shared[None, :] & good[:, None]

@@ -12,7 +12,8 @@ Who calls what:
 - ``neurofeedback feedback``: :func:`feedback_and_store` (the feedback runner records the
   session with its hooks on the stream; this module never goes below it, and the runner never
   imports this module);
-- ``neurofeedback recover``: :func:`recover_and_process`;
+- ``neurofeedback recover``: :func:`recover_and_store` (one session), :func:`recover_all`
+  (every crashed session of the data home);
 - the Prefect recording flow (``pipelines/record.py``): :func:`record_and_store` without
   processing in one task, :func:`process_and_store` in the next (only paths cross tasks).
 """
@@ -29,8 +30,8 @@ from .acquisition.recorder import RecordingResult
 
 logger = logging.getLogger("neurofeedback")
 
-__all__ = ["SessionResult", "feedback_and_store", "process_and_store", "record_and_store",
-           "recover_and_process"]
+__all__ = ["RecoveredSession", "SessionResult", "feedback_and_store", "process_and_store",
+           "record_and_store", "recover_all", "recover_and_process", "recover_and_store"]
 
 
 @dataclass(frozen=True)
@@ -201,15 +202,17 @@ def feedback_and_store(connection, protocol, *, subject: str, duration_s: float,
     return dataclasses.replace(res, session=session)
 
 
-def recover_and_process(path, *, settings=None):
+def recover_and_process(path, *, settings=None, force: bool = False):
     """Recover a crashed recording (:func:`neurofeedback.acquisition.session.recover_session`)
-    and process it (not stored: ``neurofeedback process`` imports it like any recording).
+    and process it, without storing it (``recover`` stores it: :func:`recover_and_store`).
 
     Parameters
     ----------
     path : str | Path
         The session folder, its CSV or its sidecar.
     settings : Settings | None
+    force : bool
+        As in :func:`~neurofeedback.acquisition.session.recover_session`.
 
     Returns
     -------
@@ -218,6 +221,124 @@ def recover_and_process(path, *, settings=None):
     """
     from .acquisition.session import recover_session
 
-    fif = recover_session(path)
+    fif = recover_session(path, force=force)
     processed, _ = process_and_store(fif, settings=settings, store=False)
     return fif, processed
+
+
+@dataclass(frozen=True)
+class RecoveredSession:
+    """What :func:`recover_and_store` did with one crashed session.
+
+    Attributes
+    ----------
+    csv : Path
+        The recorder's CSV.
+    fif : Path | None
+        The canonical session file (``None`` when skipped).
+    status : str
+        ``"recovered"`` (processed and stored: ``stored`` says how), ``"skipped"``.
+    summary : dict | None
+        The processed session's summary (``None`` when it was already stored or skipped).
+    session_id : str | None
+    stored : str | None
+        The store's status (``imported``, ``reprocessed``, ``unchanged``).
+    reason : str | None
+        Why it was skipped (one line).
+    """
+
+    csv: Path
+    fif: Path | None
+    status: str
+    summary: dict | None = None
+    session_id: str | None = None
+    stored: str | None = None
+    reason: str | None = None
+
+
+def recover_and_store(path, *, home=None, settings=None, force: bool = False) -> RecoveredSession:
+    """Recover a crashed recording and import it into the session store, as ``record`` does.
+
+    The files are recovered by :func:`neurofeedback.acquisition.session.recover_session`
+    (which refuses a cleanly ended or still running recording, and never replaces an existing
+    FIF without ``force``); the FIF is then processed and stored by :func:`process_and_store`,
+    the same path ``record`` takes, so the session shows up in ``sessions`` and ``trends``.
+
+    Parameters
+    ----------
+    path : str | Path
+        The session folder, its CSV or its sidecar.
+    home : str | Path | None
+        Data home of the store (default ``$NEUROFEEDBACK_HOME`` or ``~/neurofeedback``).
+    settings : Settings | None
+    force : bool
+        As in :func:`~neurofeedback.acquisition.session.recover_session`.
+
+    Returns
+    -------
+    result : RecoveredSession
+        ``status="recovered"``.
+
+    Raises
+    ------
+    RecoveryRefusedError, RecordingFormatError, StoreError
+        One line naming the file and the problem.
+    """
+    from .acquisition.session import find_session_csv, recover_session
+
+    csv = find_session_csv(path)
+    fif = recover_session(csv, force=force)
+    processed, stored = process_and_store(fif, home=home, settings=settings, store=True)
+    return RecoveredSession(csv=csv, fif=fif, status="recovered", summary=processed.summary(),
+                            session_id=stored.session_id, stored=stored.status)
+
+
+def recover_all(*, home=None, settings=None) -> list[RecoveredSession]:
+    """Recover and store every crashed session of the data home; a batch that always finishes.
+
+    Each session found by :func:`neurofeedback.acquisition.session.find_unfinished_sessions`
+    goes through :func:`recover_and_store`; one that cannot be recovered (still being recorded,
+    unreadable, refused) becomes a ``"skipped"`` entry with its one-line reason, and the next
+    one goes on. A session recovered and stored before is ``"recovered"`` with ``stored =
+    "unchanged"`` (nothing is processed again).
+
+    Parameters
+    ----------
+    home : str | Path | None
+    settings : Settings | None
+
+    Returns
+    -------
+    results : list of RecoveredSession
+        One per unfinished session, in path order (empty when there is none).
+    """
+    from .acquisition.recorder import SessionPaths
+    from .acquisition.session import find_unfinished_sessions
+    from .errors import CatalogDamagedError, NeurofeedbackError
+
+    results = []
+    catalog = None
+    for csv in find_unfinished_sessions(home):
+        fif = SessionPaths.from_csv(csv).fif
+        try:
+            if fif.exists():  # recovered before: already stored? (cheap: no processing)
+                from .provenance import file_sha256
+                from .store import Catalog
+
+                catalog = catalog or Catalog(home=home)
+                row = catalog.find_by_sha(file_sha256(fif))
+                if row is not None:
+                    results.append(RecoveredSession(csv=csv, fif=fif, status="recovered",
+                                                    session_id=row["session_id"],
+                                                    stored="unchanged"))
+                    continue
+            results.append(recover_and_store(csv, home=home, settings=settings))
+        except CatalogDamagedError:
+            raise  # the same for every session: one line for the whole batch
+        except Exception as exc:  # noqa: BLE001 - a batch lists what it cannot use and goes on
+            ours = isinstance(exc, (NeurofeedbackError, OSError))
+            reason = " ".join(str(exc).split()) if ours else f"{type(exc).__name__}: {exc}"
+            logger.warning("%s: not recovered: %s", csv, reason)
+            results.append(RecoveredSession(csv=csv, fif=fif if fif.exists() else None,
+                                            status="skipped", reason=reason))
+    return results

@@ -238,3 +238,17 @@ def test_eyes_open_muse_with_a_blink_every_2_to_5_s_keeps_its_data_and_its_alpha
         g = got["band_power"]["relative"][ch]["alpha"]
         w = want["band_power"]["relative"][ch]["alpha"]
         assert g == pytest.approx(w, rel=0.10), (ch, g, w)
+
+
+@pytest.mark.parametrize("seconds", [0.3, 1.0, 1.6, 2.0, 2.6, 3.1])
+def test_short_recordings_process(seconds):
+    """A recovered recording can be a second long: the block masks (a few half-second blocks)
+    must keep their shape through the movement and blink-vote dilations (a 2-s, 16-channel
+    recording once failed on a broadcast)."""
+    rng = np.random.default_rng(int(seconds * 10))
+    x = rng.normal(0, 10, (16, int(250 * seconds)))
+    x[0, : x.shape[1] // 2] += 300.0  # an artifact on one channel
+    names = ["Fp1", "Fp2"] + [f"C{i}" for i in range(14)]
+    s = process_raw(_raw(x, names, sfreq=250.0), line_freq=None).summary()
+    assert 0.0 <= s["clean_fraction"] <= 1.0
+    assert s["n_epochs"] == (0 if seconds < 4 else 1)

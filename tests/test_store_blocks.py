@@ -3,6 +3,7 @@ catalog (every row kept), block rows and clean fractions in ``metrics_frame``, a
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -131,7 +132,8 @@ def test_a_failed_migration_leaves_the_version_1_catalog_as_it_was(tmp_path):
     con.execute("CREATE TABLE session_features_v2 (x INTEGER)")
     con.commit()
     con.close()
-    with pytest.raises(StoreError, match="^catalog: cannot create the catalog tables"):
+    # the message names the catalog file (issue 16)
+    with pytest.raises(StoreError, match=f"^{re.escape(str(db))}: cannot create the catalog tables"):
         Catalog(home=tmp_path)
     assert sorted(_dump(db, "session_features")) == sorted(feats)
     con = sqlite3.connect(db)

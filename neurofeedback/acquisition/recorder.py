@@ -45,6 +45,7 @@ from ..config import Settings, load_settings
 from ..errors import BoardError, ConfigError
 from ..home import recordings_dir, session_label, validate_label
 from ..io.sidecar import make_sidecar, read_sidecar, sidecar_path, write_sidecar
+from . import _lock
 from .connection import Connection, _release_quietly, open_board, start_stream
 
 logger = logging.getLogger("neurofeedback")
@@ -386,6 +387,7 @@ class Recorder:
                    win_n=int(4 * self.sfreq), t_data=time.monotonic())
         t_start = time.monotonic()
         fh = open(self.paths.csv, "a", encoding="ascii", newline="\n")
+        _lock.hold(fh)  # recover: "still being recorded" until this process ends (see _lock)
         try:
             while run.pos < run.target:
                 if stop_event is not None and stop_event.is_set():

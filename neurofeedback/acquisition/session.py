@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import RecordingFormatError
+from ..errors import RecordingFormatError, RecoveryRefusedError
 from ..io import read_recording
 from ..io.sidecar import find_sidecar, read_sidecar, write_sidecar
 from .recorder import SessionPaths
@@ -27,7 +27,8 @@ from .recorder import SessionPaths
 logger = logging.getLogger("neurofeedback")
 
 __all__ = ["FEEDBACK_CHANNELS", "feedback_tsv", "finalize_session", "find_feedback_log",
-           "find_session_csv", "read_feedback_log", "recover_session"]
+           "find_session_csv", "find_unfinished_sessions", "read_feedback_log",
+           "recover_session"]
 
 
 def find_session_csv(path) -> Path:
@@ -194,29 +195,75 @@ def _add_feedback_channels(raw, tsv: Path) -> None:
     raw.add_channels([extra], force_update_info=True)
 
 
-def recover_session(path) -> Path:
+def recover_session(path, *, force: bool = False) -> Path:
     """Turn the partial files of a crashed recording into a normal session.
 
     The CSV is left as it is (a partial last line is skipped when reading); the sidecar is
     completed from the data (``n_samples``, ``end_time`` from the last timestamp,
     ``end_reason="recovered"``); then the session is finalized like a normal one.
 
+    What it refuses (:class:`~neurofeedback.errors.RecoveryRefusedError`, nothing written):
+
+    - a recording another process is still writing (its recorder holds the CSV's lock,
+      :mod:`neurofeedback.acquisition._lock`), even with ``force``;
+    - a recording that ended cleanly (sidecar ``ended_cleanly: true``): there is nothing to
+      recover, and finalizing again would replace its FIF;
+    - a crashed recording whose ``_raw.fif`` already exists but was not written by an earlier
+      ``recover``.
+
+    ``force`` lifts the last two: the FIF is written again (atomically) over the old one. A
+    crashed session recovered before (``end_reason="recovered"``) whose FIF is there is not
+    written again: that FIF is returned as it is.
+
     Parameters
     ----------
     path : str | Path
         The session folder, its CSV or its sidecar.
+    force : bool
+        Finalize a cleanly ended recording, or replace an existing FIF.
 
     Returns
     -------
     fif : Path
         The canonical session file (:func:`finalize_session`).
+
+    Raises
+    ------
+    RecoveryRefusedError
+        See above (one line naming the file and why).
+    RecordingFormatError
+        No recording CSV, no sidecar, or data that cannot be read.
     """
+    from . import _lock
+
     csv = find_session_csv(path)
     sc = find_sidecar(csv)
     if sc is None:
         raise RecordingFormatError(csv, "has no sidecar (.json) saying which board recorded it; "
                                         "it cannot be recovered as a session")
     doc = read_sidecar(sc)
+    fif = SessionPaths.from_csv(csv).fif
+    if _lock.is_being_recorded(csv):
+        raise RecoveryRefusedError(csv, "is still being recorded by another process (it holds "
+                                        "the recording's lock); nothing was changed")
+    if doc.get("ended_cleanly") and not force:
+        what = f"{fif.name} exists and would be replaced" if fif.exists() else \
+            f"{fif.name} would be written"
+        raise RecoveryRefusedError(
+            csv, f"ended cleanly (its sidecar {sc.name} says ended_cleanly: true"
+                 + (f", end_reason: {doc['end_reason']}" if doc.get("end_reason") else "")
+                 + "), so there is nothing to recover; nothing was changed. "
+                 + f"Import it with 'neurofeedback process', or pass --force to finalize it again "
+                 f"({what})")
+    recovered_before = doc.get("end_reason") == "recovered"
+    if fif.exists() and not force:
+        if recovered_before:
+            logger.info("%s: recovered before; keeping %s", csv, fif.name)
+            return fif
+        raise RecoveryRefusedError(
+            fif, "already exists, and this crashed session was never recovered (its sidecar has "
+                 "no end_reason 'recovered'); nothing was changed. Move it away, or pass --force "
+                 "to replace it")
     raw = read_recording(csv, format="brainflow_csv")  # checks the data before touching anything
     if not doc.get("ended_cleanly"):
         ts = _last_timestamp(csv, doc)
@@ -228,6 +275,43 @@ def recover_session(path) -> Path:
         logger.info("%s: recovered %d samples (%.1f s)", csv, doc["n_samples"],
                     raw.n_times / raw.info["sfreq"])
     return finalize_session(csv)
+
+
+def find_unfinished_sessions(home=None) -> list[Path]:
+    """The recorder CSVs under ``<home>/recordings`` whose recording never ended cleanly.
+
+    The recorder writes its sidecar with ``ended_cleanly: false`` before the first sample and
+    sets it to ``true`` only when it finishes normally (completed, stopped, disconnected), so
+    ``false`` means the process died (or is still recording: :func:`recover_session` tells the
+    two apart by the recording's lock). Sessions recovered before (``end_reason:
+    "recovered"``) are listed too: recovering them again only finishes what is missing (the
+    FIF, the store), and the store leaves a stored one ``unchanged``.
+
+    Parameters
+    ----------
+    home : str | Path | None
+        Data home.
+
+    Returns
+    -------
+    csvs : list of Path
+        Sorted; a sidecar that cannot be read counts as unfinished (recovering it then says why).
+    """
+    from ..home import recordings_dir
+
+    root = recordings_dir(home)
+    if not root.is_dir():
+        return []
+    found = []
+    for csv in sorted(root.glob("sub-*/ses-*/*_eeg.csv")):
+        sc = find_sidecar(csv)
+        try:
+            doc = read_sidecar(sc) if sc is not None else {}
+        except RecordingFormatError:
+            doc = {}
+        if not doc.get("ended_cleanly"):
+            found.append(csv)
+    return found
 
 
 def _n_complete_lines(csv: Path) -> int:

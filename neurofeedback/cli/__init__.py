@@ -42,6 +42,7 @@ for _command in (files.inspect, files.features, acquire.boards, demo.demo, acqui
 app.add_typer(demo.sample_app, name="sample-data")
 app.add_typer(store.event_app, name="event")
 app.add_typer(reports.report_app, name="report")
+app.add_typer(store.store_app, name="store")
 del _command
 
 

@@ -219,17 +219,54 @@ def _report(summary, as_json):
 
 @user_errors
 def recover(
-    path: Annotated[Path, typer.Argument(help="A crashed session: its folder, .csv or .json.")],
+    path: Annotated[Path | None, typer.Argument(
+        help="A crashed session: its folder, .csv or .json. Without it: every crashed session "
+             "of the data home.")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Also finalize a cleanly ended recording, and replace an existing "
+                        "_raw.fif.")] = False,
+    home: HomeOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the session summary as JSON.")] = False,
     verbose: VerboseOpt = False,
 ):
-    """Turn the partial files of a crashed recording into a normal session."""
+    """Turn the partial files of a crashed recording into a normal, stored session.
+
+    Refuses (one line, exit code 2, nothing changed) a recording that ended cleanly or is
+    still being recorded, and an existing _raw.fif, unless --force. Without PATH, every
+    crashed session under <home>/recordings is recovered; what cannot be is listed with why.
+    """
     setup_logging(verbose)
-    from ..recording import recover_and_process
+    from ..recording import recover_all, recover_and_store
 
     t0 = time.perf_counter()
-    fif, processed = recover_and_process(path)
-    summary = processed.summary()
+    if path is None:
+        results = recover_all(home=home)
+        if as_json:
+            typer.echo(json.dumps([{"csv": str(r.csv), "fif": None if r.fif is None else str(r.fif),
+                                    "status": r.status, "session_id": r.session_id,
+                                    "stored": r.stored, "reason": r.reason} for r in results]))
+            return
+        if not results:
+            out.print("no crashed session in the data home", markup=False)
+            return
+        t = Table(title="Crashed sessions", title_justify="left")
+        for col in ("session", "status", "stored as / reason"):
+            t.add_column(col)
+        for r in results:
+            t.add_row(r.csv.parent.name if r.csv.parent.name.startswith("ses-") else str(r.csv),
+                      r.status if r.stored is None else f"{r.status} ({r.stored})",
+                      r.session_id if r.status == "recovered" else (r.reason or ""),
+                      style="" if r.status == "recovered" else "red")
+        out.print(t)
+        n_ok = sum(r.status == "recovered" for r in results)
+        out.print(f"{n_ok} recovered, {len(results) - n_ok} skipped "
+                  f"({time.perf_counter() - t0:.1f} s)", markup=False)
+        return
+    res = recover_and_store(path, home=home, force=force)
+    summary = res.summary
     if not as_json:
-        out.print(f"recovered {summary['duration_s']:.1f} s into {fif} ({time.perf_counter() - t0:.1f} s)")
+        out.print(f"recovered {summary['duration_s']:.1f} s into {res.fif} "
+                  f"({time.perf_counter() - t0:.1f} s)", markup=False, soft_wrap=True)
     _report(summary, as_json)
+    if not as_json:
+        print_report_hint(res.session_id, home)

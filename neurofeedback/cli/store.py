@@ -382,3 +382,44 @@ def serve(
     out.print(f"serving process-recordings ({', '.join(watch)}) and weekly-trends on '{cron}'; "
               "Ctrl-C stops")
     serve_flows(watch, cron=cron, home=home_str(home))
+
+
+# --- store maintenance (issue 16: a catalog that explains itself) ---------------------------
+
+#: ``neurofeedback store rebuild`` (registered as ``store`` by :mod:`neurofeedback.cli`).
+store_app = typer.Typer(help="Maintenance of the session store (rebuild a damaged catalog).",
+                        no_args_is_help=True)
+
+
+@store_app.command("rebuild")
+@user_errors
+def store_rebuild(
+    force: Annotated[bool, typer.Option(
+        "--force", help="Rebuild even a catalog that opens fine (it is kept aside; its events "
+                        "are not carried over).")] = False,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+):
+    """Rebuild the catalog from the data home's BIDS copies and derivatives.
+
+    The old catalog file is renamed catalog.sqlite.damaged-<time>, never deleted. Context
+    events and the rows' created/updated times exist only in the catalog and are not restored.
+    """
+    setup_logging(verbose)
+    from ..store.rebuild import rebuild_catalog
+
+    res = rebuild_catalog(home, force=force)
+    if as_json:
+        typer.echo(json.dumps({"catalog": str(res.catalog), "sessions": res.sessions,
+                               "skipped": [{"path": str(p), "reason": r} for p, r in res.skipped],
+                               "moved_aside": [str(p) for p in res.moved_aside],
+                               "not_restored": res.lost}))
+        return
+    out.print(f"{res.catalog}: rebuilt with {len(res.sessions)} session(s)", markup=False,
+              soft_wrap=True)
+    for p in res.moved_aside:
+        out.print(f"  the old file is kept as {p}", markup=False, soft_wrap=True)
+    for p, reason in res.skipped:
+        out.print(f"  skipped {p}: {reason}", markup=False, soft_wrap=True, style="red")
+    out.print(f"  not restored: {res.lost}", markup=False, soft_wrap=True)

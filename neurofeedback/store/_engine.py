@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import OperationalError
 
-from ..errors import ConfigError, StoreError
+from ..errors import CatalogDamagedError, ConfigError, StoreError
 
 logger = logging.getLogger("neurofeedback")
 
@@ -92,20 +92,176 @@ def _backoff(attempt: int) -> float:
     return min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.Random().random())
 
 
-def retrying(fn: Callable, what: str):
-    """Run ``fn()``, retrying while SQLite reports the database locked."""
+def retrying(fn: Callable, what: str, *, db: Path | None = None, home=None):
+    """Run ``fn()``, retrying while SQLite reports the database locked.
+
+    Every database error becomes one line: :class:`~neurofeedback.errors.CatalogDamagedError`
+    for a damaged SQLite file (naming it and what to do), :class:`CatalogReadOnlyError` for a
+    catalog that cannot be written, :class:`~neurofeedback.errors.StoreError` otherwise.
+    ``db`` (the SQLite file) and ``home`` (the data home) make the messages name them.
+    """
+    where = str(db) if db is not None else "catalog"
     for attempt in range(_RETRIES):
         try:
             return fn()
-        except OperationalError as err:
-            if not _is_locked(err):
-                raise StoreError(f"catalog: cannot {what} ({one_line(err)})") from None
+        except sa.exc.DatabaseError as err:
+            if _is_damaged(err):
+                raise CatalogDamagedError(damage_message(db, one_line(err), home)) from None
+            if _is_read_only(err):
+                raise CatalogReadOnlyError(
+                    f"{where}: the catalog is read-only ({one_line(err)}), so it cannot {what}; "
+                    "it can still be listed and reported. Make the file and its folder writable, "
+                    "or work on a copy") from None
+            if not isinstance(err, OperationalError) or not _is_locked(err):
+                raise StoreError(f"{where}: cannot {what} ({one_line(err)})") from None
             if attempt == _RETRIES - 1:
-                err = StoreError(f"catalog: cannot {what}: the database stayed locked")
-                err.transient = True  # a batch may retry the whole file later (store/faults.py)
-                raise err from None
+                locked = StoreError(f"{where}: cannot {what}: the database stayed locked")
+                locked.transient = True  # a batch may retry the whole file later (store/faults.py)
+                raise locked from None
             logger.debug("catalog locked while trying to %s; retry %d", what, attempt + 1)
             time.sleep(_backoff(attempt))
+
+
+# --- damage and read-only catalogs (issue 16) ------------------------------------------------
+
+#: The first 16 bytes of every SQLite 3 database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class CatalogReadOnlyError(StoreError):
+    """The catalog cannot be written (file or folder not writable, read-only mount)."""
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a file-based SQLite URL (``None`` for other URLs and ``:memory:``)."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return None
+    db = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return Path(db).expanduser().absolute()
+
+
+def _is_damaged(err) -> bool:
+    text = str(getattr(err, "orig", err)).lower()
+    return ("malformed" in text or "not a database" in text or "file is encrypted" in text
+            or "database corrupt" in text)
+
+
+def _is_read_only(err) -> bool:
+    text = str(getattr(err, "orig", err)).lower()
+    return "readonly database" in text or "read-only" in text or "unable to open database" in text
+
+
+def damage_message(db: Path | None, detail: str, home=None) -> str:
+    """One line: which catalog file is damaged, how, and what to do about it."""
+    where = str(db) if db is not None else "catalog"
+    backups = sorted(str(p) for p in db.parent.glob(f"{db.name}*.bak")) if db is not None else []
+    restore = (f"restore it from a backup ({', '.join(backups)})" if backups
+               else "restore it from a backup")
+    rebuild = "neurofeedback store rebuild" + (f" --home {home}" if home is not None else "")
+    return (f"{where}: the catalog is damaged ({detail}); nothing was changed. To fix it, "
+            f"{restore}, or rebuild it from the data home's BIDS copies and derivatives with "
+            f"'{rebuild}' (the damaged file is kept aside)")
+
+
+def check_sqlite_file(db: Path, home=None) -> None:
+    """Refuse to open a damaged catalog file, or to create an empty one over stored sessions.
+
+    A file that exists and is not empty must start with the SQLite header. A missing or empty
+    file (without a write-ahead log holding its pages) is only created afresh when the data
+    home (``db``'s folder) stores no session: otherwise the sessions' derivatives say a catalog
+    was there, and ``store rebuild`` is what brings it back.
+
+    Raises
+    ------
+    CatalogDamagedError
+        One line naming the file and what to do.
+    """
+    try:
+        size = db.stat().st_size
+    except FileNotFoundError:
+        size = None
+    except OSError as err:
+        raise StoreError(f"{db}: cannot read the catalog ({err.strerror or err})") from None
+    if size:
+        try:
+            with open(db, "rb") as fh:
+                head = fh.read(len(SQLITE_HEADER))
+        except OSError as err:
+            raise StoreError(f"{db}: cannot read the catalog ({err.strerror or err})") from None
+        if head != SQLITE_HEADER[:len(head)] or len(head) < len(SQLITE_HEADER):
+            raise CatalogDamagedError(damage_message(
+                db, "not an SQLite database: its header is "
+                    + ("cut short" if len(head) < len(SQLITE_HEADER) else "wrong"), home))
+        return
+    wal = db.with_name(db.name + "-wal")
+    if wal.is_file() and wal.stat().st_size > 0:
+        return  # a live catalog whose pages are still in its write-ahead log
+    n = len(stored_summaries(db.parent))
+    if n:
+        state = "missing" if size is None else "empty (0 bytes)"
+        rebuild = "neurofeedback store rebuild" + (f" --home {home}" if home is not None else "")
+        raise CatalogDamagedError(
+            f"{db}: the catalog is {state} but the data home holds {n} stored session(s) in "
+            f"{db.parent / 'bids'}; it was not re-created empty. Restore it from a backup, or "
+            f"rebuild it from them with '{rebuild}'")
+
+
+def stored_summaries(home_dir: Path) -> list[Path]:
+    """The session summaries the store wrote under ``<home_dir>/bids/derivatives`` (sorted)."""
+    root = Path(home_dir) / "bids" / "derivatives" / "neurofeedback"
+    if not root.is_dir():
+        return []
+    return sorted(root.glob("sub-*/ses-*/eeg/*_summary.json"))
+
+
+def read_only_engine(db: Path) -> sa.Engine:
+    """An engine that only reads ``db`` (a catalog whose file or folder cannot be written).
+
+    SQLite's ``mode=ro``; when even that cannot open it (a write-ahead-log database in a folder
+    where SQLite cannot create its ``-shm`` file), ``immutable=1``, which is safe because no
+    write-ahead log with pages is there and nobody can write the file.
+    """
+    import sqlite3
+    from urllib.parse import quote
+
+    uri = f"file:{quote(str(db))}?mode=ro"
+    try:
+        probe = sqlite3.connect(uri, uri=True)
+        try:
+            probe.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        finally:
+            probe.close()
+    except sqlite3.DatabaseError:
+        wal = db.with_name(db.name + "-wal")
+        if wal.is_file() and wal.stat().st_size > 0:
+            raise
+        uri += "&immutable=1"
+
+    eng = sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(
+        uri, uri=True, timeout=_BUSY_TIMEOUT_S, check_same_thread=False))
+
+    @sa_event.listens_for(eng, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+        dbapi_conn.execute("PRAGMA query_only = ON")
+
+    @sa_event.listens_for(eng, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN")
+
+    return eng
+
+
+def forget_engine(url: str) -> None:
+    """Close and drop this process's engine of ``url`` (its file was replaced, e.g. rebuilt)."""
+    with _ENGINES_LOCK:
+        eng = _ENGINES.pop((url, os.getpid()), None)
+    if eng is not None:
+        eng.dispose()
 
 
 def one_line(err) -> str:

@@ -38,8 +38,16 @@ from sqlalchemy.exc import IntegrityError
 from .._validate import check_option
 from ..blocks import SESSION
 from ..errors import ConfigError, StoreError
-from ..home import catalog_url, validate_label
-from ._engine import engine, one_line, retrying
+from ..home import catalog_url, data_home, validate_label
+from ._engine import (
+    CatalogReadOnlyError,
+    check_sqlite_file,
+    engine,
+    one_line,
+    read_only_engine,
+    retrying,
+    sqlite_file,
+)
 from ._migrate import backup_sqlite, migrate
 from ._queries import (
     block_labels_select,
@@ -113,11 +121,41 @@ class Catalog:
     shared per URL within a process.
     """
 
-    def __init__(self, url: str | None = None, *, home=None):
+    def __init__(self, url: str | None = None, *, home=None, _fresh: bool = False):
         self.url = str(url) if url else catalog_url(home)
+        self._db = sqlite_file(self.url)
+        # the data home to name in messages (the default catalog lives in it)
+        self._home = data_home(home, create=False) if url is None and self._db is not None \
+            and self._db.parent == data_home(home, create=False) else None
+        #: True when the catalog could only be opened for reading (file or folder read-only)
+        self.read_only = False
+        if self._db is not None and not _fresh:
+            check_sqlite_file(self._db, self._home)
         self._engine = engine(self.url)
         self._instance_id: str | None = None
-        retrying(self._ensure_schema, "create the catalog tables")
+        try:
+            self._retry(self._ensure_schema, "create the catalog tables")
+        except CatalogReadOnlyError:
+            if self._db is None or not self._db.is_file():
+                raise
+            self._engine = read_only_engine(self._db)
+            self.read_only = True
+            self._retry(self._check_schema, "read the catalog")
+            logger.info("catalog %s is read-only: opened for reading only", self._db)
+
+    def _retry(self, fn, what):
+        return retrying(fn, what, db=self._db, home=self._home)
+
+    def _check_schema(self) -> None:
+        """What :meth:`_ensure_schema` checks, for a catalog that cannot be written."""
+        with self._read() as conn:
+            rows = dict(conn.execute(sa.select(meta_t.c.key, meta_t.c.value)).all())
+        version = int(rows.get("schema_version", 0))
+        if version != SCHEMA_VERSION:
+            raise StoreError(f"{self._db}: the catalog is read-only and has schema version "
+                             f"{version}, not {SCHEMA_VERSION}; make it writable once so it can "
+                             "be migrated")
+        self._instance_id = rows.get("instance_id")
 
     def __repr__(self) -> str:
         return f"Catalog({self.display_url!r})"
@@ -206,7 +244,7 @@ class Catalog:
         def run():
             with self._write() as conn:
                 return ensure_subject(conn, label)
-        return retrying(run, "add a subject")
+        return self._retry(run, "add a subject")
 
     def sessions(self, subject: str | None = None) -> pd.DataFrame:
         """Return the sessions (one row each, by start time).
@@ -264,14 +302,14 @@ class Catalog:
             with self._read() as conn:
                 res = conn.execute(query)
                 return (res.mappings() if mappings else res).all()
-        return retrying(run, what)
+        return self._retry(run, what)
 
     def _one(self, query, what) -> dict | None:
         def run():
             with self._read() as conn:
                 r = conn.execute(query).mappings().first()
                 return None if r is None else dict(r)
-        return retrying(run, what)
+        return self._retry(run, what)
 
     def session_features(self, session_id: str, block: str | None = None) -> pd.DataFrame:
         """Return one session's feature rows.
@@ -386,7 +424,7 @@ class Catalog:
         def run():
             with self._write() as conn:
                 return insert_event(conn, label, when, kind, str(text or ""))
-        return retrying(run, "add an event")
+        return self._retry(run, "add an event")
 
     def events(self, subject: str | None = None) -> pd.DataFrame:
         """Return the context events, by time.
@@ -469,11 +507,11 @@ class Catalog:
                     logger.debug("session insert conflict, re-reading: %s", one_line(err))
             raise StoreError(f"catalog: cannot record session {session_id_for(subject, session)} "
                              "(repeated conflicts)")
-        return retrying(run, "record a session")
+        return self._retry(run, "record a session")
 
     def delete_session(self, session_id: str) -> bool:
         """Delete a session, its features and blocks (not its files); return whether it existed."""
         def run():
             with self._write() as conn:
                 return delete_session_rows(conn, session_id)
-        return retrying(run, "delete a session")
+        return self._retry(run, "delete a session")

@@ -286,7 +286,10 @@ def _store(processed, raw, *, catalog, home, sha, cfg, subject, session, sidecar
         "store": {"subject": subject, "session": session, "task": task,
                   "start_time": start.isoformat(), "protocol": protocol,
                   "blocks": sidecar.get("blocks"), "notes": sidecar.get("notes"),
-                  "input_sha256": sha, "config_hash": cfg},
+                  "input_sha256": sha, "config_hash": cfg,
+                  # what ``store rebuild`` needs to restore the catalog row exactly (issue 16)
+                  "device": _device(raw, sidecar), "source_path": None if path is None else str(path),
+                  "pipeline_version": software_versions().get("neurofeedback", "unknown")},
     })
     with bids_lock(home):
         # another writer may have finished this file (or this recording) while we processed
