@@ -10,7 +10,8 @@
   ~65 ms a task (measured: 88 against 22 ms per task; see ``bench/bench_batch.py``);
 - retries only failures that may pass (:func:`neurofeedback.store.is_transient`: a locked
   SQLite database, a PostgreSQL serialization or connection error, EAGAIN/EBUSY-like OS
-  errors), twice, a second apart; never a bad recording, a full disk or a bug;
+  errors), twice, a second apart, inside the task (:data:`RETRIES`); never a bad recording, a
+  full disk or a bug;
 - never fails the batch for a file: *any* exception of a file's import (a bad recording, an
   unreadable path, a full disk, a bug in processing, a transient error still failing after its
   retries, a worker process that died) becomes ``status="skipped"`` with a one-line reason
@@ -18,7 +19,8 @@
   logged at debug level), and the flow's table artifact lists what was imported, skipped and
   why. What a failed file had written is undone by :func:`~neurofeedback.store.ingest_file`.
   Every runner behaves the same: the task catches what it can, and the flow turns a task that
-  still failed (retries spent, or a crash outside the task's body) into the same record.
+  still failed (a crash outside the task's body, e.g. a worker process that died) into the
+  same record.
 
 Task runners: ``threads`` (default), ``processes`` (one Python per core: processing is
 NumPy-heavy and partly holds the GIL), or ``dask`` (prefect-dask; a ``LocalCluster`` or a
@@ -69,15 +71,12 @@ def discover(paths, *, pattern_exts=None) -> list[Path]:
     return list(dict.fromkeys(out))
 
 
-def _transient(task, task_run, state) -> bool:
-    """Retry only errors that may pass (:func:`neurofeedback.store.is_transient`)."""
-    from neurofeedback.store import is_transient
-
-    try:
-        state.result()
-    except Exception as exc:  # noqa: BLE001 -- deciding on the exception is the point
-        return is_transient(exc)
-    return False
+#: Retries of a failure that may pass (:func:`neurofeedback.store.is_transient`), and the wait
+#: before each. Done in the task's body, not with Prefect's task retries: a retry then needs no
+#: round trip to the API, and a failure that persists ends as one line, never as Prefect's
+#: "Task run failed" traceback on the user's terminal.
+RETRIES = 2
+RETRY_DELAY_S = 1.0
 
 
 def _skipped(path, exc: BaseException, subject, seconds: float) -> dict:
@@ -91,26 +90,31 @@ def _skipped(path, exc: BaseException, subject, seconds: float) -> dict:
             "subject": subject, "seconds": seconds}
 
 
-@task(name="import-recording", retries=2, retry_delay_seconds=1, retry_condition_fn=_transient)
+@task(name="import-recording")
 def import_recording(path: str, home: str | None = None, subject: str | None = None,
                      filename_pattern: str | None = None, channel_names: str | None = None) -> dict:
     """Import one recording into the store; any failure returns ``status="skipped"``.
 
-    A failure that may pass (:func:`neurofeedback.store.is_transient`) is raised instead, so
-    Prefect retries the task; the flow turns it into a skipped record if it still fails.
+    A failure that may pass (:func:`neurofeedback.store.is_transient`) is tried again
+    :data:`RETRIES` times, :data:`RETRY_DELAY_S` apart, first; any other is skipped at once.
     """
-    from neurofeedback.store import ingest_file, is_transient
+    from neurofeedback.store import failure_reason, ingest_file, is_transient
 
     t0 = time.perf_counter()
-    try:
-        res = ingest_file(path, home=home, subject=subject, filename_pattern=filename_pattern,
-                          channel_names=channel_names)
-    except Exception as exc:  # one file never stops the batch
-        if is_transient(exc):
-            raise
-        return _skipped(path, exc, subject, time.perf_counter() - t0)
-    return {"path": str(path), "status": res.status, "reason": "", "session_id": res.session_id,
-            "subject": res.subject, "seconds": time.perf_counter() - t0}
+    for attempt in range(RETRIES + 1):
+        try:
+            res = ingest_file(path, home=home, subject=subject, filename_pattern=filename_pattern,
+                              channel_names=channel_names)
+        except Exception as exc:  # noqa: BLE001 -- one file never stops the batch
+            if attempt < RETRIES and is_transient(exc):
+                logging.getLogger("neurofeedback").info(
+                    "%s; trying again in %.0f s", failure_reason(path, exc), RETRY_DELAY_S)
+                time.sleep(RETRY_DELAY_S)
+                continue
+            return _skipped(path, exc, subject, time.perf_counter() - t0)
+        return {"path": str(path), "status": res.status, "reason": "", "session_id": res.session_id,
+                "subject": res.subject, "seconds": time.perf_counter() - t0}
+    raise AssertionError("unreachable")  # the loop always returns
 
 
 def task_runner(runner: str = "threads", *, dask_address: str | None = None,
@@ -155,7 +159,7 @@ def process_recordings(paths: list[str], home: str | None = None, subject: str |
         t0 = time.perf_counter()
         try:
             rec = fut.result()
-        except Exception as exc:  # noqa: BLE001 -- retries spent, or the worker itself failed
+        except Exception as exc:  # noqa: BLE001 -- the worker itself failed (e.g. it died)
             rec = _skipped(path, exc, subject, time.perf_counter() - t0)
         rec["cached"] = rec["status"] == "unchanged"  # found in the catalog: no work done
         records.append(rec)
