@@ -327,7 +327,7 @@ def harness(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("runner", ["threads", "processes"])
+@pytest.mark.parametrize("runner", ["threads", "processes", "dask"])
 def test_flow_imports_20_and_lists_5(harness, corpus, tmp_path, runner, caplog):
     """Acceptance 2 through the flow, with each runner: 20 imported, 5 skipped with reasons,
     the table artifact written, every task run completed; no failure was retried (none of them
