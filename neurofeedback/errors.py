@@ -46,3 +46,7 @@ class QualityGateError(BoardError):
     def __init__(self, message: str, check=None):
         self.check = check
         super().__init__(message)
+
+
+class OrchestrationError(NeurofeedbackError):
+    """Prefect cannot run the flows: its API is unreachable or its local server did not start."""

@@ -58,7 +58,7 @@ __all__ = ["DEFAULT_FILENAME_PATTERN", "INGEST_STATUSES", "IngestResult", "inges
 DEFAULT_FILENAME_PATTERN = r"sub-(?P<subject>[A-Za-z0-9]+)_ses-(?P<session>[A-Za-z0-9]+)"
 #: What :class:`IngestResult.status` can be.
 INGEST_STATUSES = ("imported", "unchanged", "reprocessed")
-_STAMP = re.compile(r"^\d{8}T\d{6}$")
+_STAMP = re.compile(r"\d{8}T\d{6}")  # fullmatch: no trailing newline
 
 
 @dataclass(frozen=True)
@@ -402,7 +402,7 @@ def _start_time(path, sidecar: dict, meas_date, session: str) -> datetime:
         return _parse_time(sidecar["start_time"], path)
     if meas_date is not None:
         return meas_date.astimezone(timezone.utc)
-    if _STAMP.match(session):
+    if _STAMP.fullmatch(session):
         return datetime.strptime(session, "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
     raise StoreError(f"{path}: no start time (no sidecar 'start_time', no recording date, and the "
                      f"session label {session!r} is not YYYYmmddTHHMMSS)")
