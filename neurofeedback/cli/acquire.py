@@ -141,6 +141,10 @@ def record(
     from ..home import validate_label
 
     subject = validate_label(subject, kind="subject")
+    from .._validate import check_text_length
+    from ..errors import ConfigError
+
+    check_text_length("protocol", protocol, what="the '--protocol' parameter", exc=ConfigError)
     duration_s = parse_duration(duration)
     block_list = parse_blocks(blocks)
     settings = load_settings()

@@ -258,6 +258,8 @@ def _store(processed, raw, *, catalog, home, sha, cfg, subject, session, sidecar
         summary["feedback"] = sidecar["feedback"]  # reward rate & co. become session metrics
     metrics = session_metrics(summary)
     protocol = sidecar.get("protocol") or None
+    _check_text(path, protocol=protocol, device=_device(raw, sidecar), fmt=processed.format,
+                metrics=metrics)  # before anything is written: the same limits on every back end
     task = task_label(protocol)
     start = _start_time(path, sidecar, raw.info["meas_date"], session)
     deriv = derivative_paths(subject, session, task, home=home)
@@ -319,6 +321,20 @@ def _store(processed, raw, *, catalog, home, sha, cfg, subject, session, sidecar
     return IngestResult(status=status, session_id=sid, subject=subject, session=session,
                         path=path, bids_path=bids_file, features_path=deriv["features"],
                         summary_path=deriv["summary"], seconds=time.perf_counter() - t0)
+
+
+def _check_text(path, *, protocol, device, fmt, metrics) -> None:
+    """Refuse text the catalog's columns cannot hold (:data:`neurofeedback._validate.TEXT_LIMITS`)."""
+    from .._validate import check_text_length
+
+    name = "<memory>" if path is None else str(path)
+    for key, value, source in (("protocol", protocol, "the sidecar's"), ("device", device, "the"),
+                               ("format", fmt, "the")):
+        check_text_length(key, value, what=f"{name}: {source} {key!r}", exc=StoreError)
+    for col, key in (("block", "block"), ("channel", "channel")):
+        if col in metrics.columns:
+            for value in dict.fromkeys(map(str, metrics[col])):
+                check_text_length(key, value, what=f"{name}: a {key} name", exc=StoreError)
 
 
 def _done(status: str, row: dict, path, t0: float) -> IngestResult:
