@@ -58,7 +58,7 @@ def spreadsheet_safe(frame):
 
 
 def write_csv(frame, path, **kwargs) -> Path:
-    """Write ``frame`` as spreadsheet-safe CSV (no index) and return the path.
+    """Write ``frame`` as spreadsheet-safe CSV (no index, CRLF rows) and return the path.
 
     Parameters
     ----------
@@ -68,5 +68,8 @@ def write_csv(frame, path, **kwargs) -> Path:
         Passed to :meth:`pandas.DataFrame.to_csv` (e.g. ``sep``).
     """
     path = Path(path)
+    # CRLF rows (RFC 4180): pandas quotes a field holding a CR or LF only when it is part of the
+    # line terminator, and a bare CR in an unquoted field splits the row for csv readers
+    kwargs.setdefault("lineterminator", "\r\n")
     spreadsheet_safe(frame).to_csv(path, index=False, **kwargs)
     return path

@@ -147,6 +147,9 @@ def record(
     check_text_length("protocol", protocol, what="the '--protocol' parameter", exc=ConfigError)
     duration_s = parse_duration(duration)
     block_list = parse_blocks(blocks)
+    from ..io._raw import check_channel_names
+
+    check_channel_names(channel_names, what="--channel-names")  # before anything is created
     settings = load_settings()
     options = dict(board=board, serial_port=serial_port, mac_address=mac_address,
                    serial_number=serial_number, ip_address=ip_address, ip_port=ip_port,
