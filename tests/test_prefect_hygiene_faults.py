@@ -194,11 +194,15 @@ def test_serve_without_a_server_starts_its_own_and_stops_it(tmp_path):
             if "against the Prefect API at" in line:
                 url = line.split("against the Prefect API at ")[1].split(";")[0].strip()
         assert url, "serve never said it was serving"
-        req = urllib.request.Request(url + "/deployments/filter", data=b"{}", method="POST",
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            names = sorted(d["name"] for d in json.load(resp))
+        names, deadline = [], time.monotonic() + 120
+        while time.monotonic() < deadline and len(names) < 2:  # registered after the line
+            time.sleep(1)
+            req = urllib.request.Request(url + "/deployments/filter", data=b"{}", method="POST",
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                names = sorted(d["name"] for d in json.load(resp))
         assert names == ["weekly-import", "weekly-trends"]
+        assert proc.poll() is None  # still serving, no traceback loop
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -30,6 +30,7 @@ from ._shared import (
     SpeedOpt,
     VerboseOpt,
     configure_flows,
+    flow_errors,
     fmt,
     out,
     print_report_hint,
@@ -160,10 +161,12 @@ def record(
         configure_flows(home)
         from pipelines.record import record_and_process
 
-        summary = record_and_process(connection=options, subject=subject, duration_s=duration_s,
-                                     protocol=protocol, blocks=blocks, notes=notes,
-                                     home=str(home) if home else None, force=force, gate_s=check_s,
-                                     stall_timeout_s=stall_timeout)
+        with flow_errors():
+            summary = record_and_process(connection=options, subject=subject,
+                                         duration_s=duration_s, protocol=protocol, blocks=blocks,
+                                         notes=notes, home=str(home) if home else None,
+                                         force=force, gate_s=check_s,
+                                         stall_timeout_s=stall_timeout)
         _report(summary, as_json)
         return
     from ..acquisition.record import connection_from_options, gate_is_informational
