@@ -135,6 +135,19 @@ def test_process_of_a_missing_path_is_exactly_one_line(tmp_path):
     assert _n_sessions(home) == 0  # the good file beside it was not half-imported either
 
 
+def test_prefect_server_that_does_not_start_is_one_line(tmp_path, stored_home):
+    """Prefect's temporary server not up within its start-up timeout: one line saying what to
+    do, exit 2, the store unchanged."""
+    home = tmp_path / "home"
+    shutil.copytree(stored_home, home)
+    other = _copy_with_sidecar(tmp_path / "in", "other", subject="other01")
+    proc = _cli(["process", other, "--home", home], tmp_path,
+                PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="0.5")
+    _one_line_error(proc, "temporary local server did not start",
+                    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS")
+    assert _n_sessions(home) == 1
+
+
 def test_serve_of_a_missing_folder_is_one_line(tmp_path):
     proc = _cli(["serve", tmp_path / "nope", "--home", tmp_path / "home"], tmp_path)
     _one_line_error(proc, "nope", "does not exist")
@@ -423,3 +436,54 @@ def test_plain_postgresql_url_uses_psycopg3_when_psycopg2_is_absent():
         pytest.skip("psycopg2 is installed: SQLAlchemy's default driver is used")
     url = _engine._with_driver(sa.engine.make_url("postgresql://u@h/db"), "")
     assert url.drivername == "postgresql+psycopg"
+
+
+# --- optional: the same limits on a real PostgreSQL ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def postgres_url(tmp_path_factory):
+    """A throwaway PostgreSQL cluster (Debian's postgresql, run as the postgres user); the
+    plain ``postgresql://`` URL of the docs. Skips with the reason when it cannot start."""
+    pytest.importorskip("psycopg")
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not bins or shutil.which("runuser") is None or os.geteuid() != 0:
+        pytest.skip("no PostgreSQL server binaries (apt-get install -y postgresql) or not root")
+    bindir = bins[-1].parent
+    data = Path(tmp_path_factory.mktemp("pg")) / "data"
+    data.mkdir()
+    shutil.chown(data, "postgres")
+    port = _closed_port()
+
+    def as_pg(*cmd):
+        return subprocess.run(["runuser", "-u", "postgres", "--", *map(str, cmd)],
+                              capture_output=True, text=True, timeout=120)
+
+    r = as_pg(bindir / "initdb", "-D", data, "-A", "trust")
+    if r.returncode:
+        pytest.skip(f"initdb failed: {r.stderr.strip()[-300:]}")
+    r = as_pg(bindir / "pg_ctl", "-D", data, "-o",
+              f"-p {port} -k /tmp -c listen_addresses=127.0.0.1", "-l", data / "log", "start", "-w")
+    if r.returncode:
+        pytest.skip(f"PostgreSQL did not start: {r.stderr.strip()[-300:]}")
+    try:
+        as_pg(bindir / "createdb", "-h", "127.0.0.1", "-p", port, "nf")
+        yield f"postgresql://postgres@127.0.0.1:{port}/nf"
+    finally:
+        as_pg(bindir / "pg_ctl", "-D", data, "stop", "-m", "fast")
+
+
+@pytest.mark.slow
+def test_postgres_refuses_a_long_protocol_like_sqlite(tmp_path, postgres_url, monkeypatch):
+    """On PostgreSQL a 200-character protocol is the same one-line skip as on SQLite (not a
+    ``StringDataRightTruncation`` after the work), and the plain URL works through psycopg 3."""
+    from neurofeedback.errors import StoreError
+    from neurofeedback.store import Catalog, ingest_file
+
+    monkeypatch.setenv("NEUROFEEDBACK_DB_URL", postgres_url)
+    home = tmp_path / "home"
+    assert ingest_file(CYTON, home=home).status == "imported"
+    bad = _copy_with_sidecar(tmp_path / "in", "long", subject="long01", protocol="x" * 200)
+    with pytest.raises(StoreError, match="'protocol'.*at most 128 characters.*200"):
+        ingest_file(bad, home=home)
+    assert len(Catalog(home=home).sessions()) == 1

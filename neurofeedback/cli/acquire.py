@@ -148,9 +148,9 @@ def record(
     check_text_length("protocol", protocol, what="the '--protocol' parameter", exc=ConfigError)
     duration_s = parse_duration(duration)
     block_list = parse_blocks(blocks)
-    from ..io._raw import check_channel_names
-
-    check_channel_names(channel_names, what="--channel-names")  # before anything is created
+    for name in (channel_names or "").split(","):  # the catalog's limit, before anything starts
+        check_text_length("channel", name.strip(), what="the '--channel-names' parameter (a name)",
+                          exc=ConfigError)
     settings = load_settings()
     options = dict(board=board, serial_port=serial_port, mac_address=mac_address,
                    serial_number=serial_number, ip_address=ip_address, ip_port=ip_port,
