@@ -21,6 +21,7 @@ at a shared server with ``PREFECT_API_URL=http://host:4200/api`` and nothing her
 from __future__ import annotations
 
 import os
+import re
 import urllib.error
 import urllib.request
 
@@ -125,6 +126,9 @@ def flow_error(exc: BaseException) -> OrchestrationError | None:
     if "Failed to reach API" in text or name in ("ConnectError", "ConnectTimeout"):
         url = os.environ.get("PREFECT_API_URL") or "Prefect's temporary local server"
         return OrchestrationError(f"the Prefect API ({url}) stopped answering: {text[:200]}")
+    if name == "ValidationError" and re.match(r"\d+ validation errors? for \w*Settings", text):
+        return OrchestrationError(f"Prefect's settings are invalid (check the PREFECT_* "
+                                  f"environment variables): {text[:300]}")
     if "ephemeral Prefect API server" in text or "temporary server" in text:
         return OrchestrationError(
             f"Prefect's temporary local server did not start ({text[:200]}); raise "

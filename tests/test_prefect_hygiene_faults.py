@@ -142,7 +142,7 @@ def test_prefect_server_that_does_not_start_is_one_line(tmp_path, stored_home):
     shutil.copytree(stored_home, home)
     other = _copy_with_sidecar(tmp_path / "in", "other", subject="other01")
     proc = _cli(["process", other, "--home", home], tmp_path,
-                PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="0.5")
+                PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="1")
     _one_line_error(proc, "temporary local server did not start",
                     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS")
     assert _n_sessions(home) == 1
@@ -450,7 +450,11 @@ def postgres_url(tmp_path_factory):
     if not bins or shutil.which("runuser") is None or os.geteuid() != 0:
         pytest.skip("no PostgreSQL server binaries (apt-get install -y postgresql) or not root")
     bindir = bins[-1].parent
-    data = Path(tmp_path_factory.mktemp("pg")) / "data"
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="nf-pg-"))  # pytest's tmp dirs are private to root
+    base.chmod(0o755)
+    data = base / "data"
     data.mkdir()
     shutil.chown(data, "postgres")
     port = _closed_port()
@@ -471,6 +475,7 @@ def postgres_url(tmp_path_factory):
         yield f"postgresql://postgres@127.0.0.1:{port}/nf"
     finally:
         as_pg(bindir / "pg_ctl", "-D", data, "stop", "-m", "fast")
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.mark.slow

@@ -81,7 +81,8 @@ def process(
             raise ConfigError(f"{p}: does not exist")
     data_home(home)  # create it (and validate it) before Prefect starts
     configure_flows(home)
-    import pipelines.process as pp
+    with flow_errors():  # Prefect reads (and validates) its settings at import
+        import pipelines.process as pp
 
     t0 = time.perf_counter()
     progress = None
