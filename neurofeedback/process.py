@@ -286,6 +286,8 @@ def write_table(table: pd.DataFrame, provenance: dict, out) -> Path:
         meta[b"neurofeedback"] = blob.encode()
         pq.write_table(t.replace_schema_metadata(meta), out)
     else:
-        table.to_csv(out, index=False)
+        from ._csv import write_csv
+
+        write_csv(table, out)  # text cells spreadsheet-safe; Parquet above keeps them verbatim
         out.with_name(out.name + ".provenance.json").write_text(blob)
     return out
