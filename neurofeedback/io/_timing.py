@@ -275,7 +275,7 @@ def _robust_period(t: np.ndarray) -> float:
 
 
 def drop_duplicate_rows(path: Path, table: np.ndarray, *, ts_col: int = 0,
-                        first_data_line: int) -> np.ndarray:
+                        first_data_line: int, line_of=None) -> np.ndarray:
     """Drop rows that repeat an earlier row exactly (the same timestamp and every value).
 
     Only rows whose timestamp does not increase over the row before are candidates (a clean
@@ -289,11 +289,14 @@ def drop_duplicate_rows(path: Path, table: np.ndarray, *, ts_col: int = 0,
         The rows as read, timestamps in column ``ts_col``.
     first_data_line : int
         Line number of ``table[0]`` in the file.
+    line_of : callable | None
+        Maps a row index to its line number (default ``first_data_line + i``).
 
     Returns
     -------
     keep : ndarray of bool, shape (n_rows,)
     """
+    line_of = line_of or (lambda i: first_data_line + int(i))
     n = table.shape[0]
     keep = np.ones(n, dtype=bool)
     ts = table[:, ts_col]
@@ -311,7 +314,7 @@ def drop_duplicate_rows(path: Path, table: np.ndarray, *, ts_col: int = 0,
     orig = int(same[0]) if same.size else first
     logger.warning("%s: %d duplicated row(s) dropped (the same timestamp and values as an "
                    "earlier row; the first at line %d repeats line %d)", path, int(dup.sum()),
-                   first_data_line + first, first_data_line + orig)
+                   line_of(first), line_of(orig))
     return ~dup
 
 
@@ -423,17 +426,3 @@ def counter_gaps(counter: np.ndarray, *, min_regular: float = 0.99) -> list[tupl
             gaps.append((int(k + 1), missing))
     return gaps
 
-
-def check_rate_for_bands(path, sfreq: float, highest: float, *, what: str = "the band-pass") -> None:
-    """Raise :class:`RecordingFormatError` when ``sfreq`` cannot carry ``highest`` Hz.
-
-    The Nyquist frequency ``sfreq / 2`` must exceed the highest frequency the analysis needs
-    (the top of the band-pass and of the bands): below it the filter cannot be designed and the
-    bands cannot be measured.
-    """
-    if not (math.isfinite(sfreq) and sfreq / 2 > highest):
-        raise RecordingFormatError(
-            path, f"sampling rate {sfreq:g} Hz is too low for {what}: its Nyquist frequency "
-                  f"{sfreq / 2:g} Hz is not above {highest:g} Hz (wrong timestamp units, or not "
-                  f"a raw EEG recording?)"
-        )
