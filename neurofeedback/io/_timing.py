@@ -376,11 +376,12 @@ def check_time_order(path: Path, ts: np.ndarray, *, sfreq: float, first_data_lin
     if jumps.size == 0:
         return ts
     period = 1.0 / sfreq
+    back_s = float((ts[jumps[0]] + period) - ts[jumps[0] + 1])  # behind where it was due
     for k in jumps:  # shift everything after the jump to follow on
         ts[k + 1:] += (ts[k] + period) - ts[k + 1]
     k0 = int(jumps[0])
     logger.warning("%s: %s jump back %.3f s at line %d%s; time taken from the sample order at "
-                   "%g Hz across the jump (no gap inferred there)", path, what, float(-d[k0]),
+                   "%g Hz across the jump (no gap inferred there)", path, what, back_s,
                    line_of(k0 + 1),
                    f" and {jumps.size - 1} more time(s)" if jumps.size > 1 else "", sfreq)
     return ts
@@ -389,7 +390,7 @@ def check_time_order(path: Path, ts: np.ndarray, *, sfreq: float, first_data_lin
 def counter_gaps(counter: np.ndarray, *, min_regular: float = 0.99) -> list[tuple[int, int]] | None:
     """Dropped samples from a per-sample counter (BrainFlow's package number, a GUI index).
 
-    The counter wraps; its modulus is the largest value seen + 1. The usual step is the most
+    The counter wraps; its modulus is the largest value seen + the usual step. The usual step is the most
     common positive difference (modulo the wrap); a difference of ``m`` usual steps means
     ``m - 1`` samples are missing. A loss of a whole counter cycle cannot be seen here.
 
@@ -411,12 +412,12 @@ def counter_gaps(counter: np.ndarray, *, min_regular: float = 0.99) -> list[tupl
         return None
     idx = c.astype(np.int64)
     d = np.diff(idx)
-    if np.any(d < 0):
-        d = np.mod(d, int(idx.max()) + 1)
     pos = d[d > 0]
     if pos.size == 0:
         return None
     step = int(np.bincount(pos).argmax())
+    if np.any(d < 0):  # wrapped: a counter stepping by 2 up to 198 wraps at 200
+        d = np.mod(d, int(idx.max()) + step)
     if np.mean(d == step) < min_regular:
         return None
     gaps = []

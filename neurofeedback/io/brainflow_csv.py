@@ -323,7 +323,8 @@ def _time_axis(p, data, ts, sfreq, doc, *, counter=None, lines=None):
         gaps = timestamp_gaps(ts, sfreq)
         from_counter = counter_gaps(counter) if counter is not None else None
         if from_counter is not None:
-            cycle = (int(np.nanmax(counter)) + 1) / max(1, _counter_step(counter))
+            step = max(1, _counter_step(counter))
+            cycle = (int(np.nanmax(counter)) + step) / step
             merged = dict(from_counter)
             for i, missing in gaps:
                 if missing >= cycle:  # a whole cycle or more: only the clock can tell
