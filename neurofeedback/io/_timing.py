@@ -216,10 +216,11 @@ def infer_time_unit(path: Path, ts: np.ndarray, *, nominal: float, what: str = "
 
     The rule: the sampling rate the timestamps imply (samples per unit of time, from the same
     robust slope as :func:`estimate_sfreq`) is converted with each unit of :data:`TIME_UNITS`;
-    the unit whose rate lies within a factor 4 of the device's ``nominal`` rate wins (the units
-    are 1000 apart, so at most one can). The magnitude of the values decides nothing: Unix time
-    in s (~1.5e9) and the LSL clock in ms (seconds since boot × 1000) can look alike; the
-    spacing cannot. When no unit explains the spacing the file is refused.
+    the unit whose rate lies within a factor 2 of the device's ``nominal`` rate wins (the units
+    are 1000 apart, so at most one can; a Muse's 220, 250 or 256 Hz all fit). The magnitude of
+    the values decides nothing: Unix time in s (~1.5e9) and the LSL clock in ms (seconds since
+    boot × 1000) can look alike; the spacing cannot. When no unit explains the spacing the file
+    is refused: a 1-row-per-second file is not a 1000 Hz stream stamped in ms.
 
     Parameters
     ----------
@@ -240,7 +241,7 @@ def infer_time_unit(path: Path, ts: np.ndarray, *, nominal: float, what: str = "
     Raises
     ------
     RecordingFormatError
-        When the rate is outside ``[nominal / 4, nominal * 4]`` in every unit.
+        When the rate is outside ``[nominal / 2, nominal * 2]`` in every unit.
     """
     ts = np.asarray(ts, dtype=np.float64)
     t = ts[np.isfinite(ts)]
@@ -253,7 +254,7 @@ def infer_time_unit(path: Path, ts: np.ndarray, *, nominal: float, what: str = "
     for name, seconds in TIME_UNITS:
         rate = per_unit / seconds
         rates.append(f"{rate:.4g} Hz in {name}")
-        if nominal / 4 <= rate <= nominal * 4:
+        if nominal / 2 <= rate <= nominal * 2:
             if name != "s":
                 logger.info("%s: %s are in %s (%.4g Hz against the nominal %g Hz); converted "
                             "to seconds", path, what, name, rate, nominal)
