@@ -69,7 +69,11 @@ def setup_logging(verbose: bool) -> None:
     if not logger.handlers or all(isinstance(h, logging.NullHandler) for h in logger.handlers):
         h = logging.StreamHandler(sys.stderr)
         h.setFormatter(logging.Formatter("neurofeedback: %(levelname)s: %(message)s"))
+        h._nf_cli = True
         logger.addHandler(h)
+    for h in logger.handlers:  # the stderr of this command (a test runner swaps it per command)
+        if getattr(h, "_nf_cli", False) and h.stream is not sys.stderr:
+            h.stream = sys.stderr  # not setStream: it flushes the old, closed stream
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
     import mne
 
