@@ -70,3 +70,7 @@ class CatalogDamagedError(StoreError):
     The message names the file and what to do (restore a backup, or ``neurofeedback store
     rebuild``), on one line.
     """
+
+
+class OrchestrationError(NeurofeedbackError):
+    """Prefect cannot run the flows: its API is unreachable or its local server did not start."""

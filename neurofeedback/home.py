@@ -33,7 +33,8 @@ __all__ = [
 
 HOME_ENV = "NEUROFEEDBACK_HOME"
 DB_ENV = "NEUROFEEDBACK_DB_URL"
-_LABEL = re.compile(r"^[A-Za-z0-9]{1,64}$")
+#: A BIDS label, matched whole (``fullmatch``: ``$`` alone would accept a trailing newline).
+_LABEL = re.compile(r"[A-Za-z0-9]{1,64}")
 
 
 def data_home(home=None, *, create: bool = True) -> Path:
@@ -70,7 +71,7 @@ def validate_label(value, *, kind: str = "subject") -> str:
         For empty labels, separators (``/``, ``\\``, ``-``, ``_``), ``..`` or other characters.
     """
     text = "" if value is None else str(value)
-    if not _LABEL.match(text):
+    if not _LABEL.fullmatch(text):
         raise ConfigError(
             f"Invalid value for the {kind!r} parameter. A {kind} ID must be 1-64 letters or digits "
             f"(a BIDS label: no spaces, '-', '_', '/', '\\' or '..'), but got {text!r} instead."

@@ -75,6 +75,7 @@ import pandas as pd
 import scipy.signal
 
 from .config import PreprocessingSettings, Settings, load_settings
+from .errors import RecordingFormatError
 from .ocular import blink_peaks, is_frontal
 from .quality import railed_fraction
 from .spectral import epoch_starts, welch_epochs
@@ -604,6 +605,34 @@ class PreprocessResult:
     muscle: dict | None = None
 
 
+def check_sampling_rate(raw, settings: Settings | None = None, *, path=None) -> None:
+    """Refuse a recording whose rate cannot carry the analysis, before any filter is designed.
+
+    The Nyquist frequency (``sfreq / 2``) must be above every frequency the analysis needs: the
+    band-pass edges and the top of the bands and of the broadband range (45 Hz by default, so
+    at least 90 Hz). A lower rate means wrong timestamp units or a file that is not raw EEG.
+
+    Raises
+    ------
+    RecordingFormatError
+        One line naming the file and the rate.
+    """
+    settings = settings or load_settings()
+    p, b = settings.preprocessing, settings.bands
+    edges = [p.l_freq, p.h_freq, *b.broadband, *(hi for _, _, hi in b.bands)]
+    if path is None:
+        files = [f for f in (getattr(raw, "filenames", None) or ()) if f]
+        path = files[0] if files else "the recording"
+    sfreq = float(raw.info["sfreq"])
+    highest = max(e for e in edges if e is not None)
+    if not (np.isfinite(sfreq) and sfreq / 2 > highest):
+        raise RecordingFormatError(
+            path, f"sampling rate {sfreq:g} Hz is too low for the band-pass and the bands: its "
+                  f"Nyquist frequency {sfreq / 2:g} Hz is not above {highest:g} Hz (wrong "
+                  f"timestamp units, or not a raw EEG recording?)"
+        )
+
+
 def preprocess(raw: mne.io.BaseRaw, settings: Settings | None = None, *, line_freq="config"):
     """Filter a recording, mark bad channels and annotate artifacts.
 
@@ -636,6 +665,7 @@ def preprocess(raw: mne.io.BaseRaw, settings: Settings | None = None, *, line_fr
     if picks.size == 0:
         raise ValueError("The recording has no EEG channels.")
     sfreq = float(raw.info["sfreq"])
+    check_sampling_rate(raw, settings)
     ch_names = [raw.ch_names[i] for i in picks]
     raw_uv = raw.get_data(picks=picks) * 1e6
     h_freq = p.h_freq if p.h_freq < sfreq / 2 else None

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .config import Settings, load_settings
 from .features import SessionFeatures, compute_features
-from .preprocessing import preprocess
+from .preprocessing import check_sampling_rate, preprocess
 from .provenance import build_provenance, file_sha256
 
 logger = logging.getLogger("neurofeedback")
@@ -167,6 +167,7 @@ def process_raw(raw, settings: Settings | None = None, *, line_freq="config", pa
     processed : ProcessedRecording
     """
     settings = settings or load_settings()
+    check_sampling_rate(raw, settings, path=path)  # a one-line error before any filter design
     t0 = time.perf_counter()
     pre = preprocess(raw, settings, line_freq=line_freq)
     t1 = time.perf_counter()
@@ -286,6 +287,8 @@ def write_table(table: pd.DataFrame, provenance: dict, out) -> Path:
         meta[b"neurofeedback"] = blob.encode()
         pq.write_table(t.replace_schema_metadata(meta), out)
     else:
-        table.to_csv(out, index=False)
+        from ._csv import write_csv
+
+        write_csv(table, out)  # text cells spreadsheet-safe; Parquet above keeps them verbatim
         out.with_name(out.name + ".provenance.json").write_text(blob)
     return out

@@ -21,7 +21,11 @@ at a shared server with ``PREFECT_API_URL=http://host:4200/api`` and nothing her
 from __future__ import annotations
 
 import os
+import re
+import urllib.error
+import urllib.request
 
+from neurofeedback.errors import OrchestrationError
 from neurofeedback.home import prefect_home
 
 _DEFAULTS = {
@@ -36,6 +40,12 @@ _DEFAULTS = {
 
 #: Whether :func:`configure` ran in this process.
 configured = False
+#: The ``PREFECT_HOME`` :func:`configure` set itself (a later call with another home moves it;
+#: a ``PREFECT_HOME`` the user set is never overridden).
+_home_set = None
+
+#: Seconds :func:`check_api` waits for a server's ``/health`` before giving up.
+API_TIMEOUT_S = 3.0
 
 
 def configure(home=None) -> None:
@@ -52,8 +62,76 @@ def configure(home=None) -> None:
     Call it before ``import prefect``: settings set later do not reach a Prefect that is
     already imported.
     """
-    global configured
+    global configured, _home_set
     for key, value in _DEFAULTS.items():
         os.environ.setdefault(key, value)
-    os.environ.setdefault("PREFECT_HOME", str(prefect_home(home)))
+    current = os.environ.get("PREFECT_HOME")
+    if current is None or (current == _home_set and home is not None):
+        _home_set = str(prefect_home(home))
+        os.environ["PREFECT_HOME"] = _home_set
     configured = True
+
+
+def check_api(*, timeout: float = API_TIMEOUT_S) -> str | None:
+    """Check that the Prefect API of ``PREFECT_API_URL`` answers, before any flow runs.
+
+    Without ``PREFECT_API_URL`` Prefect starts a temporary local server itself: nothing to
+    check. It uses the standard library only, so a closed port costs milliseconds and no
+    ``import prefect``.
+
+    Parameters
+    ----------
+    timeout : float
+        Seconds to wait for ``<PREFECT_API_URL>/health``.
+
+    Returns
+    -------
+    url : str | None
+        The API URL checked, or ``None`` when none is set.
+
+    Raises
+    ------
+    OrchestrationError
+        When the API does not answer with HTTP 200 within ``timeout`` (one line naming the URL
+        and what to do).
+    """
+    url = os.environ.get("PREFECT_API_URL", "").strip()
+    if not url:
+        return None
+    what = None
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout) as resp:
+            if resp.status != 200:
+                what = f"answered HTTP {resp.status}"
+    except urllib.error.HTTPError as exc:
+        what = f"answered HTTP {exc.code}"
+    except urllib.error.URLError as exc:
+        what = str(getattr(exc.reason, "strerror", None) or exc.reason)
+    except (OSError, ValueError) as exc:  # timeouts, malformed URLs
+        what = str(exc) or type(exc).__name__
+    if what:
+        raise OrchestrationError(
+            f"the Prefect API at PREFECT_API_URL={url} cannot be reached ({what.lower()}); start "
+            "it ('prefect server start') or unset PREFECT_API_URL to let Prefect run a "
+            "temporary local server")
+    return url
+
+
+def flow_error(exc: BaseException) -> OrchestrationError | None:
+    """Return an :class:`OrchestrationError` when ``exc`` means Prefect itself could not run
+    (its API unreachable, its temporary server not started), else ``None`` (a bug keeps its
+    traceback)."""
+    text = " ".join(str(exc).split())
+    name = type(exc).__name__
+    if "Failed to reach API" in text or name in ("ConnectError", "ConnectTimeout"):
+        url = os.environ.get("PREFECT_API_URL") or "Prefect's temporary local server"
+        return OrchestrationError(f"the Prefect API ({url}) stopped answering: {text[:200]}")
+    if name == "ValidationError" and re.match(r"\d+ validation errors? for \w*Settings", text):
+        return OrchestrationError(f"Prefect's settings are invalid (check the PREFECT_* "
+                                  f"environment variables): {text[:300]}")
+    if "ephemeral Prefect API server" in text or "temporary server" in text:
+        return OrchestrationError(
+            f"Prefect's temporary local server did not start ({text[:200]}); raise "
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS or run 'prefect server start' and "
+            "set PREFECT_API_URL")
+    return None

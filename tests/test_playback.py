@@ -164,9 +164,13 @@ def test_brainflow_csv_uses_its_sidecar_board(tmp_path):
     written = np.loadtxt(src.file, delimiter="\t")
     source = np.loadtxt(path, delimiter="\t")
     assert written.shape == (source.shape[0], info.num_rows)
-    # EEG rows bit-equal to the source's text (6 decimals), every other row 0 but timestamps
+    # EEG rows bit-equal to the source's text (6 decimals), the package row a sample counter
+    # (0-255, wrapping), every other row 0 but timestamps
     np.testing.assert_array_equal(written[:, list(info.eeg_rows)], source[:, list(info.eeg_rows)])
-    others = [r for r in range(info.num_rows) if r not in info.eeg_rows and r != info.timestamp_row]
+    pkg = info.descr["package_num_channel"]
+    np.testing.assert_array_equal(written[:, pkg], np.arange(source.shape[0]) % 256)
+    others = [r for r in range(info.num_rows)
+              if r not in info.eeg_rows and r not in (info.timestamp_row, pkg)]
     assert not written[:, others].any()
     np.testing.assert_allclose(np.diff(written[:, info.timestamp_row]), 1 / 250 / 2, atol=1e-6)
 

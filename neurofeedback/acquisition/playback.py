@@ -15,7 +15,8 @@ How the file is written
 - The file is always rewritten, never replayed as it is: the rewrite makes the timestamps
   regular (``t0 + i / sfreq / speed``, so ``speed=4`` plays four times faster; ``t0`` is the
   recording's ``meas_date`` when known, else the time of preparation), puts the EEG rows where
-  the master board has them and sets every other row to 0. Markers are not written: the
+  the master board has them, writes a sample counter (0–255, wrapping) in the board's
+  package-number row and sets every other row to 0. Markers are not written: the
   playback board does not replay them (the recorder inserts its own).
 - EEG is written in µV, as BrainFlow delivers it. Our readers build volts as ``x_uv * 1e-6``;
   ``v * 1e6`` does not invert that (about one sample in five comes back one ulp off), so each
@@ -62,6 +63,11 @@ LAYOUT_BOARDS = {
 }
 
 _UV = 1e-6  # volts per µV, exactly as the readers multiply
+
+#: The package-number row of a playback file counts samples modulo this (as a Cyton's does), so
+#: the reader of a recorded playback finds dropped samples from the counter, never from the
+#: arrival jitter of the timestamps.
+PACKAGE_MODULUS = 256
 
 
 @dataclass(frozen=True)
@@ -183,6 +189,9 @@ def prepare_playback(path, workdir, *, speed=1.0, loop=False, format="auto",
     t0 = raw.info["meas_date"].timestamp() if raw.info["meas_date"] is not None else time.time()
     columns = {row: data_uv[k] for k, row in enumerate(info.eeg_rows)}
     columns[info.timestamp_row] = t0 + np.arange(n) / sfreq / speed
+    pkg = info.descr.get("package_num_channel")
+    if pkg is not None and int(pkg) not in columns:  # a per-sample counter, as a Cyton sends
+        columns[int(pkg)] = (np.arange(n) % PACKAGE_MODULUS).astype(np.float64)
 
     out_dir = Path(workdir).expanduser()
     out_dir.mkdir(parents=True, exist_ok=True)

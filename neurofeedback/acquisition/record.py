@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .._validate import check_text_length
 from ..boards import board_info
 from ..errors import ConfigError, QualityGateError
 from ..home import data_home
@@ -217,6 +218,10 @@ def record_session(connection: Connection, *, subject: str, duration_s: float, p
     QualityGateError
         The quality check said no-go and ``force`` is false (nothing was recorded).
     """
+    # text the catalog cannot hold is refused before the device opens, not after the recording
+    check_text_length("protocol", protocol, exc=ConfigError)
+    for b in blocks or ():
+        check_text_length("block", getattr(b, "label", b), what="a block label", exc=ConfigError)
     start = datetime.now(timezone.utc)
     recorder = None
     try:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._validate import check_positive
+from .._validate import check_positive, check_text_length
 from ..boards import board_info
 from ..config import Settings, load_settings
 from ..errors import BoardError, ConfigError
@@ -121,6 +121,8 @@ def parse_blocks(text) -> tuple[Block, ...]:
                 f"items separated by commas (e.g. 'eyes-open:60,eyes-closed:60'), but got "
                 f"{item.strip()!r} instead."
             )
+        check_text_length("block", label, what=f"the 'blocks' parameter (label {label[:40]!r}...)",
+                          exc=ConfigError)
         markers.setdefault(label, len(markers) + 1)
         out.append(Block(label, parse_duration(dur), markers[label]))
     if len(markers) >= _KEY_MARKER_BASE:

@@ -8,6 +8,7 @@ traceback. No command group imports another: what two groups need lives here.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -68,7 +69,11 @@ def setup_logging(verbose: bool) -> None:
     if not logger.handlers or all(isinstance(h, logging.NullHandler) for h in logger.handlers):
         h = logging.StreamHandler(sys.stderr)
         h.setFormatter(logging.Formatter("neurofeedback: %(levelname)s: %(message)s"))
+        h._nf_cli = True
         logger.addHandler(h)
+    for h in logger.handlers:  # the stderr of this command (a test runner swaps it per command)
+        if getattr(h, "_nf_cli", False) and h.stream is not sys.stderr:
+            h.stream = sys.stderr  # not setStream: it flushes the old, closed stream
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
     import mne
 
@@ -76,15 +81,33 @@ def setup_logging(verbose: bool) -> None:
 
 
 def configure_flows(home) -> None:
-    """Set this project's Prefect settings (offline, quiet, ``PREFECT_HOME`` in ``home``).
+    """Set this project's Prefect settings (offline, quiet, ``PREFECT_HOME`` in ``home``) and
+    check that a Prefect API named by ``PREFECT_API_URL`` answers (one line, exit 2, if not).
 
-    Call it before importing a flow module of ``pipelines``: Prefect reads its settings when it
-    is first imported. The command line is the only place of the library that imports
-    ``pipelines``.
+    Call it before importing a flow module of ``pipelines``, and after every check of the
+    user's input: Prefect reads its settings when it is first imported, and nothing should
+    start Prefect for a command that is going to fail anyway. The command line is the only
+    place of the library that imports ``pipelines``.
     """
     import pipelines
+    from pipelines._env import check_api
 
     pipelines.configure(home)
+    check_api()
+
+
+@contextlib.contextmanager
+def flow_errors():
+    """Turn Prefect failing to run (API gone, temporary server not started) into one line."""
+    try:
+        yield
+    except Exception as exc:  # classified below; anything else is re-raised
+        from pipelines._env import flow_error
+
+        mapped = flow_error(exc)
+        if mapped is None:
+            raise
+        raise mapped from None
 
 
 def home_str(home: Path | None) -> str | None:

@@ -30,6 +30,7 @@ from ._shared import (
     SpeedOpt,
     VerboseOpt,
     configure_flows,
+    flow_errors,
     fmt,
     out,
     print_report_hint,
@@ -141,8 +142,15 @@ def record(
     from ..home import validate_label
 
     subject = validate_label(subject, kind="subject")
+    from .._validate import check_text_length
+    from ..errors import ConfigError
+
+    check_text_length("protocol", protocol, what="the '--protocol' parameter", exc=ConfigError)
     duration_s = parse_duration(duration)
     block_list = parse_blocks(blocks)
+    for name in (channel_names or "").split(","):  # the catalog's limit, before anything starts
+        check_text_length("channel", name.strip(), what="the '--channel-names' parameter (a name)",
+                          exc=ConfigError)
     settings = load_settings()
     options = dict(board=board, serial_port=serial_port, mac_address=mac_address,
                    serial_number=serial_number, ip_address=ip_address, ip_port=ip_port,
@@ -153,10 +161,12 @@ def record(
         configure_flows(home)
         from pipelines.record import record_and_process
 
-        summary = record_and_process(connection=options, subject=subject, duration_s=duration_s,
-                                     protocol=protocol, blocks=blocks, notes=notes,
-                                     home=str(home) if home else None, force=force, gate_s=check_s,
-                                     stall_timeout_s=stall_timeout)
+        with flow_errors():
+            summary = record_and_process(connection=options, subject=subject,
+                                         duration_s=duration_s, protocol=protocol, blocks=blocks,
+                                         notes=notes, home=str(home) if home else None,
+                                         force=force, gate_s=check_s,
+                                         stall_timeout_s=stall_timeout)
         _report(summary, as_json)
         return
     from ..acquisition.record import connection_from_options, gate_is_informational

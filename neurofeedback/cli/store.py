@@ -27,6 +27,7 @@ from ._shared import (
     VerboseOpt,
     check_block,
     configure_flows,
+    flow_errors,
     fmt,
     home_str,
     out,
@@ -79,12 +80,13 @@ def process(
     names = check_channel_names(channel_names, what="--channel-names")  # empty/repeated: exit 2 here
     if names:
         channel_names = ",".join(names)
-    for p in paths:  # a missing path is a bad argument: one line, before Prefect starts
+    for p in paths:  # a missing path is one line before Prefect starts, not a failed flow run
         if not (p.exists() or p.is_symlink()):
             raise ConfigError(f"{p}: does not exist")
     data_home(home)  # create it (and validate it) before Prefect starts
     configure_flows(home)
-    import pipelines.process as pp
+    with flow_errors():  # Prefect reads (and validates) its settings at import
+        import pipelines.process as pp
 
     t0 = time.perf_counter()
     progress = None
@@ -100,9 +102,11 @@ def process(
 
         pp.PROGRESS_HOOK = hook
     try:
-        records = pp.run_process(paths, home=home_str(home), subject=subject, runner=runner,
-                                 dask_address=dask_address, max_workers=workers,
-                                 filename_pattern=filename_pattern, channel_names=channel_names)
+        with flow_errors():
+            records = pp.run_process(paths, home=home_str(home), subject=subject, runner=runner,
+                                     dask_address=dask_address, max_workers=workers,
+                                     filename_pattern=filename_pattern,
+                                     channel_names=channel_names)
     finally:
         pp.PROGRESS_HOOK = None
         if progress is not None:
@@ -369,19 +373,36 @@ def serve(
 ):
     """Serve the flows on a weekly schedule: import new recordings, then recompute trends.
 
-    See them in the Prefect UI: start 'prefect server start' in another terminal, set
+    With PREFECT_API_URL set, it uses that Prefect server (checked first); without it, it starts
+    Prefect's local API server itself (~10-30 s, its state in <home>/prefect) and stops it on
+    exit. For the Prefect UI: start 'prefect server start' in another terminal, set
     PREFECT_API_URL=http://127.0.0.1:4200/api for both, then open http://127.0.0.1:4200.
     """
     from ..home import data_home, recordings_dir
 
     data_home(home)
-    watch = [str(p) for p in (paths or [recordings_dir(home)])]
+    if paths:
+        for p in paths:  # checked now, not at the first scheduled run a week later
+            if not p.is_dir():
+                raise ConfigError(f"{p}: {'is not a folder' if p.exists() else 'does not exist'}")
+        watch = [str(p.resolve()) for p in paths]
+    else:
+        default = recordings_dir(home)
+        default.mkdir(parents=True, exist_ok=True)
+        watch = [str(default)]
     configure_flows(home)
     from pipelines.serve import serve_flows
 
-    out.print(f"serving process-recordings ({', '.join(watch)}) and weekly-trends on '{cron}'; "
-              "Ctrl-C stops")
-    serve_flows(watch, cron=cron, home=home_str(home))
+    if not os.environ.get("PREFECT_API_URL"):
+        out.print("starting Prefect's local API server (10-30 s)...", markup=False)
+
+    def ready(url):
+        out.print(f"serving process-recordings ({', '.join(watch)}) and weekly-trends on "
+                  f"'{cron}' against the Prefect API at {url}; Ctrl-C stops", markup=False,
+                  soft_wrap=True)
+
+    with flow_errors():
+        serve_flows(watch, cron=cron, home=home_str(home), on_ready=ready)
 
 
 # --- store maintenance (issue 16: a catalog that explains itself) ---------------------------

@@ -137,6 +137,10 @@ def check_channel_names(value, *, what: str = "channel_names") -> tuple[str, ...
     shown = value if isinstance(value, str) else ",".join(map(str, items))
     if any(not n for n in names):
         raise ConfigError(f"Invalid value for the '{what}' parameter: an empty name in {shown!r}.")
+    from .._validate import check_text_length
+
+    for n in names:  # the catalog's channel column holds 64 characters (on every back end)
+        check_text_length("channel", n, what=f"the '{what}' parameter (a name)", exc=ConfigError)
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise ConfigError(f"Invalid value for the '{what}' parameter: {', '.join(dup)} given more "

@@ -10,8 +10,13 @@ Format quirks
   (:mod:`neurofeedback.io.sidecar`; its ``board_descr`` is used as recorded) or from ``board=``.
 - EEG is in µV; it is converted to volts here.
 - Timestamps are Unix seconds of *arrival*; sample times come from the nominal rate (sidecar
-  ``sfreq``, else the board's). Steps of the clock larger than 3 sample periods that persist
-  (see :func:`neurofeedback.io._timing.timestamp_gaps`) are dropped samples: they are annotated
+  ``sfreq``, else the board's). Rows repeating an earlier row exactly are dropped; a jump of
+  the clock back is bridged, a reversed block refused (first line named; see
+  :func:`neurofeedback.io._timing.check_time_order`). Where the board's package-number column
+  holds a per-sample counter (the synthetic board, Cyton, our playback files), dropped samples
+  come from the counter, never from arrival jitter. Otherwise, a rise of the timestamps' lower
+  envelope by more than 2 sample periods (see
+  :func:`neurofeedback.io._timing.timestamp_gaps`) is dropped samples: they are annotated
   ``BAD_dropout`` (onset at the first sample after the gap, duration = the missing time). No
   samples are inserted for these short gaps. Gaps of at least ``DISCONNECT_MIN_S`` (a headset
   that disconnected and came back; the recorder's reconnects) are filled with a straight line
@@ -47,7 +52,15 @@ from ._text import (
     read_head,
     read_numeric_columns,
 )
-from ._timing import fill_disconnects, meas_date_from_unix, parse_iso_utc, timestamp_gaps
+from ._timing import (
+    check_time_order,
+    counter_gaps,
+    drop_duplicate_rows,
+    fill_disconnects,
+    meas_date_from_unix,
+    parse_iso_utc,
+    timestamp_gaps,
+)
 from .sidecar import find_sidecar, read_sidecar
 
 logger = logging.getLogger("neurofeedback")
@@ -138,11 +151,13 @@ def _read(path, *, board, channel_names):
         logger.warning("%s: dropped a partial last line (%d bytes without a newline; the recording "
                        "was probably cut off)", p, len(tail))
     names = _channel_names(p, info, descr, doc, eeg_rows, channel_names)
-    eeg, ts, markers = _read_columns(p, eeg_rows, ts_row, marker_row, names, ncols=ncols,
-                                     limit=limit)
+    pkg_row = descr.get("package_num_channel")
+    eeg, ts, markers, counter, lines = _read_columns(p, eeg_rows, ts_row, marker_row, names,
+                                                     ncols=ncols, limit=limit, pkg_row=pkg_row)
     n = eeg.shape[0]
     meas_date = _meas_date(ts, doc)
-    data, index, annotations = _time_axis(p, np.ascontiguousarray(eeg.T), ts, sfreq, doc)
+    data, index, annotations = _time_axis(p, np.ascontiguousarray(eeg.T), ts, sfreq, doc,
+                                          counter=counter, lines=lines)
     if markers is not None:
         annotations += marker_annotations(markers, sfreq, labels=(doc or {}).get("markers"),
                                           blocks=(doc or {}).get("blocks"), index=index,
@@ -245,9 +260,13 @@ def _channel_names(p, info, descr, doc, eeg_rows, channel_names) -> list[str]:
     return names
 
 
-def _read_columns(p, eeg_rows, ts_row, marker_row, names, *, ncols, limit):
-    """EEG (n_samples, n_channels), µV, finite; timestamps and markers (None without a row)."""
-    usecols = eeg_rows + [r for r in (ts_row, marker_row) if r is not None]
+def _read_columns(p, eeg_rows, ts_row, marker_row, names, *, ncols, limit, pkg_row=None):
+    """EEG (n_samples, n_channels), µV, finite; timestamps, markers and the package counter
+    (None without a row); the 1-based line number of each row kept.
+
+    Rows repeating an earlier row exactly are dropped (:func:`~._timing.drop_duplicate_rows`).
+    """
+    usecols = eeg_rows + [r for r in (ts_row, marker_row, pkg_row) if r is not None]
     # read each needed column once
     uniq = list(dict.fromkeys(usecols))
     col_names = {r: f"EEG channel {n!r} (column {r + 1})" for r, n in zip(eeg_rows, names)}
@@ -259,9 +278,15 @@ def _read_columns(p, eeg_rows, ts_row, marker_row, names, *, ncols, limit):
     pos = {c: i for i, c in enumerate(uniq)}
     eeg = table[:, [pos[r] for r in eeg_rows]]
     check_finite(p, eeg, names, first_data_line=1)
+    lines = np.arange(1, n + 1)
+    if ts_row is not None:
+        keep = drop_duplicate_rows(p, table, ts_col=pos[ts_row], first_data_line=1)
+        if not keep.all():
+            table, eeg, lines = table[keep], eeg[keep], lines[keep]
     ts = table[:, pos[ts_row]] if ts_row is not None else None
     markers = table[:, pos[marker_row]] if marker_row is not None else None
-    return eeg, ts, markers
+    counter = table[:, pos[pkg_row]] if pkg_row is not None else None
+    return eeg, ts, markers, counter, lines
 
 
 def _meas_date(ts, doc):
@@ -276,17 +301,43 @@ def _meas_date(ts, doc):
     return meas_date
 
 
-def _time_axis(p, data, ts, sfreq, doc):
-    """Find the gaps in the timestamps (scaled by the sidecar's ``time_scale``), fill the
-    disconnects: ``(data, new index of each sample, annotations)``."""
+def _time_axis(p, data, ts, sfreq, doc, *, counter=None, lines=None):
+    """Find the dropped samples, fill the disconnects: ``(data, new index of each sample,
+    annotations)``.
+
+    Timestamps are scaled by the sidecar's ``time_scale`` and checked for order
+    (:func:`~._timing.check_time_order`). When the board's package-number column is a
+    per-sample counter (:func:`~._timing.counter_gaps`), short dropouts come from the counter
+    alone (timestamp steps are arrival jitter there); gaps of at least one counter cycle, which
+    a counter cannot see, come from the timestamps. Without a counter, from the timestamps
+    (:func:`~._timing.timestamp_gaps`).
+    """
     gaps = []
     if ts is not None:
         scale = _time_scale(doc)
         if scale != 1.0 and np.isfinite(ts[0]):
             ts = ts[0] + (ts - ts[0]) * scale
+        lines = np.arange(1, ts.size + 1) if lines is None else lines
+        ts = check_time_order(p, ts, sfreq=sfreq, first_data_line=1,
+                              line_of=lambda i: int(lines[i]))
         gaps = timestamp_gaps(ts, sfreq)
+        from_counter = counter_gaps(counter) if counter is not None else None
+        if from_counter is not None:
+            step = max(1, _counter_step(counter))
+            cycle = (int(np.nanmax(counter)) + step) / step
+            merged = dict(from_counter)
+            for i, missing in gaps:
+                if missing >= cycle:  # a whole cycle or more: only the clock can tell
+                    merged[i] = missing
+            gaps = sorted(merged.items())
         if gaps:
             logger.warning("%s: %d gap(s) in the timestamps (%.3f s missing), annotated "
                            "BAD_dropout / BAD_disconnect", p, len(gaps),
                            sum(g for _, g in gaps) / sfreq)
     return fill_disconnects(data, gaps, sfreq, min_s=DISCONNECT_MIN_S)
+
+
+def _counter_step(counter) -> int:
+    d = np.diff(np.rint(np.asarray(counter)).astype(np.int64))
+    d = d[d > 0]
+    return int(np.bincount(d).argmax()) if d.size else 1

@@ -43,7 +43,13 @@ from ..errors import PrecomputedFeaturesError, RecordingFormatError
 from ._raw import build_raw, railed_or_flat
 from ._reference import MUSE
 from ._text import check_file, check_finite, one_line
-from ._timing import dropout_annotations, estimate_sfreq, timestamp_gaps
+from ._timing import (
+    check_time_order,
+    drop_duplicate_rows,
+    dropout_annotations,
+    estimate_sfreq,
+    timestamp_gaps,
+)
 
 logger = logging.getLogger("neurofeedback")
 
@@ -334,17 +340,26 @@ class _Export:
         names = [c[len("RAW_"):] for c in self.raw_cols] + list(self.aux_cols)
         sig = df[self.raw_cols + self.aux_cols].to_numpy(dtype=np.float64)
         check_finite(p, sig, names, first_data_line=2, what="RAW")
-        sfreq = estimate_sfreq(p, self.onsets, nominal=MUSE_SFREQ, what="TimeStamp values")
+        onsets = self.onsets
+        if self.full_res:  # honest time: duplicates dropped, jumps back bridged, reversals refused
+            lines = 2 + np.flatnonzero(self.is_data)
+            keep = drop_duplicate_rows(p, np.column_stack([onsets, sig]), first_data_line=2,
+                                       line_of=lambda i: int(lines[i]))
+            if not keep.all():
+                onsets, sig, lines = onsets[keep], sig[keep], lines[keep]
+            onsets = check_time_order(p, onsets, sfreq=MUSE_SFREQ, first_data_line=2,
+                                      line_of=lambda i: int(lines[i]), what="TimeStamp values")
+        sfreq = estimate_sfreq(p, onsets, nominal=MUSE_SFREQ, what="TimeStamp values")
         annotations = []
         if self.full_res:
-            gaps = timestamp_gaps(self.onsets, sfreq)
+            gaps = timestamp_gaps(onsets, sfreq)
             if gaps:
                 logger.warning("%s: %d gap(s) in TimeStamp (%d samples missing), annotated "
                                "BAD_dropout", p, len(gaps), sum(g for _, g in gaps))
             annotations += dropout_annotations(gaps, sfreq)
-        n = len(self.onsets)
+        n = len(onsets)
         for onset, desc in zip(self.events["onset_s"], self.events["description"]):
-            i = int(np.searchsorted(self.onsets, onset))
+            i = int(np.searchsorted(onsets, onset))
             if 0 <= i < n:
                 annotations.append((i / sfreq, 0.0, desc))
         n_eeg = len(self.raw_cols)

@@ -5,8 +5,15 @@ Format quirks
 - Comma-separated with a header: ``timestamps,TP9,AF7,AF8,TP10,Right AUX,Marker`` (some files
   say ``Marker0``). EEG in µV around 0 (converted to volts here).
 - ``timestamps`` are float seconds: Unix time in some files, the LSL clock (seconds since the
-  computer booted) in others, rounded to the ms and not always monotonic. ``meas_date`` is set
-  only when they look like Unix time (> 1e9).
+  computer booted) in others, rounded to the ms and not always monotonic. BlueMuse's Unix-epoch
+  stream written through ``lsl-record.py`` gives Unix **milliseconds**: the unit (s, ms, µs) is
+  inferred from the spacing against Muse's rate
+  (:func:`neurofeedback.io._timing.infer_time_unit`); a spacing no unit explains is an error.
+  ``meas_date`` is set only when they look like Unix time (> 1e9 s).
+- Rows repeating an earlier row exactly are dropped, jumps of the clock back are bridged and
+  reversed blocks refused, each with the first line named
+  (:func:`~neurofeedback.io._timing.drop_duplicate_rows`,
+  :func:`~neurofeedback.io._timing.check_time_order`).
 - The rate is Muse's nominal 256 Hz when the timestamps agree within 2%. It is estimated from the
   slope of timestamp against sample number, not the median difference: ms-rounded stamps of a
   256 Hz stream have a median difference of 4 ms (250 Hz).
@@ -37,7 +44,15 @@ from ._text import (
     read_head,
     read_numeric_columns,
 )
-from ._timing import dropout_annotations, estimate_sfreq, meas_date_from_unix, timestamp_gaps
+from ._timing import (
+    check_time_order,
+    drop_duplicate_rows,
+    dropout_annotations,
+    estimate_sfreq,
+    infer_time_unit,
+    meas_date_from_unix,
+    timestamp_gaps,
+)
 
 logger = logging.getLogger("neurofeedback")
 
@@ -100,7 +115,12 @@ def _read(path):
     n = table.shape[0]
     if n < 2:
         raise RecordingFormatError(p, f"is truncated: {n} sample(s), need at least 2")
-    ts = table[:, 0]
+    keep = drop_duplicate_rows(p, table, ts_col=0, first_data_line=2)
+    rows = np.flatnonzero(keep)
+    table = table[keep]
+    ts, _unit = infer_time_unit(p, table[:, 0], nominal=MUSE_SFREQ, device="a Muse")
+    ts = check_time_order(p, ts, sfreq=MUSE_SFREQ, first_data_line=2,
+                          line_of=lambda i: 2 + int(rows[i]))
     n_eeg, n_aux = len(eeg_cols), len(aux_cols)
     names = [cols[j] for j in eeg_cols + aux_cols]
     sig = table[:, 1: 1 + n_eeg + n_aux]

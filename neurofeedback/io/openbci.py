@@ -17,9 +17,11 @@ Format quirks
   whose EEG values are all exactly 0 are dropped (a Cyton never reads exactly 0 µV on every
   channel).
 - Timestamps are packet *arrival* times: sample times come from the index and the nominal rate;
-  the first timestamp gives ``meas_date`` (UTC). When ``%Sample Rate`` is missing the rate is
-  inferred from the timestamps (snapped to a standard OpenBCI rate within 2%), else it is an
-  error.
+  the first timestamp gives ``meas_date`` (UTC). Rows repeating an earlier row exactly (index,
+  EEG, timestamp) are dropped with a warning; timestamps in reversed order over 3 or more rows
+  are an error, a jump back a warning (:func:`neurofeedback.io._timing.check_time_order`).
+  When ``%Sample Rate`` is missing the rate is inferred from the timestamps (snapped to a
+  standard OpenBCI rate within 2%), else it is an error.
 - The sample index wraps (0–255 on Cyton); the modulus is the largest index seen + 1. A jump
   larger than the usual step is a dropped packet: it is annotated ``BAD_dropout`` at the first
   sample after the jump, lasting missing samples / sfreq. No samples are inserted (the same rule
@@ -58,7 +60,13 @@ from ._text import (
     one_line,
     read_numeric_columns,
 )
-from ._timing import dropout_annotations, estimate_sfreq, meas_date_from_unix
+from ._timing import (
+    check_time_order,
+    drop_duplicate_rows,
+    dropout_annotations,
+    estimate_sfreq,
+    meas_date_from_unix,
+)
 
 logger = logging.getLogger("neurofeedback")
 
@@ -248,6 +256,11 @@ def _read(path, *, channel_names, board):
         raise RecordingFormatError(p, f"is truncated: {n} sample(s), need at least 2")
     check_finite(p, eeg, ch_names, first_data_line=first_line)
     pos = {c: i for i, c in enumerate(usecols)}
+    rows = np.arange(n)
+    if ts_col is not None:
+        keep = drop_duplicate_rows(p, table, ts_col=pos[ts_col], first_data_line=first_line)
+        if not keep.all():
+            table, eeg, rows = table[keep], eeg[keep], rows[keep]
     ts = table[:, pos[ts_col]] if ts_col is not None else None
     markers = table[:, pos[marker_col]] if marker_col is not None else None
 
@@ -264,6 +277,9 @@ def _read(path, *, channel_names, board):
 
     meas_date = None
     if ts is not None:
+        # packet arrival times: only their order is checked (time comes from the index)
+        check_time_order(p, np.where(ts > 1e11, ts / 1000.0, ts), sfreq=sfreq,
+                         first_data_line=first_line, line_of=lambda i: first_line + int(rows[i]))
         finite = ts[np.isfinite(ts) & (ts > 1e9)]
         if finite.size:
             meas_date = meas_date_from_unix(finite[0])

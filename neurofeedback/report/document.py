@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._csv import write_csv
 from ..errors import ConfigError
 
 __all__ = ["Block", "Report", "Section", "Table"]
@@ -155,7 +156,7 @@ class Report:
             written.append(p)
         for t in self.tables():
             p = folder / f"{_safe_name(t.name)}.csv"
-            t.frame.to_csv(p, index=False)
+            write_csv(t.frame, p)  # spreadsheet-safe text cells (neurofeedback._csv)
             written.append(p)
         return written
 

@@ -43,6 +43,36 @@ def engine(url: str) -> sa.Engine:
         return eng
 
 
+#: Python module of a database driver -> what to ``pip install`` for it.
+_DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg[binary]",
+                    "asyncpg": "asyncpg", "pg8000": "pg8000", "pymysql": "pymysql",
+                    "MySQLdb": "mysqlclient"}
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # e.g. a module set to None in sys.modules
+        return False
+
+
+def _with_driver(parsed, url: str):
+    """A plain ``postgresql://`` URL uses psycopg 3 when psycopg2 (SQLAlchemy's default for it)
+    is absent, so the URL of the docs works with ``pip install 'neurofeedback[postgres]'``."""
+    if parsed.drivername != "postgresql":
+        return parsed
+    if _importable("psycopg2"):
+        return parsed
+    if _importable("psycopg"):
+        return parsed.set(drivername="postgresql+psycopg")
+    raise ConfigError(
+        f"Invalid catalog URL {parsed.render_as_string(hide_password=True)!r} "
+        "(NEUROFEEDBACK_DB_URL): PostgreSQL needs a driver and none is installed; install one "
+        "with: pip install 'psycopg[binary]' (or pip install 'neurofeedback[postgres]')")
+
+
 def _make_engine(url: str) -> sa.Engine:
     try:
         parsed = sa.engine.make_url(url)
@@ -50,7 +80,16 @@ def _make_engine(url: str) -> sa.Engine:
         raise ConfigError(f"Invalid catalog URL {url!r} (expected an SQLAlchemy URL such as "
                           "'sqlite:///path' or 'postgresql://host/db')") from None
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
+        parsed = _with_driver(parsed, url)
+        try:
+            return sa.create_engine(parsed, pool_pre_ping=True)
+        except ImportError as exc:  # the URL's driver is not installed
+            module = (getattr(exc, "name", None) or str(exc)).split(".")[0]
+            package = _DRIVER_PACKAGES.get(module, module)
+            raise ConfigError(
+                f"Invalid catalog URL {parsed.render_as_string(hide_password=True)!r} "
+                f"(NEUROFEEDBACK_DB_URL): its database driver {module!r} is not installed; "
+                f"install it with: pip install '{package}'") from None
     db = parsed.database
     if db and db != ":memory:" and not db.startswith("file:"):
         Path(db).parent.mkdir(parents=True, exist_ok=True)

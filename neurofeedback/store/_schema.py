@@ -35,13 +35,14 @@ from datetime import date, datetime, timezone
 import pandas as pd
 import sqlalchemy as sa
 
+from .._validate import TEXT_LIMITS, check_text_length
 from ..home import validate_label
 
 #: Version of the tables below; a catalog written by a newer version is refused, an older one
 #: migrated when opened.
 SCHEMA_VERSION = 2
 #: Longest block label the catalog keeps.
-BLOCK_LABEL_LENGTH = 128
+BLOCK_LABEL_LENGTH = TEXT_LIMITS["block"]
 #: Kinds of context events on a subject's timeline.
 EVENT_KINDS = ("note", "practice", "therapy", "ketamine", "medication", "other")
 
@@ -105,9 +106,9 @@ sessions_t = sa.Table(
     sa.Column("subject_id", sa.Integer, sa.ForeignKey("subjects.id"), nullable=False),
     sa.Column("session_label", sa.String(64), nullable=False),
     sa.Column("start_time", UTCDateTime, nullable=False),
-    sa.Column("device", sa.String(128)),
-    sa.Column("format", sa.String(32)),
-    sa.Column("protocol", sa.String(128)),
+    sa.Column("device", sa.String(TEXT_LIMITS["device"])),
+    sa.Column("format", sa.String(TEXT_LIMITS["format"])),
+    sa.Column("protocol", sa.String(TEXT_LIMITS["protocol"])),
     sa.Column("blocks", sa.JSON),
     sa.Column("notes", sa.Text),
     sa.Column("duration_s", sa.Float),
@@ -131,10 +132,10 @@ features_t = sa.Table(
     sa.Column("session_id", sa.String(160), sa.ForeignKey("sessions.id", ondelete="CASCADE"),
               primary_key=True),
     sa.Column("block", sa.String(BLOCK_LABEL_LENGTH), primary_key=True),
-    sa.Column("metric", sa.String(64), primary_key=True),
-    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("metric", sa.String(TEXT_LIMITS["metric"]), primary_key=True),
+    sa.Column("channel", sa.String(TEXT_LIMITS["channel"]), primary_key=True),
     sa.Column("value", sa.Float, nullable=False),
-    sa.Column("unit", sa.String(32)),
+    sa.Column("unit", sa.String(TEXT_LIMITS["unit"])),
 )
 
 blocks_t = sa.Table(
@@ -171,6 +172,19 @@ SESSION_FIELDS = (
     "n_channels", "clean_fraction", "input_sha256", "source_path", "bids_path", "features_path",
     "summary_path", "pipeline_version", "config_hash",
 )
+
+
+def check_lengths(table: sa.Table, values: dict, *, what: str, exc=ValueError) -> None:
+    """Refuse text longer than its ``String(n)`` column of ``table`` holds, on every back end.
+
+    PostgreSQL would refuse it at the insert (``StringDataRightTruncation``, after the
+    recording); SQLite would keep it. ``what`` names the values in the one-line message.
+    """
+    for col in table.columns:
+        value = values.get(col.name)
+        length = getattr(col.type, "length", None)
+        if value is not None and length and isinstance(col.type, sa.String):
+            check_text_length(col.name, value, limit=length, what=f"{what} {col.name!r}", exc=exc)
 
 
 def session_id_for(subject: str, session: str) -> str:

@@ -71,9 +71,13 @@ from ._schema import (
     EVENT_KINDS,
     SCHEMA_VERSION,
     SESSION_FIELDS,
+    blocks_t,
+    check_lengths,
+    features_t,
     meta_t,
     metadata,
     session_id_for,
+    sessions_t,
     utc,
 )
 
@@ -495,6 +499,13 @@ class Catalog:
         if long:
             raise ValueError(f"Block labels are at most {BLOCK_LABEL_LENGTH} characters, but got "
                              f"{long[0][:40]!r}... ({len(long[0])}).")
+        # the same limits on SQLite (which keeps any length) as on PostgreSQL (which refuses)
+        sid = session_id_for(subject, session)
+        check_lengths(sessions_t, fields, what=f"session {sid}:", exc=StoreError)
+        for r in rows:
+            check_lengths(features_t, r, what=f"session {sid}: metric row", exc=StoreError)
+        for r in block_rows:
+            check_lengths(blocks_t, r, what=f"session {sid}: block", exc=StoreError)
 
         def run():
             for _ in range(3):

@@ -72,7 +72,7 @@ __all__ = ["DEFAULT_FILENAME_PATTERN", "INGEST_STATUSES", "IngestResult", "inges
 DEFAULT_FILENAME_PATTERN = r"sub-(?P<subject>[A-Za-z0-9]+)_ses-(?P<session>[A-Za-z0-9]+)"
 #: What :class:`IngestResult.status` can be.
 INGEST_STATUSES = ("imported", "unchanged", "reprocessed")
-_STAMP = re.compile(r"^\d{8}T\d{6}$")
+_STAMP = re.compile(r"\d{8}T\d{6}")  # fullmatch: no trailing newline
 
 
 @dataclass(frozen=True)
@@ -278,6 +278,8 @@ def _store(processed, raw, *, catalog, home, sha, cfg, subject, session, sidecar
         summary["feedback"] = sidecar["feedback"]  # reward rate & co. become session metrics
     metrics = session_metrics(summary)
     protocol = sidecar.get("protocol") or None
+    _check_text(path, protocol=protocol, device=_device(raw, sidecar), fmt=processed.format,
+                metrics=metrics)  # before anything is written: the same limits on every back end
     task = task_label(protocol)
     start = _start_time(path, sidecar, raw.info["meas_date"], session)
     deriv = derivative_paths(subject, session, task, home=home)
@@ -344,6 +346,20 @@ def _store(processed, raw, *, catalog, home, sha, cfg, subject, session, sidecar
     return IngestResult(status=status, session_id=sid, subject=subject, session=session,
                         path=path, bids_path=bids_file, features_path=deriv["features"],
                         summary_path=deriv["summary"], seconds=time.perf_counter() - t0)
+
+
+def _check_text(path, *, protocol, device, fmt, metrics) -> None:
+    """Refuse text the catalog's columns cannot hold (:data:`neurofeedback._validate.TEXT_LIMITS`)."""
+    from .._validate import check_text_length
+
+    name = "<memory>" if path is None else str(path)
+    for key, value, source in (("protocol", protocol, "the sidecar's"), ("device", device, "the"),
+                               ("format", fmt, "the")):
+        check_text_length(key, value, what=f"{name}: {source} {key!r}", exc=StoreError)
+    for col, key in (("block", "block"), ("channel", "channel")):
+        if col in metrics.columns:
+            for value in dict.fromkeys(map(str, metrics[col])):
+                check_text_length(key, value, what=f"{name}: a {key} name", exc=StoreError)
 
 
 def _done(status: str, row: dict, path, t0: float) -> IngestResult:
@@ -427,7 +443,7 @@ def _start_time(path, sidecar: dict, meas_date, session: str) -> datetime:
         return _parse_time(sidecar["start_time"], path)
     if meas_date is not None:
         return meas_date.astimezone(timezone.utc)
-    if _STAMP.match(session):
+    if _STAMP.fullmatch(session):
         return datetime.strptime(session, "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
     raise StoreError(f"{path}: no start time (no sidecar 'start_time', no recording date, and the "
                      f"session label {session!r} is not YYYYmmddTHHMMSS)")
