@@ -10,6 +10,12 @@ runners), the CLI in a subprocess with Prefect's temporary server and against a 
 start`` of their own, a real full disk (a 1 MB tmpfs, when ``mount`` works here), and a
 ``kill -9`` in the middle of ``process``.
 
+The field case ``../shared/cases/muse-millisecond-timestamps`` that once raised a ValueError from
+the filter design is read correctly since the readers learned millisecond timestamps, so the
+"unexpected exception" of the corpus is a sidecar whose ``feedback`` is a string (an
+AttributeError in the session metrics), and a sidecar whose ``notes`` the catalog cannot store
+makes a file fail *after* its BIDS copy and derivatives were written.
+
 "Unreadable" here is a broken link and a FIFO: the tests run as root, for whom ``chmod 000``
 changes nothing (root reads it anyway), so permission bits cannot make a file fail here.
 """
@@ -32,7 +38,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import shared_case
 
 from neurofeedback.errors import RecordingFormatError, StoreError
 from neurofeedback.simulate import simulate_eeg, write_recording
@@ -42,7 +47,6 @@ START = datetime(2026, 1, 5, 7, 0, tzinfo=timezone.utc)
 #: (simulate format, file-name ending) of the good files: five formats, four files each
 GOOD_FORMATS = (("muselsl_csv", "_eeg.csv"), ("fif", "_raw.fif"), ("edf", "_eeg.edf"),
                 ("brainvision", "_eeg.vhdr"), ("brainflow_csv", "_eeg.csv"))
-MS_CASE = "muse-millisecond-timestamps/recording.csv"
 
 
 def _sim(path: Path, *, seed=0, duration_s=10.0, start=START, fmt="muselsl_csv", **kw) -> Path:
@@ -85,28 +89,40 @@ def make_corpus(folder: Path) -> dict:
         good.append(_sim(folder / f"sub-g{k:02d}_ses-{start:%Y%m%dT%H%M%S}{ending}", seed=k,
                          start=start, fmt=fmt))
     bad = {}
-    # 1. a field case: millisecond timestamps (today a ValueError from the filter design)
-    ms = folder / "sub-ms01_ses-20180602T220000_eeg.csv"
-    shutil.copyfile(shared_case(MS_CASE), ms)
-    bad["ms-timestamps"] = ms
-    # 2. an unreadable path: a link whose target is gone (a file on an unmounted drive)
+    # 1. an unreadable path: a link whose target is gone (a file on an unmounted drive)
     gone = folder / "sub-gone01_ses-20260301T070000_eeg.csv"
     gone.symlink_to(folder / "no-such-recording.csv")
     bad["broken-link"] = gone
-    # 3. a truncated file (a copy interrupted half-way)
+    # 2. a truncated file (a copy interrupted half-way)
     whole = _sim(folder / "tmp_raw.fif", seed=99, fmt="fif", start=START + timedelta(days=40))
     data = whole.read_bytes()
     trunc = folder / "sub-trunc01_ses-20260215T070000_raw.fif"
     trunc.write_bytes(data[: len(data) // 2])
     whole.unlink()
     bad["truncated"] = trunc
-    # 4. an unexpected exception inside processing: a rate below the band-pass (40 Hz)
-    bad["low-rate"] = _sim(folder / "sub-low01_ses-20260220T070000_eeg.csv", seed=7, sfreq=40.0,
-                           start=datetime(2026, 2, 20, 7, tzinfo=timezone.utc))
+    # 3. an unexpected exception inside processing: a sidecar whose "feedback" is a string
+    #    (an AttributeError from the session metrics today; whatever it becomes, it is skipped)
+    odd = _sim(folder / "sub-odd01_ses-20260220T070000_eeg.csv", seed=7, fmt="brainflow_csv",
+               start=datetime(2026, 2, 20, 7, tzinfo=timezone.utc))
+    _edit_sidecar(odd, feedback="not a table")
+    bad["unexpected-exception"] = odd
+    # 4. a failure after the session's files were written: the catalog cannot store the
+    #    sidecar's notes (an object, not text), so the BIDS copy and derivatives must be undone
+    late = _sim(folder / "sub-late01_ses-20260221T070000_eeg.csv", seed=8, fmt="brainflow_csv",
+                start=datetime(2026, 2, 21, 7, tzinfo=timezone.utc))
+    _edit_sidecar(late, notes={"mood": "calm"})
+    bad["late-failure"] = late
     # 5. a different recording claiming the labels of good file 0 (same subject and start)
     clash = _sim(folder / f"{good[0].name.removesuffix('_eeg.csv')}_take2.csv", seed=1000)
     bad["clash"] = clash
     return {"good": good, "bad": bad, "clash": (good[0], clash)}
+
+
+def _edit_sidecar(recording: Path, **fields) -> None:
+    side = recording.with_suffix(".json")
+    doc = json.loads(side.read_text())
+    doc.update(fields)
+    side.write_text(json.dumps(doc))
 
 
 def check_batch(records: list[dict], corpus: dict, home: Path) -> None:
