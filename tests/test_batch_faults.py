@@ -100,14 +100,15 @@ def make_corpus(folder: Path) -> dict:
     trunc.write_bytes(data[: len(data) // 2])
     whole.unlink()
     bad["truncated"] = trunc
-    # 3. an unexpected exception inside processing: a sidecar whose "feedback" is a string
-    #    (an AttributeError from the session metrics today; whatever it becomes, it is skipped)
+    # 3. a sidecar whose "feedback" is a string (an AttributeError deep in the session metrics
+    #    once; now refused where the sidecar is read, naming the field: skipped either way)
     odd = _sim(folder / "sub-odd01_ses-20260220T070000_eeg.csv", seed=7, fmt="brainflow_csv",
                start=datetime(2026, 2, 20, 7, tzinfo=timezone.utc))
     _edit_sidecar(odd, feedback="not a table")
     bad["unexpected-exception"] = odd
-    # 4. a failure after the session's files were written: the catalog cannot store the
-    #    sidecar's notes (an object, not text), so the BIDS copy and derivatives must be undone
+    # 4. a sidecar whose notes are an object, not text (once a failure after the session's files
+    #    were written, in the catalog; now refused where the sidecar is read; the roll-back after
+    #    a late failure is tested with a catalog trigger below)
     late = _sim(folder / "sub-late01_ses-20260221T070000_eeg.csv", seed=8, fmt="brainflow_csv",
                 start=datetime(2026, 2, 21, 7, tzinfo=timezone.utc))
     _edit_sidecar(late, notes={"mood": "calm"})
@@ -535,3 +536,21 @@ def test_cli_process_onto_a_full_disk(corpus, small_disk, tmp_path):
             assert any(t in x["reason"].lower() for t in ("no space", "disk is full", "full")), x
     assert len(Catalog(home=home).sessions()) == statuses.count("imported")
     _assert_no_orphans(home)
+
+
+@pytest.mark.parametrize("field, value, what", [
+    ("feedback", "not a table", "an object"), ("notes", {"mood": "calm"}, "text"),
+    ("subject", 12, "text"), ("blocks", "eyes-open", "a list"), ("sfreq", True, "a number"),
+])
+def test_a_sidecar_field_of_the_wrong_type_is_one_line_naming_it(tmp_path, field, value, what):
+    """Every field the product reads is type-checked where a sidecar is read, so a hand-edited
+    sidecar fails as one line naming the field, never deep in the metrics or the catalog."""
+    from neurofeedback.errors import RecordingFormatError
+    from neurofeedback.io.sidecar import read_sidecar
+
+    rec = _sim(tmp_path / "sub-x01_ses-20260301T070000_eeg.csv", seed=3, fmt="brainflow_csv",
+               start=datetime(2026, 3, 1, 7, tzinfo=timezone.utc))
+    _edit_sidecar(rec, **{field: value})
+    with pytest.raises(RecordingFormatError, match=f"field '{field}' must be {what} or null") as err:
+        read_sidecar(rec.with_suffix(".json"))
+    assert "\n" not in str(err.value)

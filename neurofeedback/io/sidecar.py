@@ -162,7 +162,8 @@ def read_sidecar(path) -> dict:
     Raises
     ------
     RecordingFormatError
-        When it is not JSON, not a mapping, has no integer ``board_id`` or a newer schema.
+        When it is not JSON, not a mapping, has no integer ``board_id``, a newer schema, or a
+        field the product reads with the wrong JSON type (:data:`_FIELD_TYPES`).
     """
     path = Path(path)
     try:
@@ -181,4 +182,44 @@ def read_sidecar(path) -> dict:
         )
     if not isinstance(doc.get("board_id"), int) or isinstance(doc.get("board_id"), bool):
         raise RecordingFormatError(path, "sidecar has no integer 'board_id'")
+    for key, kinds, what in _FIELD_TYPES:
+        value = doc.get(key)
+        if value is not None and (not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds):
+            raise RecordingFormatError(
+                path, f"sidecar field {key!r} must be {what} or null, but is {type(value).__name__} "
+                      f"{_short(value)}")
     return doc
+
+
+#: The sidecar fields the product reads, with the JSON types they may have (besides null): a
+#: sidecar edited by hand or written by another tool is checked once, where it is read, so that
+#: a wrong type is one line naming the field instead of a failure deep in the store or the
+#: metrics (e.g. ``feedback: "not a table"``, ``notes: {...}``).
+_FIELD_TYPES = (
+    ("board_name", (str,), "text"),
+    ("subject", (str,), "text"),
+    ("session", (str,), "text"),
+    ("protocol", (str,), "text"),
+    ("notes", (str,), "text"),
+    ("start_time", (str,), "text (an ISO 8601 time)"),
+    ("end_time", (str,), "text (an ISO 8601 time)"),
+    ("end_reason", (str,), "text"),
+    ("device", (str,), "text"),
+    ("sfreq", (int, float), "a number"),
+    ("n_samples", (int,), "an integer"),
+    ("time_scale", (int, float), "a number"),
+    ("duration_planned_s", (int, float), "a number"),
+    ("ended_cleanly", (bool,), "true or false"),
+    ("blocks", (list,), "a list"),
+    ("disconnects", (list,), "a list"),
+    ("channel_names", (list,), "a list"),
+    ("markers", (dict,), "an object"),
+    ("units", (dict,), "an object"),
+    ("board_descr", (dict,), "an object"),
+    ("feedback", (dict,), "an object"),
+)
+
+
+def _short(value) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
