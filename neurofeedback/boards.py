@@ -21,6 +21,7 @@ _ALIASES = {
     "muse_2016": "MUSE_2016_BOARD",
     "muse_2_bled": "MUSE_2_BLED_BOARD",
     "muse_s_bled": "MUSE_S_BLED_BOARD",
+    "muse_s_athena": "MUSE_S_ATHENA_BOARD",
     "cyton": "CYTON_BOARD",
     "cyton_daisy": "CYTON_DAISY_BOARD",
     "cyton_wifi": "CYTON_WIFI_BOARD",
@@ -53,6 +54,7 @@ _CONNECTION = {
     "MUSE_2_BOARD": dict(_BLE),
     "MUSE_S_BOARD": dict(_BLE),
     "MUSE_2016_BOARD": dict(_BLE),
+    "MUSE_S_ATHENA_BOARD": dict(_BLE),  # BrainFlow 5.21.0 release notes: as the Muse S
     "MUSE_2_BLED_BOARD": {"serial_port": "required", "serial_number": "optional"},
     "MUSE_S_BLED_BOARD": {"serial_port": "required", "serial_number": "optional"},
     "MUSE_2016_BLED_BOARD": {"serial_port": "required", "serial_number": "optional"},
@@ -118,6 +120,71 @@ def connection_hint(board) -> str:
     if params or any(k in name for k in ("MUSE", "BRAINBIT", "GANGLION_NATIVE", "ENOPHONE")):
         return _HINTS["ble"]
     return _HINTS["none"]
+
+
+# --- How each board family connects (issue 17) ------------------------------------------------
+# (match, how it connects). The first entry whose match is a prefix of (or, for "*" entries,
+# is contained in) the BoardIds name wins. Source: BrainFlow's "Supported Boards" page
+# (brainflow.readthedocs.io/en/stable/SupportedBoards.html) and, for the Muse S Athena, the
+# BrainFlow 5.21.0 release notes; checked against brainflow 5.23.0's BoardIds.
+_FAMILIES = (
+    ("SYNTHETIC", "nothing (generated signals)"),
+    ("PLAYBACK", "a BrainFlow CSV file"),
+    ("STREAMING", "multicast from another BrainFlow process"),
+    ("*BLED", "BLED112 USB dongle (its serial port)"),
+    ("MUSE", "native BLE (BlueZ on Linux); no MAC: discovery"),
+    ("GANGLION_NATIVE", "native BLE (BlueZ on Linux)"),
+    ("CYTON_WIFI", "OpenBCI WiFi Shield (default 192.168.4.1)"),
+    ("CYTON_DAISY_WIFI", "OpenBCI WiFi Shield (default 192.168.4.1)"),
+    ("GANGLION_WIFI", "OpenBCI WiFi Shield (default 192.168.4.1)"),
+    ("*WIFI", "Wi-Fi"),
+    ("GANGLION", "OpenBCI Ganglion BLE dongle (serial port)"),
+    ("CYTON", "OpenBCI USB dongle (serial port)"),
+    ("CROWN", "Neurosity: same Wi-Fi network, OSC on"),
+    ("NOTION", "Neurosity: same Wi-Fi network, OSC on"),
+    ("UNICORN", "g.tec Unicorn Bluetooth dongle, paired"),
+    ("ENOPHONE", "Bluetooth, paired headphones"),
+    ("BRAINBIT", "native BLE (Windows, macOS)"),
+    ("CALLIBRI", "native BLE (Windows, macOS)"),
+    ("BRAINALIVE", "native BLE (BlueZ on Linux)"),
+    ("EXPLORE", "Mentalab Explore Bluetooth"),
+    ("FREEEEG", "USB serial port"),
+    ("ANT_NEURO", "USB, ANT Neuro's library"),
+    ("GALEA", "network"),
+)
+_FAMILY_OTHER = "see BrainFlow's Supported Boards docs"
+
+
+def connection_kind(board) -> str:
+    """How a board connects, in one line (USB dongle, native BLE, BLED112, Wi-Fi, …).
+
+    Parameters
+    ----------
+    board : str | int
+        Board name or id (see :func:`resolve_board`).
+
+    Returns
+    -------
+    kind : str
+        From the family table above (BrainFlow's "Supported Boards" docs); a pointer to those
+        docs for boards the table does not cover.
+    """
+    name = _board_ids()(resolve_board(board)).name
+    for match, kind in _FAMILIES:
+        if (match[1:] in name) if match.startswith("*") else name.startswith(match):
+            return kind
+    return _FAMILY_OTHER
+
+
+def eeg_boards() -> list[BoardInfo]:
+    """Every BrainFlow board whose default-preset description has EEG channels.
+
+    Derived from BrainFlow itself: every ``BoardIds`` member whose
+    ``BoardShim.get_board_descr(board_id)`` has a non-empty ``eeg_channels``, in the order of
+    :func:`list_boards` (friendly aliases first). Other rows (accelerometer, PPG/optics, the
+    Muse S Athena's ``other_channels``) are never EEG.
+    """
+    return [b for b in list_boards() if b.eeg_rows]
 
 
 @dataclass(frozen=True)

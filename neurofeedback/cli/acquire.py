@@ -47,24 +47,26 @@ def boards(
     all_boards: Annotated[bool, typer.Option("--all", help="Also list boards without EEG channels.")] = False,
 ):
     """List BrainFlow boards: friendly name, rate, EEG channels and what each needs to connect."""
-    from ..boards import connection_params, friendly_name, list_boards
+    from ..boards import connection_kind, connection_params, friendly_name, list_boards
 
     infos = [b for b in list_boards() if all_boards or b.eeg_rows or b.board_id in (-3, -2)]
     rows = [{"name": friendly_name(b.board_id), "board": b.name, "board_id": b.board_id,
              "sfreq": b.sfreq, "eeg_channels": list(b.eeg_names),
-             "connection": connection_params(b.board_id)} for b in infos]
+             "connection": connection_params(b.board_id),
+             "connects_via": connection_kind(b.board_id)} for b in infos]
     if as_json:
         typer.echo(json.dumps(rows))
         return
     t = Table(title="BrainFlow boards (use the name with --board)", title_justify="left")
-    for col in ("name", "id", "Hz", "EEG channels", "connect with"):
+    for col in ("name", "id", "Hz", "EEG channels", "connect with", "how it connects"):
         t.add_column(col)
     for r in rows:
         conn = ", ".join(("--" if need == "required" else "[--") + k.replace("_", "-")
                          + ("" if need == "required" else "]") for k, need in r["connection"].items())
         t.add_row(r["name"], str(r["board_id"]), fmt(r["sfreq"], "g"),
-                  ",".join(r["eeg_channels"]) or "—", conn or "nothing", )
+                  ",".join(r["eeg_channels"]) or "—", conn or "nothing", r["connects_via"])
     out.print(t)
+    out.print("Device guide (Bluetooth on Linux, serial ports, LSL): the 'Devices' section of the README.")
 
 
 def _live_view(status, bands) -> Group:

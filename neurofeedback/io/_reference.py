@@ -10,7 +10,7 @@ BrainVision reader reads back. :func:`recording_reference` returns it for any ``
 Where the reference comes from (the text says which, so a reader of a report can tell a fact of
 the file from a device default):
 
-- Muse (muselsl, Mind Monitor, BrainFlow Muse boards): ``Fpz`` (the Muse's reference electrode,
+- Muse (muselsl, Mind Monitor, BrainFlow Muse boards incl. the Muse S Athena): ``Fpz`` (the Muse's reference electrode,
   fixed in hardware; Muse 2 / Muse S technical specifications, and BrainFlow's docs).
 - OpenBCI Cyton / Cyton+Daisy (GUI files, BrainFlow CSV): ``SRB2 (default; the file does not
   say)``: the GUI and BrainFlow start every channel in common-reference mode (SRB2 on, the

@@ -69,7 +69,7 @@ logger = logging.getLogger("neurofeedback")
 DISCONNECT_MIN_S = 1.0
 
 # Boards people record with, checked (in this order) to suggest --board from a column count.
-_HINT_BOARDS = ("muse_2", "muse_s", "muse_2016", "cyton", "cyton_daisy", "ganglion", "crown",
+_HINT_BOARDS = ("muse_2", "muse_s", "muse_s_athena", "muse_2016", "cyton", "cyton_daisy", "ganglion", "crown",
                 "unicorn", "brainbit", "synthetic")
 
 
