@@ -71,21 +71,30 @@ _UNITS_UV = {
 }
 
 
-class _BelowError(logging.Filter):
+class _Collect(logging.Filter):
+    """Stop pyxdf's own log records; keep those at ERROR and above to repeat them as ours."""
+
+    def __init__(self):
+        super().__init__()
+        self.errors: list[str] = []
+
     def filter(self, record):
-        return record.levelno >= logging.ERROR
+        if record.levelno >= logging.ERROR:
+            self.errors.append(one_line(record.getMessage()))
+        return False
 
 
 @contextmanager
-def _quiet_pyxdf():
-    """Hide pyxdf's warnings about facts handled here (e.g. "Segments and clock-segments differ"
-    after a clock reset) during one call, without changing any logger's level."""
+def _pyxdf_logs():
+    """During one call, hide pyxdf's INFO/WARNING records about facts handled here (e.g.
+    "Segments and clock-segments differ" after a clock reset) without changing any logger's
+    level, and collect its errors (e.g. "found likely XDF file corruption") to be said once."""
     lgs = [logging.getLogger("pyxdf"), logging.getLogger("pyxdf.pyxdf")]
-    flt = _BelowError()
+    flt = _Collect()
     for lg in lgs:
         lg.addFilter(flt)
     try:
-        yield
+        yield flt.errors
     finally:
         for lg in lgs:
             lg.removeFilter(flt)
@@ -145,7 +154,7 @@ def _pick_eeg(p, streams, stream):
             have = ", ".join(_describe(s) for s in streams) or "none"
             raise RecordingFormatError(
                 p, f"holds no EEG stream (no numeric stream of type EEG); its streams: {have}; "
-                "choose one by name with stream=NAME"
+                "choose one by its name (--stream NAME)"
             )
     full = [s for s in cands if len(s["time_stamps"]) > 0]
     for s in cands:
@@ -156,7 +165,7 @@ def _pick_eeg(p, streams, stream):
     if len(full) > 1:
         raise RecordingFormatError(
             p, f"holds {len(full)} EEG streams ({', '.join(_describe(s) for s in full)}); "
-            "choose one by name with stream=NAME"
+            "choose one by its name (--stream NAME)"
         )
     return full[0]
 
@@ -210,14 +219,17 @@ def _load(p):
     except ImportError:  # a dependency; only a broken install lacks it
         raise RecordingFormatError(p, "is an XDF file, which needs pyxdf (pip install pyxdf)") from None
     try:
-        with _quiet_pyxdf():
-            return pyxdf.load_xdf(str(p), synchronize_clocks=True, handle_clock_resets=True,
-                                  dejitter_timestamps=True)
+        with _pyxdf_logs() as errors:
+            out = pyxdf.load_xdf(str(p), synchronize_clocks=True, handle_clock_resets=True,
+                                 dejitter_timestamps=True)
     except Exception as err:  # noqa: BLE001
         # pyxdf raises many types (ValueError, struct.error, EOFError, XML ParseError, IndexError…)
         # for damaged files; all mean "cannot be read".
         msg = one_line(err) or type(err).__name__
         raise RecordingFormatError(p, f"cannot be read as XDF by pyxdf ({type(err).__name__}: {msg[:160]})") from None
+    for text in dict.fromkeys(errors):
+        logger.warning("%s: pyxdf: %s (the chunks it could read are used)", p, text[:200])
+    return out
 
 
 def _marker_label(prefix: str, values) -> str:
@@ -272,6 +284,9 @@ def _read(path, stream):
                     ", ".join(_describe(s) for s in others))
     nominal = _nominal(info)
     ts = np.asarray(eeg["time_stamps"], dtype=np.float64)
+    if not eeg.get("footer"):
+        logger.warning("%s: stream %r has no footer: the recording was probably cut off (%d samples read)",
+                       p, name, ts.size)
     if nominal <= 0:
         raise RecordingFormatError(
             p, f"its EEG stream {name!r} is irregular (nominal rate 0, {ts.size} samples); a recording "
