@@ -310,3 +310,25 @@ def test_cut_damaged_and_mislabelled(tmp_path, caplog):
     other.write_bytes(b"\x00\x01binary")
     with pytest.raises(RecordingFormatError, match="BrainVision or XDF"):
         detect_format(other)
+
+
+def test_generated_xdf_through_inspect_and_the_store(tmp_path):
+    """A 256 Hz Muse-like XDF with a 10 Hz rhythm: `inspect --json` finds the alpha peak and the
+    markers, and the store imports it (its BIDS copy is BrainVision, written from the Raw)."""
+    import json
+
+    from neurofeedback.store import ingest_file
+
+    s, _ = _eeg("Muse EEG", sfreq=256.0, seconds=60.0, labels=["TP9", "AF7", "AF8", "TP10"])
+    p = tmp_path / "sub-x_ses-1.xdf"
+    write_xdf(p, [s, _markers([1010.0, 1030.0], ["eyes-closed", "eyes-open"])],
+              datetime="2025-01-31T00:21:17+0000")
+    res = CliRunner().invoke(app, ["inspect", "--json", "--line-freq", "none", str(p)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert summary["format"] == "xdf" and summary["sfreq"] == 256.0
+    assert summary["channels"] == ["TP9", "AF7", "AF8", "TP10"]
+    assert all(abs(v - 10.0) < 0.6 for v in summary["iaf_hz"].values())
+    out = ingest_file(p, home=tmp_path / "home", subject="x1")
+    assert out.status == "imported" and out.bids_path.suffix == ".vhdr"
+    assert out.session == "20250131T002117"  # from the XDF header's datetime
