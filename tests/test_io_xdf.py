@@ -320,7 +320,7 @@ def test_generated_xdf_through_inspect_and_the_store(tmp_path):
     from neurofeedback.store import ingest_file
 
     s, _ = _eeg("Muse EEG", sfreq=256.0, seconds=60.0, labels=["TP9", "AF7", "AF8", "TP10"])
-    p = tmp_path / "sub-x_ses-1.xdf"
+    p = tmp_path / "rec.xdf"
     write_xdf(p, [s, _markers([1010.0, 1030.0], ["eyes-closed", "eyes-open"])],
               datetime="2025-01-31T00:21:17+0000")
     res = CliRunner().invoke(app, ["inspect", "--json", "--line-freq", "none", str(p)])
