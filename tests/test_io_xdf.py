@@ -93,8 +93,12 @@ def test_clock_resets_monotonic_time_axis(shared_data, caplog):
     keep[i0: i0 + int(round(disc[0]["duration"] * sfreq))] = False
     assert keep.sum() == len(ts) == 27815
     np.testing.assert_allclose(raw.get_data()[:, keep] * 1e6, eeg["time_series"].T, rtol=1e-6)
+    # two short steps without catch-up just before the reset (36 and 33 ms, 3.4 and 3 periods)
+    # are dropouts by the readers' rule; pyxdf's dejitter would have smeared them
+    drops = [a for a in raw.annotations if a["description"] == "BAD_dropout"]
+    assert len(drops) == 2 and all(a["duration"] < 0.05 for a in drops)
     # all 175 markers, in order, none in the gap, each within 1% of its synchronised time
-    ann = [a for a in raw.annotations if a["description"] != "BAD_disconnect"]
+    ann = [a for a in raw.annotations if not a["description"].startswith("BAD_")]
     assert [a["description"] for a in ann] == [v[0] for v in markers["time_series"]]
     onsets = np.array([a["onset"] for a in ann])
     assert np.all(np.diff(onsets) > 0)
@@ -332,3 +336,23 @@ def test_generated_xdf_through_inspect_and_the_store(tmp_path):
     out = ingest_file(p, home=tmp_path / "home", subject="x1")
     assert out.status == "imported" and out.bids_path.suffix == ".vhdr"
     assert out.session == "20250131T002117"  # from the XDF header's datetime
+
+
+@pytest.mark.parametrize("sfreq, gap_s", [(250.0, 0.3), (256.0, 0.1), (500.0, 0.5)])
+def test_short_dropout_found_in_jittery_stamps(tmp_path, sfreq, gap_s):
+    """A dropout shorter than pyxdf's dejitter break (1 s and 500 samples) stays a dropout at
+    the right place, not a smeared rate change; arrival jitter of a third of a period is not."""
+    s, x_uv = _eeg(sfreq=sfreq, seconds=20.0, jitter=0.33 / sfreq, seed=3)
+    s.timestamps = s.timestamps.copy()
+    k = int(8 * sfreq)
+    s.timestamps[k:] += gap_s
+    p = tmp_path / "drop.xdf"
+    write_xdf(p, [s, _markers([1015.0 + gap_s], ["after"])])
+    raw = read_recording(p)
+    assert raw.info["sfreq"] == sfreq and raw.n_times == x_uv.shape[0]  # < 1 s: nothing inserted
+    [drop] = [a for a in raw.annotations if a["description"] == "BAD_dropout"]
+    assert drop["onset"] == pytest.approx(8.0, abs=1.5 / sfreq)
+    assert drop["duration"] == pytest.approx(gap_s, abs=1.5 / sfreq)
+    # the marker 15 s after the EEG's start on the recorder's clock is on sample 15 s - gap
+    [after] = [a for a in raw.annotations if a["description"] == "after"]
+    assert after["onset"] == pytest.approx(15.0, abs=1.5 / sfreq)

@@ -6,14 +6,18 @@ with LSL timestamps, clock offsets and a footer.
 
 Format quirks and the choices made here
 ---------------------------------------
-- **Time**: ``pyxdf.load_xdf`` with ``synchronize_clocks``, ``handle_clock_resets`` and
-  ``dejitter_timestamps`` (all on): every stream's timestamps are on the recorder's clock, a
-  sender's clock reset starts a new segment instead of a jump back, and jitter is fitted away
-  per segment. Samples keep their order; a gap in the EEG timestamps (e.g. the sender restarted)
-  is found by the same rule as the text readers (:func:`~neurofeedback.io._timing.timestamp_gaps`):
-  gaps of at least :data:`DISCONNECT_MIN_S` are filled (a straight line) and annotated
-  ``BAD_disconnect`` so the time axis stays the recorder's clock; shorter ones are
-  ``BAD_dropout``.
+- **Time**: ``pyxdf.load_xdf`` with ``synchronize_clocks`` and ``handle_clock_resets``: every
+  stream's timestamps are on the recorder's clock, and a sender's clock reset starts a new clock
+  segment instead of a jump back. The rate (:func:`~neurofeedback.io._timing.estimate_sfreq`) and
+  the gaps (:func:`~neurofeedback.io._timing.timestamp_gaps`, the rule of the text readers, robust
+  to late arrivals) come from these synchronised stamps; then the EEG's stamps are **dejittered
+  here**, a least-squares line per segment between gaps and clock resets (what pyxdf's
+  ``dejitter_timestamps`` does, but pyxdf only breaks segments at steps over 1 s and 500
+  samples, so it smears a shorter dropout into a rate change: a 0.3 s gap in a 250 Hz stream
+  gave 244.5 Hz and no dropout). Samples keep their order; gaps of at least
+  :data:`DISCONNECT_MIN_S` are filled (a straight line) and annotated ``BAD_disconnect`` so the
+  time axis stays the recorder's clock; shorter ones are ``BAD_dropout``. Markers are placed
+  by the dejittered stamps, so a sender clock a little off its nominal rate does not move them.
 - **The EEG stream**: the one whose ``type`` is ``EEG`` (any case) and whose format is numeric,
   or the stream named by ``stream=`` (any numeric stream). Empty streams are skipped (logged);
   several EEG streams without ``stream=`` is an error naming them; no EEG stream is an error
@@ -221,7 +225,7 @@ def _load(p):
     try:
         with _pyxdf_logs() as errors:
             out = pyxdf.load_xdf(str(p), synchronize_clocks=True, handle_clock_resets=True,
-                                 dejitter_timestamps=True)
+                                 dejitter_timestamps=False)  # dejittered here (_dejitter)
     except Exception as err:  # noqa: BLE001
         # pyxdf raises many types (ValueError, struct.error, EOFError, XML ParseError, IndexError…)
         # for damaged files; all mean "cannot be read".
@@ -307,10 +311,6 @@ def _read(path, stream):
         ch, i = np.argwhere(bad)[0]
         raise RecordingFormatError(p, f"stream {name!r} holds {int(bad.sum())} non-finite value(s), the "
                                       f"first in channel {ch + 1} at sample {i + 1}")
-    back = np.flatnonzero(np.diff(ts) <= 0)
-    if back.size:
-        raise RecordingFormatError(p, f"stream {name!r}: timestamps do not increase at {back.size} sample(s) "
-                                      f"even after clock synchronisation (first at sample {back[0] + 2})")
     labels, types, scale = _names_types_units(p, eeg, sig.shape[0])
     data = sig * scale[:, None]
     sfreq = estimate_sfreq(p, ts, nominal=nominal, what=f"timestamps of stream {name!r}")
@@ -318,6 +318,12 @@ def _read(path, stream):
     if gaps:
         logger.warning("%s: %d gap(s) in the timestamps of stream %r (%d samples missing)", p, len(gaps), name,
                        sum(g for _, g in gaps))
+    resets = [int(a) for a, _ in info.get("clock_segments", ()) if int(a) > 0]
+    ts = _dejitter(ts, sfreq, sorted({i for i, _ in gaps} | set(resets)))
+    back = np.flatnonzero(np.diff(ts) <= 0)
+    if back.size:
+        raise RecordingFormatError(p, f"stream {name!r}: timestamps go back at {back.size} place(s) even after "
+                                      f"clock synchronisation (first at sample {back[0] + 2})")
     data, new_index, annotations = fill_disconnects(data, gaps, sfreq, min_s=DISCONNECT_MIN_S)
     annotations += _markers(p, streams, ts, new_index, sfreq, data.shape[1])
     order = [k for k, t in enumerate(types) if t == "eeg"] + [k for k, t in enumerate(types) if t != "eeg"]
@@ -335,6 +341,35 @@ def _read(path, stream):
     return build_raw(np.ascontiguousarray(data), labels, types, sfreq,
                      meas_date=_meas_date(header, float(ts[0])), annotations=annotations, bads=bads,
                      device_info=device, reference=ref)
+
+
+def _dejitter(ts: np.ndarray, sfreq: float, breaks) -> np.ndarray:
+    """Least-squares line through (sample index, timestamp) per segment between ``breaks``.
+
+    Parameters
+    ----------
+    ts : ndarray, shape (n_times,), s
+        Synchronised timestamps.
+    sfreq : float
+        Hz; the slope of segments too short (< 10 samples) or not increasing.
+    breaks : list of int
+        First sample of each new segment (gaps, clock resets).
+
+    Returns
+    -------
+    ts : ndarray, shape (n_times,), s
+    """
+    out = np.empty_like(ts)
+    edges = [0, *[b for b in breaks if 0 < b < ts.size], ts.size]
+    for a, b in zip(edges[:-1], edges[1:]):
+        i = np.arange(a, b, dtype=np.float64)
+        slope = 1.0 / sfreq
+        if b - a >= 10:
+            fit = np.polyfit(i - i.mean(), ts[a:b], 1)[0]
+            if fit > 0:
+                slope = fit
+        out[a:b] = ts[a:b].mean() + (i - i.mean()) * slope
+    return out
 
 
 def _reference(desc) -> str:
