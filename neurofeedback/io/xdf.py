@@ -336,7 +336,10 @@ def _read(path, stream):
         logger.info("%s: channel %s marked bad: %s", p, ch, why)
     desc = _first(info, "desc")
     maker = _text(desc, "manufacturer") if isinstance(desc, dict) else ""
-    device = {"type": _text(info, "type") or "XDF stream", "model": f"{name} ({maker})" if maker else name}
+    model = f"{name} ({maker})" if maker else name
+    if len(model) > 100:  # the catalog's device column holds 128 characters (type + model)
+        model = model[:99] + "…"
+    device = {"type": (_text(info, "type") or "XDF stream")[:24], "model": model}
     ref = _reference(desc)
     return build_raw(np.ascontiguousarray(data), labels, types, sfreq,
                      meas_date=_meas_date(header, float(ts[0])), annotations=annotations, bads=bads,
