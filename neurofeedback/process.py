@@ -196,7 +196,8 @@ def process_raw(raw, settings: Settings | None = None, *, line_freq="config", pa
 
 
 def process_recording(path, *, format="auto", board=None, line_freq="config",
-                      settings: Settings | None = None, allow_precomputed=False, channel_names=None):
+                      settings: Settings | None = None, allow_precomputed=False, channel_names=None,
+                      stream=None):
     """Read a recording and compute its features.
 
     Parameters
@@ -215,6 +216,8 @@ def process_recording(path, *, format="auto", board=None, line_freq="config",
         process) instead of raising; the file is read once either way. The command line does.
     channel_names : str | sequence of str | None
         EEG names in file order (see :func:`neurofeedback.io.read_recording`).
+    stream : str | None
+        XDF only: the name of the stream to read (see :func:`neurofeedback.io.read_recording`).
 
     Returns
     -------
@@ -234,7 +237,7 @@ def process_recording(path, *, format="auto", board=None, line_freq="config",
     t0 = time.perf_counter()
     fmt = detect_format(path) if format == "auto" else format
     rec = read_recording(path, format=fmt, board=board, channel_names=channel_names,
-                         allow_precomputed=allow_precomputed)
+                         allow_precomputed=allow_precomputed, stream=stream)
     t1 = time.perf_counter()
     if not isinstance(rec, mne.io.BaseRaw):
         logger.info("%s: read as %s in %.2f s (precomputed band powers, no raw EEG)",

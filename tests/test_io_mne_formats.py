@@ -81,10 +81,10 @@ def test_format_argument_is_validated(tmp_path):
     p = tmp_path / "x_raw.fif"
     _raw().save(p, verbose=False)
     with pytest.raises(RecordingFormatError) as err:
-        read_recording(p, format="xdf")
+        read_recording(p, format="gdf")
     msg = str(err.value)
-    assert "Invalid value for the 'format' parameter" in msg and "but got 'xdf' instead" in msg
+    assert "Invalid value for the 'format' parameter" in msg and "but got 'gdf' instead" in msg
     assert p.name in msg
     assert read_recording(p, format="fif").ch_names == CLEAN
     assert FORMATS == ("brainflow_csv", "openbci_txt", "muselsl_csv", "mindmonitor_csv", "edf",
-                       "bdf", "fif", "brainvision")
+                       "bdf", "fif", "brainvision", "xdf")

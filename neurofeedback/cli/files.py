@@ -13,7 +13,7 @@ from ..errors import ConfigError
 from ._shared import ChannelNamesOpt, VerboseOpt, fmt, out, print_summary, setup_logging, user_errors
 
 _FORMAT_HELP = ("auto, brainflow_csv, openbci_txt, muselsl_csv, mindmonitor_csv, edf, bdf, fif, "
-                "brainvision")
+                "brainvision, xdf")
 
 
 def _parse_line_freq(value: str):
@@ -48,7 +48,12 @@ BandsOpt = Annotated[Path | None, typer.Option(
                     "(neurofeedback/configs; $NEUROFEEDBACK_CONFIGS overrides the folder).")]
 
 
-def _process(path, format_, board, line_freq, bands, channel_names=None):
+# issue 17 (XDF): which stream of an XDF file to read
+XdfStreamOpt = Annotated[str | None, typer.Option(
+    "--stream", help="XDF only: the name of the stream to read (default: the one stream of type EEG).")]
+
+
+def _process(path, format_, board, line_freq, bands, channel_names=None, stream=None):
     """Processed recording, or the precomputed band powers of a Mind Monitor export."""
     from ..io._raw import check_channel_names
     from ..process import process_recording
@@ -56,7 +61,7 @@ def _process(path, format_, board, line_freq, bands, channel_names=None):
     names = check_channel_names(channel_names, what="--channel-names")
     return process_recording(path, format=format_, board=board,
                              line_freq=_parse_line_freq(line_freq), settings=_settings(bands),
-                             allow_precomputed=True, channel_names=names)
+                             allow_precomputed=True, channel_names=names, stream=stream)
 
 
 @user_errors
@@ -68,13 +73,14 @@ def inspect(
     bands: BandsOpt = None,
     channel_names: ChannelNamesOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    stream: XdfStreamOpt = None,
     verbose: VerboseOpt = False,
 ):
     """Summarise a recording: channels, duration, quality, band powers, IAF, FAA."""
     setup_logging(verbose)
     from ..io import PrecomputedBandPowers
 
-    proc = _process(path, format, board, line_freq, bands, channel_names)
+    proc = _process(path, format, board, line_freq, bands, channel_names, stream)
     if isinstance(proc, PrecomputedBandPowers):
         return _inspect_precomputed(proc, as_json)
     summary = proc.summary()
@@ -151,6 +157,7 @@ def features(
     line_freq: LineOpt = "auto",
     bands: BandsOpt = None,
     channel_names: ChannelNamesOpt = None,
+    stream: XdfStreamOpt = None,
     verbose: VerboseOpt = False,
 ):
     """Write the per-epoch long table (epoch × channel × band) with its provenance."""
@@ -163,7 +170,7 @@ def features(
     from ..io import PrecomputedBandPowers
     from ..process import write_table
 
-    proc = _process(path, format, board, line_freq, bands, channel_names)
+    proc = _process(path, format, board, line_freq, bands, channel_names, stream)
     if isinstance(proc, PrecomputedBandPowers):
         pre = proc
         table = pre.table.rename(columns={"absolute_bels": "precomputed_absolute_bels"})

@@ -2,7 +2,8 @@
 
 Formats (:data:`FORMATS`): BrainFlow CSV (with its JSON sidecar or ``board=``), OpenBCI GUI text
 (v3/v4, v5, v6 and the 2014 V3 files), muselsl CSV, Mind Monitor CSV (precomputed band powers,
-or raw EEG when recorded at a constant rate), EDF/EDF+, BDF, FIF and BrainVision. Each
+or raw EEG when recorded at a constant rate), EDF/EDF+, BDF, FIF, BrainVision and XDF
+(LabRecorder, :func:`read_xdf`). Each
 reader's module documents the quirks of its format.
 
 Entry points: :func:`read_recording` (raw EEG; with ``allow_precomputed=True`` a Mind
@@ -18,6 +19,7 @@ from .mne_formats import read_mne_format
 from .muselsl import read_muselsl_csv
 from .openbci import read_openbci_txt
 from .sidecar import find_sidecar, make_sidecar, read_sidecar, sidecar_path, write_sidecar
+from .xdf import read_xdf
 
 __all__ = [
     "FORMATS",
@@ -36,4 +38,5 @@ __all__ = [
     "read_sidecar",
     "sidecar_path",
     "write_sidecar",
+    "read_xdf",
 ]

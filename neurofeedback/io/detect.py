@@ -9,6 +9,7 @@ Binary formats are recognised by their magic bytes (the extension alone is not t
   a gzip stream (``.fif.gz``) is accepted by extension plus gzip magic.
 - BrainVision: the ``.vhdr`` text header starting "Brain Vision Data Exchange Header File" (or
   "BrainVision …"). Passing the ``.eeg`` or ``.vmrk`` file is an error that names the ``.vhdr``.
+- XDF (LabRecorder): the magic bytes ``XDF:`` (:mod:`neurofeedback.io.xdf`).
 
 Text formats by their first line:
 
@@ -37,10 +38,11 @@ FORMATS = (
     "bdf",
     "fif",
     "brainvision",
+    "xdf",
 )
 
 _FIF_MAGIC = bytes.fromhex("000000640000001f00000014")
-_BINARY_EXT = {".edf": "edf", ".bdf": "bdf", ".fif": "fif", ".vhdr": "brainvision"}
+_BINARY_EXT = {".edf": "edf", ".bdf": "bdf", ".fif": "fif", ".vhdr": "brainvision", ".xdf": "xdf"}
 
 
 def _suffix(p: Path) -> str:
@@ -57,6 +59,8 @@ def _binary_kind(head: bytes, p: Path) -> str | None:
         return "edf"
     if head.startswith(_FIF_MAGIC):
         return "fif"
+    if head.startswith(b"XDF:"):  # issue 17: XDF (LabRecorder)
+        return "xdf"
     if head[:2] == b"\x1f\x8b" and _suffix(p) == ".fif.gz":
         return "fif"
     text = head[:64].lstrip(b"\xef\xbb\xbf").lstrip()
@@ -109,8 +113,8 @@ def detect_format(path) -> str:
         )
     if b"\x00" in head:
         raise RecordingFormatError(
-            p, f"unknown format: binary data (first bytes {head[:8]!r}) that is not EDF, BDF, FIF "
-            "or BrainVision"
+            p, f"unknown format: binary data (first bytes {head[:8]!r}) that is not EDF, BDF, FIF, "
+            "BrainVision or XDF"
         )
     lines = _first_lines(head)
     if not lines:
@@ -133,6 +137,6 @@ def detect_format(path) -> str:
     found = first if len(first) <= 60 else first[:57] + "..."
     raise RecordingFormatError(
         p, f"unknown format: the first line is {found!r}; expected a BrainFlow CSV (tab-separated "
-        "numbers), an OpenBCI GUI text (%-header), a muselsl or Mind Monitor CSV, EDF, BDF, FIF "
-        "or BrainVision"
+        "numbers), an OpenBCI GUI text (%-header), a muselsl or Mind Monitor CSV, EDF, BDF, FIF, "
+        "BrainVision or XDF"
     )

@@ -15,6 +15,7 @@ from .mindmonitor import _Export, _precomputed_error
 from .mne_formats import read_mne_format
 from .muselsl import read_muselsl_csv
 from .openbci import read_openbci_txt
+from .xdf import read_xdf
 
 logger = logging.getLogger("neurofeedback")
 
@@ -27,21 +28,26 @@ def _resolve(path, format):
     return p, fmt
 
 
-def _read_raw(p, fmt, board, channel_names=None):
+def _read_raw(p, fmt, board, channel_names=None, stream=None):
     if board is not None and fmt not in ("brainflow_csv", "openbci_txt"):
         logger.warning("%s: board=%r is ignored for %s files", p, board, fmt)
+    if stream is not None and fmt != "xdf":
+        logger.warning("%s: stream=%r is ignored for %s files", p, stream, fmt)
     if fmt == "brainflow_csv":
         return read_brainflow_csv(p, board=board, channel_names=channel_names)
     if fmt == "openbci_txt":
         return read_openbci_txt(p, board=board, channel_names=channel_names)
-    raw = read_muselsl_csv(p) if fmt == "muselsl_csv" else read_mne_format(p, fmt)
+    if fmt == "xdf":
+        raw = read_xdf(p, stream=stream)
+    else:
+        raw = read_muselsl_csv(p) if fmt == "muselsl_csv" else read_mne_format(p, fmt)
     if channel_names:
         rename_eeg(raw, channel_names, p)
     return raw
 
 
 def read_recording(path, *, format="auto", board=None, channel_names=None, allow_precomputed=False,
-                   verbose=None):
+                   stream=None, verbose=None):
     """Read a raw EEG recording of any supported format into MNE.
 
     Parameters
@@ -65,6 +71,9 @@ def read_recording(path, *, format="auto", board=None, channel_names=None, allow
         ``False`` raises :class:`~neurofeedback.errors.PrecomputedFeaturesError`; ``True``
         returns its :class:`~neurofeedback.io.PrecomputedBandPowers` (what the command line
         does, so ``inspect`` still shows such a file).
+    stream : str | None
+        For an XDF file: the name of the stream to read (default: the one stream of type EEG; see
+        :mod:`neurofeedback.io.xdf`). Ignored (with a logged warning) for other formats.
     verbose : bool | str | int | None
         Log level of the ``neurofeedback`` logger during the call (restored afterwards).
 
@@ -106,4 +115,4 @@ def read_recording(path, *, format="auto", board=None, channel_names=None, allow
             if allow_precomputed:
                 return exp.precomputed()
             raise _precomputed_error(p, exp.rows_per_s)
-        return _read_raw(p, fmt, board, names)
+        return _read_raw(p, fmt, board, names, stream)
