@@ -42,7 +42,7 @@ from .._logging import use_verbose
 from ..errors import PrecomputedFeaturesError, RecordingFormatError
 from ._raw import build_raw, railed_or_flat
 from ._reference import MUSE
-from ._text import check_file, check_finite, one_line
+from ._text import check_file, check_finite, long_rows, one_line, read_head
 from ._timing import (
     check_time_order,
     drop_duplicate_rows,
@@ -245,11 +245,24 @@ class _Export:
 
     def __init__(self, path):
         self.path = p = check_file(path)
+        # rows longer than the header: pandas would silently take the first column as the index
+        # (shifting every column) or drop the extra fields; read the header's columns, say what
+        # was left out (Mind Monitor has no marker column for them to belong to)
+        head = read_head(p, 1 << 16).decode("utf-8", errors="replace").lstrip("\ufeff")
+        n_hdr = len(head.splitlines()[0].split(",")) if head.strip() else 0
+        extra = long_rows(p, sep=",", skiprows=1, ncols=n_hdr, limit=p.stat().st_size) if n_hdr else {}
+        extra = {r: f for r, f in extra.items() if any(f)}
         try:
             df = pd.read_csv(p, sep=",", header=0, engine="c", low_memory=False,
-                             skipinitialspace=True)
+                             skipinitialspace=True, index_col=False,
+                             usecols=range(n_hdr) if extra else None)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as err:
             raise RecordingFormatError(p, f"cannot be parsed as a Mind Monitor CSV ({one_line(err)[:120]})") from None
+        if extra:
+            row, fields = min(extra.items())
+            logger.warning("%s: %d row(s) have more fields than the header's %d; their extra fields "
+                           "were ignored (first at data row %d: %s)", p, len(extra), n_hdr, row + 1,
+                           ",".join(fields)[:40])
         df.columns = [str(c).strip() for c in df.columns]
         if not df.columns.size or df.columns[0].lower() != "timestamp":
             raise RecordingFormatError(p, "is not a Mind Monitor CSV (no 'TimeStamp' header)")

@@ -22,7 +22,10 @@ Format quirks
   are inserted.
 - ``Right AUX`` is the Muse's auxiliary input, normally unconnected (noise): it is kept, typed
   ``misc`` (so it never enters EEG picks, averages or the montage), after the EEG channels.
-- Non-zero ``Marker*`` values become annotations ``marker/<value>``.
+- Non-zero ``Marker*`` values become annotations ``marker/<value>``. Rows longer than the header
+  (EEG-ExPy writes the stimulus marker as a seventh field on some rows of a six-column header)
+  have their extra fields read as markers too: numbers as ``marker/<value>`` (0 = none), text as
+  ``marker/<text>`` (:func:`neurofeedback.io._text.long_rows`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import numpy as np
 
 from .._logging import use_verbose
 from ..errors import RecordingFormatError
-from ._markers import marker_annotations
+from ._markers import extra_field_annotations, marker_annotations
 from ._raw import build_raw, railed_or_flat
 from ._reference import MUSE
 from ._text import (
@@ -41,6 +44,7 @@ from ._text import (
     check_finite,
     complete_size,
     is_number,
+    long_rows,
     read_head,
     read_numeric_columns,
 )
@@ -104,7 +108,7 @@ def _read(path):
     limit, tail = complete_size(p)
     if tail is not None and tail.strip():
         fields = tail.strip().split(",")
-        if len(fields) == ncols and all(is_number(f) for f in fields):
+        if len(fields) >= ncols and all(is_number(f) for f in fields[:ncols]):
             limit = p.stat().st_size
         else:
             logger.warning("%s: dropped a partial last line (the recording was probably cut off)", p)
@@ -112,6 +116,7 @@ def _read(path):
     labels = {j: f"column {cols[j]!r}" for j in usecols}
     table = read_numeric_columns(p, sep=",", skiprows=1, usecols=usecols, ncols=ncols, limit=limit,
                                  first_data_line=2, names_for_errors=labels)
+    extra = long_rows(p, sep=",", skiprows=1, ncols=ncols, limit=limit)
     n = table.shape[0]
     if n < 2:
         raise RecordingFormatError(p, f"is truncated: {n} sample(s), need at least 2")
@@ -135,6 +140,11 @@ def _read(path):
     annotations = []
     for k in range(len(marker_cols)):
         annotations += marker_annotations(table[:, 1 + n_eeg + n_aux + k], sfreq)
+    if extra:
+        found = extra_field_annotations(extra, sfreq, rows=rows)
+        logger.info("%s: %d row(s) longer than the header; their extra fields read as %d marker(s)",
+                    p, len(extra), len(found))
+        annotations += found
     gaps = timestamp_gaps(ts, sfreq)
     if gaps:
         logger.warning("%s: %d gap(s) in the timestamps (%d samples missing), annotated BAD_dropout",

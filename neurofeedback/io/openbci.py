@@ -22,6 +22,8 @@ Format quirks
   are an error, a jump back a warning (:func:`neurofeedback.io._timing.check_time_order`).
   When ``%Sample Rate`` is missing the rate is inferred from the timestamps (snapped to a
   standard OpenBCI rate within 2%), else it is an error.
+- Rows with more fields than the first data row: their extra fields are read as markers
+  (``marker/<value>``, text as ``marker/<text>``), never dropped silently.
 - The sample index wraps (0–255 on Cyton); the modulus is the largest index seen + 1. A jump
   larger than the usual step is a dropped packet: it is annotated ``BAD_dropout`` at the first
   sample after the jump, lasting missing samples / sfreq. No samples are inserted (the same rule
@@ -49,7 +51,7 @@ import numpy as np
 from .._logging import use_verbose
 from ..boards import board_info
 from ..errors import BoardError, RecordingFormatError
-from ._markers import marker_annotations
+from ._markers import extra_field_annotations, marker_annotations
 from ._raw import build_raw, railed_or_flat
 from ._reference import GANGLION, SRB2, UNKNOWN, board_reference
 from ._text import (
@@ -57,6 +59,7 @@ from ._text import (
     check_finite,
     complete_size,
     is_number,
+    long_rows,
     one_line,
     read_numeric_columns,
 )
@@ -230,7 +233,7 @@ def _read(path, *, channel_names, board):
     if tail is not None and tail.strip():
         fields = [c.strip() for c in tail.strip().split(",")]
         need = [0] + eeg_cols + [c for c in (ts_col, marker_col) if c is not None]
-        if len(fields) == ncols and all(is_number(fields[c]) for c in need):
+        if len(fields) >= ncols and all(is_number(fields[c]) for c in need):
             limit = p.stat().st_size  # a complete last line that only lacks its newline
         else:
             logger.warning("%s: dropped a partial last line (%d fields of %d; the recording was "
@@ -240,6 +243,8 @@ def _read(path, *, channel_names, board):
     labels = {c: f"EEG column {c + 1}" for c in eeg_cols}
     table = read_numeric_columns(p, sep=",", skiprows=n_before, usecols=usecols, ncols=ncols,
                                  limit=limit, first_data_line=n_before + 1, names_for_errors=labels)
+    # rows longer than the first data row: their extra fields are markers (never dropped silently)
+    extra = long_rows(p, sep=",", skiprows=n_before, ncols=ncols, limit=limit)
     first_line = n_before + 1
     eeg = table[:, 1: 1 + n_eeg]
     # placeholder rows (all EEG exactly 0) at the start: v5's first row, newer GUIs' row 0
@@ -250,6 +255,7 @@ def _read(path, *, channel_names, board):
         logger.info("%s: dropped %d leading row(s) whose EEG is all zeros (GUI placeholder)", p, lead)
         table = table[lead:]
         eeg = eeg[lead:]
+        extra = {r - lead: f for r, f in extra.items() if r >= lead}
         first_line += lead
     n = eeg.shape[0]
     if n < 2:
@@ -291,6 +297,11 @@ def _read(path, *, channel_names, board):
     annotations = dropout_annotations(gaps, sfreq)
     if markers is not None:
         annotations += marker_annotations(markers, sfreq)
+    if extra:
+        found = extra_field_annotations(extra, sfreq, rows=rows)
+        logger.info("%s: %d row(s) longer than the first data row; their extra fields read as %d "
+                    "marker(s)", p, len(extra), len(found))
+        annotations += found
 
     data = np.ascontiguousarray(eeg.T)
     bads = railed_or_flat(data, ch_names)

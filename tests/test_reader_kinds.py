@@ -1,0 +1,143 @@
+"""Reader kinds (issue 17): each field case in ``../shared/cases`` with its README values, and
+generated variants of the same kind (other devices, other rates, other values) so that a fix is
+for the kind, not the file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import shared_case
+from typer.testing import CliRunner
+
+from neurofeedback.cli import app
+from neurofeedback.errors import RecordingFormatError
+from neurofeedback.io import detect_format, read_recording
+
+MUSE = ["TP9", "AF7", "AF8", "TP10", "Right AUX"]
+
+
+def _markers(raw):
+    return [(a["onset"], a["description"]) for a in raw.annotations
+            if a["description"].startswith("marker/")]
+
+
+# --- kind: muselsl rows longer than the header carry the stimulus marker --------------------
+
+def test_case_marker_rows_longer_than_header():
+    """README: five markers 1–5 at 0.391, 4.390, 8.390, 12.389, 16.389 s; the EEG unchanged."""
+    p = shared_case("muselsl-marker-rows-longer-than-header/recording.csv")
+    raw = read_recording(p)
+    got = _markers(raw)
+    assert [d for _, d in got] == [f"marker/{v}" for v in range(1, 6)]
+    # the README's times are timestamps minus the first; the annotation sits on the marker's
+    # own sample (sample / 256 Hz): the two agree within one sample period
+    want = [0.391, 4.390, 8.390, 12.389, 16.389]
+    np.testing.assert_allclose([t for t, _ in got], want, atol=1 / 256)
+    # and exactly on the rows that carry the seventh field
+    lines = p.read_text().splitlines()
+    long_rows = [i - 1 for i, ln in enumerate(lines) if ln.count(",") == 6]
+    assert [round(t * 256) for t, _ in got] == long_rows
+    table = pd.read_csv(p, usecols=range(6))
+    np.testing.assert_allclose(raw.get_data() * 1e6, table[MUSE].to_numpy().T, atol=1e-9)
+
+
+def _write_long_rows(path, markers, *, n=256 * 6, header_marker=None, seed=1, sfreq=256.0,
+                     newline_at_end=True):
+    """A muselsl CSV whose header lacks (or has) a marker column; rows in ``markers`` get one
+    more field holding the value (any text)."""
+    rng = np.random.default_rng(seed)
+    eeg = np.round(rng.normal(0, 20, (n, 5)), 3)
+    t = np.round(1_486_223_115.483 + np.arange(n) / sfreq, 3)
+    cols = ["timestamps"] + MUSE + ([header_marker] if header_marker else [])
+    lines = [",".join(cols)]
+    for i in range(n):
+        fields = [f"{t[i]:.3f}"] + [f"{x:.3f}" for x in eeg[i]]
+        if header_marker:
+            fields.append("0")
+        if i in markers:
+            fields.append(str(markers[i]))
+        lines.append(",".join(fields))
+    path.write_text("\n".join(lines) + ("\n" if newline_at_end else ""))
+    return eeg
+
+
+@pytest.mark.parametrize("markers, header_marker, want", [
+    ({10: 7, 500: 255, 1000: 3}, None, [(10, "marker/7"), (500, "marker/255"), (1000, "marker/3")]),
+    ({20: 2.5, 30: 0, 40: -1}, None, [(20, "marker/2.5"), (40, "marker/-1")]),  # 0 = no marker
+    ({5: "stim_on", 600: "face"}, None, [(5, "marker/stim_on"), (600, "marker/face")]),
+    ({0: 1, 256 * 6 - 1: 9}, None, [(0, "marker/1"), (256 * 6 - 1, "marker/9")]),  # first, last row
+    ({100: 4}, "Marker0", [(100, "marker/4")]),  # beyond a header that has Marker0
+])
+@pytest.mark.parametrize("newline_at_end", [True, False])
+def test_generated_marker_fields_beyond_header(tmp_path, markers, header_marker, want, newline_at_end):
+    p = tmp_path / "long.csv"
+    eeg = _write_long_rows(p, markers, header_marker=header_marker, newline_at_end=newline_at_end)
+    assert detect_format(p) == "muselsl_csv"
+    raw = read_recording(p)
+    assert raw.n_times == 256 * 6
+    assert [(round(t * 256), d) for t, d in _markers(raw)] == want
+    np.testing.assert_allclose(raw.get_data() * 1e6, eeg.T, atol=1e-9)
+
+
+def test_cli_inspect_reports_the_extra_markers(tmp_path):
+    p = tmp_path / "long.csv"
+    _write_long_rows(p, {10: 1, 700: 2})
+    res = CliRunner().invoke(app, ["inspect", str(p)])
+    assert res.exit_code == 0, res.output
+    assert "marker/1" in res.output and "marker/2" in res.output
+
+
+@pytest.mark.parametrize("version", ["v6", "v5", "old", "2014"])
+@pytest.mark.parametrize("value, want", [("7", "marker/7"), ("cue", "marker/cue")])
+def test_openbci_rows_longer_than_first_row_are_markers(tmp_path, version, value, want):
+    from test_io_openbci import _signal, write_openbci
+
+    p = write_openbci(tmp_path / "ob.txt", _signal(1000, n_ch=8), version=version)
+    lines = p.read_text().splitlines()
+    data = [i for i, ln in enumerate(lines) if not ln.startswith(("%", "Sample"))]
+    for k in (300, len(data) - 1):  # a middle row and the last row
+        lines[data[k]] += f", {value}"
+    p.write_text("\n".join(lines) + "\n")
+    raw = read_recording(p)
+    lead = 1 if version == "v5" else 0  # v5's all-zero placeholder row is dropped
+    assert raw.n_times == len(data) - lead
+    assert [(round(t * 250), d) for t, d in _markers(raw)] == [
+        (300 - lead, want), (len(data) - 1 - lead, want)]
+
+
+@pytest.mark.parametrize("rows", ["one", "all"])
+def test_mindmonitor_rows_longer_than_header_are_named_not_shifted(shared_data, tmp_path, caplog,
+                                                                   rows):
+    from conftest import shared_file
+
+    from neurofeedback.io import read_precomputed
+
+    src = shared_file(shared_data, "amisepa__import_muse/museS_monitor1.csv").read_text().splitlines()
+    want = read_precomputed(shared_file(shared_data, "amisepa__import_muse/museS_monitor1.csv")).table
+    header, body = src[0], src[1:]
+    n_hdr = header.count(",") + 1
+    if rows == "one":
+        body[4] += "," * (n_hdr - body[4].count(",")) + "extra"
+    else:  # every row longer: pandas alone would take TimeStamp as the index and shift all columns
+        body = [ln + "," * (n_hdr - ln.count(",")) + "x" for ln in body]
+    p = tmp_path / "mm.csv"
+    p.write_text("\n".join([header] + body) + "\n")
+    with caplog.at_level("WARNING", logger="neurofeedback"):
+        got = read_precomputed(p).table
+    pd.testing.assert_frame_equal(got, want)
+    msgs = [r.getMessage() for r in caplog.records if "more fields than the header" in r.getMessage()]
+    assert len(msgs) == 1 and "ignored" in msgs[0]
+
+
+def test_brainflow_csv_row_longer_than_the_others_is_an_error(tmp_path):
+    from test_io_brainflow import make_board_data, write_csv
+
+    p = tmp_path / "bf.csv"
+    write_csv(p, make_board_data("muse_2", 600)[1])
+    lines = p.read_text().splitlines()
+    lines[200] += "\t5"
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(RecordingFormatError, match="line 201 has 9 fields"):
+        read_recording(p, board="muse_2")
