@@ -141,3 +141,53 @@ def test_brainflow_csv_row_longer_than_the_others_is_an_error(tmp_path):
     p.write_text("\n".join(lines) + "\n")
     with pytest.raises(RecordingFormatError, match="line 201 has 9 fields"):
         read_recording(p, board="muse_2")
+
+
+# --- kind: a first line longer than the sniffer's window (a 100k-column header) ---------------
+
+N_WIDE = 100_000
+
+
+def test_unknown_csv_with_a_100k_column_first_line_is_named_not_blank(tmp_path):
+    p = tmp_path / "wide.csv"
+    p.write_text(",".join(f"col{i}" for i in range(N_WIDE)) + "\n" + ",".join(["1"] * N_WIDE) + "\n")
+    assert p.stat().st_size > 1 << 16
+    with pytest.raises(RecordingFormatError, match=r"unknown format: the first line is 'col0,col1,"):
+        detect_format(p)
+    res = CliRunner().invoke(app, ["inspect", str(p)])
+    assert res.exit_code == 2
+    assert "blank" not in res.output and "unknown format" in res.output
+
+
+def test_brainflow_csv_with_a_100k_field_first_line_is_sniffed(tmp_path):
+    p = tmp_path / "wide_bf.csv"
+    row = "\t".join(f"{v:.6f}" for v in np.arange(N_WIDE) / 7)
+    p.write_text(row + "\n" + row + "\n")
+    assert len(row) > 1 << 16
+    assert detect_format(p) == "brainflow_csv"
+
+
+def test_muselsl_header_with_100k_columns_reads(tmp_path):
+    """A muselsl header followed by 100k more (empty) columns: sniffed and read, EEG intact."""
+    p = tmp_path / "wide_muse.csv"
+    n = 256 * 4
+    rng = np.random.default_rng(3)
+    eeg = np.round(rng.normal(0, 20, (n, 5)), 3)
+    t = np.round(1_486_223_115.483 + np.arange(n) / 256.0, 3)
+    header = ",".join(["timestamps"] + MUSE + [f"x{i}" for i in range(N_WIDE)])
+    pad = "," * N_WIDE
+    rows = [",".join([f"{t[i]:.3f}"] + [f"{x:.3f}" for x in eeg[i]]) + pad for i in range(n)]
+    p.write_text(header + "\n" + "\n".join(rows[:3]) + "\n" + "\n".join(r[: -N_WIDE] for r in rows[3:])
+                 + "\n")
+    assert detect_format(p) == "muselsl_csv"
+    raw = read_recording(p)
+    assert raw.info["sfreq"] == 256.0 and raw.n_times == n
+    np.testing.assert_allclose(raw.get_data() * 1e6, eeg.T, atol=1e-9)
+
+
+@pytest.mark.parametrize("content", ["\n\n  \n", "\r\n\r\n"])
+def test_truly_blank_files_still_say_blank(tmp_path, content):
+    p = tmp_path / "blank.csv"
+    p.write_bytes(content.encode())
+    with pytest.raises(RecordingFormatError, match="only blank lines"):
+        detect_format(p)

@@ -270,3 +270,54 @@ def long_rows(path: Path, *, sep: str, skiprows: int, ncols: int, limit: int) ->
         line = buf[starts[k]:ends[k]].decode("utf-8", errors="replace").rstrip("\r")
         out[int(row_of[k])] = [f.strip() for f in line.split(sep)[ncols:]]
     return out
+
+
+#: A first line longer than this without a line break is not a recording's header (bytes).
+MAX_LINE_BYTES = 1 << 28
+
+
+def first_lines(path: Path, n: int = 5, *, max_bytes: int = MAX_LINE_BYTES) -> list[str]:
+    """The first ``n`` non-blank lines of a text file, each read whole (any length).
+
+    A fixed-size head (64 KiB) cuts a long first line: a CSV with 100 000 columns has a header
+    of ~1 MB. Lines are read to their end; a BOM and the line break are removed.
+
+    Parameters
+    ----------
+    path : Path
+    n : int
+        Non-blank lines wanted.
+    max_bytes : int
+        Bytes read at most in all; a longer run without enough lines is an error.
+
+    Returns
+    -------
+    lines : list of str
+        Up to ``n`` lines (fewer when the file has fewer), decoded as UTF-8 (errors replaced).
+
+    Raises
+    ------
+    RecordingFormatError
+        When ``max_bytes`` are read without finding the lines (not a text recording).
+    """
+    out, total = [], 0
+    try:
+        with open(path, "rb") as fh:
+            while len(out) < n:
+                line = fh.readline(max_bytes - total + 1)
+                if not line:
+                    break
+                total += len(line)
+                if total > max_bytes:
+                    raise RecordingFormatError(
+                        path, f"has no line break in its first {max_bytes >> 20} MiB; not a text recording"
+                    )
+                text = line.decode("utf-8", errors="replace")
+                if not out:
+                    text = text.lstrip("\ufeff")
+                text = text.rstrip("\r\n")
+                if text.strip():
+                    out.append(text)
+    except OSError as err:
+        raise RecordingFormatError(path, f"cannot be read ({err.strerror})") from None
+    return out

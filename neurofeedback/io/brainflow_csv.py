@@ -48,8 +48,8 @@ from ._text import (
     check_file,
     check_finite,
     complete_size,
+    first_lines,
     one_line,
-    read_head,
     read_numeric_columns,
 )
 from ._timing import (
@@ -92,9 +92,8 @@ def _board_for(path, board):
 
 
 def _first_line_fields(path) -> int:
-    head = read_head(path, 1 << 16)
-    line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
-    return len(line.split("\t"))
+    lines = first_lines(path, 1)
+    return len(lines[0].split("\t")) if lines else 0
 
 
 def read_brainflow_csv(path, *, board=None, channel_names=None, verbose=None):

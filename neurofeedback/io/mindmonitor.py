@@ -42,7 +42,7 @@ from .._logging import use_verbose
 from ..errors import PrecomputedFeaturesError, RecordingFormatError
 from ._raw import build_raw, railed_or_flat
 from ._reference import MUSE
-from ._text import check_file, check_finite, long_rows, one_line, read_head
+from ._text import check_file, check_finite, first_lines, long_rows, one_line
 from ._timing import (
     check_time_order,
     drop_duplicate_rows,
@@ -248,8 +248,8 @@ class _Export:
         # rows longer than the header: pandas would silently take the first column as the index
         # (shifting every column) or drop the extra fields; read the header's columns, say what
         # was left out (Mind Monitor has no marker column for them to belong to)
-        head = read_head(p, 1 << 16).decode("utf-8", errors="replace").lstrip("\ufeff")
-        n_hdr = len(head.splitlines()[0].split(",")) if head.strip() else 0
+        head = first_lines(p, 1)
+        n_hdr = len(head[0].split(",")) if head else 0
         extra = long_rows(p, sep=",", skiprows=1, ncols=n_hdr, limit=p.stat().st_size) if n_hdr else {}
         extra = {r: f for r, f in extra.items() if any(f)}
         try:

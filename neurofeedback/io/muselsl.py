@@ -43,9 +43,9 @@ from ._text import (
     check_file,
     check_finite,
     complete_size,
+    first_lines,
     is_number,
     long_rows,
-    read_head,
     read_numeric_columns,
 )
 from ._timing import (
@@ -91,8 +91,7 @@ def read_muselsl_csv(path, *, verbose=None):
 
 def _read(path):
     p = check_file(path)
-    head = read_head(p, 1 << 16).decode("utf-8", errors="replace").lstrip("\ufeff")
-    lines = [ln for ln in head.splitlines() if ln.strip()]
+    lines = first_lines(p, 1)
     cols = [c.strip() for c in lines[0].split(",")] if lines else []
     if not cols or cols[0].lower() != "timestamps":
         raise RecordingFormatError(p, "is not a muselsl CSV (no 'timestamps' header)")
