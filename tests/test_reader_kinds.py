@@ -191,3 +191,109 @@ def test_truly_blank_files_still_say_blank(tmp_path, content):
     p.write_bytes(content.encode())
     with pytest.raises(RecordingFormatError, match="only blank lines"):
         detect_format(p)
+
+
+# --- kind: filled / annotated gaps never longer than the timestamps' span ---------------------
+
+def _bad_seconds(raw):
+    return sum(a["duration"] for a in raw.annotations if a["description"] in ("BAD_dropout",
+                                                                                 "BAD_disconnect"))
+
+
+def _lossy(n, sfreq, loss, *, packet=12, seed=0):
+    """Keep-mask of ``n`` samples losing whole packets with probability ``loss``."""
+    rng = np.random.default_rng(seed)
+    pk = np.arange(n) // packet
+    keep = rng.random(pk.max() + 1)[pk] >= loss
+    keep[0] = keep[-1] = True
+    return keep
+
+
+@pytest.mark.parametrize("board", ["muse_2", "cyton", "ganglion"])
+@pytest.mark.parametrize("loss", [0.0, 0.3, 0.6])
+def test_float32_resaved_stamps_never_fill_beyond_span(tmp_path, caplog, board, loss):
+    """pandas re-saved the table with float32 timestamps: Unix time in steps of 128 s. Without
+    the cap one 128-s step became a ~100-s disconnect filled into a 60-s recording."""
+    from test_io_brainflow import make_board_data
+
+    from neurofeedback.boards import board_info
+
+    sfreq = board_info(board).sfreq
+    n = int(sfreq * 60)
+    t0 = 1.7e9 + 36  # float32 rounds 1.7e9+36 … +96 to 1.7e9 and to 1.7e9+128 past +64
+    info, data = make_board_data(board, n, stamps=t0 + np.arange(n) / sfreq)
+    keep = _lossy(n, sfreq, loss)
+    df = pd.DataFrame(data[:, keep].T)
+    df[info.timestamp_row] = df[info.timestamp_row].astype(np.float32)
+    p = tmp_path / "resaved.csv"
+    df.to_csv(p, sep="\t", header=False, index=False)
+    ts = pd.read_csv(p, sep="\t", header=None)[info.timestamp_row].to_numpy(float)
+    span = ts[-1] - ts[0]
+    assert span > 60  # the coarse stamps claim more time than the samples cover
+    with caplog.at_level("WARNING", logger="neurofeedback"):
+        raw = read_recording(p, board=board)
+    assert raw.n_times / sfreq <= span + 1.0 + 1 / sfreq
+    assert (raw.n_times - keep.sum()) / sfreq <= _bad_seconds(raw) + 1e-9
+    assert any("do not fit in the timestamps' span" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("board", ["muse_2", "cyton"])
+@pytest.mark.parametrize("loss", [0.3, 0.6])
+def test_heavy_loss_with_precise_stamps_is_sized_by_the_span(tmp_path, board, loss):
+    """Heavy packet loss, re-saved by pandas at full precision: the gaps add up to the lost time
+    (within a packet per gap) and samples + gaps stay within the span."""
+    from test_io_brainflow import make_board_data
+
+    from neurofeedback.boards import board_info
+
+    sfreq = board_info(board).sfreq
+    n = int(sfreq * 60)
+    info, data = make_board_data(board, n)
+    keep = _lossy(n, sfreq, loss, seed=2)
+    p = tmp_path / "lossy.csv"
+    pd.DataFrame(data[:, keep].T).to_csv(p, sep="\t", header=False, index=False)
+    raw = read_recording(p, board=board)
+    span = data[info.timestamp_row, -1] - data[info.timestamp_row, 0]
+    total = keep.sum() / sfreq + _bad_seconds(raw)
+    assert total <= span + 1.0
+    assert total == pytest.approx(n / sfreq, abs=0.02 * n / sfreq)
+
+
+def test_muselsl_float32_stamps_are_one_line_not_a_traceback(tmp_path):
+    n = 256 * 30
+    t = (1.7e9 + 36 + np.arange(n) / 256).astype(np.float32)
+    df = pd.DataFrame(np.random.default_rng(5).normal(0, 20, (n, 5)), columns=MUSE)
+    df.insert(0, "timestamps", t)
+    p = tmp_path / "f32.csv"
+    df.to_csv(p, index=False)
+    with pytest.raises(RecordingFormatError, match="too coarse"):
+        read_recording(p)
+    res = CliRunner().invoke(app, ["inspect", str(p)])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+
+
+def test_openbci_index_gaps_capped_by_arrival_span(tmp_path, caplog):
+    """OpenBCI: dropped packets come from the wrapping index; arrival times that span less than
+    the index claims cap them (never more missing time than the timestamps span)."""
+    from test_io_openbci import _signal, write_openbci
+
+    n = 250 * 20
+    keep = np.r_[0:2000, 2100:2300, 2450:n]
+    p = write_openbci(tmp_path / "ob.txt", _signal(n, n_ch=8), version="v6", keep=keep)
+    raw = read_recording(p)
+    assert _bad_seconds(raw) == pytest.approx(250 / 250)  # 100 + 150 samples, true to the index
+    # the same file with arrival times squeezed into the samples' own span: no room for gaps
+    lines = p.read_text().splitlines()
+    out, k = [], 0
+    for ln in lines:
+        if ln[:1].isdigit():
+            f = ln.split(", ")
+            f[-3] = str(1_600_000_000_000 + k * 4)
+            k += 1
+            ln = ", ".join(f)
+        out.append(ln)
+    p.write_text("\n".join(out) + "\n")
+    with caplog.at_level("WARNING", logger="neurofeedback"):
+        raw = read_recording(p)
+    span = (k - 1) * 4 / 1000
+    assert raw.n_times / 250 + _bad_seconds(raw) <= span + 1.0 + 1 / 250

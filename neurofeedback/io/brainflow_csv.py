@@ -53,6 +53,7 @@ from ._text import (
     read_numeric_columns,
 )
 from ._timing import (
+    cap_gaps_to_span,
     check_time_order,
     counter_gaps,
     drop_duplicate_rows,
@@ -319,7 +320,7 @@ def _time_axis(p, data, ts, sfreq, doc, *, counter=None, lines=None):
         lines = np.arange(1, ts.size + 1) if lines is None else lines
         ts = check_time_order(p, ts, sfreq=sfreq, first_data_line=1,
                               line_of=lambda i: int(lines[i]))
-        gaps = timestamp_gaps(ts, sfreq)
+        gaps = timestamp_gaps(ts, sfreq, path=p)
         from_counter = counter_gaps(counter) if counter is not None else None
         if from_counter is not None:
             step = max(1, _counter_step(counter))
@@ -328,7 +329,7 @@ def _time_axis(p, data, ts, sfreq, doc, *, counter=None, lines=None):
             for i, missing in gaps:
                 if missing >= cycle:  # a whole cycle or more: only the clock can tell
                     merged[i] = missing
-            gaps = sorted(merged.items())
+            gaps = cap_gaps_to_span(sorted(merged.items()), ts, sfreq, path=p)
         if gaps:
             logger.warning("%s: %d gap(s) in the timestamps (%.3f s missing), annotated "
                            "BAD_dropout / BAD_disconnect", p, len(gaps),

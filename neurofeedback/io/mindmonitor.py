@@ -365,7 +365,7 @@ class _Export:
         sfreq = estimate_sfreq(p, onsets, nominal=MUSE_SFREQ, what="TimeStamp values")
         annotations = []
         if self.full_res:
-            gaps = timestamp_gaps(onsets, sfreq)
+            gaps = timestamp_gaps(onsets, sfreq, path=p)
             if gaps:
                 logger.warning("%s: %d gap(s) in TimeStamp (%d samples missing), annotated "
                                "BAD_dropout", p, len(gaps), sum(g for _, g in gaps))

@@ -144,7 +144,7 @@ def _read(path):
         logger.info("%s: %d row(s) longer than the header; their extra fields read as %d marker(s)",
                     p, len(extra), len(found))
         annotations += found
-    gaps = timestamp_gaps(ts, sfreq)
+    gaps = timestamp_gaps(ts, sfreq, path=p)
     if gaps:
         logger.warning("%s: %d gap(s) in the timestamps (%d samples missing), annotated BAD_dropout",
                        p, len(gaps), sum(g for _, g in gaps))

@@ -64,6 +64,7 @@ from ._text import (
     read_numeric_columns,
 )
 from ._timing import (
+    cap_gaps_to_span,
     check_time_order,
     drop_duplicate_rows,
     dropout_annotations,
@@ -291,6 +292,8 @@ def _read(path, *, channel_names, board):
             meas_date = meas_date_from_unix(finite[0])
 
     gaps = _index_gaps(table[:, 0])
+    if ts is not None and gaps:  # never more missing time than the arrival times span
+        gaps = cap_gaps_to_span(gaps, np.where(ts > 1e11, ts / 1000.0, ts), sfreq, path=p)
     if gaps:
         logger.warning("%s: %d dropped packet(s) (%d samples), annotated BAD_dropout", p,
                        len(gaps), sum(g for _, g in gaps))
