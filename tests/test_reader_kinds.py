@@ -298,3 +298,71 @@ def test_openbci_index_gaps_capped_by_arrival_span(tmp_path, caplog):
     # the samples alone (19 s) already outlast the arrival span (14.2 s): no room for gaps
     assert raw.n_times == n - 250 and _bad_seconds(raw) == 0
     assert any("do not fit in the timestamps' span" in r.getMessage() for r in caplog.records)
+
+
+# --- kind: older OpenBCI GUI text layouts (the 2017 GUI) --------------------------------------
+
+def write_gui_2017(path, *, board="ganglion", n_s=20, keep=None, time_col=True, nch_line=True,
+                   seed=0):
+    """An OpenBCI GUI 2017 (v2/v3) text file: index (Ganglion 0–199 at 200 Hz, Cyton 0–255 at
+    250 Hz), EEG in µV, 3 accelerometer columns, optionally ``HH:MM:SS.mmm`` without a date."""
+    from datetime import datetime, timedelta
+
+    sfreq, n_ch, modulus = (200.0, 4, 200) if board == "ganglion" else (250.0, 8, 256)
+    n = int(n_s * sfreq)
+    rng = np.random.default_rng(seed)
+    eeg = np.round(rng.normal(0, 20, (n, n_ch)) + (0 if board == "ganglion" else 1e4), 2)
+    keep = np.arange(n) if keep is None else np.asarray(keep)
+    lines = ["%OpenBCI Raw EEG Data"]
+    if nch_line:
+        lines.append(f"%Number of channels = {n_ch}")
+    lines += [f"%Sample Rate = {sfreq:.1f} Hz", "%First Column = SampleIndex"]
+    if time_col:
+        lines.append("%Last Column = Timestamp ")
+    lines.append("%Other Columns = EEG data in microVolts followed by Accel Data (in G) "
+                 "interleaved with Aux Data")
+    t0 = datetime(2017, 3, 14, 23, 59, 50)  # crosses midnight: the time column has no date
+    for i in keep:
+        f = [str(i % modulus)] + [f"{v:.2f}" for v in eeg[i]] + ["0.000"] * 3
+        if time_col:
+            f.append((t0 + timedelta(seconds=i / sfreq)).strftime("%H:%M:%S.%f")[:-3])
+        lines.append(", ".join(f))
+    path.write_text("\n".join(lines) + "\n")
+    return eeg, sfreq, n_ch
+
+
+@pytest.mark.parametrize("board", ["ganglion", "cyton"])
+@pytest.mark.parametrize("time_col", [True, False])
+@pytest.mark.parametrize("nch_line", [True, False])
+def test_gui_2017_layouts(tmp_path, board, time_col, nch_line):
+    sfreq = 200.0 if board == "ganglion" else 250.0
+    n = int(20 * sfreq)
+    cycle = 200 if board == "ganglion" else 256
+    # lost: 30 samples mid-cycle, 1 sample, and 11 across the index wrap (cycle - 5 … cycle + 5)
+    lost = [range(1000, 1030), range(2000, 2001), range(3 * cycle - 5, 3 * cycle + 6)]
+    keep = np.setdiff1d(np.arange(n), np.concatenate([np.fromiter(r, int) for r in lost]))
+    p = tmp_path / f"OpenBCI-RAW-2017-{board}.txt"
+    eeg, sfreq, n_ch = write_gui_2017(p, board=board, keep=keep, time_col=time_col,
+                                      nch_line=nch_line)
+    assert detect_format(p) == "openbci_txt"
+    raw = read_recording(p)
+    assert raw.info["sfreq"] == sfreq
+    assert len(raw.ch_names) == n_ch and raw.get_channel_types() == ["eeg"] * n_ch
+    assert raw.n_times == keep.size
+    assert raw.n_times / sfreq == pytest.approx(20 - 42 / sfreq)
+    np.testing.assert_allclose(raw.get_data() * 1e6, eeg[keep].T, atol=1e-9)
+    drops = [(round(a["onset"] * sfreq), round(a["duration"] * sfreq)) for a in raw.annotations
+             if a["description"] == "BAD_dropout"]
+    assert drops == [(3 * cycle - 5, 11), (1000 - 11, 30), (2000 - 41, 1)]
+    assert raw.info["meas_date"] is None  # HH:MM:SS.mmm carries no date
+
+
+def test_gui_2017_ganglion_loses_the_top_of_every_cycle(tmp_path):
+    """Indices 195–199 never arrive: the largest index seen is 194, yet the cycle is 200."""
+    n = 200 * 10
+    keep = np.flatnonzero(np.arange(n) % 200 < 195)
+    p = tmp_path / "g.txt"
+    write_gui_2017(p, board="ganglion", n_s=10, keep=keep)
+    raw = read_recording(p)
+    drops = [round(a["duration"] * 200) for a in raw.annotations if a["description"] == "BAD_dropout"]
+    assert drops == [5] * 9
