@@ -366,3 +366,61 @@ def test_gui_2017_ganglion_loses_the_top_of_every_cycle(tmp_path):
     raw = read_recording(p)
     drops = [round(a["duration"] * 200) for a in raw.annotations if a["description"] == "BAD_dropout"]
     assert drops == [5] * 9
+
+
+# --- kind: a replayed recording keeps its markers --------------------------------------------
+
+def _record_playback(tmp_path, path, duration, *extra):
+    home = tmp_path / "home"
+    res = CliRunner().invoke(app, ["record", "--board", "playback", "--file", str(path), "--speed",
+                                   "10", "--subject", "pb1", "--duration", duration, "--force",
+                                   "--home", str(home), "--json", *extra])
+    assert res.exit_code == 0, res.output
+    return next((home / "recordings").rglob("*_eeg.csv"))
+
+
+def _marker_samples(raw):
+    sf = raw.info["sfreq"]
+    return [(round(a["onset"] * sf), a["description"]) for a in raw.annotations
+            if not a["description"].startswith("BAD")]
+
+
+def test_playback_of_the_case_keeps_its_five_markers(tmp_path):
+    """The field case replayed through BrainFlow's playback board (which streams zeros in its
+    marker row) and recorded: the five markers come back on the very samples they had."""
+    p = shared_case("muselsl-marker-rows-longer-than-header/recording.csv")
+    src = read_recording(p)
+    csv = _record_playback(tmp_path, p, "20s")
+    got = read_recording(csv)
+    assert got.n_times == src.n_times
+    assert _marker_samples(got) == _marker_samples(src)
+    assert [d for _, d in _marker_samples(got)] == [f"marker/{v}" for v in range(1, 6)]
+    np.testing.assert_allclose(got.get_data(picks="eeg"), src.get_data(picks="eeg"), rtol=0,
+                               atol=1e-15)
+
+
+def test_playback_keeps_text_markers_and_values_the_blocks_also_use(tmp_path):
+    """Generated: text markers, and a marker value (1) that the session's own block marker also
+    uses: both come back with their labels, on their samples, beside the block."""
+    p = tmp_path / "m.csv"
+    _write_long_rows(p, {300: 1, 700: "cue", 1100: 42, 1400: "cue"})
+    csv = _record_playback(tmp_path, p, "6s", "--blocks", "rest:3,task:3")
+    got = _marker_samples(read_recording(csv))
+    assert got == [(0, "rest"), (300, "marker/1"), (700, "marker/cue"), (768, "task"),
+                   (1100, "marker/42"), (1400, "marker/cue")]
+
+
+def test_replay_markers_and_plan_without_a_board():
+    import mne
+
+    from neurofeedback.acquisition.playback import REPLAY_CODE_BASE, replay_markers
+    from neurofeedback.acquisition.recorder import Block, _replay_plan
+
+    ann = mne.Annotations([0.5, 1.0, 1.5, 2.0, 9.0], [0, 0.5, 0, 0, 0],
+                          ["marker/3", "BAD_dropout", "eyes-open", "marker/2.5", "marker/4"])
+    m = replay_markers(ann, 100.0, 500)  # 9.0 s is past the end
+    assert m == ((50, 3.0, "marker/3"), (150, float(REPLAY_CODE_BASE), "eyes-open"),
+                 (200, 2.5, "marker/2.5"))
+    plan, labels = _replay_plan(m, (Block("rest", 10.0, 3),))
+    assert [v for _, v, _ in plan] == [1001.0, 1000.0, 2.5]  # 3 is the block's: moved
+    assert labels == {"1001": "marker/3", "1000": "eyes-open"}
