@@ -424,3 +424,25 @@ def test_replay_markers_and_plan_without_a_board():
     plan, labels = _replay_plan(m, (Block("rest", 10.0, 3),))
     assert [v for _, v, _ in plan] == [1001.0, 1000.0, 2.5]  # 3 is the block's: moved
     assert labels == {"1001": "marker/3", "1000": "eyes-open"}
+
+
+# --- the other field cases, with their README values (the reader corpus) --------------------
+
+def test_case_muse_millisecond_timestamps():
+    """README: 256 Hz (3071 steps over 11 996 ms), 4 EEG channels, ~12 s, meas_date
+    2018-06-02 21:54:48 UTC."""
+    p = shared_case("muse-millisecond-timestamps/recording.csv")
+    raw = read_recording(p)
+    assert raw.info["sfreq"] == 256.0
+    assert raw.get_channel_types().count("eeg") == 4
+    assert raw.n_times == 3072 and raw.times[-1] == pytest.approx(12.0, abs=0.01)
+    md = raw.info["meas_date"]
+    assert md.strftime("%Y-%m-%d %H:%M:%S") == "2018-06-02 21:54:48" and md.utcoffset().total_seconds() == 0
+
+
+def test_case_openbci_railed_channels_are_bad():
+    """README: EEG 6–8 are railed (−187500.02 µV) and listed bad by the reader."""
+    p = shared_case("openbci-railed-channels-in-epoch-table/recording.txt")
+    raw = read_recording(p)
+    assert raw.info["sfreq"] == 250.0 and len(raw.ch_names) == 8
+    assert sorted(raw.info["bads"]) == ["EEG 6", "EEG 7", "EEG 8"]
