@@ -446,3 +446,12 @@ def test_case_openbci_railed_channels_are_bad():
     raw = read_recording(p)
     assert raw.info["sfreq"] == 250.0 and len(raw.ch_names) == 8
     assert sorted(raw.info["bads"]) == ["EEG 6", "EEG 7", "EEG 8"]
+
+
+def test_replayed_block_labels_do_not_become_this_sessions_blocks():
+    from neurofeedback.acquisition.recorder import Block, _replay_plan
+
+    plan, labels = _replay_plan(((0, 1000.0, "eyes-open"), (50, 1001.0, "task")),
+                                (Block("eyes-open", 12.0, 1),))
+    assert [lab for _, _, lab in plan] == ["source/eyes-open", "task"]
+    assert labels == {"1000": "source/eyes-open", "1001": "task"}

@@ -597,19 +597,24 @@ def _replay_plan(markers, blocks) -> tuple[tuple, dict]:
 
     A value the session's blocks or keyboard markers use (1–99 by block, 101… by key) moves to a
     code from :data:`~neurofeedback.acquisition.playback.REPLAY_CODE_BASE` up; a label that is
-    not ``marker/<value>`` is mapped in the sidecar so the reader restores it.
+    not ``marker/<value>`` is mapped in the sidecar so the reader restores it. A label that names
+    one of this session's blocks (a replayed file recorded with the same protocol) becomes
+    ``source/<label>``: the source's block is a marker here, never this session's block.
     """
     from ..io._markers import marker_label
 
     if not markers:
         return (), {}
     taken = {float(b.marker) for b in blocks}
+    own = {b.label for b in blocks}
     base = 1000.0  # playback.REPLAY_CODE_BASE (not imported: playback imports the readers)
     codes: dict[str, float] = {}
     used = {float(v) for _, v, _ in markers}
     plan, labels = [], {}
     for i, v, label in markers:
         v = float(v)
+        if label in own:  # the source's block of that name is not this session's block
+            label = f"source/{label}"
         if v in taken or _KEY_MARKER_BASE < v < base:
             if label not in codes:
                 c = base
