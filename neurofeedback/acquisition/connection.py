@@ -53,6 +53,12 @@ class Connection:
         For the sidecar: what is being replayed, at what speed.
     time_scale : float
         Recording seconds per timestamp second (the playback speed; 1 for devices).
+    markers : tuple of (int, float, str)
+        Markers the stream should carry, ``(sample, value, label)`` with the sample counted in
+        the stream from its first sample: a replayed recording's own markers (the playback
+        board streams none). The recorder writes them on their samples.
+    markers_period : int
+        Samples after which the stream repeats (a looping playback), 0 when it does not.
     """
 
     board_id: int
@@ -62,6 +68,8 @@ class Connection:
     channel_names: tuple[str, ...] | None = None
     source: dict | None = None
     time_scale: float = 1.0
+    markers: tuple = ()
+    markers_period: int = 0
 
     @property
     def name(self) -> str:

@@ -16,8 +16,14 @@ How the file is written
   regular (``t0 + i / sfreq / speed``, so ``speed=4`` plays four times faster; ``t0`` is the
   recording's ``meas_date`` when known, else the time of preparation), puts the EEG rows where
   the master board has them, writes a sample counter (0–255, wrapping) in the board's
-  package-number row and sets every other row to 0. Markers are not written: the
-  playback board does not replay them (the recorder inserts its own).
+  package-number row and sets every other row to 0. Markers are not written in the file:
+  the playback board streams zeros in its marker row whatever the file holds.
+- The recording's markers travel beside the file instead (:attr:`PlaybackSource.markers`:
+  sample, value, label for every annotation that is not ``BAD_…``/``EDGE…``): the recorder
+  puts each on its own sample of the stream as it is written (the way it places its block
+  markers), so a recorded playback keeps them. ``marker/<v>`` keeps its value ``v``; any other
+  label (a block, a text marker) gets a code from :data:`REPLAY_CODE_BASE` up, which the
+  recording's sidecar maps back to the label.
 - EEG is written in µV, as BrainFlow delivers it. Our readers build volts as ``x_uv * 1e-6``;
   ``v * 1e6`` does not invert that (about one sample in five comes back one ulp off), so each
   sample is recovered as the float ``y`` with ``y * 1e-6 == v`` (always exists for files our
@@ -39,6 +45,7 @@ with the readers' ``* 1e-6`` equal the source Raw's volts bit for bit.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +58,7 @@ from ..errors import BoardError, RecordingFormatError
 
 logger = logging.getLogger("neurofeedback")
 
-__all__ = ["LAYOUT_BOARDS", "PlaybackSource", "prepare_playback"]
+__all__ = ["LAYOUT_BOARDS", "PlaybackSource", "prepare_playback", "replay_markers"]
 
 #: EEG layouts (channel count, sampling rate in Hz) → the BrainFlow board replayed with that
 #: layout, when the recording does not name its board.
@@ -93,6 +100,9 @@ class PlaybackSource:
         ``1 / sfreq / speed`` per sample.
     loop : bool
         Whether the board restarts at the end of the file.
+    markers : tuple of (int, float, str)
+        The recording's markers as ``(sample, value, label)``, sample counted from the file's
+        first sample (see the module docstring).
     """
 
     file: Path
@@ -103,6 +113,7 @@ class PlaybackSource:
     source: Path
     speed: float
     loop: bool
+    markers: tuple = ()
 
     def input_params(self):
         """Return ``BrainFlowInputParams`` for the playback board.
@@ -199,8 +210,51 @@ def prepare_playback(path, workdir, *, speed=1.0, loop=False, format="auto",
     _write_columns(out, columns, n_rows=int(info.num_rows), n_times=n)
     logger.info("%s: %d samples × %d EEG channels written for playback as %s (%s, speed %g)",
                 src, n, len(picks), out, info.name, speed)
+    markers = replay_markers(raw.annotations, sfreq, n)
     return PlaybackSource(file=out, master_board=info.board_id, sfreq=sfreq, channel_names=names,
-                          n_samples=n, source=src, speed=speed, loop=bool(loop))
+                          n_samples=n, source=src, speed=speed, loop=bool(loop), markers=markers)
+
+
+#: Marker codes for replayed labels that are not ``marker/<number>`` (above the recorder's
+#: block markers 1–99 and keyboard markers 101…).
+REPLAY_CODE_BASE = 1000
+
+_NUMERIC_MARKER = re.compile(r"marker/([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)")
+
+
+def replay_markers(annotations, sfreq: float, n_times: int) -> tuple:
+    """The markers of a recording as ``(sample, value, label)`` for the stream to carry.
+
+    Parameters
+    ----------
+    annotations : mne.Annotations
+        Onsets in seconds from the first sample (as the readers build them).
+    sfreq : float
+        Hz.
+    n_times : int
+        Samples in the recording: markers outside are left out.
+
+    Returns
+    -------
+    markers : tuple of (int, float, str)
+        In order of time. ``BAD_…`` and ``EDGE…`` annotations are not markers and are left out;
+        ``marker/<v>`` keeps ``v`` (non-zero), other labels get codes from
+        :data:`REPLAY_CODE_BASE` up (one per distinct label).
+    """
+    out, codes = [], {}
+    for a in annotations:
+        label = str(a["description"])
+        if label.upper().startswith(("BAD", "EDGE")):
+            continue
+        i = int(round(float(a["onset"]) * sfreq))
+        if not 0 <= i < n_times:
+            continue
+        m = _NUMERIC_MARKER.fullmatch(label)
+        value = float(m.group(1)) if m else 0.0
+        if value == 0.0:
+            value = float(codes.setdefault(label, REPLAY_CODE_BASE + len(codes)))
+        out.append((i, value, label))
+    return tuple(sorted(out))
 
 
 def _master_board(src: Path, raw, fmt: str, board, n_eeg: int, sfreq: float) -> BoardInfo:

@@ -73,7 +73,8 @@ def playback_connection(path, *, speed: float = 1.0, loop: bool = False, format:
         config=tuple(src.config_commands()), channel_names=tuple(src.channel_names),
         source={"kind": "playback", "file": str(Path(path).resolve()), "speed": float(speed),
                 "loop": bool(loop)},
-        time_scale=float(speed),
+        time_scale=float(speed), markers=src.markers,
+        markers_period=src.n_samples if loop else 0,
     )
 
 

@@ -271,6 +271,7 @@ class Recorder:
         self._markers: queue.Queue[str] = queue.Queue()
         self._key_labels: dict[str, int] = {}
         self._doc: dict | None = None
+        self._replay, self._replay_labels = _replay_plan(connection.markers, self.blocks)
 
     # -- connection ----------------------------------------------------------------------------
     def open(self) -> None:
@@ -351,6 +352,7 @@ class Recorder:
 
     def _start_sidecar(self, start: datetime) -> None:
         markers = {str(b.marker): b.label for b in self.blocks}
+        markers.update(self._replay_labels)  # a replayed recording's own labels
         self._doc = make_sidecar(
             self.info.board_id, channel_names=list(self.channel_names), subject=self.subject,
             session=self.paths.folder.name.removeprefix("ses-"), protocol=self.protocol,
@@ -465,6 +467,7 @@ class Recorder:
                 chunk[marker_row, k] = blk.marker
                 run.markers_done.append(((run.pos + k) / self.sfreq, blk.label))
                 run.next_block += 1
+            self._replayed_markers(chunk, marker_row, run)
             self._keyboard_markers(chunk, marker_row, run.pos, run.markers_done)
         np.savetxt(fh, chunk.T, fmt=run.fmt, delimiter="\t")
         fh.flush()
@@ -522,6 +525,34 @@ class Recorder:
         logger.warning("reconnected to %s", self.connection.describe())
         return True
 
+    def _replayed_markers(self, chunk, marker_row, run: _Run) -> None:
+        """Put a replayed recording's markers on their samples of this chunk.
+
+        The stream's sample ``j`` (counted in written samples from the first) is the source's
+        sample ``j`` (modulo its length when looping). A sample already holding a block marker
+        passes the replayed one to the next free sample of the chunk.
+        """
+        if not self._replay:
+            return
+        n = chunk.shape[1]
+        start, period = run.written, int(self.connection.markers_period or 0)
+        for i, value, label in self._replay:
+            if period:
+                first = i + -((i - start) // period) * period if i < start else i
+                hits = range(first, start + n, period)
+            else:
+                hits = (i,) if start <= i < start + n else ()
+            for at in hits:
+                k = at - start
+                while k < n and chunk[marker_row, k] != 0:
+                    k += 1
+                if k >= n:
+                    logger.warning("replayed marker %r at sample %d shares its sample with a block "
+                                   "marker and was not written", label, at)
+                    continue
+                chunk[marker_row, k] = value
+                run.markers_done.append(((run.pos + k) / self.sfreq, label))
+
     def _keyboard_markers(self, chunk, marker_row, pos, done) -> None:
         changed = False
         while True:
@@ -558,6 +589,43 @@ class Recorder:
             status.relative_power = _relative_power(window, self.sfreq, self.channel_names,
                                                    self.settings, no_signal=no_signal)
         return status
+
+
+def _replay_plan(markers, blocks) -> tuple[tuple, dict]:
+    """The replayed markers with values that cannot be mistaken for the recorder's own, and
+    the ``{value: label}`` the sidecar needs to give them back their labels.
+
+    A value the session's blocks or keyboard markers use (1–99 by block, 101… by key) moves to a
+    code from :data:`~neurofeedback.acquisition.playback.REPLAY_CODE_BASE` up; a label that is
+    not ``marker/<value>`` is mapped in the sidecar so the reader restores it. A label that names
+    one of this session's blocks (a replayed file recorded with the same protocol) becomes
+    ``source/<label>``: the source's block is a marker here, never this session's block.
+    """
+    from ..io._markers import marker_label
+
+    if not markers:
+        return (), {}
+    taken = {float(b.marker) for b in blocks}
+    own = {b.label for b in blocks}
+    base = 1000.0  # playback.REPLAY_CODE_BASE (not imported: playback imports the readers)
+    codes: dict[str, float] = {}
+    used = {float(v) for _, v, _ in markers}
+    plan, labels = [], {}
+    for i, v, label in markers:
+        v = float(v)
+        if label in own:  # the source's block of that name is not this session's block
+            label = f"source/{label}"
+        if v in taken or _KEY_MARKER_BASE < v < base:
+            if label not in codes:
+                c = base
+                while c in used or c in codes.values():
+                    c += 1
+                codes[label] = c
+            v = codes[label]
+        if label != marker_label(v):
+            labels[f"{v:g}"] = label
+        plan.append((int(i), v, str(label)))
+    return tuple(plan), labels
 
 
 def _relative_power(window_uv, sfreq, names, settings, *, no_signal=()) -> dict:

@@ -67,3 +67,37 @@ def marker_annotations(markers: np.ndarray, sfreq: float, *, labels=None, blocks
                 duration = 0.0
         out.append((onset, duration, label))
     return out
+
+
+def extra_field_annotations(extra: dict, sfreq: float, *, rows=None):
+    """Marker annotations from fields beyond the header (see :func:`._text.long_rows`).
+
+    Parameters
+    ----------
+    extra : dict
+        ``{row: [field, ...]}``, ``row`` in the file's data rows (0-based).
+    sfreq : float
+        Sampling rate, Hz.
+    rows : ndarray of int | None
+        The file rows kept in the output, in order (after dropped duplicates); default all.
+
+    Returns
+    -------
+    annotations : list of (onset_s, 0.0, description)
+        One per non-empty field that is not a number equal to 0: numbers as ``marker/<value>``
+        (as a ``Marker`` column), text as ``marker/<text>``.
+    """
+    out = []
+    for row, fields in sorted(extra.items()):
+        pos = row if rows is None else int(np.searchsorted(rows, row))
+        for f in fields:
+            if not f:
+                continue
+            try:
+                v = float(f)
+            except ValueError:
+                out.append((pos / sfreq, 0.0, f"marker/{f}"))
+                continue
+            if np.isfinite(v) and v != 0:
+                out.append((pos / sfreq, 0.0, marker_label(v)))
+    return out

@@ -215,3 +215,109 @@ def check_finite(path: Path, eeg: np.ndarray, names, *, first_data_line: int, wh
             f"{kind} value in {what} channel {names[j]!r} at line {first_data_line + int(i)} "
             f"({int(bad.sum())} such cells in all)",
         )
+
+
+def long_rows(path: Path, *, sep: str, skiprows: int, ncols: int, limit: int) -> dict[int, list[str]]:
+    """The fields beyond ``ncols`` of every data row that has more (rows longer than the header).
+
+    pandas reads only the columns it is asked for and silently ignores extra fields; muselsl files
+    written by EEG-ExPy carry the stimulus marker as a seventh field on some rows while the header
+    names six. This finds such rows so the reader can use (or name) what they hold instead of
+    dropping it.
+
+    Parameters
+    ----------
+    path : Path
+    sep : str
+        The field separator (one character).
+    skiprows : int
+        Lines before the first data row.
+    ncols : int
+        Fields the header (or the first data row) declares.
+    limit : int
+        Bytes of the file to read (see :func:`complete_size`).
+
+    Returns
+    -------
+    extra : dict
+        ``{row: [field, ...]}``: ``row`` counts the non-blank data rows from 0 (the row index of
+        the table :func:`read_numeric_columns` returns); fields stripped, empty ones kept as ``""``.
+    """
+    try:
+        with open(path, "rb") as fh:
+            buf = fh.read(limit)
+    except OSError as err:
+        raise RecordingFormatError(path, f"cannot be read ({err.strerror})") from None
+    a = np.frombuffer(buf, dtype=np.uint8)
+    nl = np.flatnonzero(a == 10)
+    starts = np.r_[0, nl + 1]
+    ends = np.r_[nl, a.size]
+    keep = starts < a.size
+    starts, ends = starts[keep], ends[keep]
+    starts, ends = starts[skiprows:], ends[skiprows:]
+    if not starts.size:
+        return {}
+    seps = np.flatnonzero(a == ord(sep))
+    n_fields = np.searchsorted(seps, ends) - np.searchsorted(seps, starts) + 1
+    # pandas skips blank lines: count only non-blank ones as rows
+    blank = (ends - starts) <= 1
+    if blank.any():
+        for k in np.flatnonzero(blank & (ends > starts)):
+            blank[k] = not buf[starts[k]:ends[k]].strip()
+    row_of = np.cumsum(~blank) - 1
+    out = {}
+    for k in np.flatnonzero((n_fields > ncols) & ~blank):
+        line = buf[starts[k]:ends[k]].decode("utf-8", errors="replace").rstrip("\r")
+        out[int(row_of[k])] = [f.strip() for f in line.split(sep)[ncols:]]
+    return out
+
+
+#: A first line longer than this without a line break is not a recording's header (bytes).
+MAX_LINE_BYTES = 1 << 28
+
+
+def first_lines(path: Path, n: int = 5, *, max_bytes: int = MAX_LINE_BYTES) -> list[str]:
+    """The first ``n`` non-blank lines of a text file, each read whole (any length).
+
+    A fixed-size head (64 KiB) cuts a long first line: a CSV with 100 000 columns has a header
+    of ~1 MB. Lines are read to their end; a BOM and the line break are removed.
+
+    Parameters
+    ----------
+    path : Path
+    n : int
+        Non-blank lines wanted.
+    max_bytes : int
+        Bytes read at most in all; a longer run without enough lines is an error.
+
+    Returns
+    -------
+    lines : list of str
+        Up to ``n`` lines (fewer when the file has fewer), decoded as UTF-8 (errors replaced).
+
+    Raises
+    ------
+    RecordingFormatError
+        When ``max_bytes`` are read without finding the lines (not a text recording).
+    """
+    out, total = [], 0
+    try:
+        with open(path, "rb") as fh:
+            while len(out) < n:
+                line = fh.readline(max_bytes - total + 1)
+                if not line:
+                    break
+                total += len(line)
+                if total > max_bytes:
+                    raise RecordingFormatError(
+                        path, f"has no line break in its first {max_bytes >> 20} MiB; not a text recording"
+                    )
+                text = line.decode("utf-8", errors="replace")
+                if not out:
+                    text = text.lstrip("\ufeff")
+                text = text.rstrip("\r\n")
+                if text.strip():
+                    out.append(text)
+    except OSError as err:
+        raise RecordingFormatError(path, f"cannot be read ({err.strerror})") from None
+    return out

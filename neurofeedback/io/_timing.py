@@ -77,6 +77,10 @@ def estimate_sfreq(path: Path, ts: np.ndarray, *, nominal: float | None, tol: fl
     else:  # some stamps missing: fit a line through (sample number, time)
         x = idx - idx.mean()
         slope = float(np.dot(x, t - t.mean()) / np.dot(x, x))
+    if slope == 0 and span > 0:
+        raise RecordingFormatError(
+            path, f"{what} are too coarse to give a sampling rate ({np.unique(t).size} distinct values "
+                  f"for {t.size} samples; re-saved with lost precision, e.g. as float32?)")
     if not (slope > 0 and math.isfinite(slope)):
         raise RecordingFormatError(path, f"{what} do not increase overall; cannot find the sampling rate")
     est = 1.0 / slope
@@ -89,7 +93,7 @@ def estimate_sfreq(path: Path, ts: np.ndarray, *, nominal: float | None, tol: fl
 
 
 def timestamp_gaps(ts: np.ndarray, sfreq: float, *, min_periods: float = 3.0,
-                   window: int | None = None) -> list[tuple[int, int]]:
+                   window: int | None = None, path=None) -> list[tuple[int, int]]:
     """Find dropped samples in per-sample timestamps (s): only where samples are really missing.
 
     Timestamps of a live stream are the times samples *arrived*: scheduling delays (a loaded
@@ -111,6 +115,10 @@ def timestamp_gaps(ts: np.ndarray, sfreq: float, *, min_periods: float = 3.0,
     (several samples sharing one arrival time) and ms rounding are never gaps. A producer that
     falls behind for longer than ``window`` without catching up cannot be told from a dropout by
     timestamps alone: prefer a sample counter (:func:`counter_gaps`) where the board has one.
+
+    The gaps never add up to more time than the timestamps span (:func:`cap_gaps_to_span`):
+    coarse stamps (a file re-saved as float32 keeps Unix time to 128 s) hold long runs of equal
+    values whose envelope rise would otherwise be read as a disconnect longer than the recording.
 
     Returns
     -------
@@ -142,7 +150,62 @@ def timestamp_gaps(ts: np.ndarray, sfreq: float, *, min_periods: float = 3.0,
             missing = int(round(step / period))
             gaps.append((int(k + 1), missing))
             floor = int(k + 1)
-    return gaps
+    return cap_gaps_to_span(gaps, ts, sfreq, path=path)
+
+
+#: Seconds of timestamp span allowed beyond ``t[-1] - t[0]`` (packets, arrival delays) when
+#: gaps are capped to it (:func:`cap_gaps_to_span`).
+SPAN_SLACK_S = 1.0
+
+
+def cap_gaps_to_span(gaps, ts: np.ndarray, sfreq: float, *, path=None) -> list[tuple[int, int]]:
+    """Shrink gaps so that samples plus missing time never exceed the timestamps' span.
+
+    All gaps together are at most the span ``t[-1] - t[0]`` (plus :data:`SPAN_SLACK_S`: stamps
+    are arrival times, and a packet's samples share the stamp of its first, so the span can
+    fall short of the true time by a packet and some delay) less the time the samples
+    themselves cover (``(n - 1) / sfreq``). (A single gap is not capped at the step at it: when
+    the samples before a gap arrived late, the step is shorter than the samples missing.) When
+    the bound bites, every gap is scaled down by the same factor and a warning names the file:
+    such timestamps are too coarse or
+    inconsistent to size the gaps, so what is filled is an upper bound, never more than the
+    recording's own span.
+
+    Parameters
+    ----------
+    gaps : list of (i, n_missing)
+        ``i`` is the first sample after the gap.
+    ts : ndarray, shape (n_times,)
+        Timestamps in seconds (NaN allowed).
+    sfreq : float
+        Sampling rate, Hz.
+    path : Path | None
+        For the warning.
+
+    Returns
+    -------
+    gaps : list of (i, n_missing)
+        The same gaps with ``n_missing`` capped (gaps capped to 0 are left out).
+    """
+    gaps = [(int(i), int(m)) for i, m in gaps if m > 0]
+    ts = np.asarray(ts, dtype=np.float64)
+    if not gaps or ts.size < 2:
+        return gaps
+    capped = gaps
+    fin = np.flatnonzero(np.isfinite(ts))
+    if fin.size >= 2:
+        span = ts[fin[-1]] - ts[fin[0]]
+        allowed = max(0, int(np.floor((span + SPAN_SLACK_S) * sfreq + 0.5)) - int(fin[-1] - fin[0]))
+        total = sum(m for _, m in capped)
+        if total > allowed:
+            logger.warning(
+                "%s: timestamp gaps of %.3f s do not fit in the timestamps' span of %.3f s with "
+                "%.3f s of samples (timestamps too coarse or re-saved with lost precision?); "
+                "gaps shrunk to %.3f s in all", path or "recording", total / sfreq, span,
+                (fin[-1] - fin[0]) / sfreq, allowed / sfreq)
+            scale = allowed / total
+            capped = [(i, int(np.floor(m * scale))) for i, m in capped]
+    return [(i, m) for i, m in capped if m > 0]
 
 
 def dropout_annotations(gaps, sfreq: float):
@@ -247,7 +310,10 @@ def infer_time_unit(path: Path, ts: np.ndarray, *, nominal: float, what: str = "
     t = ts[np.isfinite(ts)]
     if t.size < 2:
         return ts, "s"
-    per_unit = 1.0 / _robust_period(t)  # samples per unit of the file's clock
+    period = _robust_period(t)
+    if not period > 0:  # e.g. float32 Unix stamps: most windows span 0 s
+        return ts, "s"  # estimate_sfreq gives the precise error
+    per_unit = 1.0 / period  # samples per unit of the file's clock
     if not math.isfinite(per_unit) or per_unit <= 0:
         return ts, "s"  # estimate_sfreq gives the precise error
     rates = []

@@ -48,11 +48,12 @@ from ._text import (
     check_file,
     check_finite,
     complete_size,
+    first_lines,
     one_line,
-    read_head,
     read_numeric_columns,
 )
 from ._timing import (
+    cap_gaps_to_span,
     check_time_order,
     counter_gaps,
     drop_duplicate_rows,
@@ -92,9 +93,8 @@ def _board_for(path, board):
 
 
 def _first_line_fields(path) -> int:
-    head = read_head(path, 1 << 16)
-    line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
-    return len(line.split("\t"))
+    lines = first_lines(path, 1)
+    return len(lines[0].split("\t")) if lines else 0
 
 
 def read_brainflow_csv(path, *, board=None, channel_names=None, verbose=None):
@@ -320,7 +320,7 @@ def _time_axis(p, data, ts, sfreq, doc, *, counter=None, lines=None):
         lines = np.arange(1, ts.size + 1) if lines is None else lines
         ts = check_time_order(p, ts, sfreq=sfreq, first_data_line=1,
                               line_of=lambda i: int(lines[i]))
-        gaps = timestamp_gaps(ts, sfreq)
+        gaps = timestamp_gaps(ts, sfreq, path=p)
         from_counter = counter_gaps(counter) if counter is not None else None
         if from_counter is not None:
             step = max(1, _counter_step(counter))
@@ -329,7 +329,7 @@ def _time_axis(p, data, ts, sfreq, doc, *, counter=None, lines=None):
             for i, missing in gaps:
                 if missing >= cycle:  # a whole cycle or more: only the clock can tell
                     merged[i] = missing
-            gaps = sorted(merged.items())
+            gaps = cap_gaps_to_span(sorted(merged.items()), ts, sfreq, path=p)
         if gaps:
             logger.warning("%s: %d gap(s) in the timestamps (%.3f s missing), annotated "
                            "BAD_dropout / BAD_disconnect", p, len(gaps),

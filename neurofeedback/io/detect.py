@@ -26,7 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import RecordingFormatError
-from ._text import check_file, is_number, read_head
+from ._text import check_file, first_lines, is_number, read_head
 
 #: Every format :func:`neurofeedback.io.read_recording` understands.
 FORMATS = (
@@ -69,14 +69,6 @@ def _binary_kind(head: bytes, p: Path) -> str | None:
     return None
 
 
-def _first_lines(head: bytes, n: int = 5) -> list[str]:
-    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
-    lines = text.splitlines()
-    if len(head) >= 65536 and lines:  # the last line may be cut by the 64 KiB window
-        lines = lines[:-1]
-    return [ln for ln in lines if ln.strip()][:n]
-
-
 def detect_format(path) -> str:
     """Return the format of the recording at ``path``, from its content.
 
@@ -116,7 +108,7 @@ def detect_format(path) -> str:
             p, f"unknown format: binary data (first bytes {head[:8]!r}) that is not EDF, BDF, FIF, "
             "BrainVision or XDF"
         )
-    lines = _first_lines(head)
+    lines = first_lines(p)  # whole lines: a 100k-column header is longer than the 64 KiB head
     if not lines:
         raise RecordingFormatError(p, "holds only blank lines")
     first = lines[0].strip()

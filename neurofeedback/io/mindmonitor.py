@@ -42,7 +42,7 @@ from .._logging import use_verbose
 from ..errors import PrecomputedFeaturesError, RecordingFormatError
 from ._raw import build_raw, railed_or_flat
 from ._reference import MUSE
-from ._text import check_file, check_finite, one_line
+from ._text import check_file, check_finite, first_lines, long_rows, one_line
 from ._timing import (
     check_time_order,
     drop_duplicate_rows,
@@ -245,11 +245,24 @@ class _Export:
 
     def __init__(self, path):
         self.path = p = check_file(path)
+        # rows longer than the header: pandas would silently take the first column as the index
+        # (shifting every column) or drop the extra fields; read the header's columns, say what
+        # was left out (Mind Monitor has no marker column for them to belong to)
+        head = first_lines(p, 1)
+        n_hdr = len(head[0].split(",")) if head else 0
+        extra = long_rows(p, sep=",", skiprows=1, ncols=n_hdr, limit=p.stat().st_size) if n_hdr else {}
+        extra = {r: f for r, f in extra.items() if any(f)}
         try:
             df = pd.read_csv(p, sep=",", header=0, engine="c", low_memory=False,
-                             skipinitialspace=True)
+                             skipinitialspace=True, index_col=False,
+                             usecols=range(n_hdr) if extra else None)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as err:
             raise RecordingFormatError(p, f"cannot be parsed as a Mind Monitor CSV ({one_line(err)[:120]})") from None
+        if extra:
+            row, fields = min(extra.items())
+            logger.warning("%s: %d row(s) have more fields than the header's %d; their extra fields "
+                           "were ignored (first at data row %d: %s)", p, len(extra), n_hdr, row + 1,
+                           ",".join(fields)[:40])
         df.columns = [str(c).strip() for c in df.columns]
         if not df.columns.size or df.columns[0].lower() != "timestamp":
             raise RecordingFormatError(p, "is not a Mind Monitor CSV (no 'TimeStamp' header)")
@@ -352,7 +365,7 @@ class _Export:
         sfreq = estimate_sfreq(p, onsets, nominal=MUSE_SFREQ, what="TimeStamp values")
         annotations = []
         if self.full_res:
-            gaps = timestamp_gaps(onsets, sfreq)
+            gaps = timestamp_gaps(onsets, sfreq, path=p)
             if gaps:
                 logger.warning("%s: %d gap(s) in TimeStamp (%d samples missing), annotated "
                                "BAD_dropout", p, len(gaps), sum(g for _, g in gaps))

@@ -22,7 +22,10 @@ Format quirks
   are inserted.
 - ``Right AUX`` is the Muse's auxiliary input, normally unconnected (noise): it is kept, typed
   ``misc`` (so it never enters EEG picks, averages or the montage), after the EEG channels.
-- Non-zero ``Marker*`` values become annotations ``marker/<value>``.
+- Non-zero ``Marker*`` values become annotations ``marker/<value>``. Rows longer than the header
+  (EEG-ExPy writes the stimulus marker as a seventh field on some rows of a six-column header)
+  have their extra fields read as markers too: numbers as ``marker/<value>`` (0 = none), text as
+  ``marker/<text>`` (:func:`neurofeedback.io._text.long_rows`).
 """
 
 from __future__ import annotations
@@ -33,15 +36,16 @@ import numpy as np
 
 from .._logging import use_verbose
 from ..errors import RecordingFormatError
-from ._markers import marker_annotations
+from ._markers import extra_field_annotations, marker_annotations
 from ._raw import build_raw, railed_or_flat
 from ._reference import MUSE
 from ._text import (
     check_file,
     check_finite,
     complete_size,
+    first_lines,
     is_number,
-    read_head,
+    long_rows,
     read_numeric_columns,
 )
 from ._timing import (
@@ -87,8 +91,7 @@ def read_muselsl_csv(path, *, verbose=None):
 
 def _read(path):
     p = check_file(path)
-    head = read_head(p, 1 << 16).decode("utf-8", errors="replace").lstrip("\ufeff")
-    lines = [ln for ln in head.splitlines() if ln.strip()]
+    lines = first_lines(p, 1)
     cols = [c.strip() for c in lines[0].split(",")] if lines else []
     if not cols or cols[0].lower() != "timestamps":
         raise RecordingFormatError(p, "is not a muselsl CSV (no 'timestamps' header)")
@@ -104,7 +107,7 @@ def _read(path):
     limit, tail = complete_size(p)
     if tail is not None and tail.strip():
         fields = tail.strip().split(",")
-        if len(fields) == ncols and all(is_number(f) for f in fields):
+        if len(fields) >= ncols and all(is_number(f) for f in fields[:ncols]):
             limit = p.stat().st_size
         else:
             logger.warning("%s: dropped a partial last line (the recording was probably cut off)", p)
@@ -112,6 +115,7 @@ def _read(path):
     labels = {j: f"column {cols[j]!r}" for j in usecols}
     table = read_numeric_columns(p, sep=",", skiprows=1, usecols=usecols, ncols=ncols, limit=limit,
                                  first_data_line=2, names_for_errors=labels)
+    extra = long_rows(p, sep=",", skiprows=1, ncols=ncols, limit=limit)
     n = table.shape[0]
     if n < 2:
         raise RecordingFormatError(p, f"is truncated: {n} sample(s), need at least 2")
@@ -135,7 +139,12 @@ def _read(path):
     annotations = []
     for k in range(len(marker_cols)):
         annotations += marker_annotations(table[:, 1 + n_eeg + n_aux + k], sfreq)
-    gaps = timestamp_gaps(ts, sfreq)
+    if extra:
+        found = extra_field_annotations(extra, sfreq, rows=rows)
+        logger.info("%s: %d row(s) longer than the header; their extra fields read as %d marker(s)",
+                    p, len(extra), len(found))
+        annotations += found
+    gaps = timestamp_gaps(ts, sfreq, path=p)
     if gaps:
         logger.warning("%s: %d gap(s) in the timestamps (%d samples missing), annotated BAD_dropout",
                        p, len(gaps), sum(g for _, g in gaps))

@@ -9,6 +9,11 @@ Format quirks
   ms. The 2014 files have no ``%Number of channels``: the EEG count is inferred as the largest
   of 16, 8, 4 that fits beside the index (the files say "optional columns at end being unscaled
   Aux data"), or ``columns - 6`` when the row ends with a formatted time and Unix ms.
+- 2017 GUI (v2/v3, Ganglion and Cyton): index, EEG, 3 accelerometer columns ("followed by Accel
+  Data" in the header), and optionally a last column ``HH:MM:SS.mmm`` without a date (no
+  ``meas_date`` then). Without ``%Number of channels`` the EEG count is the columns left after
+  the index, the accelerometer and the time; a 200 Hz file is a Ganglion (4 channels). The
+  Ganglion's index wraps at 200 (0–199), the Cyton's at 256 (0–255).
 - v5: no column-name row; the first data row is all zeros (a placeholder, dropped); Unix ms is
   the second-to-last column.
 - v6: a column-name row (``Sample Index, EXG Channel 0..``, ``Timestamp``, ``Marker Channel``…;
@@ -22,6 +27,8 @@ Format quirks
   are an error, a jump back a warning (:func:`neurofeedback.io._timing.check_time_order`).
   When ``%Sample Rate`` is missing the rate is inferred from the timestamps (snapped to a
   standard OpenBCI rate within 2%), else it is an error.
+- Rows with more fields than the first data row: their extra fields are read as markers
+  (``marker/<value>``, text as ``marker/<text>``), never dropped silently.
 - The sample index wraps (0–255 on Cyton); the modulus is the largest index seen + 1. A jump
   larger than the usual step is a dropped packet: it is annotated ``BAD_dropout`` at the first
   sample after the jump, lasting missing samples / sfreq. No samples are inserted (the same rule
@@ -49,7 +56,7 @@ import numpy as np
 from .._logging import use_verbose
 from ..boards import board_info
 from ..errors import BoardError, RecordingFormatError
-from ._markers import marker_annotations
+from ._markers import extra_field_annotations, marker_annotations
 from ._raw import build_raw, railed_or_flat
 from ._reference import GANGLION, SRB2, UNKNOWN, board_reference
 from ._text import (
@@ -57,10 +64,12 @@ from ._text import (
     check_finite,
     complete_size,
     is_number,
+    long_rows,
     one_line,
     read_numeric_columns,
 )
 from ._timing import (
+    cap_gaps_to_span,
     check_time_order,
     drop_duplicate_rows,
     dropout_annotations,
@@ -73,6 +82,8 @@ logger = logging.getLogger("neurofeedback")
 _RATE_RE = re.compile(r"sample\s*rate\s*=\s*([0-9]*\.?[0-9]+)", re.I)
 _NCH_RE = re.compile(r"number\s+of\s+channels\s*=\s*(\d+)", re.I)
 _BOARD_RE = re.compile(r"board\s*=\s*(.+)", re.I)
+#: Sample-index cycles of the GUI files: Ganglion 0–199, Cyton 0–255.
+_INDEX_CYCLES = (200, 256)
 _STANDARD_RATES = (125.0, 200.0, 250.0, 500.0, 1000.0, 1600.0, 2000.0, 4000.0, 8000.0, 16000.0)
 
 
@@ -109,7 +120,7 @@ def _header_value(header, regex):
     return None
 
 
-def _infer_n_eeg(path, ncols, names, rows):
+def _infer_n_eeg(path, ncols, names, rows, header=()):
     if names:
         exg = [n for n in names if n.lower().startswith(("exg channel", "eeg channel"))]
         if exg:
@@ -117,8 +128,17 @@ def _infer_n_eeg(path, ncols, names, rows):
     last = rows[0]
     if ncols >= 8 and ":" in last[-2] and is_number(last[-1]):  # v3/v4: ... time, Unix ms
         return ncols - 6
+    # the 2017 GUI: index, EEG, 3 accel, then a formatted time without a date (HH:MM:SS.mmm)
+    tail = 1 if ":" in last[-1] else 0
+    avail = ncols - 1 - tail
+    text = " ".join(header).lower()
+    if "accel" in text and avail - 3 in (4, 8, 16):
+        return avail - 3
+    rate = _header_value(header, _RATE_RE)
+    if rate is not None and float(rate) == 200.0 and avail >= 4:
+        return 4  # 200 Hz: a Ganglion, the only OpenBCI board at that rate, has 4 channels
     for k in (16, 8, 4):
-        if 1 + k <= ncols:
+        if k <= avail:
             return k
     raise RecordingFormatError(path, f"has {ncols} columns: too few for a sample index and EEG")
 
@@ -146,6 +166,8 @@ def _index_gaps(index: np.ndarray) -> list[tuple[int, int]]:
     d = np.diff(idx)
     if np.any(d < 0):
         modulus = int(idx.max()) + 1
+        # the known cycles (Ganglion 200, Cyton 256) even when the top indices were all lost
+        modulus = next((m for m in _INDEX_CYCLES if m - 8 <= modulus <= m), modulus)
         d = np.mod(d, modulus)
     pos = d[d > 0]
     if pos.size == 0:
@@ -199,7 +221,7 @@ def _read(path, *, channel_names, board):
         raise RecordingFormatError(p, f"data rows have {ncols} field; expected a sample index and EEG")
 
     n_hdr = _header_value(header, _NCH_RE)
-    n_eeg = int(n_hdr) if n_hdr else _infer_n_eeg(p, ncols, names, rows)
+    n_eeg = int(n_hdr) if n_hdr else _infer_n_eeg(p, ncols, names, rows, header)
     if n_eeg < 1 or 1 + n_eeg > ncols:
         raise RecordingFormatError(p, f"says {n_eeg} channels but its rows have only {ncols} fields")
     if not n_hdr:
@@ -230,7 +252,7 @@ def _read(path, *, channel_names, board):
     if tail is not None and tail.strip():
         fields = [c.strip() for c in tail.strip().split(",")]
         need = [0] + eeg_cols + [c for c in (ts_col, marker_col) if c is not None]
-        if len(fields) == ncols and all(is_number(fields[c]) for c in need):
+        if len(fields) >= ncols and all(is_number(fields[c]) for c in need):
             limit = p.stat().st_size  # a complete last line that only lacks its newline
         else:
             logger.warning("%s: dropped a partial last line (%d fields of %d; the recording was "
@@ -240,6 +262,8 @@ def _read(path, *, channel_names, board):
     labels = {c: f"EEG column {c + 1}" for c in eeg_cols}
     table = read_numeric_columns(p, sep=",", skiprows=n_before, usecols=usecols, ncols=ncols,
                                  limit=limit, first_data_line=n_before + 1, names_for_errors=labels)
+    # rows longer than the first data row: their extra fields are markers (never dropped silently)
+    extra = long_rows(p, sep=",", skiprows=n_before, ncols=ncols, limit=limit)
     first_line = n_before + 1
     eeg = table[:, 1: 1 + n_eeg]
     # placeholder rows (all EEG exactly 0) at the start: v5's first row, newer GUIs' row 0
@@ -250,6 +274,7 @@ def _read(path, *, channel_names, board):
         logger.info("%s: dropped %d leading row(s) whose EEG is all zeros (GUI placeholder)", p, lead)
         table = table[lead:]
         eeg = eeg[lead:]
+        extra = {r - lead: f for r, f in extra.items() if r >= lead}
         first_line += lead
     n = eeg.shape[0]
     if n < 2:
@@ -285,12 +310,19 @@ def _read(path, *, channel_names, board):
             meas_date = meas_date_from_unix(finite[0])
 
     gaps = _index_gaps(table[:, 0])
+    if ts is not None and gaps:  # never more missing time than the arrival times span
+        gaps = cap_gaps_to_span(gaps, np.where(ts > 1e11, ts / 1000.0, ts), sfreq, path=p)
     if gaps:
         logger.warning("%s: %d dropped packet(s) (%d samples), annotated BAD_dropout", p,
                        len(gaps), sum(g for _, g in gaps))
     annotations = dropout_annotations(gaps, sfreq)
     if markers is not None:
         annotations += marker_annotations(markers, sfreq)
+    if extra:
+        found = extra_field_annotations(extra, sfreq, rows=rows)
+        logger.info("%s: %d row(s) longer than the first data row; their extra fields read as %d "
+                    "marker(s)", p, len(extra), len(found))
+        annotations += found
 
     data = np.ascontiguousarray(eeg.T)
     bads = railed_or_flat(data, ch_names)
