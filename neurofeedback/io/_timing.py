@@ -487,6 +487,12 @@ def counter_gaps(counter: np.ndarray, *, min_regular: float = 0.99) -> list[tupl
         d = np.mod(d, int(idx.max()) + step)
     if np.mean(d == step) < min_regular:
         return None
+    return step_gaps(d, step)
+
+
+def step_gaps(d: np.ndarray, step: int) -> list[tuple[int, int]]:
+    """``(index of the sample after the gap, samples missing)`` for each forward step of a
+    counter's differences ``d`` that is longer than its regular ``step``."""
     gaps = []
     for k in np.flatnonzero((d != step) & (d > 0)):
         missing = int(round(d[k] / step)) - 1

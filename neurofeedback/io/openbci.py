@@ -75,6 +75,7 @@ from ._timing import (
     dropout_annotations,
     estimate_sfreq,
     meas_date_from_unix,
+    step_gaps,
 )
 
 logger = logging.getLogger("neurofeedback")
@@ -172,13 +173,7 @@ def _index_gaps(index: np.ndarray) -> list[tuple[int, int]]:
     pos = d[d > 0]
     if pos.size == 0:
         return []
-    step = int(np.bincount(pos).argmax())
-    gaps = []
-    for k in np.flatnonzero((d != step) & (d > 0)):
-        missing = int(round(d[k] / step)) - 1
-        if missing > 0:
-            gaps.append((int(k + 1), missing))
-    return gaps
+    return step_gaps(d, int(np.bincount(pos).argmax()))
 
 
 def read_openbci_txt(path, *, channel_names=None, board=None, verbose=None):
