@@ -344,11 +344,15 @@ def _write_session(d: _Design, folder: Path, *, start: datetime, first: datetime
     no_alpha = _simulate_session(spec, **kw, alpha=False)
     alpha_ms = np.mean((rec.data_uv - no_alpha.data_uv) ** 2, axis=1)
     n_boxes = 0
-    if low_quality:  # electrode pops on the two most posterior channels
-        for j, name in enumerate(ch[-2:]):
-            rec = add_box_artifact(rec, channel=name, onset_s=duration_s * (0.3 + 0.35 * j),
-                                   duration_s=3.0, amplitude_uv=600.0)
-            n_boxes += 1
+    if low_quality:
+        # three pops of the loose reference, seen on every channel (pops on two channels only
+        # cost just those two since artifacts are per channel, and the session's channels kept
+        # more than half their data: no longer a session the quality floor drops)
+        for frac in (0.2, 0.5, 0.8):
+            for name in ch:
+                rec = add_box_artifact(rec, channel=name, onset_s=duration_s * frac,
+                                       duration_s=4.0, amplitude_uv=600.0)
+                n_boxes += 1
 
     path = folder / f"sub-{spec.subject}" / f"sub-{spec.subject}_ses-{label}_eeg.csv"
     side = _write(spec, rec, path, session=label)
