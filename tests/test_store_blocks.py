@@ -96,7 +96,7 @@ def test_a_version_1_catalog_is_migrated_in_place_keeping_every_row(tmp_path):
           if r[5]]
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     con.close()
-    assert int(version) == SCHEMA_VERSION == 2
+    assert int(version) == SCHEMA_VERSION == 3
     assert pk == ["session_id", "block", "metric", "channel"] and "block" in cols
     assert "session_blocks" in tables and not any(t.endswith("_v2") for t in tables)
     # every feature row kept, as a whole-session row; the other tables untouched
@@ -105,7 +105,12 @@ def test_a_version_1_catalog_is_migrated_in_place_keeping_every_row(tmp_path):
     assert sorted((r["session_id"], r["metric"], r["channel"], r["value"], r["unit"]) for r in by_name) \
         == sorted(feats)
     assert {r["block"] for r in by_name} == {"session"}
-    assert {t: _dump(db, t) for t in ("subjects", "sessions", "events")} == before
+    # version 3 appended nullable columns to subjects (group_label) and events (quantity, unit,
+    # updated_at): the old values are unchanged and the new ones empty
+    assert _dump(db, "sessions") == before["sessions"]
+    assert _dump(db, "subjects") == [(*r, None) for r in before["subjects"]]
+    assert _dump(db, "events") == [(*r, None, None, None) for r in before["events"]]
+    assert _dump(db, "practice") == []
     assert cat.instance_id == "v1instance"
     # the version-1 file was copied first, and the copy is still version 1 with every row
     backup = tmp_path / "catalog.sqlite.schema-v1.bak"
@@ -250,3 +255,34 @@ def test_ingest_stores_the_blocks(tmp_path):
 
     table = pq.read_table(res.features_path).to_pandas()
     assert set(table["block"]) == {"", "eyes-open", "eyes-closed", "meditation"}
+
+
+def test_a_version_2_catalog_gains_groups_event_quantities_and_the_practice_log(tmp_path):
+    """Schema 2 → 3 adds nullable columns and an empty table; rows and values are kept."""
+    db = tmp_path / "catalog.sqlite"
+    _v1_catalog(db)
+    Catalog(home=tmp_path)  # → current version
+    con = sqlite3.connect(db)  # back to a version-2 shape: drop what version 3 added
+    for table, column in (("subjects", "group_label"), ("events", "quantity"), ("events", "unit"),
+                          ("events", "updated_at")):
+        con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    con.execute("DROP TABLE practice")
+    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    before = {t: _dump(db, t) for t in ("subjects", "sessions", "session_features", "events")}
+
+    cat = Catalog(home=tmp_path)
+    assert _dump(db, "meta")[1] == ("schema_version", "3")
+    assert _dump(db, "session_features") == before["session_features"]
+    assert _dump(db, "subjects") == [(*r, None) for r in before["subjects"]]
+    assert (tmp_path / "catalog.sqlite.schema-v2.bak").is_file()
+    # the new columns work
+    assert cat.groups() == {"alpha01": None}
+    cat.set_group("alpha01", "course")
+    assert cat.groups() == {"alpha01": "course"}
+    cat.set_group("alpha01", None)
+    assert cat.groups() == {"alpha01": None}
+    with pytest.raises(StoreError, match="no subject 'nobody'"):
+        cat.set_group("nobody", "course")
+    assert cat.subjects() == ["alpha01"]

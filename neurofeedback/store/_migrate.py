@@ -7,7 +7,17 @@ rebuilt the way SQLite documents: create the new table under another name, copy 
 check the count, drop the old table, rename the new one. All of it, and the new
 ``schema_version``, is one transaction: a failure leaves the version-1 catalog as it was.
 
-Before that, a file-based SQLite catalog is copied with ``VACUUM INTO`` to
+Version 2 → 3 (cohorts and structured events): ``subjects.group_label``, ``events.quantity``,
+``events.unit`` and ``events.updated_at`` are added with ``ALTER TABLE … ADD COLUMN`` (nullable, so
+SQLite and PostgreSQL both can, and the existing rows keep their values with the new columns
+empty); the ``practice`` table is created empty. Nothing is reprocessed.
+
+This is a documented versioned schema rather than Alembic: the catalog has few tables, every
+migration so far is a handful of statements, and it runs inside the opening transaction on
+every back end with no migration scripts or ``alembic.ini`` to ship. A migration that outgrows
+that (renamed columns on PostgreSQL with live writers) is when Alembic would pay for itself.
+
+Before any migration, a file-based SQLite catalog is copied with ``VACUUM INTO`` to
 ``<catalog>.schema-v1.bak`` beside it (once; the copy is consistent even while other processes
 read). Concurrent openers queue on the write lock and the second finds the work done.
 
@@ -25,7 +35,17 @@ import sqlalchemy as sa
 
 from ..blocks import SESSION
 from ..errors import StoreError
-from ._schema import SCHEMA_VERSION, blocks_t, features_t, meta_t, sessions_t, subjects_t
+from ._schema import (
+    SCHEMA_VERSION,
+    V3_COLUMNS,
+    blocks_t,
+    features_t,
+    meta_t,
+    metadata,
+    practice_t,
+    sessions_t,
+    subjects_t,
+)
 
 logger = logging.getLogger("neurofeedback")
 
@@ -72,6 +92,9 @@ def migrate(conn, version: int) -> int:
     if version == 1:
         _v1_to_v2(conn)
         version = 2
+    if version == 2:
+        _v2_to_v3(conn)
+        version = 3
     conn.execute(meta_t.update().where(meta_t.c.key == "schema_version")
                  .values(value=str(version)))
     return version
@@ -101,3 +124,16 @@ def _v1_to_v2(conn) -> None:
         logger.info("catalog: %d session_features rows kept as block '%s' (schema version 2)",
                     n_old, SESSION)
     blocks_t.create(conn, checkfirst=True)
+
+
+def _v2_to_v3(conn) -> None:
+    insp = sa.inspect(conn)
+    for table, column in V3_COLUMNS:
+        have = {c["name"] for c in insp.get_columns(table)}
+        if column in have:
+            continue
+        col = metadata.tables[table].c[column]
+        type_sql = col.type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {type_sql}"))
+    practice_t.create(conn, checkfirst=True)
+    logger.info("catalog: schema version 3 (subject groups, event quantities, practice log)")

@@ -41,6 +41,20 @@ def subjects_select():
     return sa.select(subjects_t.c.label).order_by(subjects_t.c.label)
 
 
+def groups_select():
+    """``subject, group`` rows (``group`` NULL when unset), by subject label."""
+    return (sa.select(subjects_t.c.label.label("subject"), subjects_t.c.group_label.label("group"))
+            .order_by(subjects_t.c.label))
+
+
+def set_group(conn, subject: str, group: str | None) -> bool:
+    """Set (or clear, with ``None``) the group of an existing subject; ``False`` when the subject
+    is not in the catalog (nothing changed)."""
+    res = conn.execute(subjects_t.update().where(subjects_t.c.label == subject)
+                       .values(group_label=group))
+    return res.rowcount > 0
+
+
 def sessions_select():
     """Every session with its subject label: ``session_id, subject, session``, then
     :data:`SESSION_FIELDS`, ``created_at, updated_at`` (add ``where`` and ``order_by``)."""

@@ -1,9 +1,9 @@
 """The catalog's tables (SQLAlchemy Core), its schema version and the session ID scheme.
 
-Schema (version 2)::
+Schema (version 3)::
 
     meta              key (PK), value                       schema_version, instance_id
-    subjects          id (PK), label (UNIQUE), created_at
+    subjects          id (PK), label (UNIQUE), group_label, created_at
     sessions          id (PK, "sub-<subject>_ses-<session>"), subject_id → subjects,
                       session_label, start_time (UTC), device, format, protocol, blocks (JSON),
                       notes, duration_s, sfreq, n_channels, clean_fraction,
@@ -13,7 +13,9 @@ Schema (version 2)::
     session_features  session_id → sessions, block, metric, channel (PK together), value, unit
     session_blocks    session_id → sessions, block (PK together), onset_s, duration_s,
                       n_epochs, n_clean_epochs, clean_fraction, reason
-    events            id (PK), subject_id → subjects, time (UTC), kind, text, created_at
+    events            id (PK), subject_id → subjects, time (UTC), kind, quantity, unit, text,
+                      created_at, updated_at
+    practice          subject_id → subjects, day (PK together), minutes, source
 
 ``session_features.block`` is ``"session"`` for the whole-session metrics and a block label
 (``meditation``, …) for a block's (:func:`neurofeedback.metrics.session_metrics`);
@@ -21,6 +23,10 @@ Schema (version 2)::
 ``reason`` says why a block has no metrics). Version 1 had no blocks: ``session_features`` was
 keyed by (session_id, metric, channel) and ``session_blocks`` did not exist; a version-1
 catalog is migrated in place when it is opened (:mod:`neurofeedback.store._migrate`).
+Version 2 had no ``subjects.group_label`` (a subject's group in a cohort: ``course``,
+``waitlist``), no ``events.quantity``/``unit``/``updated_at`` (a dose with its unit, minutes of
+practice per day) and no ``practice`` table (a practice log: minutes per day, a covariate);
+version 2 → 3 adds them (nullable columns, an empty table).
 
 Timestamps are stored as UTC and come back tz-aware (UTC) on every backend
 (:class:`UTCDateTime`). ``input_sha256`` is unique (one session per input file); the session ID
@@ -40,11 +46,16 @@ from ..home import validate_label
 
 #: Version of the tables below; a catalog written by a newer version is refused, an older one
 #: migrated when opened.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Longest block label the catalog keeps.
 BLOCK_LABEL_LENGTH = TEXT_LIMITS["block"]
 #: Kinds of context events on a subject's timeline.
-EVENT_KINDS = ("note", "practice", "therapy", "ketamine", "medication", "other")
+EVENT_KINDS = ("note", "practice", "practice-change", "course-start", "course-end", "therapy",
+               "ketamine", "medication", "other")
+#: Longest group label (a cohort group such as ``course`` or ``waitlist``).
+GROUP_LABEL_LENGTH = 64
+#: Longest unit of an event's quantity (``mg``, ``mg/kg``, ``min/day``).
+EVENT_UNIT_LENGTH = 32
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -97,6 +108,7 @@ subjects_t = sa.Table(
     "subjects", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("label", sa.String(64), nullable=False, unique=True),
+    sa.Column("group_label", sa.String(GROUP_LABEL_LENGTH)),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
@@ -161,9 +173,25 @@ events_t = sa.Table(
     sa.Column("subject_id", sa.Integer, sa.ForeignKey("subjects.id"), nullable=False),
     sa.Column("time", UTCDateTime, nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("quantity", sa.Float),
+    sa.Column("unit", sa.String(EVENT_UNIT_LENGTH)),
     sa.Column("text", sa.Text, nullable=False, default=""),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime),
     sa.Index("ix_events_subject_time", "subject_id", "time"),
+)
+
+#: Columns added to existing tables by schema version 3 (table, column); the migration adds
+#: them with ``ALTER TABLE … ADD COLUMN`` (all nullable, so every back end can).
+V3_COLUMNS = (("subjects", "group_label"), ("events", "quantity"), ("events", "unit"),
+              ("events", "updated_at"))
+
+practice_t = sa.Table(
+    "practice", metadata,
+    sa.Column("subject_id", sa.Integer, sa.ForeignKey("subjects.id"), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("minutes", sa.Float, nullable=False),
+    sa.Column("source", sa.Text),
 )
 
 #: The session columns a caller of :meth:`Catalog.record_session` provides.

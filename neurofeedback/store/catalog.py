@@ -56,12 +56,14 @@ from ._queries import (
     ensure_subject,
     events_select,
     features_select,
+    groups_select,
     insert_event,
     metrics_select,
     session_by_id,
     session_by_labels,
     session_by_sha,
     sessions_list,
+    set_group,
     subjects_select,
     write_session,
 )
@@ -249,6 +251,39 @@ class Catalog:
             with self._write() as conn:
                 return ensure_subject(conn, label)
         return self._retry(run, "add a subject")
+
+    def set_group(self, subject: str, group: str | None) -> None:
+        """Put a subject in a cohort group (``course``, ``waitlist``), or out of any (``None``).
+
+        Parameters
+        ----------
+        subject : str
+            A subject already in the catalog.
+        group : str | None
+            A label of 1-64 letters or digits (as subject labels), or ``None`` to clear it.
+
+        Raises
+        ------
+        ConfigError
+            ``subject`` or ``group`` is not a valid label.
+        StoreError
+            The subject is not in the catalog (a group never creates a subject: a typo would
+            otherwise become a new, empty subject).
+        """
+        label = validate_label(subject)
+        value = None if group is None else validate_label(group, kind="group")
+
+        def run():
+            with self._write() as conn:
+                return set_group(conn, label, value)
+        if not self._retry(run, "set a subject's group"):
+            raise StoreError(f"catalog {self.display_url}: no subject {label!r}; subjects come "
+                             "from their sessions (neurofeedback process / record) or "
+                             "Catalog.add_subject")
+
+    def groups(self) -> dict[str, str | None]:
+        """Return every subject's group: ``{subject: group or None}``, by subject label."""
+        return {r[0]: r[1] for r in self._all(groups_select(), "list the subjects' groups")}
 
     def sessions(self, subject: str | None = None) -> pd.DataFrame:
         """Return the sessions (one row each, by start time).
