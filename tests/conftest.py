@@ -12,6 +12,11 @@ SHARED_DATA = Path(os.environ.get("NEUROFEEDBACK_SHARED_DATA", ROOT.parent / "sh
 #: Field cases: small real inputs the product once got wrong (``../shared/cases/README.md``).
 SHARED_CASES = Path(os.environ.get("NEUROFEEDBACK_SHARED_CASES", ROOT.parent / "shared" / "cases"))
 
+# The CLI's tables (rich) wrap at the terminal's width, which a test run inherits from wherever
+# it was started (a terminal, CI, a pytest-xdist worker with no terminal: 80 columns). Tests read
+# those tables, so they all see one width; subprocesses inherit it.
+os.environ["COLUMNS"] = "160"
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
