@@ -92,9 +92,9 @@ first LSL call; :class:`LslOutput` does that before it imports anything from lib
 
 from __future__ import annotations
 
+from ...acquisition._lsl_config import LSL_MACHINE_CONFIG, configure_lsl
 from ._base import LSL_CHANNELS, OUTPUTS, FeedbackSink, parse_outputs
 from ._lsl import LslOutput
-from ._lsl_config import LSL_MACHINE_CONFIG, configure_lsl
 from ._open import open_outputs
 from ._osc import OscOutput
 from ._terminal import TerminalGauge

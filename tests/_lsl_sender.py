@@ -1,0 +1,105 @@
+"""An LSL outlet in its own process replaying a real Muse recording, for tests/test_lsl.py.
+
+Run as ``python tests/_lsl_sender.py --file F --name N --markers M --log out.npz``. It does what
+muselsl does for a Muse 2016: an ``EEG`` stream of 5 float32 channels (TP9, AF7, AF8, TP10,
+Right AUX) at 256 Hz, µV, the channels described in ``<desc><channels>``; plus a ``Markers``
+string stream carrying the recording's own markers (``1``/``2`` of its P300 task) at their
+samples. The recording is read with the project's reader and sent at real-time speed, each
+sample stamped ``t0 + i / 256`` (``i`` its index in the file, so a stall leaves a gap in the
+timestamps); each marker is pushed just before its sample, stamped with that sample's time.
+
+It waits for a first consumer (up to ``--wait``), then streams ``--seconds`` of the file from
+``--start`` s. With ``--stall-at A --stall-s S`` it stops sending for S seconds after A
+seconds of streaming, and the S seconds of the file in between are never sent (a device that
+dropped out). At the end it writes what it sent to ``--log`` (npz: ``index``, ``ts``,
+``values`` float32 (n, 5), ``marker_index``, ``marker_ts``, ``marker_label``, ``stall``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--file", required=True)
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--markers", default="")
+    ap.add_argument("--log", required=True)
+    ap.add_argument("--start", type=float, default=2.0)
+    ap.add_argument("--seconds", type=float, default=16.0)
+    ap.add_argument("--stall-at", type=float, default=0.0)
+    ap.add_argument("--stall-s", type=float, default=0.0)
+    ap.add_argument("--wait", type=float, default=60.0)
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="Nominal rate to announce (default: the file's; 0 with --irregular).")
+    ap.add_argument("--irregular", action="store_true")
+    args = ap.parse_args(argv)
+
+    import pylsl
+
+    from neurofeedback.io import read_recording
+
+    raw = read_recording(args.file)
+    sfreq = float(raw.info["sfreq"])
+    values = np.float32(raw.get_data() * 1e6).T  # (n, 5) µV as float32, what muselsl sends
+    marks = [(int(round(a["onset"] * sfreq)), a["description"].removeprefix("marker/"))
+             for a in raw.annotations if a["description"].startswith("marker/")]
+
+    rate = 0.0 if args.irregular else (args.rate or sfreq)
+    info = pylsl.StreamInfo(args.name, "EEG", values.shape[1], rate, pylsl.cf_float32,
+                            source_id=f"{args.name}-source")
+    chans = info.desc().append_child("channels")
+    for ch in raw.ch_names:
+        c = chans.append_child("channel")
+        c.append_child_value("label", ch)
+        c.append_child_value("unit", "microvolts")
+        c.append_child_value("type", "EEG")
+    info.desc().append_child_value("manufacturer", "Muse")
+    outlet = pylsl.StreamOutlet(info, chunk_size=12)
+    moutlet = None
+    if args.markers:
+        minfo = pylsl.StreamInfo(args.markers, "Markers", 1, 0.0, pylsl.cf_string,
+                                 source_id=f"{args.markers}-source")
+        moutlet = pylsl.StreamOutlet(minfo)
+
+    outlet.wait_for_consumers(args.wait)
+    first = int(round(args.start * sfreq))
+    last = min(values.shape[0], first + int(round(args.seconds * sfreq)))
+    stall = (first + int(round(args.stall_at * sfreq)),
+             first + int(round((args.stall_at + args.stall_s) * sfreq))) if args.stall_s else (0, 0)
+    todo = {k: lab for k, lab in marks if first <= k < last and not stall[0] <= k < stall[1]}
+    sent_i, sent_ts, m_i, m_ts, m_lab = [], [], [], [], []
+    t0 = pylsl.local_clock() + 0.05 - first / sfreq  # sample i is taken at t0 + i / sfreq
+    i = first
+    while i < last:
+        if stall[0] <= i < stall[1]:
+            i = stall[1]  # these samples never come
+            continue
+        ts = t0 + i / sfreq
+        wait = ts - pylsl.local_clock()
+        if wait > 0:
+            time.sleep(wait)
+        if moutlet is not None and i in todo:
+            moutlet.push_sample([todo[i]], ts)
+            m_i.append(i)
+            m_ts.append(ts)
+            m_lab.append(todo[i])
+        outlet.push_sample(values[i].tolist(), ts)
+        sent_i.append(i)
+        sent_ts.append(ts)
+        i += 1
+    time.sleep(0.5)  # let the last chunk reach the inlet before the outlet goes
+    tmp = args.log + ".tmp.npz"
+    np.savez(tmp, index=np.asarray(sent_i), ts=np.asarray(sent_ts), values=values[sent_i],
+             marker_index=np.asarray(m_i, dtype=int), marker_ts=np.asarray(m_ts),
+             marker_label=np.asarray(m_lab, dtype=str), stall=np.asarray(stall), sfreq=sfreq)
+    os.replace(tmp, args.log)
+
+
+if __name__ == "__main__":
+    main()
