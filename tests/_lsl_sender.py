@@ -9,16 +9,19 @@ sample stamped ``t0 + i / 256`` (``i`` its index in the file, so a stall leaves 
 timestamps); each marker is pushed just before its sample, stamped with that sample's time.
 
 It waits for a first consumer (up to ``--wait``), then streams ``--seconds`` of the file from
-``--start`` s. With ``--stall-at A --stall-s S`` it stops sending for S seconds after A
-seconds of streaming, and the S seconds of the file in between are never sent (a device that
-dropped out). At the end it writes what it sent to ``--log`` (npz: ``index``, ``ts``,
-``values`` float32 (n, 5), ``marker_index``, ``marker_ts``, ``marker_label``, ``stall``).
+``--start`` s, or until SIGTERM. With ``--stall-at A --stall-s S`` it stops sending for S
+seconds after A seconds (counted from when ``--go-file`` exists, when given: the test creates it
+once the recording has started), and the S seconds of the file in between are never sent (a
+device that dropped out). At the end it writes what it sent to ``--log`` (npz: ``index``,
+``ts``, ``values`` float32 (n, 5), ``marker_index``, ``marker_ts``, ``marker_label``,
+``stall``: first and end index of the samples never sent).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import time
 
 import numpy as np
@@ -34,10 +37,8 @@ def main(argv=None) -> None:
     ap.add_argument("--seconds", type=float, default=16.0)
     ap.add_argument("--stall-at", type=float, default=0.0)
     ap.add_argument("--stall-s", type=float, default=0.0)
+    ap.add_argument("--go-file", default="")
     ap.add_argument("--wait", type=float, default=60.0)
-    ap.add_argument("--rate", type=float, default=0.0,
-                    help="Nominal rate to announce (default: the file's; 0 with --irregular).")
-    ap.add_argument("--irregular", action="store_true")
     args = ap.parse_args(argv)
 
     import pylsl
@@ -50,8 +51,8 @@ def main(argv=None) -> None:
     marks = [(int(round(a["onset"] * sfreq)), a["description"].removeprefix("marker/"))
              for a in raw.annotations if a["description"].startswith("marker/")]
 
-    rate = 0.0 if args.irregular else (args.rate or sfreq)
-    info = pylsl.StreamInfo(args.name, "EEG", values.shape[1], rate, pylsl.cf_float32,
+    marks_at = dict(marks)
+    info = pylsl.StreamInfo(args.name, "EEG", values.shape[1], sfreq, pylsl.cf_float32,
                             source_id=f"{args.name}-source")
     chans = info.desc().append_child("channels")
     for ch in raw.ch_names:
@@ -67,28 +68,32 @@ def main(argv=None) -> None:
                                  source_id=f"{args.markers}-source")
         moutlet = pylsl.StreamOutlet(minfo)
 
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     outlet.wait_for_consumers(args.wait)
     first = int(round(args.start * sfreq))
     last = min(values.shape[0], first + int(round(args.seconds * sfreq)))
-    stall = (first + int(round(args.stall_at * sfreq)),
-             first + int(round((args.stall_at + args.stall_s) * sfreq))) if args.stall_s else (0, 0)
-    todo = {k: lab for k, lab in marks if first <= k < last and not stall[0] <= k < stall[1]}
+    stall = None if args.stall_s else (0, 0)  # fixed once the stall's start is known
     sent_i, sent_ts, m_i, m_ts, m_lab = [], [], [], [], []
     t0 = pylsl.local_clock() + 0.05 - first / sfreq  # sample i is taken at t0 + i / sfreq
     i = first
-    while i < last:
-        if stall[0] <= i < stall[1]:
+    while i < last and not stop:
+        if stall is None and (not args.go_file or os.path.exists(args.go_file)):
+            a = max(i, int(round(i + args.stall_at * sfreq)) if args.go_file
+                    else first + int(round(args.stall_at * sfreq)))
+            stall = (a, a + int(round(args.stall_s * sfreq)))
+        if stall is not None and stall[0] <= i < stall[1]:
             i = stall[1]  # these samples never come
             continue
         ts = t0 + i / sfreq
         wait = ts - pylsl.local_clock()
         if wait > 0:
             time.sleep(wait)
-        if moutlet is not None and i in todo:
-            moutlet.push_sample([todo[i]], ts)
+        if moutlet is not None and i in marks_at and (stall is None or not stall[0] <= i < stall[1]):
+            moutlet.push_sample([marks_at[i]], ts)
             m_i.append(i)
             m_ts.append(ts)
-            m_lab.append(todo[i])
+            m_lab.append(marks_at[i])
         outlet.push_sample(values[i].tolist(), ts)
         sent_i.append(i)
         sent_ts.append(ts)
@@ -97,7 +102,8 @@ def main(argv=None) -> None:
     tmp = args.log + ".tmp.npz"
     np.savez(tmp, index=np.asarray(sent_i), ts=np.asarray(sent_ts), values=values[sent_i],
              marker_index=np.asarray(m_i, dtype=int), marker_ts=np.asarray(m_ts),
-             marker_label=np.asarray(m_lab, dtype=str), stall=np.asarray(stall), sfreq=sfreq)
+             marker_label=np.asarray(m_lab, dtype=str), stall=np.asarray(stall or (0, 0)),
+             sfreq=sfreq)
     os.replace(tmp, args.log)
 
 
