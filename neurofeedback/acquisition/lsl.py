@@ -179,7 +179,7 @@ def _is_markers(info) -> bool:
 
 def lsl_connection(*, stream: str | None = None, stream_type: str | None = "EEG",
                    marker_stream: str | None = None, timeout_s: float = 5.0,
-                   scope: str = "machine", channel_names=None) -> Connection:
+                   scope: str = "machine") -> Connection:
     """Find an LSL stream and describe it as a :class:`Connection` the recorder can open.
 
     Parameters
@@ -195,8 +195,6 @@ def lsl_connection(*, stream: str | None = None, stream_type: str | None = "EEG"
         How long to look for the streams, s.
     scope : str
         ``"machine"`` or ``"network"`` (see :func:`list_lsl_streams`).
-    channel_names : sequence of str | None
-        Names for the recorded channels, in stream order (default: the stream's labels).
 
     Returns
     -------
@@ -253,10 +251,6 @@ def lsl_connection(*, stream: str | None = None, stream_type: str | None = "EEG"
                          "a recording needs a regular sampling rate")
     labels, types, units = _describe_channels(pylsl, info, timeout_s, row)
     use, names, scale = _pick_channels(row, labels, types, units)
-    if channel_names is not None:
-        from .record import parse_channel_names
-
-        names = parse_channel_names(channel_names, n_channels=len(names))
     if named_markers:
         markers = [i for i in infos if i.name() == marker_stream]
         if not markers:

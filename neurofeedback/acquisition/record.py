@@ -114,30 +114,31 @@ def connection_from_options(*, board=None, serial_port=None, mac_address=None, s
                               "(which takes --stream, --stream-type and --marker-stream)")
         from .lsl import lsl_connection
 
-        return lsl_connection(stream=stream or None, stream_type=stream_type or None,
-                              marker_stream=marker_stream, timeout_s=lsl_timeout,
-                              scope=lsl_scope, channel_names=channel_names)
-    if board in (None, ""):
+        conn = lsl_connection(stream=stream or None, stream_type=stream_type or None,
+                              marker_stream=marker_stream, timeout_s=lsl_timeout, scope=lsl_scope)
+    elif board in (None, ""):
         raise ConfigError("pass --board NAME (see 'neurofeedback boards'), or --source lsl to "
                           "record an LSL stream")
-    if stream or marker_stream:
+    elif stream or marker_stream:
         raise ConfigError("--stream and --marker-stream are for --source lsl")
-    board_id = resolve_board(board)
-    if board_id == BoardIds.PLAYBACK_FILE_BOARD.value:
+    elif resolve_board(board) == BoardIds.PLAYBACK_FILE_BOARD.value:
         if not file:
             raise ConfigError("--board playback replays a recording: pass --file RECORDING")
         conn = playback_connection(file, speed=speed, loop=loop, home=home, board=master_board)
     else:
         if file:
             raise ConfigError(f"--file is only for --board playback, not {board!r}")
-        conn = make_connection(board_id, serial_port=serial_port, mac_address=mac_address,
+        conn = make_connection(board, serial_port=serial_port, mac_address=mac_address,
                                serial_number=serial_number, ip_address=ip_address,
                                ip_port=ip_port, master_board=master_board, other_info=other_info)
     if channel_names is None:
         return conn
     current = conn.channel_names or conn.layout_info().eeg_names
     names = parse_channel_names(channel_names, n_channels=len(current))
-    return dataclasses.replace(conn, channel_names=names)
+    layout = conn.layout
+    if layout is not None:  # an LSL stream's own layout names its channels too
+        layout = {**layout, "eeg_names": ",".join(n.replace(",", ";") for n in names)}
+    return dataclasses.replace(conn, channel_names=names, layout=layout)
 
 
 def parse_channel_names(value, *, n_channels: int) -> tuple[str, ...]:
