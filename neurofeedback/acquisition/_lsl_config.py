@@ -33,15 +33,15 @@ MachineAddresses = {127.0.0.1}
 KnownPeers = {127.0.0.1}
 
 [log]
-level = -2
+level = -3
 """
 
-#: liblsl's default configuration (site-wide discovery), with its INFO log lines silenced.
+#: liblsl's default configuration (site-wide discovery), with its log lines silenced (fatal only).
 LSL_NETWORK_CONFIG = """\
 ; written by neurofeedback (neurofeedback.acquisition._lsl_config.configure_lsl)
 ; liblsl's default discovery (site scope); only the log level is changed.
 [log]
-level = -2
+level = -3
 """
 
 LSL_SCOPES = ("machine", "network")
