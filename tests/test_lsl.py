@@ -276,3 +276,28 @@ def test_sources_lists_a_visible_stream():
     assert mine[0]["type"] == "EEG" and mine[0]["channel_count"] == 4
     assert mine[0]["nominal_srate"] == 256.0 and mine[0]["source_id"] == name
     assert mine[0]["hostname"] and mine[0]["channel_format"] == "float32"
+
+
+@pytest.mark.parametrize("args, words", [
+    (["record", "--subject", "x1"], ["--board NAME", "--source lsl"]),
+    (["record", "--source", "lsl", "--board", "muse_2", "--subject", "x1"],
+     ["--board is for BrainFlow boards"]),
+    (["record", "--source", "lsl", "--file", "x.csv", "--subject", "x1"], ["--file"]),
+    (["record", "--source", "osc", "--subject", "x1"], ["'--source'", "'brainflow' and 'lsl'"]),
+    (["record", "--board", "synthetic", "--stream", "S", "--subject", "x1"], ["--source lsl"]),
+    (["feedback", "--protocol", "alpha-up"], ["--board NAME"]),
+    (["sources", "--lsl-scope", "lan"], ["'--lsl-scope'", "'machine' and 'network'"]),
+])
+def test_source_options_errors_are_one_line(tmp_path, args, words):
+    """Options that do not fit the source: one line, exit 2, before anything is opened."""
+    from typer.testing import CliRunner
+
+    from neurofeedback.cli import app
+
+    res = CliRunner().invoke(app, [*args, *(["--home", str(tmp_path / "h")] if args[0] != "sources" else [])])
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, res.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    assert not (tmp_path / "h").exists()
