@@ -9,12 +9,14 @@ sample stamped ``t0 + i / 256`` (``i`` its index in the file, so a stall leaves 
 timestamps); each marker is pushed just before its sample, stamped with that sample's time.
 
 It waits for a first consumer (up to ``--wait``), then streams ``--seconds`` of the file from
-``--start`` s, or until SIGTERM. With ``--stall-at A --stall-s S`` it stops sending for S
-seconds after A seconds (counted from when ``--go-file`` exists, when given: the test creates it
-once the recording has started), and the S seconds of the file in between are never sent (a
-device that dropped out). At the end it writes what it sent to ``--log`` (npz: ``index``,
-``ts``, ``values`` float32 (n, 5), ``marker_index``, ``marker_ts``, ``marker_label``,
-``stall``: first and end index of the samples never sent).
+``--start`` s, or until SIGTERM, or ``--stop-after-go`` s after ``--go-file`` exists (then the
+outlet goes away: ``--no-source-id`` makes it a stream liblsl cannot recover by itself).
+With ``--stall-at A --stall-s S`` it stops sending for S seconds after A seconds (counted from
+when ``--go-file`` exists, when given: the test creates it once the recording has started),
+and the S seconds of the file in between are never sent (a device that dropped out). At the
+end it writes what it sent to ``--log`` (npz: ``index``, ``ts``, ``values`` float32 (n, 5),
+``marker_index``, ``marker_ts``, ``marker_label``, ``stall``: first and end index of the
+samples never sent).
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ def main(argv=None) -> None:
     ap.add_argument("--stall-at", type=float, default=0.0)
     ap.add_argument("--stall-s", type=float, default=0.0)
     ap.add_argument("--go-file", default="")
+    ap.add_argument("--stop-after-go", type=float, default=0.0,
+                    help="Stop this many seconds after --go-file exists (the source goes away).")
+    ap.add_argument("--no-source-id", action="store_true",
+                    help="Announce no source_id (liblsl cannot recover such a stream by itself).")
     ap.add_argument("--wait", type=float, default=60.0)
     args = ap.parse_args(argv)
 
@@ -53,7 +59,7 @@ def main(argv=None) -> None:
 
     marks_at = dict(marks)
     info = pylsl.StreamInfo(args.name, "EEG", values.shape[1], sfreq, pylsl.cf_float32,
-                            source_id=f"{args.name}-source")
+                            source_id="" if args.no_source_id else f"{args.name}-source")
     chans = info.desc().append_child("channels")
     for ch in raw.ch_names:
         c = chans.append_child("channel")
@@ -77,7 +83,12 @@ def main(argv=None) -> None:
     sent_i, sent_ts, m_i, m_ts, m_lab = [], [], [], [], []
     t0 = pylsl.local_clock() + 0.05 - first / sfreq  # sample i is taken at t0 + i / sfreq
     i = first
+    go_at = None
     while i < last and not stop:
+        if go_at is None and args.go_file and os.path.exists(args.go_file):
+            go_at = i
+        if args.stop_after_go and go_at is not None and i - go_at >= args.stop_after_go * sfreq:
+            break
         if stall is None and (not args.go_file or os.path.exists(args.go_file)):
             a = max(i, int(round(i + args.stall_at * sfreq)) if args.go_file
                     else first + int(round(args.stall_at * sfreq)))

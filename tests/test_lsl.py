@@ -146,6 +146,67 @@ def test_record_lsl_equals_sent_samples_markers_and_stall(shared_data, tmp_path)
     assert sessions[0]["n_channels"] == 5
 
 
+@pytest.mark.slow  # ~30 s: an outlet that goes away and a new one with the same name
+def test_record_lsl_survives_a_lost_stream_that_comes_back(shared_data, tmp_path):
+    """A stream without source_id (liblsl cannot recover it) whose sender quits; a new sender
+    with the same name starts: the recorder finds it again, the gap is counted and annotated,
+    and the samples after it are the new sender's, exactly."""
+    path = shared_file(shared_data, MUSE)
+    name = f"nf-test-lost-{uuid.uuid4().hex[:10]}"
+    home, go = tmp_path / "home", tmp_path / "go"
+    first = _start_sender(path, tmp_path / "a.npz", name, "", "--no-source-id", "--seconds", "60",
+                          "--go-file", str(go), "--stop-after-go", "2")
+    proc = subprocess.Popen([sys.executable, "-m", "neurofeedback", "record", "--source", "lsl",
+                             "--stream", name, "--subject", "lsl3", "--duration", "20s",
+                             "--check-seconds", "1", "--force", "--stall-timeout", "1",
+                             "--lsl-timeout", "10", "--home", str(home), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = None
+    try:
+        deadline = time.monotonic() + 90
+        while not go.exists() and proc.poll() is None and time.monotonic() < deadline:
+            if (home / "recordings").is_dir() and list((home / "recordings").rglob("*_eeg.csv")):
+                go.touch()
+            time.sleep(0.05)
+        a = _stop_sender_when_done(first, tmp_path / "a.npz")
+        second = _start_sender(path, tmp_path / "b.npz", name, "", "--no-source-id",
+                               "--start", "40", "--seconds", "60")
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        b = _stop_sender(second, tmp_path / "b.npz") if second is not None else None
+    assert proc.returncode == 0, err
+    assert "the stream was lost" in err and err.count("the stream was lost") == 1
+    csv = next((home / "recordings").rglob("*_eeg.csv"))
+    doc = read_sidecar(csv.with_suffix(".json"))
+    assert len(doc["disconnects"]) == 1 and doc["disconnects"][0]["reconnected"]
+    table = np.loadtxt(csv, delimiter="\t")[:, :5]
+    # before the gap: sender A's samples, after it: sender B's, each exactly and in order
+    ja = int(np.flatnonzero((a["values"] == table[0].astype(np.float32)).all(axis=1))[0])
+    n_a = len(a["index"]) - ja
+    np.testing.assert_array_equal(table[:n_a], a["values"][ja:].astype(np.float64))
+    rest = table[n_a:]
+    assert rest.shape[0] > 256
+    np.testing.assert_array_equal(rest, b["values"][:rest.shape[0]].astype(np.float64))
+    raw = read_recording(next(csv.parent.glob("*_raw.fif")))
+    bad = [x for x in raw.annotations if x["description"] == "BAD_disconnect"]
+    assert len(bad) == 1
+    assert bad[0]["onset"] * raw.info["sfreq"] == pytest.approx(n_a, abs=1)
+    assert bad[0]["duration"] == pytest.approx(doc["disconnects"][0]["duration_s"], abs=2 / 256)
+
+
+def _stop_sender_when_done(proc, log, timeout=60):
+    """Wait for a sender that stops by itself; load its log."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the LSL sender did not stop by itself")
+    assert log.is_file(), proc.stderr.read()
+    return np.load(log)
+
+
 @pytest.mark.slow  # ~20 s: a real-time replay closed-loop session
 def test_feedback_source_lsl_runs_and_logs(shared_data, tmp_path):
     """Acceptance 1 (end): ``feedback --source lsl`` closes the loop on the stream: training

@@ -395,16 +395,21 @@ class LslSource:
         self._pylsl = _pylsl(src.get("scope", "machine"))
 
     # -- the BoardShim surface ------------------------------------------------------------------
-    def prepare_session(self) -> None:
+    def prepare_session(self, timeout_s: float | None = None) -> None:
         """Resolve the stream (and its marker streams) and open the inlets.
+
+        Parameters
+        ----------
+        timeout_s : float | None
+            How long to look for the streams, s (default: the connection's ``timeout_s``).
 
         Raises
         ------
         BoardError
-            When the EEG stream is not visible within the connection's timeout.
+            When the EEG stream is not visible within the timeout.
         """
         pylsl, src = self._pylsl, self.connection.source
-        timeout = float(src.get("timeout_s", 5.0))
+        timeout = float(timeout_s or src.get("timeout_s", 5.0))
         wanted = [src] + list(src.get("marker_streams", ()))
 
         def same(i, w):
@@ -476,7 +481,8 @@ class LslSource:
         if self._inlet is not None and not self._lost:
             return False
         self.release_session()
-        self.prepare_session()
+        # briefly: the recorder's loop waits meanwhile, and calls again after its interval
+        self.prepare_session(timeout_s=min(1.0, float(self.connection.source.get("timeout_s", 5.0))))
         return True
 
     def get_board_data(self) -> np.ndarray:
@@ -489,7 +495,7 @@ class LslSource:
             the markers placed on these samples (0 elsewhere).
         """
         empty = np.zeros((self._rows, 0))
-        if self._inlet is None:
+        if self._inlet is None or self._lost:  # lost: the recorder's stall watch reconnects
             return empty
         parts, stamps = [], []
         try:
@@ -502,7 +508,8 @@ class LslSource:
                 if len(t) < 4096:
                     break
         except RuntimeError as exc:  # pylsl LostError: the source is gone for good
-            logger.warning("%s: the stream was lost (%s)", self.connection.describe(), exc)
+            logger.warning("%s: the stream was lost (%s); looking for it again after the stall "
+                           "timeout", self.connection.describe(), exc)
             self._lost = True
         self._pull_markers()
         if not parts:
