@@ -58,9 +58,13 @@ Markers
 -------
 Marker streams (type ``Markers``, string) are opened beside the EEG: the one ``marker_stream``
 names, else every marker stream from the EEG stream's host. Each marker goes on the EEG sample
-whose (clock-corrected) timestamp is nearest its own, so it lands within half a sample when it
-arrives no later than that sample; one that arrives after its sample was written goes on the
-first sample not yet written, with a warning saying how late. Its text is the label (channels
+whose (clock-corrected) timestamp is nearest its own. The two streams travel over separate
+connections, so a marker sent just before its sample can arrive just after it: while marker
+streams are open, samples are handed to the recorder :data:`MARKER_HOLD_S` (0.1 s) after they
+arrive, and a marker that arrives within that time still lands on its sample (the price: up to
+0.1 s more delay for real-time feedback on a stream recorded with markers;
+``--marker-stream none`` drops it). One that arrives later still goes on the first sample not
+yet written, with a warning saying how late. Its text is the label (channels
 joined by ``/``; ``<stream>/<text>`` when several marker streams are open); each distinct label
 gets a marker code from :data:`MARKER_CODE_BASE` up, which the sidecar maps back to the label.
 
@@ -86,11 +90,15 @@ from .connection import Connection
 
 logger = logging.getLogger("neurofeedback")
 
-__all__ = ["MARKER_CODE_BASE", "LslSource", "list_lsl_streams", "lsl_connection", "open_lsl"]
+__all__ = ["MARKER_CODE_BASE", "MARKER_HOLD_S", "LslSource", "list_lsl_streams", "lsl_connection", "open_lsl"]
 
 #: Marker codes of LSL marker labels: 1000, 1001, … (above the recorder's block markers 1–99
 #: and keyboard markers 101…); the sidecar's ``markers`` maps each code back to its label.
 MARKER_CODE_BASE = 1000
+
+#: With marker streams open, samples are handed on this long (s) after they arrive, so a marker
+#: sent with (or just before) its sample but delivered a little later still lands on it.
+MARKER_HOLD_S = 0.1
 
 #: The BrainFlow id written as the sidecar's ``board_id`` (``STREAMING_BOARD``: a stream
 #: received from another process); the layout itself is the sidecar's ``board_descr``.
@@ -388,6 +396,7 @@ class LslSource:
         self._marker_inlets: list = []
         self._lost = False
         self._pending: list[tuple[float, str]] = []  # (LSL time, label), not yet placed
+        self._held: list = []  # (arrival, samples, LSL times) pulled, not yet handed on
         self._codes: dict[str, float] = {}
         self.marker_labels: dict[float, str] = {}
         self._offset = None  # Unix time - LSL time, measured once
@@ -497,14 +506,13 @@ class LslSource:
         empty = np.zeros((self._rows, 0))
         if self._inlet is None or self._lost:  # lost: the recorder's stall watch reconnects
             return empty
-        parts, stamps = [], []
         try:
             while True:
                 x, t = self._inlet.pull_chunk(timeout=0.0, max_samples=4096, as_numpy=True)
                 if len(t) == 0:
                     break
-                parts.append(np.array(x, copy=True))
-                stamps.append(np.asarray(t, dtype=np.float64))
+                self._held.append((time.monotonic(), np.array(x, copy=True),
+                                   np.asarray(t, dtype=np.float64)))
                 if len(t) < 4096:
                     break
         except RuntimeError as exc:  # pylsl LostError: the source is gone for good
@@ -512,6 +520,15 @@ class LslSource:
                            "timeout", self.connection.describe(), exc)
             self._lost = True
         self._pull_markers()
+        # with marker streams, samples wait MARKER_HOLD_S after they arrive, so a marker that
+        # travels a little slower than its sample still finds it (see the module docstring)
+        ready = time.monotonic() - (MARKER_HOLD_S if self._marker_inlets and not self._lost else 0.0)
+        n_ready = 0
+        while n_ready < len(self._held) and self._held[n_ready][0] <= ready:
+            n_ready += 1
+        parts = [x for _, x, _ in self._held[:n_ready]]
+        stamps = [t for _, _, t in self._held[:n_ready]]
+        del self._held[:n_ready]
         if not parts:
             return empty
         ts = np.concatenate(stamps)
