@@ -259,8 +259,8 @@ def test_absent_stream_one_line_exit_2(tmp_path):
     assert not (home / "recordings").exists() or not any((home / "recordings").iterdir())
 
 
-def _outlet(name, *, rate=256.0, n=3, labels=None, types=None, units=None, fmt=None):
-    info = pylsl.StreamInfo(name, "EEG", n, rate, fmt or pylsl.cf_float32, source_id=name)
+def _outlet(name, *, rate=256.0, n=3, labels=None, types=None, units=None, fmt=None, kind="EEG"):
+    info = pylsl.StreamInfo(name, kind, n, rate, fmt or pylsl.cf_float32, source_id=name)
     if labels:
         chans = info.desc().append_child("channels")
         for lab, typ, unit in zip(labels, types, units):
@@ -323,6 +323,23 @@ def test_channels_units_and_markers_from_a_real_outlet():
     assert abs(got[2, 0] - time.time()) < 60  # Unix time
     assert np.flatnonzero(got[3]).tolist() == [4] and got[3, 4] == MARKER_CODE_BASE
     assert src.marker_labels == {float(MARKER_CODE_BASE): "stim"}
+
+
+def test_stream_by_type_and_several_matches():
+    """``--stream-type`` alone finds the one stream of that type (any case); two of them are one
+    line naming both (a unique type per test: other runs on this machine stream EEG too)."""
+    from neurofeedback.acquisition.lsl import lsl_connection
+    from neurofeedback.errors import BoardError
+
+    tag = uuid.uuid4().hex[:10]
+    kind = f"EEG-{tag}"
+    one = _outlet(f"nf-a-{tag}", kind=kind)
+    conn = lsl_connection(stream_type=kind.lower(), marker_stream="none", timeout_s=5.0)
+    assert conn.source["name"] == f"nf-a-{tag}" and conn.source["marker_streams"] == []
+    two = _outlet(f"nf-b-{tag}", kind=kind)
+    with pytest.raises(BoardError, match=r"2 LSL streams with type .*nf-a-.*nf-b-.*--stream NAME"):
+        lsl_connection(stream_type=kind, timeout_s=5.0)
+    del one, two
 
 
 def test_sources_lists_a_visible_stream():

@@ -185,7 +185,7 @@ def _is_markers(info) -> bool:
     return info.type().lower() == "markers" or info.channel_format() == 3
 
 
-def lsl_connection(*, stream: str | None = None, stream_type: str | None = "EEG",
+def lsl_connection(*, stream: str | None = None, stream_type: str | None = None,
                    marker_stream: str | None = None, timeout_s: float = 5.0,
                    scope: str = "machine") -> Connection:
     """Find an LSL stream and describe it as a :class:`Connection` the recorder can open.
@@ -195,7 +195,8 @@ def lsl_connection(*, stream: str | None = None, stream_type: str | None = "EEG"
     stream : str | None
         The stream's name (exact). Default: the stream of type ``stream_type``.
     stream_type : str | None
-        The stream's type (any case), ``"EEG"`` by default; with ``stream`` both must match.
+        The stream's type (any case); with ``stream`` both must match. Default: any type with
+        ``stream``, else ``"EEG"``.
     marker_stream : str | None
         Name of the marker stream to record with it; ``"none"`` for none. Default: every
         marker stream (type ``Markers`` or string format) on the EEG stream's host.
@@ -221,10 +222,10 @@ def lsl_connection(*, stream: str | None = None, stream_type: str | None = "EEG"
     if timeout_s is None or not timeout_s > 0:
         raise ConfigError(f"Invalid value for the '--lsl-timeout' parameter: it must be a positive "
                           f"number of seconds, but got {timeout_s!r} instead.")
+    if not stream and not stream_type:
+        stream_type = "EEG"
     wanted = " and ".join(w for w in (f"name {stream!r}" if stream else "",
                                       f"type {stream_type!r}" if stream_type else "") if w)
-    if not wanted:
-        raise ConfigError("pass --stream NAME or --stream-type TYPE to choose the LSL stream")
 
     def is_eeg(i):
         return ((not stream or i.name() == stream)

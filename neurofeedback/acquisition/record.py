@@ -80,13 +80,14 @@ def playback_connection(path, *, speed: float = 1.0, loop: bool = False, format:
 def connection_from_options(*, board=None, serial_port=None, mac_address=None, serial_number=None,
                             ip_address=None, ip_port=None, master_board=None, other_info=None,
                             file=None, speed=1.0, loop=False, channel_names=None, home=None,
-                            source="brainflow", stream=None, stream_type="EEG",
+                            source="brainflow", stream=None, stream_type=None,
                             marker_stream=None, lsl_timeout=5.0, lsl_scope="machine"):
     """A :class:`Connection` from the ``record`` options: playback of ``file``, a device, or an
     LSL stream.
 
     Plain keyword values only, so a Prefect task can take them as parameters. ``source="lsl"``
-    finds the LSL stream named ``stream`` (or of type ``stream_type``) with its marker streams
+    finds the LSL stream named ``stream`` and/or of type ``stream_type`` (``EEG`` when neither
+    is given) with its marker streams
     (:func:`neurofeedback.acquisition.lsl.lsl_connection`; ``lsl_timeout`` s, discovery
     ``lsl_scope``); the BrainFlow options must then be absent. ``channel_names``
     (a comma-separated string or a sequence) renames the EEG channels in stream order: the
@@ -119,8 +120,8 @@ def connection_from_options(*, board=None, serial_port=None, mac_address=None, s
     elif board in (None, ""):
         raise ConfigError("pass --board NAME (see 'neurofeedback boards'), or --source lsl to "
                           "record an LSL stream")
-    elif stream or marker_stream:
-        raise ConfigError("--stream and --marker-stream are for --source lsl")
+    elif stream or stream_type or marker_stream:
+        raise ConfigError("--stream, --stream-type and --marker-stream are for --source lsl")
     elif resolve_board(board) == BoardIds.PLAYBACK_FILE_BOARD.value:
         if not file:
             raise ConfigError("--board playback replays a recording: pass --file RECORDING")

@@ -153,8 +153,9 @@ SourceOpt = Annotated[str, typer.Option(
                      "muselsl, BlueMuse, Petal Metrics, OpenBCI GUI; see 'neurofeedback sources').")]
 StreamOpt = Annotated[str | None, typer.Option(
     "--stream", help="--source lsl: the LSL stream's name (default: the one stream of --stream-type).")]
-StreamTypeOpt = Annotated[str, typer.Option(
-    "--stream-type", help="--source lsl: the LSL stream's type (any case).")]
+StreamTypeOpt = Annotated[str | None, typer.Option(
+    "--stream-type", help="--source lsl: the LSL stream's type, any case (default: EEG when "
+                          "--stream is not given).")]
 MarkerStreamOpt = Annotated[str | None, typer.Option(
     "--marker-stream", help="--source lsl: the LSL marker stream to record as annotations; 'none' "
                             "for none (default: every Markers stream from the EEG stream's host).")]

@@ -168,7 +168,7 @@ def record(
     channel_names: ChannelNamesOpt = None,
     source: SourceOpt = "brainflow",
     stream: StreamOpt = None,
-    stream_type: StreamTypeOpt = "EEG",
+    stream_type: StreamTypeOpt = None,
     marker_stream: MarkerStreamOpt = None,
     lsl_timeout: LslTimeoutOpt = 5.0,
     lsl_scope: LslScopeOpt = "machine",
