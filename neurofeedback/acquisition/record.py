@@ -1,5 +1,9 @@
 """One call that records a session to its files: connect → quality gate → record → finalize.
 
+The connection is a BrainFlow board, a replayed recording (the playback board) or an LSL
+stream (:mod:`neurofeedback.acquisition.lsl`); :func:`connection_from_options` makes one from
+the command line's options.
+
 Acquisition ends at its files: the crash-safe BrainFlow CSV and its sidecar, converted to the
 canonical FIF at the end. Processing the session and importing it into the session store are
 composed one layer up, in :mod:`neurofeedback.recording` (what ``neurofeedback record``,

@@ -1,5 +1,13 @@
 """Record a live BrainFlow stream to disk, crash-safe, with timed blocks and reconnects.
 
+The stream is a BrainFlow ``BoardShim``, or an LSL stream through
+:class:`~neurofeedback.acquisition.lsl.LslSource`, which has the same small surface
+(``get_board_data`` in a row layout, the connection's :meth:`~.Connection.layout_info`) and a
+few additions the recorder uses when they are there: ``reconnect()`` (keep the inlet, liblsl
+recovers it), ``marker_labels`` (the stream's own markers, labelled in the sidecar) and
+``timestamps_are_sample_times`` (a jump of at least 1 s in the timestamps is a gap, counted
+like a disconnect even when shorter than the stall timeout).
+
 What is written, and when
 -------------------------
 - ``<stem>.json`` — the sidecar (:mod:`neurofeedback.io.sidecar`), written atomically before the
