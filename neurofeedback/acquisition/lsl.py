@@ -15,8 +15,8 @@ Why pylsl (and not MNE-LSL)
 ---------------------------
 pylsl is LSL's reference binding (the ``sccn/liblsl`` project's own), its wheel carries liblsl,
 it is already this project's dependency (the feedback outputs' LSL outlet), and it gives exactly
-what a recorder needs: every sample as sent, in the stream's own dtype
-(``pull_chunk(as_numpy=True)``), with its timestamp. MNE-LSL's ``StreamLSL`` is built for a
+what a recorder needs: every sample as sent, in the stream's own dtype (``pull_chunk`` into a
+NumPy buffer, ``dest_obj``), with its timestamp. MNE-LSL's ``StreamLSL`` is built for a
 different job: a ring buffer of the *latest* seconds for real-time analysis (its ``get_data``
 returns a window, not every sample once), with its own bundled liblsl; it would add a second
 liblsl to the process and a second buffer in front of the recorder's own. (MNE-LSL's
@@ -106,6 +106,8 @@ LSL_BOARD_ID = -2
 
 _FORMATS = {1: "float32", 2: "double64", 3: "string", 4: "int32", 5: "int16", 6: "int8",
             7: "int64", 0: "undefined"}
+_DTYPES = {"float32": np.float32, "double64": np.float64, "int32": np.int32, "int16": np.int16,
+           "int8": np.int8, "int64": np.int64}
 
 
 def _pylsl(scope: str):
@@ -398,6 +400,7 @@ class LslSource:
         self._lost = False
         self._pending: list[tuple[float, str]] = []  # (LSL time, label), not yet placed
         self._held: list = []  # (arrival, samples, LSL times) pulled, not yet handed on
+        self._buf = np.empty((4096, int(src["channel_count"])), dtype=_DTYPES[src["channel_format"]])
         self._codes: dict[str, float] = {}
         self.marker_labels: dict[float, str] = {}
         self._offset = None  # Unix time - LSL time, measured once
@@ -509,12 +512,14 @@ class LslSource:
             return empty
         try:
             while True:
-                x, t = self._inlet.pull_chunk(timeout=0.0, max_samples=4096, as_numpy=True)
+                # liblsl writes the samples straight into the buffer, in the stream's own dtype
+                _, t = self._inlet.pull_chunk(timeout=0.0, max_samples=self._buf.shape[0],
+                                              dest_obj=self._buf)
                 if len(t) == 0:
                     break
-                self._held.append((time.monotonic(), np.array(x, copy=True),
+                self._held.append((time.monotonic(), self._buf[:len(t)].copy(),
                                    np.asarray(t, dtype=np.float64)))
-                if len(t) < 4096:
+                if len(t) < self._buf.shape[0]:
                     break
         except RuntimeError as exc:  # pylsl LostError: the source is gone for good
             logger.warning("%s: the stream was lost (%s); looking for it again after the stall "
