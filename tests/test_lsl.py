@@ -379,3 +379,66 @@ def test_source_options_errors_are_one_line(tmp_path, args, words):
     for w in words:
         assert w in lines[0], lines[0]
     assert not (tmp_path / "h").exists()
+
+
+@pytest.mark.slow  # ~4 s in real time
+def test_recorder_on_an_lsl_stream_keeps_blocks_stream_markers_and_keys(tmp_path):
+    """The Recorder itself on an LSL source: a stream marker named like one of the session's
+    blocks comes back as ``source/<label>`` (a marker, not the block), keyboard markers are
+    kept beside the stream's, and the sidecar maps every code to its label."""
+    import threading
+    from datetime import datetime, timezone
+
+    from neurofeedback.acquisition.lsl import lsl_connection
+    from neurofeedback.acquisition.recorder import Recorder, new_session_paths, parse_blocks
+    from neurofeedback.acquisition.session import finalize_session
+
+    tag = uuid.uuid4().hex[:10]
+    name, mname = f"nf-rec-{tag}", f"nf-rec-m-{tag}"
+    outlet = _outlet(name, n=2, labels=["Cz", "Pz"], types=["EEG", "EEG"], units=["uV", "uV"])
+    moutlet = pylsl.StreamOutlet(pylsl.StreamInfo(mname, "Markers", 1, 0.0, pylsl.cf_string,
+                                                  source_id=mname))
+    conn = lsl_connection(stream=name, marker_stream=mname, timeout_s=5.0)
+    stop = threading.Event()
+    sent = {}
+
+    def send():
+        rng = np.random.default_rng(0)
+        t0 = pylsl.local_clock()
+        i = 0
+        while not stop.is_set():
+            ts = t0 + i / 256
+            wait = ts - pylsl.local_clock()
+            if wait > 0:
+                time.sleep(wait)
+            if i in (300, 500):
+                moutlet.push_sample(["eyes-open" if i == 300 else "stim"], ts)
+                sent[i] = ts
+            outlet.push_sample((rng.standard_normal(2) * 10).astype(np.float32).tolist(), ts)
+            i += 1
+
+    paths = new_session_paths("lslrec", datetime.now(timezone.utc), home=tmp_path)
+    rec = Recorder(conn, paths, subject="lslrec", duration_s=3.0, poll_s=0.05,
+                   blocks=parse_blocks("eyes-open:1,eyes-closed:2"))
+    th = threading.Thread(target=send, daemon=True)
+    rec.open()
+    th.start()
+    threading.Timer(1.5, rec.add_marker, args=("key-press",)).start()
+    try:
+        result = rec.record()
+    finally:
+        stop.set()
+        th.join(5)
+    assert result.end_reason == "completed" and result.n_samples == 3 * 256
+    doc = read_sidecar(paths.sidecar)
+    assert set(doc["markers"].values()) >= {"eyes-open", "eyes-closed", "source/eyes-open",
+                                             "stim", "key-press"}
+    raw = read_recording(finalize_session(paths.csv))
+    ann = {a["description"]: a for a in raw.annotations}
+    assert ann["eyes-open"]["onset"] == 0.0 and ann["eyes-open"]["duration"] == 1.0
+    assert ann["eyes-closed"]["onset"] == 1.0
+    assert ann["source/eyes-open"]["duration"] == 0.0 and ann["stim"]["duration"] == 0.0
+    # the two stream markers are 200 samples apart, as sent
+    gap = (ann["stim"]["onset"] - ann["source/eyes-open"]["onset"]) * 256
+    assert gap == pytest.approx(200, abs=1)
+    assert "key-press" in ann

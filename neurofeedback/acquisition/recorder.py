@@ -638,6 +638,8 @@ class Recorder:
                 self._doc["markers"][str(self._key_labels[label])] = label
                 changed = True
             k = chunk.shape[1] - 1
+            while k > 0 and chunk[marker_row, k] != 0:  # marked already (a block, the stream's
+                k -= 1                                  # own marker, another key): the one before
             chunk[marker_row, k] = self._key_labels[label]
             done.append(((pos + k) / self.sfreq, label))
         if changed:
