@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from ..boards import board_info, connection_hint, connection_params, resolve_board
+from ..boards import BoardInfo, board_info, connection_hint, connection_params, resolve_board
 from ..errors import BoardError
 
 logger = logging.getLogger("neurofeedback")
@@ -59,6 +59,11 @@ class Connection:
         board streams none). The recorder writes them on their samples.
     markers_period : int
         Samples after which the stream repeats (a looping playback), 0 when it does not.
+    layout : dict | None
+        The data layout when it is not a BrainFlow board's: a description in the form of
+        ``BoardShim.get_board_descr`` (``sampling_rate``, ``eeg_channels``, ``eeg_names``,
+        ``timestamp_channel``, ``marker_channel``, ``num_rows``, ``name``). An LSL stream
+        (:mod:`neurofeedback.acquisition.lsl`) has one; ``None`` for BrainFlow boards.
     """
 
     board_id: int
@@ -70,11 +75,43 @@ class Connection:
     time_scale: float = 1.0
     markers: tuple = ()
     markers_period: int = 0
+    layout: dict | None = None
 
     @property
     def name(self) -> str:
-        """BrainFlow name of the board opened (``PLAYBACK_FILE_BOARD`` for playback)."""
+        """BrainFlow name of the board opened (``PLAYBACK_FILE_BOARD`` for playback; the
+        layout's name, ``LSL``, for an LSL stream)."""
+        if self.layout is not None:
+            return str(self.layout.get("name", "LSL"))
         return board_info(self.board_id).name
+
+    @property
+    def is_lsl(self) -> bool:
+        """``True`` when the stream is an LSL stream (:mod:`neurofeedback.acquisition.lsl`)."""
+        return bool(self.source) and self.source.get("kind") == "lsl"
+
+    def layout_info(self) -> BoardInfo:
+        """The data layout of the stream: rate, EEG rows and names, timestamp and marker rows.
+
+        Returns
+        -------
+        info : BoardInfo
+            The data board's (:func:`neurofeedback.boards.board_info` of :attr:`data_board_id`),
+            or, when :attr:`layout` is set, one built from it (``board_id`` is
+            :attr:`data_board_id`, the BrainFlow id the sidecar names).
+        """
+        if self.layout is None:
+            return board_info(self.data_board_id)
+        d = self.layout
+        rate = d.get("sampling_rate")
+        return BoardInfo(
+            board_id=int(self.data_board_id), name=str(d.get("name", "LSL")),
+            sfreq=float(rate) if rate else None,
+            eeg_rows=tuple(int(r) for r in d.get("eeg_channels", ())),
+            eeg_names=tuple(n for n in str(d.get("eeg_names", "")).split(",") if n),
+            timestamp_row=d.get("timestamp_channel"), marker_row=d.get("marker_channel"),
+            num_rows=d.get("num_rows"), descr=dict(d),
+        )
 
     def input_params(self):
         """Return a ``BrainFlowInputParams`` with :attr:`params` set."""
@@ -89,6 +126,11 @@ class Connection:
         """One line naming the board and how it is reached."""
         if self.source and self.source.get("kind") == "playback":
             return f"playback of {self.source.get('file')} (x{self.source.get('speed', 1):g})"
+        if self.is_lsl:
+            src = self.source
+            return (f"LSL stream {src.get('name')!r} (type {src.get('type')!r}, "
+                    f"{src.get('channel_count')} channels at {src.get('nominal_srate'):g} Hz, "
+                    f"host {src.get('hostname')})")
         where = ", ".join(f"{k}={v}" for k, v in self.params.items() if k != "master_board")
         return f"{self.name}" + (f" ({where})" if where else "")
 

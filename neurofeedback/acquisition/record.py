@@ -1,5 +1,9 @@
 """One call that records a session to its files: connect → quality gate → record → finalize.
 
+The connection is a BrainFlow board, a replayed recording (the playback board) or an LSL
+stream (:mod:`neurofeedback.acquisition.lsl`); :func:`connection_from_options` makes one from
+the command line's options.
+
 Acquisition ends at its files: the crash-safe BrainFlow CSV and its sidecar, converted to the
 canonical FIF at the end. Processing the session and importing it into the session store are
 composed one layer up, in :mod:`neurofeedback.recording` (what ``neurofeedback record``,
@@ -17,7 +21,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .._validate import check_text_length
-from ..boards import board_info
 from ..errors import ConfigError, QualityGateError
 from ..home import data_home
 from .connection import Connection
@@ -78,12 +81,19 @@ def playback_connection(path, *, speed: float = 1.0, loop: bool = False, format:
     )
 
 
-def connection_from_options(*, board, serial_port=None, mac_address=None, serial_number=None,
+def connection_from_options(*, board=None, serial_port=None, mac_address=None, serial_number=None,
                             ip_address=None, ip_port=None, master_board=None, other_info=None,
-                            file=None, speed=1.0, loop=False, channel_names=None, home=None):
-    """A :class:`Connection` from the ``record`` options: playback of ``file`` or a device.
+                            file=None, speed=1.0, loop=False, channel_names=None, home=None,
+                            source="brainflow", stream=None, stream_type=None,
+                            marker_stream=None, lsl_timeout=5.0, lsl_scope="machine"):
+    """A :class:`Connection` from the ``record`` options: playback of ``file``, a device, or an
+    LSL stream.
 
-    Plain keyword values only, so a Prefect task can take them as parameters. ``channel_names``
+    Plain keyword values only, so a Prefect task can take them as parameters. ``source="lsl"``
+    finds the LSL stream named ``stream`` and/or of type ``stream_type`` (``EEG`` when neither
+    is given) with its marker streams
+    (:func:`neurofeedback.acquisition.lsl.lsl_connection`; ``lsl_timeout`` s, discovery
+    ``lsl_scope``); the BrainFlow options must then be absent. ``channel_names``
     (a comma-separated string or a sequence) renames the EEG channels in stream order: the
     electrode sites of a custom montage, or of a replayed file whose names are generic
     (OpenBCI GUI text files say ``EEG 1`` … ``EEG 8``). ``master_board`` is the board whose
@@ -95,22 +105,45 @@ def connection_from_options(*, board, serial_port=None, mac_address=None, serial
     from ..boards import resolve_board
     from .connection import make_connection
 
-    board_id = resolve_board(board)
-    if board_id == BoardIds.PLAYBACK_FILE_BOARD.value:
+    if source not in ("brainflow", "lsl"):
+        raise ConfigError(f"Invalid value for the '--source' parameter. Allowed values are "
+                          f"'brainflow' and 'lsl', but got {source!r} instead.")
+    if source == "lsl":
+        given = [f"--{k.replace('_', '-')}" for k, v in (
+            ("board", board), ("serial_port", serial_port), ("mac_address", mac_address),
+            ("serial_number", serial_number), ("ip_address", ip_address), ("ip_port", ip_port),
+            ("master_board", master_board), ("other_info", other_info), ("file", file))
+            if v not in (None, "")]
+        if given:
+            raise ConfigError(f"{', '.join(given)} is for BrainFlow boards, not --source lsl "
+                              "(which takes --stream, --stream-type and --marker-stream)")
+        from .lsl import lsl_connection
+
+        conn = lsl_connection(stream=stream or None, stream_type=stream_type or None,
+                              marker_stream=marker_stream, timeout_s=lsl_timeout, scope=lsl_scope)
+    elif board in (None, ""):
+        raise ConfigError("pass --board NAME (see 'neurofeedback boards'), or --source lsl to "
+                          "record an LSL stream")
+    elif stream or stream_type or marker_stream:
+        raise ConfigError("--stream, --stream-type and --marker-stream are for --source lsl")
+    elif resolve_board(board) == BoardIds.PLAYBACK_FILE_BOARD.value:
         if not file:
             raise ConfigError("--board playback replays a recording: pass --file RECORDING")
         conn = playback_connection(file, speed=speed, loop=loop, home=home, board=master_board)
     else:
         if file:
             raise ConfigError(f"--file is only for --board playback, not {board!r}")
-        conn = make_connection(board_id, serial_port=serial_port, mac_address=mac_address,
+        conn = make_connection(board, serial_port=serial_port, mac_address=mac_address,
                                serial_number=serial_number, ip_address=ip_address,
                                ip_port=ip_port, master_board=master_board, other_info=other_info)
     if channel_names is None:
         return conn
-    current = conn.channel_names or board_info(conn.data_board_id).eeg_names
+    current = conn.channel_names or conn.layout_info().eeg_names
     names = parse_channel_names(channel_names, n_channels=len(current))
-    return dataclasses.replace(conn, channel_names=names)
+    layout = conn.layout
+    if layout is not None:  # an LSL stream's own layout names its channels too
+        layout = {**layout, "eeg_names": ",".join(n.replace(",", ";") for n in names)}
+    return dataclasses.replace(conn, channel_names=names, layout=layout)
 
 
 def parse_channel_names(value, *, n_channels: int) -> tuple[str, ...]:

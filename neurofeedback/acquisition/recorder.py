@@ -1,5 +1,13 @@
 """Record a live BrainFlow stream to disk, crash-safe, with timed blocks and reconnects.
 
+The stream is a BrainFlow ``BoardShim``, or an LSL stream through
+:class:`~neurofeedback.acquisition.lsl.LslSource`, which has the same small surface
+(``get_board_data`` in a row layout, the connection's :meth:`~.Connection.layout_info`) and a
+few additions the recorder uses when they are there: ``reconnect()`` (keep the inlet, liblsl
+recovers it), ``marker_labels`` (the stream's own markers, labelled in the sidecar) and
+``timestamps_are_sample_times`` (a jump of at least 1 s in the timestamps is a gap, counted
+like a disconnect even when shorter than the stall timeout).
+
 What is written, and when
 -------------------------
 - ``<stem>.json`` — the sidecar (:mod:`neurofeedback.io.sidecar`), written atomically before the
@@ -40,7 +48,6 @@ from pathlib import Path
 import numpy as np
 
 from .._validate import check_positive, check_text_length
-from ..boards import board_info
 from ..config import Settings, load_settings
 from ..errors import BoardError, ConfigError
 from ..home import recordings_dir, session_label, validate_label
@@ -56,6 +63,9 @@ __all__ = [
 ]
 
 _KEY_MARKER_BASE = 100  # keyboard markers get 101, 102, … (blocks use 1..99)
+#: A jump of a source's sample timestamps at least this long (s) is a gap the recorder counts
+#: (the BrainFlow CSV reader fills and annotates gaps from this length on, ``DISCONNECT_MIN_S``).
+_GAP_MIN_S = 1.0
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|s|ms)?", re.IGNORECASE)
 
 
@@ -261,7 +271,7 @@ class Recorder:
                                                    exc=ConfigError)
         self.poll_s = check_positive("poll_s", poll_s, exc=ConfigError)
         self.settings = settings or load_settings()
-        info = board_info(connection.data_board_id)
+        info = connection.layout_info()
         if not info.eeg_rows or not info.sfreq:
             raise BoardError(f"board {info.name} has no EEG channels or sampling rate in BrainFlow")
         self.info = info
@@ -277,6 +287,11 @@ class Recorder:
     def open(self) -> None:
         """Prepare the board and start streaming (raises a one-line ``BoardError``)."""
         if self._board is None:
+            if self.connection.is_lsl:  # an LSL inlet with the BoardShim surface used here
+                from .lsl import open_lsl
+
+                self._board = open_lsl(self.connection)
+                return
             board = open_board(self.connection)
             start_stream(board, self.connection)
             self._board = board
@@ -353,8 +368,13 @@ class Recorder:
     def _start_sidecar(self, start: datetime) -> None:
         markers = {str(b.marker): b.label for b in self.blocks}
         markers.update(self._replay_labels)  # a replayed recording's own labels
+        layout = {}
+        if self.connection.layout is not None:  # not a BrainFlow board's layout (LSL)
+            layout = {"board_name": self.info.name, "board_descr": dict(self.info.descr),
+                      "sfreq": self.sfreq}
         self._doc = make_sidecar(
-            self.info.board_id, channel_names=list(self.channel_names), subject=self.subject,
+            self.info.board_id, **layout, channel_names=list(self.channel_names),
+            subject=self.subject,
             session=self.paths.folder.name.removeprefix("ses-"), protocol=self.protocol,
             blocks=[b.to_dict() for b in self.blocks], markers=markers, notes=self.notes,
             start_time=start.isoformat(), source=self.connection.source,
@@ -447,6 +467,14 @@ class Recorder:
         """Close a pending disconnect, mark the blocks and keys, append the chunk to the CSV."""
         ts_row, marker_row = self.info.timestamp_row, self.info.marker_row
         eeg_rows = list(self.info.eeg_rows)
+        if (run.pending_gap is None and run.last_ts is not None and ts_row is not None
+                and getattr(self._board, "timestamps_are_sample_times", False)
+                and self._gap_seconds(run.last_ts, chunk[ts_row, 0], 0.0) >= _GAP_MIN_S):
+            # a source that stamps samples when they were taken (LSL) shows a gap shorter than
+            # the stall timeout in its timestamps: count it as the reader will fill it
+            logger.warning("%s: %.2f s missing in the stream's timestamps", self.connection.describe(),
+                           self._gap_seconds(run.last_ts, chunk[ts_row, 0], 0.0))
+            run.pending_gap = (now, run.last_ts)
         if run.pending_gap is not None:  # back after a disconnect
             gap_s = self._gap_seconds(run.last_ts, chunk[ts_row, 0] if ts_row is not None else None,
                                       now - run.pending_gap[0])
@@ -464,10 +492,20 @@ class Recorder:
             while run.next_block < len(run.bounds) and run.bounds[run.next_block][0] < run.pos + n:
                 at, blk = run.bounds[run.next_block]
                 k = max(0, at - run.pos)
+                if chunk[marker_row, k] != 0:  # the source's own marker: to the next free sample
+                    j = k + 1
+                    while j < n and chunk[marker_row, j] != 0:
+                        j += 1
+                    if j < n:
+                        chunk[marker_row, j] = chunk[marker_row, k]
+                    else:
+                        logger.warning("a stream marker shares its sample with block %r and "
+                                       "was not written", blk.label)
                 chunk[marker_row, k] = blk.marker
                 run.markers_done.append(((run.pos + k) / self.sfreq, blk.label))
                 run.next_block += 1
             self._replayed_markers(chunk, marker_row, run)
+            self._source_markers(chunk, marker_row, run)
             self._keyboard_markers(chunk, marker_row, run.pos, run.markers_done)
         np.savetxt(fh, chunk.T, fmt=run.fmt, delimiter="\t")
         fh.flush()
@@ -515,7 +553,17 @@ class Recorder:
         return wall_s * self.connection.time_scale
 
     def _reconnect_once(self) -> bool:
-        """Release the board and try once to open it again; ``True`` when streaming."""
+        """Release the board and try once to open it again; ``True`` when streaming.
+
+        A source with its own ``reconnect()`` (an LSL inlet, which keeps its buffer and is
+        recovered by liblsl) is asked to reconnect instead of being released and reopened.
+        """
+        if self._board is not None and hasattr(self._board, "reconnect"):
+            try:
+                return bool(self._board.reconnect())
+            except BoardError as exc:
+                logger.warning("reconnect failed: %s", exc)
+                return False
         self.close()
         try:
             self.open()
@@ -553,6 +601,31 @@ class Recorder:
                 chunk[marker_row, k] = value
                 run.markers_done.append(((run.pos + k) / self.sfreq, label))
 
+    def _source_markers(self, chunk, marker_row, run: _Run) -> None:
+        """Markers the source put in its marker row itself (an LSL marker stream): give their
+        codes their labels in the sidecar and list them with the session's markers.
+
+        A source with markers has ``marker_labels`` (``{code: label}``, growing as labels
+        arrive). A label naming one of this session's blocks becomes ``source/<label>`` (as for
+        a replayed recording): it is a marker, never this session's block.
+        """
+        labels = getattr(self._board, "marker_labels", None)
+        if not labels:
+            return
+        own = {b.label for b in self.blocks}
+        changed = False
+        for code, label in list(labels.items()):
+            key = f"{float(code):g}"
+            if key not in self._doc["markers"]:
+                self._doc["markers"][key] = f"source/{label}" if label in own else label
+                changed = True
+        for k in np.flatnonzero(chunk[marker_row]):
+            v = float(chunk[marker_row, k])
+            if v in labels:
+                run.markers_done.append(((run.pos + k) / self.sfreq, self._doc["markers"][f"{v:g}"]))
+        if changed:
+            write_sidecar(self.paths.csv, self._doc)
+
     def _keyboard_markers(self, chunk, marker_row, pos, done) -> None:
         changed = False
         while True:
@@ -565,6 +638,8 @@ class Recorder:
                 self._doc["markers"][str(self._key_labels[label])] = label
                 changed = True
             k = chunk.shape[1] - 1
+            while k > 0 and chunk[marker_row, k] != 0:  # marked already (a block, the stream's
+                k -= 1                                  # own marker, another key): the one before
             chunk[marker_row, k] = self._key_labels[label]
             done.append(((pos + k) / self.sfreq, label))
         if changed:

@@ -5,7 +5,7 @@ only defines its commands (plain functions) and imports nothing but :mod:`._shar
 library:
 
 - :mod:`.files`: ``inspect``, ``features``;
-- :mod:`.acquire`: ``boards``, ``record``, ``recover``;
+- :mod:`.acquire`: ``boards``, ``sources``, ``record``, ``recover``;
 - :mod:`.demo`: ``demo``, ``sample-data``;
 - :mod:`.feedback`: ``feedback``, ``protocols``;
 - :mod:`.store`: ``process``, ``sessions``, ``trends``, ``serve``, ``event``;
@@ -35,7 +35,8 @@ app = typer.Typer(
 )
 
 # in the order ``neurofeedback --help`` lists them
-for _command in (files.inspect, files.features, acquire.boards, demo.demo, acquire.record,
+for _command in (files.inspect, files.features, acquire.boards, acquire.sources, demo.demo,
+                 acquire.record,
                  acquire.recover, feedback.feedback, feedback.protocols, store.process,
                  store.sessions, store.trends, store.serve):
     app.command()(_command)

@@ -147,6 +147,22 @@ FileOpt = Annotated[Path | None, typer.Option("--file", help="Recording to repla
 SpeedOpt = Annotated[float, typer.Option("--speed", min=0.01, help="Playback speed (1 = real time).")]
 LoopOpt = Annotated[bool, typer.Option("--loop", help="Loop the playback file.")]
 CheckOpt = Annotated[float, typer.Option("--check-seconds", min=0, help="Quality check length; 0 skips it.")]
+# how ``record`` and ``feedback`` reach an LSL stream (--source lsl)
+SourceOpt = Annotated[str, typer.Option(
+    "--source", help="Where the EEG comes from: brainflow (a --board) or lsl (an LSL stream: "
+                     "muselsl, BlueMuse, Petal Metrics, OpenBCI GUI; see 'neurofeedback sources').")]
+StreamOpt = Annotated[str | None, typer.Option(
+    "--stream", help="--source lsl: the LSL stream's name (default: the one stream of --stream-type).")]
+StreamTypeOpt = Annotated[str | None, typer.Option(
+    "--stream-type", help="--source lsl: the LSL stream's type, any case (default: EEG when "
+                          "--stream is not given).")]
+MarkerStreamOpt = Annotated[str | None, typer.Option(
+    "--marker-stream", help="--source lsl: the LSL marker stream to record as annotations; 'none' "
+                            "for none (default: every Markers stream from the EEG stream's host).")]
+LslTimeoutOpt = Annotated[float, typer.Option(
+    "--lsl-timeout", min=0.1, help="--source lsl: seconds to look for the streams.")]
+LslScopeOpt = Annotated[str, typer.Option(
+    "--lsl-scope", help="--source lsl: look on this computer (machine) or the network (network).")]
 ChannelNamesOpt = Annotated[str | None, typer.Option(
     "--channel-names", help="EEG electrode sites in stream order, comma-separated (a custom montage, "
                             "or a replayed file with generic names such as EEG 1..8).")]

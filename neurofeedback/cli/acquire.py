@@ -1,4 +1,4 @@
-"""The device commands of the CLI: ``boards``, ``record`` and ``recover``."""
+"""The device commands of the CLI: ``boards``, ``sources``, ``record`` and ``recover``."""
 
 from __future__ import annotations
 
@@ -22,12 +22,18 @@ from ._shared import (
     IpAddressOpt,
     IpPortOpt,
     LoopOpt,
+    LslScopeOpt,
+    LslTimeoutOpt,
     MacOpt,
+    MarkerStreamOpt,
     MasterBoardOpt,
     OtherInfoOpt,
     SerialNumberOpt,
     SerialPortOpt,
+    SourceOpt,
     SpeedOpt,
+    StreamOpt,
+    StreamTypeOpt,
     VerboseOpt,
     configure_flows,
     flow_errors,
@@ -66,7 +72,39 @@ def boards(
         t.add_row(r["name"], str(r["board_id"]), fmt(r["sfreq"], "g"),
                   ",".join(r["eeg_channels"]) or "—", conn or "nothing", r["connects_via"])
     out.print(t)
-    out.print("Device guide (Bluetooth on Linux, serial ports, LSL): the 'Devices' section of the README.")
+    out.print("Device guide (Bluetooth on Linux, serial ports, LSL): the 'Devices' section of the README. "
+              "LSL streams (--source lsl): 'neurofeedback sources'.")
+
+
+@user_errors
+def sources(
+    wait: Annotated[float, typer.Option("--wait", min=0.1, help="Seconds to listen for LSL streams.")] = 1.0,
+    lsl_scope: LslScopeOpt = "machine",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+):
+    """List the LSL streams visible now (for --source lsl) next to where BrainFlow boards are listed."""
+    from ..acquisition.lsl import list_lsl_streams
+
+    streams = list_lsl_streams(wait_s=wait, scope=lsl_scope)
+    if as_json:
+        typer.echo(json.dumps({"lsl": streams, "brainflow": "neurofeedback boards --json"}))
+        return
+    where = "this computer" if lsl_scope == "machine" else "the network"
+    t = Table(title=f"LSL streams on {where} (record with --source lsl --stream NAME)",
+              title_justify="left")
+    for col in ("name", "type", "channels", "Hz", "format", "source_id", "host"):
+        t.add_column(col)
+    for r in streams:
+        t.add_row(r["name"], r["type"], str(r["channel_count"]),
+                  fmt(r["nominal_srate"], "g") if r["nominal_srate"] else "irregular",
+                  r["channel_format"], r["source_id"] or "—", r["hostname"])
+    if streams:
+        out.print(t)
+    else:
+        out.print(f"no LSL stream on {where} within {wait:g} s"
+                  + (" (--lsl-scope network looks further)" if lsl_scope == "machine" else ""),
+                  markup=False)
+    out.print("BrainFlow boards (--board NAME): 'neurofeedback boards'.", markup=False)
 
 
 def _live_view(status, bands) -> Group:
@@ -108,9 +146,10 @@ def _clock(seconds: float) -> str:
 
 @user_errors
 def record(
-    board: Annotated[str, typer.Option("--board", help="BrainFlow board (see 'neurofeedback boards'): "
-                                       "synthetic, playback, muse_2, muse_s, cyton, ganglion, crown…")],
-    subject: Annotated[str, typer.Option("--subject", help="Subject ID (letters and digits).")],
+    board: Annotated[str | None, typer.Option("--board", help="BrainFlow board (see 'neurofeedback boards'): "
+                                              "synthetic, playback, muse_2, muse_s, cyton, ganglion, "
+                                              "crown…; or --source lsl.")] = None,
+    subject: Annotated[str, typer.Option("--subject", help="Subject ID (letters and digits).")] = ...,
     duration: Annotated[str, typer.Option("--duration", help="Session length: 20s, 10m, 1h30m.")] = "10m",
     protocol: Annotated[str | None, typer.Option("--protocol", help="Protocol name for the record.")] = None,
     blocks: Annotated[str | None, typer.Option(
@@ -127,6 +166,12 @@ def record(
     speed: SpeedOpt = 1.0,
     loop: LoopOpt = False,
     channel_names: ChannelNamesOpt = None,
+    source: SourceOpt = "brainflow",
+    stream: StreamOpt = None,
+    stream_type: StreamTypeOpt = None,
+    marker_stream: MarkerStreamOpt = None,
+    lsl_timeout: LslTimeoutOpt = 5.0,
+    lsl_scope: LslScopeOpt = "machine",
     force: Annotated[bool, typer.Option("--force", help="Record even when the quality check says no-go.")] = False,
     check_s: CheckOpt = 4.0,
     stall_timeout: Annotated[float, typer.Option(
@@ -137,7 +182,7 @@ def record(
     as_json: Annotated[bool, typer.Option("--json", help="Print the session summary as JSON.")] = False,
     verbose: VerboseOpt = False,
 ):
-    """Record a session from a BrainFlow board to the data home, then process it."""
+    """Record a session from a BrainFlow board or an LSL stream to the data home, then process it."""
     setup_logging(verbose)
     from ..acquisition.recorder import parse_blocks, parse_duration
     from ..config import load_settings
@@ -158,7 +203,9 @@ def record(
                    serial_number=serial_number, ip_address=ip_address, ip_port=ip_port,
                    master_board=master_board, other_info=other_info,
                    file=str(file) if file else None, speed=speed, loop=loop,
-                   channel_names=channel_names)
+                   channel_names=channel_names, source=source, stream=stream,
+                   stream_type=stream_type, marker_stream=marker_stream,
+                   lsl_timeout=lsl_timeout, lsl_scope=lsl_scope)
     if flow:
         configure_flows(home)
         from pipelines.record import record_and_process

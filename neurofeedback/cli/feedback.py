@@ -16,12 +16,18 @@ from ._shared import (
     IpAddressOpt,
     IpPortOpt,
     LoopOpt,
+    LslScopeOpt,
+    LslTimeoutOpt,
     MacOpt,
+    MarkerStreamOpt,
     MasterBoardOpt,
     OtherInfoOpt,
     SerialNumberOpt,
     SerialPortOpt,
+    SourceOpt,
     SpeedOpt,
+    StreamOpt,
+    StreamTypeOpt,
     VerboseOpt,
     out,
     print_report_hint,
@@ -34,10 +40,11 @@ from ._shared import (
 
 @user_errors
 def feedback(
-    board: Annotated[str, typer.Option(
-        "--board", help="BrainFlow board (see 'neurofeedback boards'), or playback with --file.")],
+    board: Annotated[str | None, typer.Option(
+        "--board", help="BrainFlow board (see 'neurofeedback boards'), or playback with --file; or "
+                        "--source lsl.")] = None,
     protocol: Annotated[str, typer.Option(
-        "--protocol", help="A protocol name (see 'neurofeedback protocols') or a protocol YAML file.")],
+        "--protocol", help="A protocol name (see 'neurofeedback protocols') or a protocol YAML file.")] = ...,
     subject: Annotated[str, typer.Option("--subject", help="Subject ID (letters and digits).")] = "anonymous",
     duration: Annotated[str, typer.Option(
         "--duration", help="Session length including the baseline: 60s, 10m.")] = "10m",
@@ -65,6 +72,12 @@ def feedback(
     speed: SpeedOpt = 1.0,
     loop: LoopOpt = False,
     channel_names: ChannelNamesOpt = None,
+    source: SourceOpt = "brainflow",
+    stream: StreamOpt = None,
+    stream_type: StreamTypeOpt = None,
+    marker_stream: MarkerStreamOpt = None,
+    lsl_timeout: LslTimeoutOpt = 5.0,
+    lsl_scope: LslScopeOpt = "machine",
     force: Annotated[bool, typer.Option("--force", help="Start even when the quality check says no-go.")] = False,
     check_s: CheckOpt = 4.0,
     home: HomeOpt = None,
@@ -92,7 +105,8 @@ def feedback(
         serial_number=serial_number, ip_address=ip_address, ip_port=ip_port,
         master_board=master_board, other_info=other_info,
         file=str(file) if file else None, speed=speed, loop=loop, channel_names=channel_names,
-        home=home)
+        home=home, source=source, stream=stream, stream_type=stream_type,
+        marker_stream=marker_stream, lsl_timeout=lsl_timeout, lsl_scope=lsl_scope)
 
     def on_gate(check):
         if not as_json:

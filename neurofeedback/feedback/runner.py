@@ -1,4 +1,5 @@
-"""The thin runner: the live BrainFlow stream → the pure :func:`step` → outputs, while the
+"""The thin runner: the live stream (a BrainFlow board or an LSL stream) → the pure :func:`step`
+→ outputs, while the
 session is recorded exactly like ``record`` (crash-safe CSV + sidecar, FIF; processing and the
 store come after, in :func:`neurofeedback.recording.feedback_and_store`).
 
@@ -237,7 +238,6 @@ def run_feedback(connection, protocol, *, subject: str, duration_s: float,
     """
     from ..acquisition.record import record_session
     from ..acquisition.session import feedback_tsv
-    from ..boards import board_info
     from ..io.sidecar import read_sidecar, write_sidecar
     from .protocol import load_protocol
 
@@ -246,7 +246,7 @@ def run_feedback(connection, protocol, *, subject: str, duration_s: float,
     if baseline_s >= duration_s:
         raise ConfigError(f"Invalid value for the baseline parameter: the baseline ({baseline_s:g} s) "
                           f"must be shorter than the session ({duration_s:g} s)")
-    info = board_info(connection.data_board_id)
+    info = connection.layout_info()  # a BrainFlow board's, or an LSL stream's own
     ch_names = tuple(connection.channel_names or info.eeg_names)
     protocol.resolve_channels(ch_names)  # a protocol the board cannot serve fails before recording
     sinks = []

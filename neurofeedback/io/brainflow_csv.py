@@ -170,9 +170,18 @@ def _read(path, *, board, channel_names):
         logger.warning("%s: sidecar says %d samples, the file holds %d", p, doc["n_samples"], n)
     return build_raw(data, names, ["eeg"] * len(names), sfreq, meas_date=meas_date,
                      annotations=annotations, bads=bads,
-                     device_info={"type": "BrainFlow", "model": info.name},
+                     device_info=_device_info(info, doc),
                      reference=board_reference(info.name, (doc or {}).get("master_board_name")
                                                or _master_name((doc or {}).get("master_board"))))
+
+
+def _device_info(info, doc) -> dict:
+    """``{"type": "BrainFlow", "model": board name}``; an LSL recording (sidecar ``source.kind``
+    ``"lsl"``, see :mod:`neurofeedback.acquisition.lsl`) says ``LSL`` and its stream's name."""
+    src = (doc or {}).get("source")
+    if isinstance(src, dict) and src.get("kind") == "lsl":
+        return {"type": "LSL", "model": str(src.get("name") or "LSL stream")}
+    return {"type": "BrainFlow", "model": info.name}
 
 
 def _master_name(master) -> str | None:

@@ -78,12 +78,13 @@ liblsl reads its configuration once per process, at its first use, from ``$LSLAP
 the same computer :func:`configure_lsl` (called by :class:`LslOutput` with ``scope="machine"``,
 the default) writes :data:`LSL_MACHINE_CONFIG` to a file in the temporary folder and points
 ``$LSLAPICFG`` at it, so the process and the programs it starts use it (machine resolve
-scope, ``MachineAddresses`` and ``KnownPeers`` = 127.0.0.1, IPv6 off, log level -2).
+scope, ``MachineAddresses`` and ``KnownPeers`` = 127.0.0.1, IPv6 off, log level -3: fatal only).
 
 Discovery then only talks to 127.0.0.1 (``KnownPeers`` adds unicast queries to the outlets' own
 ports there, a fallback should the shared discovery port not reach every process), and liblsl's
-INFO lines stay off the terminal. A receiver on the same machine finds the stream with this file
-*or* with liblsl's defaults (which include 127.0.0.1). To reach other computers, pass
+INFO, warning and error lines stay off the terminal (a recording from an LSL stream says in its
+own words when a stream stalls or breaks off). A receiver on the same machine finds the stream
+with this file *or* with liblsl's defaults (which include 127.0.0.1). To reach other computers, pass
 ``scope="network"`` (liblsl's defaults, quiet log) or set ``$LSLAPICFG`` yourself: an
 ``$LSLAPICFG`` or ``lsl_api.cfg`` the user already has is always respected and never
 overwritten. Because the configuration is read once, it must be in place before the process's
@@ -92,9 +93,9 @@ first LSL call; :class:`LslOutput` does that before it imports anything from lib
 
 from __future__ import annotations
 
+from ...acquisition._lsl_config import LSL_MACHINE_CONFIG, configure_lsl
 from ._base import LSL_CHANNELS, OUTPUTS, FeedbackSink, parse_outputs
 from ._lsl import LslOutput
-from ._lsl_config import LSL_MACHINE_CONFIG, configure_lsl
 from ._open import open_outputs
 from ._osc import OscOutput
 from ._terminal import TerminalGauge

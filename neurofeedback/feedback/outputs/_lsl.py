@@ -9,9 +9,9 @@ import socket
 from collections.abc import Mapping
 
 from ..._validate import check_option, check_positive
+from ...acquisition._lsl_config import LSL_SCOPES, configure_lsl
 from ...errors import ConfigError
 from ._base import LSL_CHANNELS, FeedbackSink, _values
-from ._lsl_config import LSL_SCOPES, configure_lsl
 
 logger = logging.getLogger("neurofeedback")
 

@@ -1,6 +1,8 @@
 """liblsl's configuration for this process: discovery on this machine only, or the network.
 
-Why and how: "LSL on one machine" in :mod:`neurofeedback.feedback.outputs`.
+Why and how: "LSL on one machine" in :mod:`neurofeedback.feedback.outputs`. It lives in the
+acquisition layer because both LSL ends use it: the feedback outputs (an outlet) and the LSL
+source the recorder reads (:mod:`neurofeedback.acquisition.lsl`, inlets).
 """
 
 from __future__ import annotations
@@ -10,15 +12,15 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..._validate import check_option
-from ...errors import ConfigError
+from .._validate import check_option
+from ..errors import ConfigError
 
 logger = logging.getLogger("neurofeedback")
 
 #: liblsl configuration for discovery on this machine only (see "LSL on one machine" in
 #: the package docstring).
 LSL_MACHINE_CONFIG = """\
-; written by neurofeedback (neurofeedback.feedback.outputs.configure_lsl)
+; written by neurofeedback (neurofeedback.acquisition._lsl_config.configure_lsl)
 ; LSL discovery on this machine only: 127.0.0.1, no multicast or broadcast on the network.
 [ports]
 IPv6 = disable
@@ -31,15 +33,15 @@ MachineAddresses = {127.0.0.1}
 KnownPeers = {127.0.0.1}
 
 [log]
-level = -2
+level = -3
 """
 
-#: liblsl's default configuration (site-wide discovery), with its INFO log lines silenced.
+#: liblsl's default configuration (site-wide discovery), with its log lines silenced (fatal only).
 LSL_NETWORK_CONFIG = """\
-; written by neurofeedback (neurofeedback.feedback.outputs.configure_lsl)
+; written by neurofeedback (neurofeedback.acquisition._lsl_config.configure_lsl)
 ; liblsl's default discovery (site scope); only the log level is changed.
 [log]
-level = -2
+level = -3
 """
 
 LSL_SCOPES = ("machine", "network")
