@@ -1,8 +1,8 @@
-"""The store commands of the CLI: ``process``, ``sessions``, ``trends``, ``event``, ``serve``.
+"""The store commands of the CLI: ``process``, ``sessions``, ``trends``, ``serve``, ``store``.
 
 ``process`` and ``serve`` run Prefect flows (imported from ``pipelines`` only inside those
-commands: the library itself never imports Prefect); ``sessions``, ``trends`` and ``event`` read
-and write the catalog directly.
+commands: the library itself never imports Prefect); ``sessions`` and ``trends`` read the
+catalog directly. The ``event`` commands are in :mod:`.events`.
 """
 
 from __future__ import annotations
@@ -34,10 +34,6 @@ from ._shared import (
     setup_logging,
     user_errors,
 )
-
-#: ``neurofeedback event add|list`` (registered as ``event`` by :mod:`neurofeedback.cli`).
-event_app = typer.Typer(help="Context events on a subject's timeline (notes, practice, therapy).",
-                        no_args_is_help=True)
 
 
 @user_errors
@@ -309,59 +305,6 @@ def _with_ci(v, lo, hi, spec=".3g"):
     if v is None:
         return "not enough data"
     return f"{v:+{spec}} [{lo:+{spec}}, {hi:+{spec}}]"
-
-
-@event_app.command("add")
-@user_errors
-def event_add(
-    subject: Annotated[str, typer.Option("--subject", help="Subject ID.")],
-    date: Annotated[str, typer.Option(
-        "--date", help="When: 2026-03-02 or 2026-03-02T10:30 (UTC unless an offset is given).")],
-    kind: Annotated[str, typer.Option("--kind", help="note, practice, therapy, ketamine, medication, other.")],
-    text: Annotated[str, typer.Option("--text", help="What happened (free text).")] = "",
-    home: HomeOpt = None,
-):
-    """Add a context event (e.g. a ketamine infusion, a new practice) to a subject's timeline."""
-    from ..home import validate_label
-    from ..store import Catalog
-
-    validate_label(subject, kind="subject")
-    when = _parse_when(date)
-    event_id = Catalog(home=home).add_event(subject, when, kind, text)
-    out.print(f"added event {event_id}: {subject} {when.isoformat()} {kind}: {text}", markup=False)
-
-
-@event_app.command("list")
-@user_errors
-def event_list(
-    subject: Annotated[str | None, typer.Option("--subject", help="Only this subject.")] = None,
-    home: HomeOpt = None,
-    as_json: JsonOpt = False,
-):
-    """List context events."""
-    from ..store import Catalog
-
-    df = Catalog(home=home).events(subject=subject)
-    if as_json:
-        typer.echo(df.to_json(orient="records", date_format="iso"))
-        return
-    t = Table(title=f"{len(df)} events", title_justify="left")
-    for c in df.columns:
-        t.add_column(str(c))
-    for r in df.itertuples(index=False):
-        t.add_row(*[str(v) for v in r])
-    out.print(t)
-
-
-def _parse_when(text: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ConfigError(f"Invalid value for the '--date' parameter. Allowed values are ISO dates "
-                          f"such as '2026-03-02' or '2026-03-02T10:30', but got {text!r} instead.") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when
 
 
 @user_errors
