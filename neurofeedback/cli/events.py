@@ -104,7 +104,7 @@ def event_list(
 @event_app.command("edit")
 @user_errors
 def event_edit(
-    event_id: Annotated[int, typer.Argument(help="The event's id (see 'event list').")],
+    event_id: Annotated[str, typer.Argument(help="The event's id (see 'event list').")],
     date: Annotated[str | None, typer.Option("--date", help="New time (ISO; UTC unless an offset).")] = None,
     kind: Annotated[str | None, typer.Option("--kind", help=_KIND_HELP)] = None,
     text: Annotated[str | None, typer.Option("--text", help="New text.")] = None,
@@ -137,7 +137,7 @@ def event_edit(
 @event_app.command("delete")
 @user_errors
 def event_delete(
-    event_id: Annotated[int, typer.Argument(help="The event's id (see 'event list').")],
+    event_id: Annotated[str, typer.Argument(help="The event's id (see 'event list').")],
     home: HomeOpt = None,
 ):
     """Delete one event (its sessions and every other event stay)."""
@@ -171,7 +171,7 @@ def event_practice_import(
 @user_errors
 def event_change(
     subject: Annotated[str, typer.Option("--subject", help="Subject ID.")],
-    event: Annotated[int | None, typer.Option(
+    event: Annotated[str | None, typer.Option(
         "--event", help="Only the analysis of this event id (default every therapy, ketamine, "
                         "medication, course-start and practice-change event).")] = None,
     metric: Annotated[list[str] | None, typer.Option(
@@ -193,6 +193,7 @@ def event_change(
     from ..event_change import event_statement, subject_event_changes
     from ..home import validate_label
     from ..store import Catalog
+    from ..store.catalog import _event_id
 
     label = validate_label(subject, kind="subject")
     cat = Catalog(home=home)
@@ -208,7 +209,8 @@ def event_change(
                 raise ConfigError(f"Invalid value for the '--metric' parameter: unknown metric {m!r}.")
     results = subject_event_changes(label, home=home, metrics=metric or None, block=block,
                                     window_weeks=window_weeks, min_spacing_days=min_spacing_days,
-                                    event_id=event, use_practice=not no_practice,
+                                    event_id=None if event is None else _event_id(event),
+                                    use_practice=not no_practice,
                                     quality_floor=quality_floor)
     if as_json:
         typer.echo(json.dumps(results, default=str))
