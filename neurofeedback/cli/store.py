@@ -359,8 +359,8 @@ store_app = typer.Typer(help="Maintenance of the session store (rebuild a damage
 @user_errors
 def store_rebuild(
     force: Annotated[bool, typer.Option(
-        "--force", help="Rebuild even a catalog that opens fine (it is kept aside; its events "
-                        "are not carried over).")] = False,
+        "--force", help="Rebuild even a catalog that opens fine (it is kept aside; events come "
+                        "back from events-backup.json).")] = False,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
@@ -368,7 +368,8 @@ def store_rebuild(
     """Rebuild the catalog from the data home's BIDS copies and derivatives.
 
     The old catalog file is renamed catalog.sqlite.damaged-<time>, never deleted. Context
-    events and the rows' created/updated times exist only in the catalog and are not restored.
+    events and the practice log come back from events-backup.json (kept beside the catalog);
+    the rows' created/updated times exist only in the catalog and are not restored.
     """
     setup_logging(verbose)
     from ..store.rebuild import rebuild_catalog
@@ -378,6 +379,8 @@ def store_rebuild(
         typer.echo(json.dumps({"catalog": str(res.catalog), "sessions": res.sessions,
                                "skipped": [{"path": str(p), "reason": r} for p, r in res.skipped],
                                "moved_aside": [str(p) for p in res.moved_aside],
+                               "events_restored": res.events,
+                               "practice_days_restored": res.practice_days,
                                "not_restored": res.lost}))
         return
     out.print(f"{res.catalog}: rebuilt with {len(res.sessions)} session(s)", markup=False,
@@ -386,4 +389,6 @@ def store_rebuild(
         out.print(f"  the old file is kept as {p}", markup=False, soft_wrap=True)
     for p, reason in res.skipped:
         out.print(f"  skipped {p}: {reason}", markup=False, soft_wrap=True, style="red")
+    out.print(f"  restored from events-backup.json: {res.events} event(s), {res.practice_days} "
+              "practice day(s)", markup=False, soft_wrap=True)
     out.print(f"  not restored: {res.lost}", markup=False, soft_wrap=True)

@@ -222,6 +222,55 @@ def delete_event(conn, event_id: int) -> bool:
     return res.rowcount > 0
 
 
+def events_backup(conn) -> dict:
+    """Every event and practice day, as JSON-ready lists (the catalog's events backup)."""
+    e = events_t.c
+    events = conn.execute(
+        sa.select(e.id, subjects_t.c.label, e.time, e.kind, e.quantity, e.unit, e.text,
+                  e.created_at, e.updated_at)
+        .select_from(events_t.join(subjects_t, e.subject_id == subjects_t.c.id))
+        .order_by(e.id)).all()
+    p = practice_t.c
+    days = conn.execute(
+        sa.select(subjects_t.c.label, p.day, p.minutes, p.source)
+        .select_from(practice_t.join(subjects_t, p.subject_id == subjects_t.c.id))
+        .order_by(subjects_t.c.label, p.day)).all()
+
+    def iso(v):
+        return None if v is None else v.isoformat()
+    return {
+        "events": [{"event_id": int(r[0]), "subject": r[1], "time": iso(r[2]), "kind": r[3],
+                    "quantity": r[4], "unit": r[5], "text": r[6], "created_at": iso(r[7]),
+                    "updated_at": iso(r[8])} for r in events],
+        "practice": [{"subject": r[0], "day": iso(r[1]), "minutes": r[2], "source": r[3]}
+                     for r in days],
+    }
+
+
+def restore_events_backup(conn, doc: dict) -> tuple[int, int]:
+    """Insert the events (with their ids) and practice days of an events backup; the subjects
+    are added when missing (they were in the catalog the backup was taken from)."""
+    from datetime import date as _date
+
+    from ._schema import utc
+
+    n_events = n_days = 0
+    for r in doc.get("events", []):
+        sid = ensure_subject(conn, r["subject"])
+        conn.execute(events_t.insert().values(
+            id=int(r["event_id"]), subject_id=sid, time=utc(r["time"]), kind=r["kind"],
+            quantity=r.get("quantity"), unit=r.get("unit"), text=r.get("text") or "",
+            created_at=utc(r["created_at"]) if r.get("created_at") else now(),
+            updated_at=utc(r["updated_at"]) if r.get("updated_at") else None))
+        n_events += 1
+    for r in doc.get("practice", []):
+        sid = ensure_subject(conn, r["subject"])
+        conn.execute(practice_t.insert().values(subject_id=sid, day=_date.fromisoformat(r["day"]),
+                                                minutes=float(r["minutes"]), source=r.get("source")))
+        n_days += 1
+    return n_events, n_days
+
+
 def replace_practice(conn, subject_label: str, rows: list[dict], source: str) -> int | None:
     """Write a subject's practice days (``day``, ``minutes``), replacing the days it names;
     the number of days written, or ``None`` when the subject is not in the catalog."""

@@ -57,6 +57,7 @@ from ._queries import (
     delete_session_rows,
     ensure_subject,
     event_by_id,
+    events_backup,
     events_select,
     features_select,
     groups_select,
@@ -92,13 +93,17 @@ from ._schema import (
 
 logger = logging.getLogger("neurofeedback")
 
-__all__ = ["EVENT_COLUMNS", "FEATURE_COLUMNS", "METRICS_COLUMNS", "PRACTICE_COLUMNS", "Catalog"]
+__all__ = ["EVENTS_BACKUP", "EVENT_COLUMNS", "FEATURE_COLUMNS", "METRICS_COLUMNS", "PRACTICE_COLUMNS", "Catalog"]
 
 #: The columns of :meth:`Catalog.events`.
 EVENT_COLUMNS = ("event_id", "subject", "time", "kind", "quantity", "unit", "text", "created_at",
                  "updated_at")
 #: The columns of :meth:`Catalog.practice`.
 PRACTICE_COLUMNS = ("date", "minutes", "source")
+#: The file beside an SQLite catalog that keeps a copy of its events and practice log (rewritten in
+#: the same write transaction as every change of them): ``neurofeedback store rebuild`` restores
+#: them from it, as they are not in the BIDS copies and derivatives the sessions come back from.
+EVENTS_BACKUP = "events-backup.json"
 #: The fields :meth:`Catalog.edit_event` can change.
 EVENT_FIELDS = ("time", "kind", "quantity", "unit", "text")
 
@@ -512,8 +517,11 @@ class Catalog:
 
         def run():
             with self._write() as conn:
-                return insert_event(conn, label, values["time"], values["kind"], values["text"],
-                                    quantity=values["quantity"], unit=values["unit"])
+                event_id = insert_event(conn, label, values["time"], values["kind"],
+                                        values["text"], quantity=values["quantity"],
+                                        unit=values["unit"])
+                self._backup_events(conn)
+                return event_id
         event_id = self._retry(run, "add an event")
         if event_id is None:
             raise StoreError(self._no_subject(label, "an event"))
@@ -557,6 +565,22 @@ class Catalog:
             out["unit"] = None if u is None or str(u).strip() == "" else str(u).strip()
         check_lengths(events_t, out, what="event", exc=ConfigError)
         return out
+
+    def _backup_events(self, conn) -> None:
+        """Rewrite :data:`EVENTS_BACKUP` beside an SQLite catalog file (inside the write
+        transaction, so concurrent writers leave the backup in commit order); atomic replace."""
+        if self._db is None:
+            return  # PostgreSQL & co.: backed up with the database
+        import json
+        import os
+
+        path = self._db.with_name(EVENTS_BACKUP)
+        tmp = path.with_name(path.name + ".tmp")
+        doc = {"about": "events and practice log of the catalog beside this file; "
+                        "'neurofeedback store rebuild' restores them", "version": 1,
+               **events_backup(conn)}
+        tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
 
     def events(self, subject: str | None = None) -> pd.DataFrame:
         """Return the context events, by time.
@@ -626,7 +650,9 @@ class Catalog:
 
         def run():
             with self._write() as conn:
-                return update_event(conn, event_id, values)
+                done = update_event(conn, event_id, values)
+                self._backup_events(conn)
+                return done
         if not self._retry(run, "edit an event"):
             raise StoreError(f"no event {event_id} in the catalog; list them with "
                              "'neurofeedback event list'")
@@ -644,7 +670,9 @@ class Catalog:
 
         def run():
             with self._write() as conn:
-                return delete_event(conn, event_id)
+                done = delete_event(conn, event_id)
+                self._backup_events(conn)
+                return done
         if not self._retry(run, "delete an event"):
             raise StoreError(f"no event {event_id} in the catalog; list them with "
                              "'neurofeedback event list'")
@@ -682,7 +710,9 @@ class Catalog:
 
         def run():
             with self._write() as conn:
-                return replace_practice(conn, label, rows, str(csv))
+                n = replace_practice(conn, label, rows, str(csv))
+                self._backup_events(conn)
+                return n
         n = self._retry(run, "import a practice log")
         if n is None:
             raise StoreError(self._no_subject(label, "a practice log"))
