@@ -203,3 +203,24 @@ def test_subject_report_event_section_in_chromium(ket_report, open_page):
                           ".map(i => [i.naturalWidth, i.getBoundingClientRect().width])")
     assert shown and all(w > 300 and s > 300 for w, s in shown)
     assert f"session {XSS}" in page.evaluate("document.querySelector('#events').innerText")
+
+
+def test_events_backup_follows_every_change(tmp_path):
+    """The backup beside the SQLite catalog that ``store rebuild`` restores events from."""
+    from neurofeedback.store.catalog import EVENTS_BACKUP
+
+    cat = Catalog(home=tmp_path)
+    cat.add_subject("k01")
+    a = cat.add_event("k01", "2026-03-02T10:00", "ketamine", "infusion 1", quantity=0.5, unit="mg/kg")
+    b = cat.add_event("k01", "2026-03-09T10:00", "ketamine", "infusion 2")
+    cat.edit_event(a, text="infusion one")
+    cat.delete_event(b)
+    csv = tmp_path / "p.csv"
+    csv.write_text("date,minutes\n2026-03-01,20\n")
+    cat.import_practice("k01", csv)
+    doc = json.loads((tmp_path / EVENTS_BACKUP).read_text())
+    assert [(e["event_id"], e["text"], e["quantity"], e["unit"]) for e in doc["events"]] == [
+        (a, "infusion one", 0.5, "mg/kg")]
+    assert doc["events"][0]["updated_at"] is not None
+    assert doc["practice"] == [{"subject": "k01", "day": "2026-03-01", "minutes": 20.0,
+                                "source": str(csv)}]
