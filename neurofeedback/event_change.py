@@ -339,7 +339,7 @@ def _plan_events(events: pd.DataFrame, t_days: np.ndarray, labels: np.ndarray, t
             continue
         groups.append(rec)
     # sessions on each side: drop events that leave a segment too thin, until none does
-    while True:
+    while groups:
         bounds = [-np.inf] + [g["day"] for g in groups] + [np.inf]
         bad = None
         for k in range(len(bounds) - 1):
@@ -357,6 +357,7 @@ def _plan_events(events: pd.DataFrame, t_days: np.ndarray, labels: np.ndarray, t
             return groups, left
         g = groups.pop(bad[0])
         left.append(dict(g, reason=bad[1]))
+    return groups, left
 
 
 def _empty_test(reason: str) -> dict:
@@ -576,7 +577,7 @@ def event_changes(frame, events, *, subject=None, metrics=None, channels=None, b
 
     for k in kinds:
         check_option("kinds", k, EVENT_KINDS, exc=ConfigError)
-    ev = events.copy() if events is not None else pd.DataFrame(
+    ev = events.copy() if events is not None and len(events) else pd.DataFrame(
         columns=["event_id", "subject", "time", "kind", "text"])
     for c in ("quantity", "unit"):
         if c not in ev.columns:

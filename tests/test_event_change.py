@@ -178,6 +178,10 @@ def test_close_events_are_merged_and_thin_segments_left_out_with_a_reason():
     few = _series(33, weeks=3, per_week=(1, 1), event_day=14.4)
     (r3,) = event_changes(_frame({("relative_alpha", "posterior"): few}), _events((14.4, "therapy", "")))
     assert r3["events"] == [] and r3["left_out"][0]["reason"].startswith("not enough data")
+    # only context events (a note), or none: nothing analysed, no error
+    for only in (_events((10.0, "note", "x")), _events()):
+        (r4,) = event_changes(frame, only)
+        assert r4["events"] == [] and r4["left_out"] == []
     with pytest.raises(ConfigError, match="window_weeks"):
         event_changes(frame, ev, window_weeks=0)
 
