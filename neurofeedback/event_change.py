@@ -48,7 +48,7 @@ from scipy import stats
 from ._validate import check_option, check_positive
 from .errors import ConfigError
 from .metrics import CLEAN_FRACTION_METRIC, metric_unit
-from .statements import RELATIVE, _family_words, format_change, format_number
+from .statements import RELATIVE, format_change, format_number
 from .trends import (
     _MAD_TO_SD,
     ADJUSTMENTS,
@@ -634,10 +634,21 @@ def _ci_text(t: dict, unit: str) -> str:
 
 
 def _p_words(r: dict, t: dict) -> str:
-    fake = {"family": r.get("family"), "adjustment": r.get("adjustment", "holm"),
-            "family_size": t.get("family_size", 0), "p": t.get("p"),
-            "p_adjusted": t.get("p_adjusted")}
-    return _family_words(fake, "p" if r.get("family") == "primary" else "p_adjusted")
+    """``"primary metric, p = 0.003"`` or ``"p = 0.04 after Holm adjustment for 6 tests"`` (the
+    family: this test of every other series at every analysed event)."""
+    primary = r.get("family") == "primary"
+    p = t.get("p") if primary else t.get("p_adjusted")
+    if p is None:
+        return ""
+    p_text = "p < 0.001" if p < 0.001 else f"p = {format_number(p, sig=2)}"
+    if primary:
+        return f"primary metric, {p_text}"
+    name = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg",
+            "bonferroni": "Bonferroni"}.get(r.get("adjustment", "holm"))
+    n = int(t.get("family_size") or 0)
+    if name is None or n <= 1:
+        return p_text
+    return f"{p_text} after {name} adjustment for {n} tests"
 
 
 def event_statement(r: dict, k: int = 0) -> str:

@@ -188,8 +188,11 @@ def event_change(
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ):
-    """Level change, slope change and the before/after window difference around events, each with
-    its 95% CI and the call of change (primary metric at 5%, the others Holm-adjusted)."""
+    """Level change, slope change and the before/after window difference around events (95% CIs).
+
+    Each with the call of change (the primary metric at 5%, the others Holm-adjusted), in one
+    sentence per series and event; docs/statistics.md, 'Change around an event'.
+    """
     from ..event_change import event_statement, subject_event_changes
     from ..home import validate_label
     from ..store import Catalog
@@ -202,11 +205,11 @@ def event_change(
                           f"catalog {cat.display_url}.")
     check_block(block, label, home)
     if metric:
-        from ..metrics import METRIC_UNITS
-
+        stored = sorted(set(cat.metrics_frame(subject=label)["metric"]))
         for m in metric:
-            if m not in METRIC_UNITS:
-                raise ConfigError(f"Invalid value for the '--metric' parameter: unknown metric {m!r}.")
+            if m not in stored:
+                raise ConfigError(f"Invalid value for the '--metric' parameter: unknown metric {m!r}; "
+                                  f"{label}'s sessions have {', '.join(stored) or 'none'}.")
     results = subject_event_changes(label, home=home, metrics=metric or None, block=block,
                                     window_weeks=window_weeks, min_spacing_days=min_spacing_days,
                                     event_id=None if event is None else _event_id(event),
