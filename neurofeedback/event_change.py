@@ -29,7 +29,8 @@ event with too few sessions before or after it is left out with the reason. Powe
 on log10 and their changes reported in %, as in the trends.
 
 Multiplicity: one primary series per analysis (subject × block) is tested at 5 %; for each test
-(level, slope, window) the other series form one family whose p-values are adjusted by Holm.
+(level, slope, window) that test of every other series at every analysed event forms one family
+whose p-values are adjusted by Holm.
 ``change`` (``rose``/``fell``/``no clear change``/``not enough data``) follows the adjusted p.
 
 The core (:func:`segmented_fit`, :func:`window_difference`) works on arrays; :func:`event_changes`
@@ -510,8 +511,9 @@ _METHOD = {
               "window sessions, t(n_weekly_bins - 2)",
     "events": "events of the kinds {kinds}; closer than {spacing:g} days to the previous one: "
               "merged into it; >= 3 sessions over >= 2 weeks needed on each side",
-    "multiplicity": "the primary series tested at 5%; per test, the other series form one "
-                    "family adjusted by {adjustment}; 'change' follows the adjusted p",
+    "multiplicity": "the primary series tested at 5%; per test, the other series at every "
+                    "analysed event form one family adjusted by {adjustment}; 'change' follows "
+                    "the adjusted p",
 }
 
 
