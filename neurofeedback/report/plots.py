@@ -408,7 +408,7 @@ def _trend_label(trend: dict, unit: str) -> str:
 
 
 def plot_trend(sessions: pd.DataFrame, trend: dict, *, events: pd.DataFrame | None = None,
-               week_starts: dict | None = None) -> Figure:
+               week_starts: dict | None = None, event_fit: dict | None = None) -> Figure:
     """One metric over weeks: sessions, weekly means with 95% CI band, the trend, events.
 
     Powers (``trend["scale"] == "log10"``) are drawn on a log axis, where their geometric
@@ -428,6 +428,9 @@ def plot_trend(sessions: pd.DataFrame, trend: dict, *, events: pd.DataFrame | No
     week_starts : dict | None
         ``{"YYYY-Www": Timestamp}`` where each weekly mean is drawn (default: the Thursday of the
         ISO week, its middle).
+    event_fit : dict | None
+        The same series' result of :func:`neurofeedback.event_change.event_changes`: its
+        segmented fit is drawn before and after each analysed event (thin solid lines).
 
     Returns
     -------
@@ -475,6 +478,9 @@ def plot_trend(sessions: pd.DataFrame, trend: dict, *, events: pd.DataFrame | No
             yy = 10.0 ** yy
         ax.plot(tt, yy, "--", color=_band_color(2), lw=1.5, label=_trend_label(trend, unit))
         data.append(yy)
+    if event_fit is not None and event_fit.get("fit") is not None and len(kept):
+        _draw_segments(ax, event_fit, kept["start_time"].min(), kept["start_time"].max(),
+                       colors=(1, 5))
     values = np.concatenate([d[np.isfinite(d)] for d in data]) if data else np.empty(0)
     if values.size:
         vmin, vmax = float(values.min()), float(values.max())
@@ -568,6 +574,21 @@ def segmented_curve(result: dict, times) -> np.ndarray:
     return 10.0 ** y if result.get("scale") == "log10" else y
 
 
+def _draw_segments(ax, result: dict, t0, t1, *, lw: float = 1.2, colors=(0, 2)) -> None:
+    """The segmented fit of an event analysis from ``t0`` to ``t1``, one line per segment."""
+    edges = [t0] + [pd.Timestamp(e["time"]) for e in result["events"]] + [t1]
+    for k in range(len(edges) - 1):
+        a, b = edges[k], edges[k + 1]
+        if b <= a:
+            continue
+        tt = pd.date_range(a, b - pd.Timedelta(seconds=1) if k < len(edges) - 2 else b,
+                           periods=20)
+        ax.plot(tt, segmented_curve(result, tt), "-", lw=lw,
+                color=_band_color(colors[0] if k == 0 else colors[1]),
+                label=("fit before the event" if k == 0 else
+                       "fit after the event" if k == 1 else None))
+
+
 def plot_event_change(sessions: pd.DataFrame, result: dict) -> Figure:
     """One series around its events: sessions, the pre/post segmented fit, the event lines and
     the before/after window means.
@@ -597,18 +618,7 @@ def plot_event_change(sessions: pd.DataFrame, result: dict) -> Figure:
         ax.plot(excl["start_time"], excl["value"], "o", mfc="none", color="0.6", ms=4,
                 label="excluded (below quality floor)")
     if result.get("fit") is not None and len(kept):
-        t0, t1 = kept["start_time"].min(), kept["start_time"].max()
-        edges = [t0] + [pd.Timestamp(e["time"]) for e in result["events"]] + [t1]
-        for k in range(len(edges) - 1):
-            a, b = edges[k], edges[k + 1]
-            if b <= a:
-                continue
-            tt = pd.date_range(a, b - pd.Timedelta(seconds=1) if k < len(edges) - 2 else b,
-                               periods=20)
-            ax.plot(tt, segmented_curve(result, tt), "-", lw=2,
-                    color=_band_color(0 if k == 0 else 2),
-                    label=("fit before the event" if k == 0 else
-                           "fit after the event" if k == 1 else None))
+        _draw_segments(ax, result, kept["start_time"].min(), kept["start_time"].max(), lw=2)
     w_days = 7.0 * float(result.get("window_weeks") or 2.0)
     for i, e in enumerate(result["events"]):
         te = pd.Timestamp(e["time"])

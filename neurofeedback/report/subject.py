@@ -165,7 +165,8 @@ def build_subject_report(subject: str, *, sessions: pd.DataFrame, frame: pd.Data
     # in this order: each section adds its figures to the report as it is built
     report.sections.extend([
         _summary_section(trends),
-        _trends_section(report, trends, sessions, frame, events, low, quality_floor),
+        _trends_section(report, trends, sessions, frame, events, low, quality_floor,
+                        changes or []),
         _event_change_section(report, changes or [], sessions, frame, events, low,
                               quality_floor),
         _coverage_section(report, sessions, low, weeks_all, quality_floor),
@@ -217,14 +218,16 @@ def _summary_section(trends: list[dict]) -> Section:
 
 def _trends_section(report: Report, trends: list[dict], sessions: pd.DataFrame,
                     frame: pd.DataFrame, events: pd.DataFrame, low: pd.Series,
-                    quality_floor: float) -> Section:
+                    quality_floor: float, changes: list[dict] = ()) -> Section:
     """One plot and weekly table per trend (adds a ``trend_<metric>_<channel>`` figure each)."""
     ev = events.rename(columns={})[["time", "kind", "text"]] if len(events) else None
     sec = Section("trends", "Trends per metric", intro=[
         "Dots are sessions (hollow: excluded for low quality); the band is the weekly mean's "
         "95% CI; the dashed line is the trend, with its 95% CI and the call of change in the "
-        "legend; dotted vertical lines are context events. Powers are on a log axis: a "
-        "straight line there is a constant % change per week."])
+        "legend; dotted vertical lines are context events, and around a therapy, infusion or "
+        "practice change the solid lines are the fit before and after it (see Change around "
+        "events). Powers are on a log axis: a straight line there is a constant % change per "
+        "week."])
     excluded_ids = set(sessions.loc[low, "session_id"])
     for t in trends:
         sel = frame[(frame["metric"] == t["metric"]) & (frame["channel"] == t["channel"])]
@@ -234,7 +237,9 @@ def _trends_section(report: Report, trends: list[dict], sessions: pd.DataFrame,
                             "excluded": (sel["clean_fraction"].fillna(0) < quality_floor)
                             | sel["session_id"].isin(excluded_ids)})
         name = f"trend_{t['metric']}_{t['channel']}".replace("/", "-")
-        report.figures[name] = plots.plot_trend(pts, t, events=ev)
+        fit = next((r for r in changes if r["metric"] == t["metric"]
+                    and r["channel"] == t["channel"] and r.get("fit") is not None), None)
+        report.figures[name] = plots.plot_trend(pts, t, events=ev, event_fit=fit)
         sec.blocks.append(_trend_block(name, t))
     if not trends:
         sec.intro.append("Not enough data for any trend.")
