@@ -95,6 +95,21 @@ def test_demo_says_alpha01_rose(demo):
     assert "showed no clear weekly change" in lines["stable01"], lines["stable01"]
 
 
+def test_demo_shows_the_change_around_the_infusion(demo):
+    """Issue 18: the simulated subject ket01's relative alpha steps up by 8 percentage points at
+    a ketamine infusion; the demo prints the change around it (covering that truth) and its
+    subject report has the event-change section."""
+    out = demo["proc"].stdout
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("ket01: Around the ketamine"))
+    m = re.search(r"relative_alpha \(posterior\) rose by ([\d.]+) percentage points at the event "
+                  r"\(95% CI \+([\d.]+) to \+([\d.]+); primary metric", line)
+    assert m, line
+    est, low, high = map(float, m.groups())
+    assert low < 8.0 < high and low < est < high
+    html = (demo["home"] / "reports" / "sub-ket01.html").read_text(encoding="utf-8")
+    assert 'id="event-change"' in html and "ketamine infusion 1 (simulated)" in html
+
+
 def test_demo_trend_of_whole_sessions_covers_the_truth(demo):
     """On whole sessions, alpha01's absolute alpha trend (log10, in % per week) covers the
     least-squares growth of the sessions' expected values (cohort truth)."""

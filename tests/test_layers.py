@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("acquisition",),
     ("feedback",),
     ("store", "trends"),
-    ("statements",),
+    ("statements", "event_change"),
     ("recording",),
     ("report",),
     ("pipelines",),

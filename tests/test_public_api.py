@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PUBLIC = ["Catalog", "compute_features", "compute_trends", "ingest_file", "load_protocol",
+PUBLIC = ["Catalog", "compute_features", "compute_trends", "event_changes", "ingest_file", "load_protocol",
           "load_settings", "preprocess", "process_recording", "read_recording",
           "session_metrics", "simulate_eeg"]
 

@@ -228,6 +228,7 @@ def _snapshot(cat: Catalog) -> dict:
         "metrics": cat.metrics_frame(),
         "features": {sid: cat.session_features(sid) for sid in sessions["session_id"]},
         "blocks": {sid: cat.session_blocks(sid) for sid in sessions["session_id"]},
+        "events": cat.events(),
     }
 
 
@@ -301,14 +302,15 @@ def test_damaged_catalog_one_line_then_rebuild_gives_the_same_rows(stored_home, 
     if damaged is not None:
         (aside,) = [Path(p) for p in out["moved_aside"] if not p.endswith(("-wal", "-shm"))]
         assert _sha(aside) == damaged  # kept, never deleted
-    assert "events" in out["not_restored"]
+    assert out["events_restored"] == len(snap["events"]) == 1  # from events-backup.json
     again = _snapshot(Catalog(home=home))
     pd.testing.assert_frame_equal(again["sessions"], _rebased(snap["sessions"], src, home))
     pd.testing.assert_frame_equal(again["metrics"], snap["metrics"])
     for sid, frame in snap["features"].items():
         pd.testing.assert_frame_equal(again["features"][sid], frame)
         pd.testing.assert_frame_equal(again["blocks"][sid], snap["blocks"][sid])
-    assert Catalog(home=home).events().empty  # said in the output: events are not restored
+    cols = ["event_id", "subject", "time", "kind", "quantity", "unit", "text"]
+    pd.testing.assert_frame_equal(Catalog(home=home).events()[cols], snap["events"][cols])
 
 
 def test_trends_are_the_same_after_a_rebuild(stored_home, tmp_path):
@@ -386,7 +388,8 @@ def test_read_only_catalog_is_read_and_writes_say_one_line(stored_home, tmp_path
         home.chmod(0o755)
         db.chmod(0o644)
     assert _sha(db) == before
-    assert sorted(p.name for p in home.iterdir()) == ["bids", "catalog.sqlite"]
+    # nothing new (the events backup was copied with the home: the fixture added an event)
+    assert sorted(p.name for p in home.iterdir()) == ["bids", "catalog.sqlite", "events-backup.json"]
 
 
 def test_catalog_store_error_is_still_a_store_error():

@@ -126,7 +126,8 @@ def test_user_text_is_escaped_in_session_report(xss_recording):
 
 def test_subject_report_ten_weeks(subject_rep):
     rep = subject_rep
-    assert rep.section_ids() == ["summary", "trends", "coverage", "events", "sessions", "method"]
+    assert rep.section_ids() == ["summary", "trends", "event-change", "coverage", "events", "sessions",
+                                 "method"]
     html = rep.to_html()
     assert len(html.encode()) < 5e6, "a 10-week subject report must stay under 5 MB"
     cov = next(t for t in rep.tables() if t.name == "coverage").frame

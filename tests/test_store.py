@@ -182,6 +182,11 @@ def test_metrics_frame_contract(tmp_path):
 
 def test_events_on_the_timeline(tmp_path):
     cat = Catalog(home=tmp_path)
+    with pytest.raises(StoreError, match="no subject 'k01'"):  # an event never creates a subject
+        cat.add_event("k01", date(2026, 3, 2), "ketamine", "infusion 0.5 mg/kg")
+    assert cat.subjects() == [] and cat.events().empty
+    cat.add_subject("k01")
+    cat.add_subject("k02")
     e1 = cat.add_event("k01", date(2026, 3, 2), "ketamine", "infusion 0.5 mg/kg")
     e2 = cat.add_event("k01", datetime(2026, 2, 20, 9, 0), "practice", "started box breathing")
     e3 = cat.add_event("k02", "2026-03-01T10:00:00+01:00", "note", "")
@@ -190,7 +195,7 @@ def test_events_on_the_timeline(tmp_path):
     assert list(ev["kind"]) == ["practice", "ketamine"]  # by time
     assert list(ev["time"]) == [pd.Timestamp("2026-02-20 09:00", tz="UTC"), pd.Timestamp("2026-03-02", tz="UTC")]
     assert cat.events().set_index("event_id").loc[e3, "time"] == pd.Timestamp("2026-03-01 09:00", tz="UTC")
-    assert cat.subjects() == ["k01", "k02"]  # events create their subject
+    assert cat.subjects() == ["k01", "k02"]
     with pytest.raises(ConfigError, match="'kind' parameter"):
         cat.add_event("k01", date(2026, 3, 2), "party", "")
     with pytest.raises(ConfigError, match="'when' parameter"):

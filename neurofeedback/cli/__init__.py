@@ -8,7 +8,8 @@ library:
 - :mod:`.acquire`: ``boards``, ``sources``, ``record``, ``recover``;
 - :mod:`.demo`: ``demo``, ``sample-data``;
 - :mod:`.feedback`: ``feedback``, ``protocols``;
-- :mod:`.store`: ``process``, ``sessions``, ``trends``, ``serve``, ``event``;
+- :mod:`.store`: ``process``, ``sessions``, ``trends``, ``serve``, ``store``;
+- :mod:`.events`: ``event add|list|edit|delete|change|practice-import``;
 - :mod:`.reports`: ``report``.
 
 Any :class:`~neurofeedback.errors.NeurofeedbackError` (bad file, bad board, bad config) becomes
@@ -22,7 +23,7 @@ import warnings
 
 import typer
 
-from . import acquire, demo, feedback, files, reports, store
+from . import acquire, demo, events, feedback, files, reports, store
 
 __all__ = ["app", "main"]
 
@@ -41,7 +42,7 @@ for _command in (files.inspect, files.features, acquire.boards, acquire.sources,
                  store.sessions, store.trends, store.serve):
     app.command()(_command)
 app.add_typer(demo.sample_app, name="sample-data")
-app.add_typer(store.event_app, name="event")
+app.add_typer(events.event_app, name="event")
 app.add_typer(reports.report_app, name="report")
 app.add_typer(store.store_app, name="store")
 del _command

@@ -10,8 +10,12 @@ The demo:
 3. a short session recorded through BrainFlow's playback board from the Cyton sample
    recording, by the record flow (quality gate, crash-safe recording, FIF, store, session
    report);
-4. the ``weekly-trends`` flow: trends per subject and the subject reports;
-5. the paths of the reports, and the commands to look further.
+4. the event-anchored part (:func:`_event_anchored_demo`): a simulated subject, ``ket01``, whose
+   relative alpha steps up after a ketamine infusion (session metrics with a known change, no
+   EEG), stored with its event; the change around the event is printed (level, slope, window,
+   each with its 95% CI) and is in its subject report;
+5. the ``weekly-trends`` flow: trends per subject and the subject reports;
+6. the paths of the reports, and the commands to look further.
 
 Everything goes into a separate data home (default ``./neurofeedback-demo``) so simulated
 subjects never mix with real ones; nothing is read from or written to the source tree, so the
@@ -132,7 +136,9 @@ def demo(
         out.print(f"   {summary['session_id']}: {summary['duration_s']:.0f} s, "
                   f"{100 * summary['clean_fraction']:.0f}% clean data ({_took(t0)})")
 
-    t0 = _step(4, "Weekly trends and subject reports (Prefect flow 'weekly-trends')")
+    _event_anchored_demo(home)  # issue 18: change around an event (its report is made in the next step)
+
+    t0 = _step(5, "Weekly trends and subject reports (Prefect flow 'weekly-trends')")
     from pipelines.trends import weekly_trends
 
     result = weekly_trends(home=str(home))
@@ -155,7 +161,46 @@ def demo(
     out.print(f"\nDone in {time.perf_counter() - t_start:.0f} s. Look further with:\n"
               f"  neurofeedback sessions --home {home}\n"
               f"  neurofeedback trends --subject alpha01 --home {home}\n"
-              f"  neurofeedback report subject alpha01 --home {home} --out alpha01.html",
+              f"  neurofeedback report subject alpha01 --home {home} --out alpha01.html\n"
+              f"  neurofeedback event change --subject ket01 --home {home}",
+              markup=False, soft_wrap=True)
+
+
+def _event_anchored_demo(home: Path) -> None:
+    """The demo's event-anchored analysis (issue 18), on its own: store the simulated subject
+    ``ket01`` (session metrics with a known step after a ketamine infusion, no EEG) and its
+    event, then print the change around the event of its primary series and the truth.
+
+    Idempotent: a second run finds the sessions unchanged and the event already there.
+    """
+    import pandas as pd
+
+    from ..event_change import event_statement, subject_event_changes
+    from ..simulate import simulate_event_subject
+    from ..store import Catalog
+
+    t0 = _step(4, "Change around an event: simulated subject ket01, a ketamine infusion after 5 "
+                  "weeks of sessions (session metrics with a known change, no EEG)")
+    sim = simulate_event_subject()
+    subject, ev = sim["subject"], sim["event"]
+    cat = Catalog(home=home)
+    statuses = [cat.record_session(subject, s["session"], s["fields"], s["metrics"])[0]
+                for s in sim["sessions"]]
+    have = cat.events(subject)
+    if not ((have["kind"] == ev["kind"]) & (have["time"] == pd.Timestamp(ev["time"]))).any():
+        cat.add_event(subject, ev["time"], ev["kind"], ev["text"], quantity=ev["quantity"],
+                      unit=ev["unit"])
+    n_new = sum(s == "imported" for s in statuses)
+    out.print(f"   {len(statuses)} sessions of {subject} in the store ({n_new} new); event: "
+              f"{ev['kind']} {ev['quantity']:g} {ev['unit']} on {ev['time']:%Y-%m-%d %H:%M} UTC",
+              markup=False, soft_wrap=True)
+    for r in subject_event_changes(subject, home=home):
+        if r["family"] == "primary":
+            for k in range(len(r["events"])):
+                out.print(f"   {subject}: {event_statement(r, k)}", markup=False, soft_wrap=True)
+    level = sim["truth"]["relative_alpha:posterior"]["level"]
+    out.print(f"   (simulated truth: relative alpha (posterior) +{100 * level:.0f} percentage points "
+              f"at the infusion, no slope change; relative theta and IAF unchanged; {_took(t0)})",
               markup=False, soft_wrap=True)
 
 

@@ -1,8 +1,8 @@
-"""The store commands of the CLI: ``process``, ``sessions``, ``trends``, ``event``, ``serve``.
+"""The store commands of the CLI: ``process``, ``sessions``, ``trends``, ``serve``, ``store``.
 
 ``process`` and ``serve`` run Prefect flows (imported from ``pipelines`` only inside those
-commands: the library itself never imports Prefect); ``sessions``, ``trends`` and ``event`` read
-and write the catalog directly.
+commands: the library itself never imports Prefect); ``sessions`` and ``trends`` read the
+catalog directly. The ``event`` commands are in :mod:`.events`.
 """
 
 from __future__ import annotations
@@ -34,10 +34,6 @@ from ._shared import (
     setup_logging,
     user_errors,
 )
-
-#: ``neurofeedback event add|list`` (registered as ``event`` by :mod:`neurofeedback.cli`).
-event_app = typer.Typer(help="Context events on a subject's timeline (notes, practice, therapy).",
-                        no_args_is_help=True)
 
 
 @user_errors
@@ -311,59 +307,6 @@ def _with_ci(v, lo, hi, spec=".3g"):
     return f"{v:+{spec}} [{lo:+{spec}}, {hi:+{spec}}]"
 
 
-@event_app.command("add")
-@user_errors
-def event_add(
-    subject: Annotated[str, typer.Option("--subject", help="Subject ID.")],
-    date: Annotated[str, typer.Option(
-        "--date", help="When: 2026-03-02 or 2026-03-02T10:30 (UTC unless an offset is given).")],
-    kind: Annotated[str, typer.Option("--kind", help="note, practice, therapy, ketamine, medication, other.")],
-    text: Annotated[str, typer.Option("--text", help="What happened (free text).")] = "",
-    home: HomeOpt = None,
-):
-    """Add a context event (e.g. a ketamine infusion, a new practice) to a subject's timeline."""
-    from ..home import validate_label
-    from ..store import Catalog
-
-    validate_label(subject, kind="subject")
-    when = _parse_when(date)
-    event_id = Catalog(home=home).add_event(subject, when, kind, text)
-    out.print(f"added event {event_id}: {subject} {when.isoformat()} {kind}: {text}", markup=False)
-
-
-@event_app.command("list")
-@user_errors
-def event_list(
-    subject: Annotated[str | None, typer.Option("--subject", help="Only this subject.")] = None,
-    home: HomeOpt = None,
-    as_json: JsonOpt = False,
-):
-    """List context events."""
-    from ..store import Catalog
-
-    df = Catalog(home=home).events(subject=subject)
-    if as_json:
-        typer.echo(df.to_json(orient="records", date_format="iso"))
-        return
-    t = Table(title=f"{len(df)} events", title_justify="left")
-    for c in df.columns:
-        t.add_column(str(c))
-    for r in df.itertuples(index=False):
-        t.add_row(*[str(v) for v in r])
-    out.print(t)
-
-
-def _parse_when(text: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ConfigError(f"Invalid value for the '--date' parameter. Allowed values are ISO dates "
-                          f"such as '2026-03-02' or '2026-03-02T10:30', but got {text!r} instead.") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when
-
-
 @user_errors
 def serve(
     paths: Annotated[list[Path] | None, typer.Argument(
@@ -416,8 +359,8 @@ store_app = typer.Typer(help="Maintenance of the session store (rebuild a damage
 @user_errors
 def store_rebuild(
     force: Annotated[bool, typer.Option(
-        "--force", help="Rebuild even a catalog that opens fine (it is kept aside; its events "
-                        "are not carried over).")] = False,
+        "--force", help="Rebuild even a catalog that opens fine (it is kept aside; events come "
+                        "back from events-backup.json).")] = False,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
@@ -425,7 +368,8 @@ def store_rebuild(
     """Rebuild the catalog from the data home's BIDS copies and derivatives.
 
     The old catalog file is renamed catalog.sqlite.damaged-<time>, never deleted. Context
-    events and the rows' created/updated times exist only in the catalog and are not restored.
+    events and the practice log come back from events-backup.json (kept beside the catalog);
+    the rows' created/updated times exist only in the catalog and are not restored.
     """
     setup_logging(verbose)
     from ..store.rebuild import rebuild_catalog
@@ -435,6 +379,8 @@ def store_rebuild(
         typer.echo(json.dumps({"catalog": str(res.catalog), "sessions": res.sessions,
                                "skipped": [{"path": str(p), "reason": r} for p, r in res.skipped],
                                "moved_aside": [str(p) for p in res.moved_aside],
+                               "events_restored": res.events,
+                               "practice_days_restored": res.practice_days,
                                "not_restored": res.lost}))
         return
     out.print(f"{res.catalog}: rebuilt with {len(res.sessions)} session(s)", markup=False,
@@ -443,4 +389,6 @@ def store_rebuild(
         out.print(f"  the old file is kept as {p}", markup=False, soft_wrap=True)
     for p, reason in res.skipped:
         out.print(f"  skipped {p}: {reason}", markup=False, soft_wrap=True, style="red")
+    out.print(f"  restored from events-backup.json: {res.events} event(s), {res.practice_days} "
+              "practice day(s)", markup=False, soft_wrap=True)
     out.print(f"  not restored: {res.lost}", markup=False, soft_wrap=True)

@@ -24,7 +24,8 @@ from ..statements import format_number
 
 __all__ = [
     "BAND_COLORS", "plot_artifact_timeline", "pretty_unit", "plot_band_timecourse", "plot_coverage",
-    "plot_feedback", "plot_psd", "plot_topomaps", "plot_trend",
+    "plot_event_change", "plot_feedback", "plot_psd", "plot_topomaps", "plot_trend",
+    "segmented_curve",
 ]
 
 #: One colour per band, in band order (delta → gamma), reused in every figure.
@@ -407,7 +408,7 @@ def _trend_label(trend: dict, unit: str) -> str:
 
 
 def plot_trend(sessions: pd.DataFrame, trend: dict, *, events: pd.DataFrame | None = None,
-               week_starts: dict | None = None) -> Figure:
+               week_starts: dict | None = None, event_fit: dict | None = None) -> Figure:
     """One metric over weeks: sessions, weekly means with 95% CI band, the trend, events.
 
     Powers (``trend["scale"] == "log10"``) are drawn on a log axis, where their geometric
@@ -427,6 +428,9 @@ def plot_trend(sessions: pd.DataFrame, trend: dict, *, events: pd.DataFrame | No
     week_starts : dict | None
         ``{"YYYY-Www": Timestamp}`` where each weekly mean is drawn (default: the Thursday of the
         ISO week, its middle).
+    event_fit : dict | None
+        The same series' result of :func:`neurofeedback.event_change.event_changes`: its
+        segmented fit is drawn before and after each analysed event (thin solid lines).
 
     Returns
     -------
@@ -474,6 +478,9 @@ def plot_trend(sessions: pd.DataFrame, trend: dict, *, events: pd.DataFrame | No
             yy = 10.0 ** yy
         ax.plot(tt, yy, "--", color=_band_color(2), lw=1.5, label=_trend_label(trend, unit))
         data.append(yy)
+    if event_fit is not None and event_fit.get("fit") is not None and len(kept):
+        _draw_segments(ax, event_fit, kept["start_time"].min(), kept["start_time"].max(),
+                       colors=(1, 5))
     values = np.concatenate([d[np.isfinite(d)] for d in data]) if data else np.empty(0)
     if values.size:
         vmin, vmax = float(values.min()), float(values.max())
@@ -539,4 +546,99 @@ def plot_coverage(weeks: pd.DataFrame) -> Figure:
     h2, l2 = ax2.get_legend_handles_labels()
     _legend_right(ax, h1 + h2, l1 + l2)
     ax.set_title("Data quality per ISO week", fontsize=10)
+    return fig
+
+
+def segmented_curve(result: dict, times) -> np.ndarray:
+    """The fitted segmented line of an event analysis at ``times`` (on the metric's scale).
+
+    Parameters
+    ----------
+    result : dict
+        One result of :func:`neurofeedback.event_change.event_changes` with a ``fit``.
+    times : pandas.DatetimeIndex
+        tz-aware times.
+
+    Returns
+    -------
+    values : ndarray
+        The model's mean (the practice covariate at its mean); powers back-transformed from log10.
+    """
+    fit = result["fit"]
+    coef = np.asarray(fit["coef"], float)
+    tw = (pd.DatetimeIndex(times) - pd.Timestamp(fit["t0"])).total_seconds().to_numpy() / (7 * 86400.0)
+    y = coef[0] + coef[1] * tw
+    for k, e in enumerate(np.asarray(fit["event_days"], float) / 7.0):
+        post = tw >= e
+        y = y + post * (coef[2 + 2 * k] + coef[3 + 2 * k] * (tw - e))
+    return 10.0 ** y if result.get("scale") == "log10" else y
+
+
+def _draw_segments(ax, result: dict, t0, t1, *, lw: float = 1.2, colors=(0, 2)) -> None:
+    """The segmented fit of an event analysis from ``t0`` to ``t1``, one line per segment."""
+    edges = [t0] + [pd.Timestamp(e["time"]) for e in result["events"]] + [t1]
+    for k in range(len(edges) - 1):
+        a, b = edges[k], edges[k + 1]
+        if b <= a:
+            continue
+        tt = pd.date_range(a, b - pd.Timedelta(seconds=1) if k < len(edges) - 2 else b,
+                           periods=20)
+        ax.plot(tt, segmented_curve(result, tt), "-", lw=lw,
+                color=_band_color(colors[0] if k == 0 else colors[1]),
+                label=("fit before the event" if k == 0 else
+                       "fit after the event" if k == 1 else None))
+
+
+def plot_event_change(sessions: pd.DataFrame, result: dict) -> Figure:
+    """One series around its events: sessions, the pre/post segmented fit, the event lines and
+    the before/after window means.
+
+    Parameters
+    ----------
+    sessions : pandas.DataFrame
+        ``start_time`` (tz-aware), ``value``, ``excluded`` (below the quality floor).
+    result : dict
+        One result of :func:`neurofeedback.event_change.event_changes`.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    fig = _figure(10.0, 3.3)
+    ax = fig.subplots()
+    unit = pretty_unit(result.get("unit") or "")
+    log = result.get("scale") == "log10"
+    sessions = sessions[np.isfinite(sessions["value"].to_numpy(float))]
+    if log:
+        sessions = sessions[sessions["value"] > 0]
+    kept = sessions[~sessions["excluded"]]
+    excl = sessions[sessions["excluded"]]
+    ax.plot(kept["start_time"], kept["value"], "o", color="0.35", ms=3.5, label="session")
+    if len(excl):
+        ax.plot(excl["start_time"], excl["value"], "o", mfc="none", color="0.6", ms=4,
+                label="excluded (below quality floor)")
+    if result.get("fit") is not None and len(kept):
+        _draw_segments(ax, result, kept["start_time"].min(), kept["start_time"].max(), lw=2)
+    w_days = 7.0 * float(result.get("window_weeks") or 2.0)
+    for i, e in enumerate(result["events"]):
+        te = pd.Timestamp(e["time"])
+        ax.axvline(te, color=_band_color(3), lw=1.2, ls="--")
+        label = f"{e['kind']}: {e['text']}" if e.get("text") else str(e["kind"])
+        ax.text(te, 0.98, " " + label[:40], transform=ax.get_xaxis_transform(), rotation=90,
+                va="top", ha="left", fontsize=7, color=_band_color(3), parse_math=False)
+        w = e.get("window") or {}
+        if w.get("mean_before") is not None:
+            span = pd.Timedelta(days=w_days)
+            ax.hlines([w["mean_before"], w["mean_after"]], [te - span, te], [te, te + span],
+                      colors=_band_color(4), lw=3, alpha=0.8,
+                      label="window means (before, after)" if i == 0 else None)
+    name = f"{result['metric']} ({result['channel']})"
+    if result.get("block") not in (None, "session"):
+        name += f", {result['block']} block"
+    ax.set_title(name + " around its events", fontsize=10, parse_math=False)
+    ax.set_ylabel(unit + (" (log scale)" if log else ""), parse_math=False)
+    if log:
+        ax.set_yscale("log")
+    _legend_right(ax)
+    fig.autofmt_xdate()
     return fig

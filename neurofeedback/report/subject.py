@@ -5,7 +5,10 @@ default; else whole sessions), named in its title and metadata.
 
 Sections (their HTML anchors): ``summary`` (the statements, careful words), ``trends`` (one plot
 per metric: sessions, weekly means with 95% CI bands, the trend, context events; the
-weekly table beside it), ``coverage`` (data quality per week), ``events`` (context events),
+weekly table beside it), ``event-change`` (the level and slope change and the before/after window
+difference around each therapy, infusion or practice change, with the pre/post fits around the
+event line; :mod:`neurofeedback.event_change`), ``coverage`` (data quality per week), ``events``
+(context events),
 ``sessions`` (the session list) and ``method``.
 
 The words follow the statistics (:mod:`neurofeedback.statements`): whether a metric rose or fell
@@ -21,6 +24,7 @@ import pandas as pd
 
 from .._validate import check_option
 from ..errors import ConfigError, StoreError
+from ..event_change import ANALYSED_KINDS, event_statement, subject_event_changes
 from ..home import validate_label
 from ..statements import DEFAULT_METRICS, format_number, subject_trends, trend_rows, trend_statement
 from ..trends import SESSION_BLOCK, _iso_week, default_block
@@ -106,9 +110,12 @@ def subject_report(subject: str, *, home=None, date_from=None, date_to=None,
         check_option("block", block, [SESSION_BLOCK], exc=ConfigError)
     trends = subject_trends(label, metrics=metrics, frame=frame, quality_floor=quality_floor,
                             block=block)
+    changes = subject_event_changes(label, frame=frame, events=events,
+                                    practice=cat.practice(label), metrics=metrics, block=block,
+                                    quality_floor=quality_floor)
     return build_subject_report(label, sessions=sessions, frame=frame, events=events,
                                 trends=trends, quality_floor=quality_floor,
-                                period=(t0, t1), block=block)
+                                period=(t0, t1), block=block, changes=changes)
 
 
 def _in_period(df: pd.DataFrame, col: str, t0, t1) -> pd.DataFrame:
@@ -124,7 +131,8 @@ def _in_period(df: pd.DataFrame, col: str, t0, t1) -> pd.DataFrame:
 
 def build_subject_report(subject: str, *, sessions: pd.DataFrame, frame: pd.DataFrame,
                          events: pd.DataFrame, trends: list[dict], quality_floor: float = 0.5,
-                         period=(None, None), block: str = "session") -> Report:
+                         period=(None, None), block: str = "session",
+                         changes: list[dict] | None = None) -> Report:
     """Build the subject report from catalog frames and computed trends.
 
     Parameters
@@ -142,6 +150,9 @@ def build_subject_report(subject: str, *, sessions: pd.DataFrame, frame: pd.Data
     period : (Timestamp | None, Timestamp | None)
     block : str
         The block ``frame`` and ``trends`` are about (``"session"``: whole sessions).
+    changes : list of dict | None
+        :func:`neurofeedback.event_change.subject_event_changes` output (the change around the
+        subject's events); ``None`` or empty: the section says why there is none.
 
     Returns
     -------
@@ -154,7 +165,10 @@ def build_subject_report(subject: str, *, sessions: pd.DataFrame, frame: pd.Data
     # in this order: each section adds its figures to the report as it is built
     report.sections.extend([
         _summary_section(trends),
-        _trends_section(report, trends, sessions, frame, events, low, quality_floor),
+        _trends_section(report, trends, sessions, frame, events, low, quality_floor,
+                        changes or []),
+        _event_change_section(report, changes or [], sessions, frame, events, low,
+                              quality_floor),
         _coverage_section(report, sessions, low, weeks_all, quality_floor),
         _events_section(subject, events),
         _sessions_section(sessions, low, weeks_all),
@@ -204,14 +218,16 @@ def _summary_section(trends: list[dict]) -> Section:
 
 def _trends_section(report: Report, trends: list[dict], sessions: pd.DataFrame,
                     frame: pd.DataFrame, events: pd.DataFrame, low: pd.Series,
-                    quality_floor: float) -> Section:
+                    quality_floor: float, changes: list[dict] = ()) -> Section:
     """One plot and weekly table per trend (adds a ``trend_<metric>_<channel>`` figure each)."""
     ev = events.rename(columns={})[["time", "kind", "text"]] if len(events) else None
     sec = Section("trends", "Trends per metric", intro=[
         "Dots are sessions (hollow: excluded for low quality); the band is the weekly mean's "
         "95% CI; the dashed line is the trend, with its 95% CI and the call of change in the "
-        "legend; dotted vertical lines are context events. Powers are on a log axis: a "
-        "straight line there is a constant % change per week."])
+        "legend; dotted vertical lines are context events, and around a therapy, infusion or "
+        "practice change the solid lines are the fit before and after it (see Change around "
+        "events). Powers are on a log axis: a straight line there is a constant % change per "
+        "week."])
     excluded_ids = set(sessions.loc[low, "session_id"])
     for t in trends:
         sel = frame[(frame["metric"] == t["metric"]) & (frame["channel"] == t["channel"])]
@@ -221,7 +237,9 @@ def _trends_section(report: Report, trends: list[dict], sessions: pd.DataFrame,
                             "excluded": (sel["clean_fraction"].fillna(0) < quality_floor)
                             | sel["session_id"].isin(excluded_ids)})
         name = f"trend_{t['metric']}_{t['channel']}".replace("/", "-")
-        report.figures[name] = plots.plot_trend(pts, t, events=ev)
+        fit = next((r for r in changes if r["metric"] == t["metric"]
+                    and r["channel"] == t["channel"] and r.get("fit") is not None), None)
+        report.figures[name] = plots.plot_trend(pts, t, events=ev, event_fit=fit)
         sec.blocks.append(_trend_block(name, t))
     if not trends:
         sec.intro.append("Not enough data for any trend.")
@@ -250,6 +268,78 @@ def _trend_block(name: str, t: dict) -> Block:
         table=Table(name + "_weeks", weeks, caption=f"{t['metric']} ({t['channel']}) per ISO week",
                     units={"mean": unit, "95% CI low": unit, "95% CI high": unit,
                            "clean": "fraction"}))
+
+
+def _series_points(frame: pd.DataFrame, r: dict, excluded_ids: set, quality_floor: float):
+    sel = frame[(frame["metric"] == r["metric"]) & (frame["channel"] == r["channel"])]
+    if "block" in sel.columns:
+        sel = sel[sel["block"].astype(str) == r.get("block", SESSION_BLOCK)]
+    return pd.DataFrame({"start_time": sel["start_time"], "value": sel["value"].astype(float),
+                         "excluded": (sel["clean_fraction"].fillna(0) < quality_floor)
+                         | sel["session_id"].isin(excluded_ids)})
+
+
+def _event_change_section(report: Report, changes: list[dict], sessions: pd.DataFrame,
+                          frame: pd.DataFrame, events: pd.DataFrame, low: pd.Series,
+                          quality_floor: float) -> Section:
+    """The change around each analysed event: a figure per series that is the primary one or
+    changed (adds ``event_change_<metric>_<channel>``), its sentence, and one table of all."""
+    weeks = format_number(changes[0]["window_weeks"]) if changes else "2"
+    sec = Section("event-change", "Change around events", intro=[
+        "For each therapy, infusion, medication, course start or practice change: the level "
+        "change at the event and the change of the weekly slope after it (a segmented "
+        "regression over all weeks: the solid lines before and after the dashed event line), "
+        f"and the mean of the {weeks} weeks after against the {weeks} weeks before (the short "
+        "bars). Each comes with its 95% CI and the call of change (the primary metric at 5%, "
+        "the others Holm-adjusted); an association in time, not proof of a cause."])
+    analysed = [r for r in changes if r["events"]]
+    if not analysed:
+        kinds = ", ".join(ANALYSED_KINDS)
+        has = len(events) and events["kind"].isin(ANALYSED_KINDS).any()
+        left = [e for r in changes for e in r["left_out"]]
+        if left:
+            sec.blocks.append(Block(text=[f"Event {e['event_id']} ({e['kind']}, {e['time'][:10]}) "
+                                          f"not analysed: {e['reason']}." for e in
+                                          {e["event_id"]: e for e in left}.values()]))
+        elif not has:
+            sec.blocks.append(Block(text=[f"No event of the kinds analysed ({kinds}). Add one "
+                                          "with 'neurofeedback event add --kind ketamine ...'."]))
+        else:
+            sec.blocks.append(Block(text=["Not enough data around the events."]))
+        return sec
+    excluded_ids = set(sessions.loc[low, "session_id"])
+    rows = []
+    for r in sorted(analysed, key=lambda r: (r["family"] != "primary", r["metric"], r["channel"])):
+        calls = {e[t]["change"] for e in r["events"] for t in ("level", "slope", "window")}
+        sentences = [plots.pretty_unit(event_statement(r, k)) for k in range(len(r["events"]))]
+        if r["family"] == "primary" or calls & {"rose", "fell"}:
+            name = f"event_change_{r['metric']}_{r['channel']}".replace("/", "-")
+            report.figures[name] = plots.plot_event_change(
+                _series_points(frame, r, excluded_ids, quality_floor), r)
+            sec.blocks.append(Block(figure=name, alt=f"{r['metric']} ({r['channel']}) around "
+                                    "its events", text=sentences))
+        for e in r["events"]:
+            rows.append({
+                "metric": r["metric"], "channel": r["channel"],
+                "event": f"{e['kind']} {e['time'][:10]}"
+                         + (f" (+{len(e['merged'])} merged)" if e["merged"] else ""),
+                "change unit": plots.pretty_unit(r["change_unit"]),
+                "level change": e["level"]["estimate"], "level 95% CI": _ci(e["level"]["ci"]),
+                "level": e["level"]["change"],
+                "slope change / week": e["slope"]["estimate"],
+                "slope 95% CI": _ci(e["slope"]["ci"]), "slope": e["slope"]["change"],
+                f"{weeks} wk after − before": e["window"]["estimate"],
+                "window 95% CI": _ci(e["window"]["ci"]), "window": e["window"]["change"],
+                "family": r["family"],
+            })
+    sec.blocks.append(Block(table=Table("event_change", pd.DataFrame(rows), caption=(
+        "Level change, slope change and window difference per series and event (95% CIs; "
+        "'rose'/'fell' follow the primary metric's p or the Holm-adjusted p)"))))
+    left = {e["event_id"]: e for r in changes for e in r["left_out"]}
+    if left:
+        sec.blocks.append(Block(text=[f"Event {e['event_id']} ({e['kind']}, {e['time'][:10]}) "
+                                      f"not analysed: {e['reason']}." for e in left.values()]))
+    return sec
 
 
 def _coverage_section(report: Report, sessions: pd.DataFrame, low: pd.Series,
@@ -282,8 +372,16 @@ def _events_section(subject: str, events: pd.DataFrame) -> Section:
     """The context events, or how to add one."""
     sec = Section("events", "Context events")
     if len(events):
-        et = pd.DataFrame({"date": events["time"].dt.strftime("%Y-%m-%d %H:%M"),
-                           "kind": events["kind"], "text": events["text"]})
+        qty = events["quantity"] if "quantity" in events.columns else pd.Series(
+            [np.nan] * len(events), index=events.index)
+        unit = events["unit"] if "unit" in events.columns else pd.Series([None] * len(events),
+                                                                          index=events.index)
+        et = pd.DataFrame({"id": events["event_id"] if "event_id" in events.columns else "",
+                           "date": events["time"].dt.strftime("%Y-%m-%d %H:%M"),
+                           "kind": events["kind"],
+                           "quantity": [("" if pd.isna(q) else f"{q:g}" + (f" {u}" if u else ""))
+                                        for q, u in zip(qty, unit, strict=True)],
+                           "text": events["text"]})
         sec.blocks.append(Block(table=Table("events", et, caption="On the timeline of every plot")))
     else:
         sec.blocks.append(Block(text=["No context events. Add one with 'neurofeedback event add "
@@ -336,6 +434,14 @@ def _method_section(quality_floor: float, trends: list[dict]) -> Section:
         "The minimal detectable change between two sessions is MDC95 = t(0.975, df) · √2 · SEM, "
         "SEM the pooled within-week standard deviation with its degrees of freedom and a "
         "chi-square 95% CI.",
+        "Change around an event: a segmented regression (interrupted time series) over all "
+        "weeks with one level and one slope change per event, the same correlated errors as the "
+        "trend and a t(weeks − coefficients) interval; the window comparison is the plain "
+        "difference of the session means after and before, its interval from the same error "
+        "model. Events closer than 14 days to the previous one are merged into it; a practice "
+        "log, when imported, enters as minutes per day over the week before each session. "
+        "Validated on simulated subjects with a known change (docs/statistics.md, 'Change "
+        "around an event').",
         f"Sessions with fewer than {100 * quality_floor:.0f}% clean epochs are excluded and "
         "counted. Details and the simulation study behind these choices: docs/statistics.md.",
     ])

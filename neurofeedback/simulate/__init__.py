@@ -29,7 +29,9 @@ converts once to volts for MNE.
 
 Public API: :func:`simulate_eeg`, :class:`SimulatedRecording`, :func:`add_box_artifact`,
 :func:`write_recording` (:data:`FORMATS`), :func:`make_sample_data`, and the multi-week cohort
-:func:`simulate_cohort` / :func:`make_cohort` (:class:`CohortTruth`).
+:func:`simulate_cohort` / :func:`make_cohort` (:class:`CohortTruth`); session series with a known
+change after an event, :func:`simulate_event_series` (:class:`EventSeries`) and the demo's
+:func:`simulate_event_subject` (``_events``).
 
 Modules: ``_spectra`` (random-phase signals of a given spectrum), ``_recording``
 (:class:`SimulatedRecording`), ``_artifacts`` (blinks, movements, line noise, boxes),
@@ -45,6 +47,7 @@ from __future__ import annotations
 from ._artifacts import add_box_artifact, blink_weight
 from ._cohort import make_cohort, simulate_cohort
 from ._cohort_design import COHORT_SUBJECTS
+from ._events import EventSeries, simulate_event_series, simulate_event_subject
 from ._recording import SimulatedRecording
 from ._sample_data import make_sample_data
 from ._signals import DEFAULT_BLOCK_ALPHA_GAIN, DEFAULT_MEAS_DATE, simulate_eeg
@@ -59,6 +62,7 @@ __all__ = [
     "CohortSubject",
     "CohortTruth",
     "CorruptedFile",
+    "EventSeries",
     "DEFAULT_BLOCK_ALPHA_GAIN",
     "DEFAULT_MEAS_DATE",
     "FORMATS",
@@ -69,5 +73,7 @@ __all__ = [
     "make_sample_data",
     "simulate_cohort",
     "simulate_eeg",
+    "simulate_event_series",
+    "simulate_event_subject",
     "write_recording",
 ]

@@ -27,6 +27,7 @@ from ._schema import (
     events_t,
     features_t,
     now,
+    practice_t,
     session_id_for,
     sessions_t,
     subjects_t,
@@ -146,13 +147,28 @@ def metrics_select(subject: str | None = None, block: str | None = None):
 
 
 def events_select(subject: str | None = None):
-    """``event_id, subject, time, kind, text`` rows (of one subject label, or all), by time."""
-    q = (sa.select(events_t.c.id.label("event_id"), subjects_t.c.label.label("subject"),
-                   events_t.c.time, events_t.c.kind, events_t.c.text)
-         .select_from(events_t.join(subjects_t, events_t.c.subject_id == subjects_t.c.id)))
+    """``event_id, subject, time, kind, quantity, unit, text, created_at, updated_at`` rows (of
+    one subject label, or all), by time and id."""
+    e = events_t.c
+    q = (sa.select(e.id.label("event_id"), subjects_t.c.label.label("subject"), e.time, e.kind,
+                   e.quantity, e.unit, e.text, e.created_at, e.updated_at)
+         .select_from(events_t.join(subjects_t, e.subject_id == subjects_t.c.id)))
     if subject is not None:
         q = q.where(subjects_t.c.label == subject)
-    return q.order_by(events_t.c.time, events_t.c.id)
+    return q.order_by(e.time, e.id)
+
+
+def event_by_id(event_id: int):
+    """The event with this id (zero or one row), columns as :func:`events_select`."""
+    return events_select().where(events_t.c.id == int(event_id))
+
+
+def practice_select(subject: str):
+    """One subject's practice log: ``day, minutes, source`` rows, by day."""
+    p = practice_t.c
+    return (sa.select(p.day, p.minutes, p.source)
+            .select_from(practice_t.join(subjects_t, p.subject_id == subjects_t.c.id))
+            .where(subjects_t.c.label == subject).order_by(p.day))
 
 
 # ------------------------------------------------------------------------------------------
@@ -173,12 +189,102 @@ def ensure_subject(conn, label: str) -> int:
     return int(conn.execute(q).scalar_one())
 
 
-def insert_event(conn, subject_label: str, when: datetime, kind: str, text: str) -> int:
-    """Add an event to a subject's timeline (the subject added when new); return its id."""
-    sid = ensure_subject(conn, subject_label)
+def subject_id_of(conn, label: str) -> int | None:
+    """The row id of subject ``label``, or ``None`` when it is not in the catalog."""
+    sid = conn.execute(sa.select(subjects_t.c.id).where(subjects_t.c.label == label)).scalar()
+    return None if sid is None else int(sid)
+
+
+def insert_event(conn, subject_label: str, when: datetime, kind: str, text: str, *,
+                 quantity: float | None = None, unit: str | None = None) -> int | None:
+    """Add an event to an existing subject's timeline; its id, or ``None`` when the subject is
+    not in the catalog (nothing written: an event never creates a subject)."""
+    sid = subject_id_of(conn, subject_label)
+    if sid is None:
+        return None
     res = conn.execute(events_t.insert().values(
-        subject_id=sid, time=when, kind=kind, text=text, created_at=now()))
+        subject_id=sid, time=when, kind=kind, text=text, quantity=quantity, unit=unit,
+        created_at=now()))
     return int(res.inserted_primary_key[0])
+
+
+def update_event(conn, event_id: int, values: dict) -> bool:
+    """Set some of an event's ``time, kind, quantity, unit, text`` (and ``updated_at``);
+    whether it existed."""
+    res = conn.execute(events_t.update().where(events_t.c.id == int(event_id))
+                       .values(updated_at=now(), **values))
+    return res.rowcount > 0
+
+
+def delete_event(conn, event_id: int) -> bool:
+    """Delete one event; whether it existed."""
+    res = conn.execute(events_t.delete().where(events_t.c.id == int(event_id)))
+    return res.rowcount > 0
+
+
+def events_backup(conn) -> dict:
+    """Every event and practice day, as JSON-ready lists (the catalog's events backup)."""
+    e = events_t.c
+    events = conn.execute(
+        sa.select(e.id, subjects_t.c.label, e.time, e.kind, e.quantity, e.unit, e.text,
+                  e.created_at, e.updated_at)
+        .select_from(events_t.join(subjects_t, e.subject_id == subjects_t.c.id))
+        .order_by(e.id)).all()
+    p = practice_t.c
+    days = conn.execute(
+        sa.select(subjects_t.c.label, p.day, p.minutes, p.source)
+        .select_from(practice_t.join(subjects_t, p.subject_id == subjects_t.c.id))
+        .order_by(subjects_t.c.label, p.day)).all()
+
+    def iso(v):
+        return None if v is None else v.isoformat()
+    return {
+        "events": [{"event_id": int(r[0]), "subject": r[1], "time": iso(r[2]), "kind": r[3],
+                    "quantity": r[4], "unit": r[5], "text": r[6], "created_at": iso(r[7]),
+                    "updated_at": iso(r[8])} for r in events],
+        "practice": [{"subject": r[0], "day": iso(r[1]), "minutes": r[2], "source": r[3]}
+                     for r in days],
+    }
+
+
+def restore_events_backup(conn, doc: dict) -> tuple[int, int]:
+    """Insert the events (with their ids) and practice days of an events backup; the subjects
+    are added when missing (they were in the catalog the backup was taken from)."""
+    from datetime import date as _date
+
+    from ._schema import utc
+
+    n_events = n_days = 0
+    for r in doc.get("events", []):
+        sid = ensure_subject(conn, r["subject"])
+        conn.execute(events_t.insert().values(
+            id=int(r["event_id"]), subject_id=sid, time=utc(r["time"]), kind=r["kind"],
+            quantity=r.get("quantity"), unit=r.get("unit"), text=r.get("text") or "",
+            created_at=utc(r["created_at"]) if r.get("created_at") else now(),
+            updated_at=utc(r["updated_at"]) if r.get("updated_at") else None))
+        n_events += 1
+    for r in doc.get("practice", []):
+        sid = ensure_subject(conn, r["subject"])
+        conn.execute(practice_t.insert().values(subject_id=sid, day=_date.fromisoformat(r["day"]),
+                                                minutes=float(r["minutes"]), source=r.get("source")))
+        n_days += 1
+    return n_events, n_days
+
+
+def replace_practice(conn, subject_label: str, rows: list[dict], source: str) -> int | None:
+    """Write a subject's practice days (``day``, ``minutes``), replacing the days it names;
+    the number of days written, or ``None`` when the subject is not in the catalog."""
+    sid = subject_id_of(conn, subject_label)
+    if sid is None:
+        return None
+    days = [r["day"] for r in rows]
+    if days:
+        conn.execute(practice_t.delete().where(practice_t.c.subject_id == sid,
+                                               practice_t.c.day.in_(days)))
+        conn.execute(practice_t.insert(), [{"subject_id": sid, "day": r["day"],
+                                            "minutes": float(r["minutes"]), "source": source}
+                                           for r in rows])
+    return len(rows)
 
 
 def write_session(conn, subject: str, session: str, fields: dict, rows: list[dict],

@@ -28,6 +28,7 @@ instead of failing; a write that still finds the database locked is retried with
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from contextlib import contextmanager
 
@@ -52,19 +53,25 @@ from ._migrate import backup_sqlite, migrate
 from ._queries import (
     block_labels_select,
     blocks_select,
+    delete_event,
     delete_session_rows,
     ensure_subject,
+    event_by_id,
+    events_backup,
     events_select,
     features_select,
     groups_select,
     insert_event,
     metrics_select,
+    practice_select,
+    replace_practice,
     session_by_id,
     session_by_labels,
     session_by_sha,
     sessions_list,
     set_group,
     subjects_select,
+    update_event,
     write_session,
 )
 from ._schema import (
@@ -75,6 +82,7 @@ from ._schema import (
     SESSION_FIELDS,
     blocks_t,
     check_lengths,
+    events_t,
     features_t,
     meta_t,
     metadata,
@@ -85,7 +93,19 @@ from ._schema import (
 
 logger = logging.getLogger("neurofeedback")
 
-__all__ = ["FEATURE_COLUMNS", "METRICS_COLUMNS", "Catalog"]
+__all__ = ["EVENTS_BACKUP", "EVENT_COLUMNS", "FEATURE_COLUMNS", "METRICS_COLUMNS", "PRACTICE_COLUMNS", "Catalog"]
+
+#: The columns of :meth:`Catalog.events`.
+EVENT_COLUMNS = ("event_id", "subject", "time", "kind", "quantity", "unit", "text", "created_at",
+                 "updated_at")
+#: The columns of :meth:`Catalog.practice`.
+PRACTICE_COLUMNS = ("date", "minutes", "source")
+#: The file beside an SQLite catalog that keeps a copy of its events and practice log (rewritten in
+#: the same write transaction as every change of them): ``neurofeedback store rebuild`` restores
+#: them from it, as they are not in the BIDS copies and derivatives the sessions come back from.
+EVENTS_BACKUP = "events-backup.json"
+#: The fields :meth:`Catalog.edit_event` can change.
+EVENT_FIELDS = ("time", "kind", "quantity", "unit", "text")
 
 METRICS_COLUMNS = ("subject", "session_id", "start_time", "clean_fraction", "metric", "channel",
                    "value", "block")
@@ -103,6 +123,30 @@ def _block_row(rec: dict) -> dict:
             "duration_s": get("duration_s", float), "n_epochs": get("n_epochs", int),
             "n_clean_epochs": get("n_clean_epochs", int),
             "clean_fraction": get("clean_fraction", float), "reason": get("reason", str)}
+
+
+def _event_id(value) -> int:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        out = int(value)
+        if out != value and str(out) != str(value).strip():
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError(f"Invalid event id {value!r}: it must be a whole number (see "
+                          "'neurofeedback event list')") from None
+    return out
+
+
+def _event_frame(df: pd.DataFrame) -> pd.DataFrame:
+    for c in ("time", "created_at", "updated_at"):
+        df[c] = _utc_column(df[c])
+    df["event_id"] = df["event_id"].astype("int64")
+    df["quantity"] = df["quantity"].astype(float)
+    for c in ("unit", "subject", "kind", "text"):
+        df[c] = df[c].astype(object).where(df[c].notna(), None)
+    df["text"] = df["text"].fillna("")
+    return df
 
 
 def _utc_column(values) -> pd.Series:
@@ -434,49 +478,261 @@ class Catalog:
             df[c] = df[c].astype(object)
         return df
 
-    def add_event(self, subject: str, when, kind: str, text: str = "") -> int:
-        """Add a context event (a note, a practice, a therapy session) to a subject's timeline.
+    def add_event(self, subject: str, when, kind: str, text: str = "", *,
+                  quantity: float | None = None, unit: str | None = None) -> int:
+        """Add a context event (a therapy session, an infusion, a new practice, a note) to an
+        existing subject's timeline.
 
         Parameters
         ----------
         subject : str
-            Subject label (added to the catalog when new).
+            Subject label; the subject must be in the catalog (from its sessions, or
+            :meth:`add_subject`): an event never creates a subject, so a typo cannot start a new,
+            empty one.
         when : datetime | date | str
             When it happened; naive times and dates are taken as UTC; ISO strings accepted.
         kind : str
-            One of :data:`EVENT_KINDS`.
+            One of :data:`EVENT_KINDS` (``therapy``, ``ketamine``, ``course-start``,
+            ``practice-change``, ``note``, ...).
         text : str
-            Free text (e.g. "ketamine infusion 0.5 mg/kg").
+            Free text (e.g. "integration session 2"); stored verbatim, escaped where shown.
+        quantity : float | None
+            An optional amount: a dose (0.5, with ``unit="mg/kg"``), minutes of practice per day.
+        unit : str | None
+            The quantity's unit (at most 32 characters); only with a quantity.
 
         Returns
         -------
         event_id : int
+
+        Raises
+        ------
+        ConfigError
+            A bad label, kind, time, quantity (not finite) or unit.
+        StoreError
+            The subject is not in the catalog (nothing written).
         """
         label = validate_label(subject)
-        check_option("kind", kind, EVENT_KINDS, exc=ConfigError)
-        try:
-            when = utc(when)
-        except (TypeError, ValueError, AttributeError):
-            raise ConfigError(f"Invalid value for the 'when' parameter. It must be a date, a "
-                              f"datetime or an ISO 8601 string, but got {when!r} instead.") from None
+        values = self._event_values(when=when, kind=kind, text=text, quantity=quantity, unit=unit)
 
         def run():
             with self._write() as conn:
-                return insert_event(conn, label, when, kind, str(text or ""))
-        return self._retry(run, "add an event")
+                event_id = insert_event(conn, label, values["time"], values["kind"],
+                                        values["text"], quantity=values["quantity"],
+                                        unit=values["unit"])
+                self._backup_events(conn)
+                return event_id
+        event_id = self._retry(run, "add an event")
+        if event_id is None:
+            raise StoreError(self._no_subject(label, "an event"))
+        return event_id
+
+    def _no_subject(self, label: str, what: str) -> str:
+        return (f"catalog {self.display_url}: no subject {label!r}; {what} needs a subject that is "
+                "in the catalog (subjects come from their sessions: neurofeedback process / "
+                "record, or Catalog.add_subject)")
+
+    @staticmethod
+    def _event_values(**fields) -> dict:
+        """Validated event columns from the given fields (only those given)."""
+        out = {}
+        if "kind" in fields:
+            out["kind"] = check_option("kind", fields["kind"], EVENT_KINDS, exc=ConfigError)
+        if "time" in fields or "when" in fields:
+            when = fields.get("when", fields.get("time"))
+            try:
+                out["time"] = utc(when)
+            except (TypeError, ValueError, AttributeError):
+                raise ConfigError(f"Invalid value for the 'when' parameter. It must be a date, a "
+                                  f"datetime or an ISO 8601 string, but got {when!r} instead."
+                                  ) from None
+        if "text" in fields:
+            out["text"] = str(fields["text"] or "")
+        if "quantity" in fields:
+            q = fields["quantity"]
+            if q is not None:
+                try:
+                    q = float(q)
+                except (TypeError, ValueError):
+                    q = float("nan")
+                if not math.isfinite(q):
+                    raise ConfigError("Invalid value for the 'quantity' parameter. It must be a "
+                                      f"finite number or None, but got {fields['quantity']!r} "
+                                      "instead.")
+            out["quantity"] = q
+        if "unit" in fields:
+            u = fields["unit"]
+            out["unit"] = None if u is None or str(u).strip() == "" else str(u).strip()
+        check_lengths(events_t, out, what="event", exc=ConfigError)
+        return out
+
+    def _backup_events(self, conn) -> None:
+        """Rewrite :data:`EVENTS_BACKUP` beside an SQLite catalog file (inside the write
+        transaction, so concurrent writers leave the backup in commit order); atomic replace."""
+        if self._db is None:
+            return  # PostgreSQL & co.: backed up with the database
+        import json
+        import os
+
+        path = self._db.with_name(EVENTS_BACKUP)
+        tmp = path.with_name(path.name + ".tmp")
+        doc = {"about": "events and practice log of the catalog beside this file; "
+                        "'neurofeedback store rebuild' restores them", "version": 1,
+               **events_backup(conn)}
+        tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
 
     def events(self, subject: str | None = None) -> pd.DataFrame:
         """Return the context events, by time.
 
+        Parameters
+        ----------
+        subject : str | None
+            Only this subject's events.
+
         Returns
         -------
         events : pandas.DataFrame
-            Columns ``event_id, subject, time`` (tz-aware UTC), ``kind, text``.
+            Columns :data:`EVENT_COLUMNS`: ``event_id`` (int), ``subject``, ``time`` (tz-aware
+            UTC), ``kind``, ``quantity`` (float, NaN when none), ``unit`` (str or None),
+            ``text``, ``created_at``, ``updated_at`` (UTC; NaT when never edited).
         """
         label = None if subject is None else validate_label(subject)
         df = pd.DataFrame(self._all(events_select(label), "list events"),
-                          columns=["event_id", "subject", "time", "kind", "text"])
-        df["time"] = _utc_column(df["time"])
+                          columns=list(EVENT_COLUMNS))
+        return _event_frame(df)
+
+    def event(self, event_id: int) -> dict:
+        """Return one event as a dict (the columns of :meth:`events`).
+
+        Raises
+        ------
+        StoreError
+            When there is no event with this id.
+        """
+        event_id = _event_id(event_id)
+        row = self._one(event_by_id(event_id), "read an event")
+        if row is None:
+            raise StoreError(f"no event {event_id} in the catalog; list them with "
+                             "'neurofeedback event list'")
+        return _event_frame(pd.DataFrame([row], columns=list(EVENT_COLUMNS))).iloc[0].to_dict()
+
+    def edit_event(self, event_id: int, **fields) -> dict:
+        """Change some of an event's fields; its ``updated_at`` is set to now.
+
+        Parameters
+        ----------
+        event_id : int
+        **fields
+            Any of :data:`EVENT_FIELDS` (``time``, ``kind``, ``quantity``, ``unit``, ``text``);
+            ``quantity=None`` / ``unit=None`` clear them.
+
+        Returns
+        -------
+        event : dict
+            The event as stored afterwards.
+
+        Raises
+        ------
+        ConfigError
+            An unknown field, or a bad value (as :meth:`add_event`).
+        StoreError
+            No event with this id (nothing written).
+        """
+        event_id = _event_id(event_id)
+        unknown = sorted(set(fields) - set(EVENT_FIELDS))
+        if unknown:
+            raise ConfigError(f"Invalid event field {unknown[0]!r}. Allowed fields are "
+                              f"{', '.join(EVENT_FIELDS)}.")
+        if not fields:
+            raise ConfigError("Nothing to change: give at least one of " + ", ".join(EVENT_FIELDS))
+        values = self._event_values(**fields)
+
+        def run():
+            with self._write() as conn:
+                done = update_event(conn, event_id, values)
+                self._backup_events(conn)
+                return done
+        if not self._retry(run, "edit an event"):
+            raise StoreError(f"no event {event_id} in the catalog; list them with "
+                             "'neurofeedback event list'")
+        return self.event(event_id)
+
+    def delete_event(self, event_id: int) -> None:
+        """Delete one event.
+
+        Raises
+        ------
+        StoreError
+            No event with this id (nothing deleted).
+        """
+        event_id = _event_id(event_id)
+
+        def run():
+            with self._write() as conn:
+                done = delete_event(conn, event_id)
+                self._backup_events(conn)
+                return done
+        if not self._retry(run, "delete an event"):
+            raise StoreError(f"no event {event_id} in the catalog; list them with "
+                             "'neurofeedback event list'")
+
+    def import_practice(self, subject: str, csv) -> int:
+        """Import a practice log (minutes per day) from a CSV file with columns ``date,minutes``.
+
+        A day already in the log is replaced; other days are kept. The whole file is checked
+        before anything is written.
+
+        Parameters
+        ----------
+        subject : str
+            A subject in the catalog.
+        csv : path-like
+            UTF-8 text: a header line naming ``date`` and ``minutes`` (other columns ignored),
+            then one day per line: an ISO date (``2026-03-02``) and minutes >= 0.
+
+        Returns
+        -------
+        n_days : int
+            Days written.
+
+        Raises
+        ------
+        ConfigError
+            The file is unreadable or a line is bad: one line naming the file and line number.
+        StoreError
+            The subject is not in the catalog.
+        """
+        from .practice import read_practice_csv
+
+        label = validate_label(subject)
+        rows = read_practice_csv(csv)
+
+        def run():
+            with self._write() as conn:
+                n = replace_practice(conn, label, rows, str(csv))
+                self._backup_events(conn)
+                return n
+        n = self._retry(run, "import a practice log")
+        if n is None:
+            raise StoreError(self._no_subject(label, "a practice log"))
+        return n
+
+    def practice(self, subject: str) -> pd.DataFrame:
+        """Return a subject's practice log.
+
+        Returns
+        -------
+        practice : pandas.DataFrame
+            Columns :data:`PRACTICE_COLUMNS`: ``date`` (``datetime64[ns]``, a calendar day),
+            ``minutes`` (float, minutes of practice that day) and ``source`` (the file it came
+            from), by date; empty when none was imported.
+        """
+        label = validate_label(subject)
+        rows = self._all(practice_select(label), "read a practice log")
+        df = pd.DataFrame(rows, columns=list(PRACTICE_COLUMNS))
+        df["date"] = pd.to_datetime(df["date"]).astype("datetime64[ns]")
+        df["minutes"] = df["minutes"].astype(float)
         return df
 
     def record_session(self, subject: str, session: str, fields: dict, metrics: pd.DataFrame,

@@ -14,10 +14,15 @@ what a rebuild reads back:
 - ``bids/sub-*/ses-*/eeg/*_eeg.vhdr``: the raw copy (its path is the row's ``bids_path``).
 - ``…_features.parquet``: the per-epoch features (its path is ``features_path``).
 
-What cannot come back: context events (``event add``) and the rows' ``created_at`` /
-``updated_at`` live only in the catalog (the rebuilt rows carry the rebuild's time), and the
-catalog's ``instance_id`` is new. The damaged catalog is moved aside, never deleted, so
-events may still be read out of it (e.g. ``sqlite3 <file> .recover``).
+- ``events-backup.json`` beside the catalog (:data:`~neurofeedback.store.catalog.EVENTS_BACKUP`,
+  rewritten by the catalog at every change of an event or the practice log): the context events
+  (with their ids and times) and the practice log are restored from it.
+
+What cannot come back: the sessions' ``created_at`` / ``updated_at`` live only in the catalog
+(the rebuilt rows carry the rebuild's time), the catalog's ``instance_id`` is new, and events of
+a catalog written before the backup existed (issue 18) come back only from the damaged file. The
+damaged catalog is moved aside, never deleted, so it may still be read (e.g. ``sqlite3 <file>
+.recover``).
 """
 
 from __future__ import annotations
@@ -59,8 +64,11 @@ class RebuildResult:
     sessions: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     moved_aside: list = field(default_factory=list)
-    lost: str = ("context events (event add), the rows' created_at/updated_at and the catalog's "
-                 "instance_id live only in the catalog")
+    lost: str = ("the sessions' created_at/updated_at and the catalog's instance_id live only in "
+                 "the catalog; context events and the practice log come back only from "
+                 "events-backup.json")
+    events: int = 0
+    practice_days: int = 0
 
 
 def rebuild_catalog(home=None, *, force: bool = False) -> RebuildResult:
@@ -114,6 +122,7 @@ def rebuild_catalog(home=None, *, force: bool = False) -> RebuildResult:
             reason = " ".join(f"{type(exc).__name__}: {exc}".split())
             logger.warning("%s: not restored (%s)", summary, reason)
             skipped.append((summary, reason))
+    n_events, n_days = _restore_events(new, db)
     forget_engine(tmp_url)  # closes it: SQLite checkpoints its write-ahead log into the file
     moved = []
     with bids_lock(home_dir):
@@ -127,7 +136,26 @@ def rebuild_catalog(home=None, *, force: bool = False) -> RebuildResult:
         forget_engine(url)
         tmp.replace(db)
     logger.info("catalog %s rebuilt: %d session(s), %d skipped", db, len(restored), len(skipped))
-    return RebuildResult(catalog=db, sessions=restored, skipped=skipped, moved_aside=moved)
+    return RebuildResult(catalog=db, sessions=restored, skipped=skipped, moved_aside=moved,
+                         events=n_events, practice_days=n_days)
+
+
+def _restore_events(catalog, db: Path) -> tuple[int, int]:
+    """Events and practice days from the backup beside ``db`` (none when it is missing or
+    unreadable: said in the log, the sessions are restored anyway)."""
+    from ._queries import restore_events_backup
+    from .catalog import EVENTS_BACKUP
+
+    path = db.with_name(EVENTS_BACKUP)
+    if not path.is_file():
+        return 0, 0
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        with catalog._write() as conn:
+            return restore_events_backup(conn, doc)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        logger.warning("%s: events not restored (%s)", path, " ".join(str(exc).split()))
+        return 0, 0
 
 
 def _refuse_healthy(db: Path, home_dir: Path) -> None:
@@ -142,7 +170,7 @@ def _refuse_healthy(db: Path, home_dir: Path) -> None:
     if n:
         raise StoreError(
             f"{db}: the catalog opens fine and holds {n} session(s) and {n_events} event(s); a "
-            "rebuild would lose the events. Pass --force to rebuild it anyway (the current file "
+            "rebuild would lose the rows' created/updated times. Pass --force to rebuild it anyway (the current file "
             "is kept aside)")
 
 
