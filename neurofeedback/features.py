@@ -270,6 +270,12 @@ class SessionFeatures:
         Mean PSD of the clean epochs (µV²/Hz; NaN when there are none, and for bad channels).
     freqs : ndarray, shape (n_freqs,)
     provenance : dict
+    n_segments : ndarray of int, shape (n_channels,) | None
+        The clean 2-s Welch segments each channel's ``psd`` averages (0 for bad channels).
+    block_psd : dict
+        ``{block label: (psd, n_segments)}``: each block's mean PSD, shape (n_channels, n_freqs),
+        µV²/Hz, computed as the block values of the summary are (blocks without values are
+        absent), and its segment counts per channel.
     """
 
     epochs: pd.DataFrame
@@ -277,6 +283,8 @@ class SessionFeatures:
     psd: np.ndarray
     freqs: np.ndarray
     provenance: dict = field(default_factory=dict)
+    n_segments: np.ndarray | None = None
+    block_psd: dict = field(default_factory=dict)
 
 
 def _none_if_nan(x):
@@ -285,7 +293,8 @@ def _none_if_nan(x):
 
 
 def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, starts=None,
-                           bad_channels=(), blocks=(), bad_mask=None, settings: Settings | None = None):
+                           bad_channels=(), blocks=(), bad_mask=None, settings: Settings | None = None,
+                           spectra_out: dict | None = None):
     """Per-epoch and session features from a preprocessed array (the pure core).
 
     Spectra come from the clean parts of each channel. The recording is cut into Welch segments
@@ -318,6 +327,12 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
     bad_mask : ndarray of bool, shape (n_channels, n_times) | None
         True where a channel's sample lies in an artifact (:func:`channel_bad_mask`).
     settings : Settings | None
+    spectra_out : dict | None
+        When given, filled with what storing the spectra needs: ``n_segments`` (ndarray of int,
+        shape (n_channels,): the clean Welch segments each channel's session PSD averages; 0 for
+        bad channels) and ``blocks`` (``{label: (psd, n_segments)}`` for each block with values:
+        its mean PSD, shape (n_channels, n_freqs), µV²/Hz, NaN rows for channels without enough
+        clean data, and the segments averaged per channel).
 
     Returns
     -------
@@ -370,8 +385,12 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
     seg_clean = _window_clean(bad_mask, seg.starts, seg.nperseg)      # (n_segments, n_channels)
     table = _epoch_table(psd @ weights, starts / sfreq, ch_names, ep_clean, ch_good, labels, settings)
     summary, mpsd = _session_summary(seg, seg_clean, ep_clean, n_times, ch_names, ch_good, settings)
+    block_psd: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     summary["blocks"] = _block_summaries(seg, seg_clean, ep_clean, labels, blocks, sfreq, ch_names,
-                                         ch_good, settings)
+                                         ch_good, settings, psd_out=block_psd)
+    if spectra_out is not None:
+        spectra_out["n_segments"] = _n_segments(seg_clean, ch_good)
+        spectra_out["blocks"] = block_psd
     return table, summary, mpsd, freqs
 
 
@@ -565,6 +584,12 @@ def _union_s(starts: np.ndarray, length: int) -> int:
     return int(np.minimum(np.diff(starts), length).sum() + length)
 
 
+def _n_segments(select: np.ndarray, ch_good) -> np.ndarray:
+    """Per channel, how many segments :func:`_mean_psd` averages for ``select`` (0 for bad)."""
+    n = select.sum(axis=0).astype(np.int64) if select.size else np.zeros(len(ch_good), np.int64)
+    return np.where(np.asarray(ch_good, bool), n, 0)
+
+
 def _mean_psd(seg: _Segments, select: np.ndarray, ch_good) -> np.ndarray:
     """Per channel, the mean periodogram of the segments ``select[:, c]`` (NaN when none, and
     for bad channels): Welch over the channel's clean stretches."""
@@ -618,8 +643,9 @@ def _session_summary(seg: _Segments, seg_clean, ep_clean, n_times, ch_names, ch_
 
 
 def _block_summaries(seg: _Segments, seg_clean, ep_clean, labels, spans, sfreq, ch_names, ch_good,
-                     settings: Settings) -> dict:
-    """The ``blocks`` of the summary (see :func:`compute_features_array`)."""
+                     settings: Settings, psd_out: dict | None = None) -> dict:
+    """The ``blocks`` of the summary (see :func:`compute_features_array`); with ``psd_out``, also
+    each block's mean PSD and segment counts (``{label: (psd, n_segments)}``)."""
     need_s = block_min_clean_s(settings)
     out: dict[str, dict] = {}
     for onset, dur, label in spans:
@@ -657,6 +683,8 @@ def _block_summaries(seg: _Segments, seg_clean, ep_clean, labels, spans, sfreq, 
             entry.update({k: None for k in VALUE_KEYS})
             continue
         mpsd = _mean_psd(seg, select & enough[None, :], ch_good)
+        if psd_out is not None:
+            psd_out[label] = (mpsd, _n_segments(select & enough[None, :], ch_good))
         entry.update(_spectral_values(mpsd, seg.freqs, seg.weights, enough & ch_good, ch_names,
                                       ch_good, settings))
     return out
@@ -800,9 +828,11 @@ def compute_features(raw: mne.io.BaseRaw, settings: Settings | None = None, *, p
                           step_s=settings.epochs.step_s)
     bad_mask = channel_bad_mask(raw.annotations, ch_names, raw.n_times, sfreq, first_time=raw.first_time)
     blocks = block_spans(raw.annotations, sfreq, raw.n_times, first_time=raw.first_time)
+    spectra: dict = {}
     table, summary, psd, freqs = compute_features_array(
         data_uv, sfreq, ch_names, starts=starts, bad_mask=bad_mask,
-        bad_channels=raw.info["bads"], blocks=blocks, settings=settings,
+        bad_channels=raw.info["bads"], blocks=blocks, settings=settings, spectra_out=spectra,
     )
     return SessionFeatures(epochs=table, summary=summary, psd=psd, freqs=freqs,
-                           provenance=dict(provenance or {}))
+                           provenance=dict(provenance or {}), n_segments=spectra["n_segments"],
+                           block_psd=spectra["blocks"])

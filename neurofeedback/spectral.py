@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft
-import scipy.signal
 
 from ._validate import check_positive
 
@@ -28,6 +27,10 @@ __all__ = [
 
 
 def _window(name: str, n: int) -> np.ndarray:
+    # scipy.signal costs ~1.2 s to import (scipy 1.17): only here, where a window is made,
+    # so that importing this module (e.g. for band_power) does not pay it
+    import scipy.signal
+
     try:
         return scipy.signal.get_window(name, n, fftbins=True)
     except ValueError:

@@ -98,7 +98,7 @@ def test_topography_needs_eight_positioned_channels():
 
 def test_artifact_timeline_amplitude_strip_matches_the_signal(cyton_report):
     """The per-channel strip is each channel's peak-to-peak per second, in µV."""
-    from neurofeedback.report.session import _ptp_per_second
+    from neurofeedback.store.spectra import ptp_per_second as _ptp_per_second
 
     processed, _ = cyton_report
     raw = processed.raw

@@ -12,6 +12,7 @@ and ``provenance``.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,15 @@ MIN_TOPO_CHANNELS = 8
 
 
 def session_report(source, *, home=None) -> Report:
-    """Build the report of a stored session (by its ID) or of a recording file.
+    """Build the report of a stored session (by its ID or its file) or of a recording file.
+
+    A stored session's report is built from what the store kept when it imported the session
+    (summary, per-epoch features, and the spectra and artifact timeline of ``…_psd.npz``:
+    :mod:`neurofeedback.store.spectra`), so nothing is read or processed again; the report names
+    the pipeline version that computed the spectra. A recording file that the catalog holds
+    (same SHA-256) and processed with today's default settings counts as its stored session.
+    A session stored by an older version (no ``…_psd.npz``) or a file not in the store is
+    processed now, and the report says so.
 
     Parameters
     ----------
@@ -52,8 +61,6 @@ def session_report(source, *, home=None) -> Report:
     RecordingFormatError
         The recording cannot be read.
     """
-    from ..process import process_recording
-
     path = Path(str(source))
     row = None
     if not path.is_file():
@@ -66,9 +73,45 @@ def session_report(source, *, home=None) -> Report:
         except StoreError:
             raise StoreError(f"{source}: no such file, and no session with this ID in the "
                              "catalog (list them with 'neurofeedback sessions')") from None
+    else:
+        row = _stored_row_of_file(path, home)
+    if row is not None:
+        data, why = _stored_data(row)
+        if data is not None:
+            return _build(data, row, _stored_sidecar(row, data.path))
+        logger.warning("%s: %s; processing the recording again", row["session_id"], why)
         path = _session_file(row)
+    else:
+        why = None
+    from ..process import process_recording
+
     processed = process_recording(path)
-    return build_session_report(processed, catalog_row=row)
+    data = _data_from_processed(processed, note=why)
+    return _build(data, row, _find_sidecar(data.path))
+
+
+def _stored_row_of_file(path: Path, home) -> dict | None:
+    """The catalog row of a recording file when the store holds it, processed with today's
+    default settings (else ``None``: the file is processed as it is). Opens no catalog that
+    does not exist yet."""
+    from ..home import catalog_url
+    from ..store._engine import sqlite_file
+
+    db = sqlite_file(catalog_url(home))
+    if db is not None and not db.is_file():
+        return None
+    from ..config import load_settings
+    from ..provenance import file_sha256, processing_hash
+    from ..store import Catalog
+
+    try:
+        row = Catalog(home=home).find_by_sha(file_sha256(path))
+    except StoreError as exc:  # an unreadable catalog: report the file as it is
+        logger.info("catalog not used for %s: %s", path, exc)
+        return None
+    if row is None or row.get("config_hash") != processing_hash(load_settings()):
+        return None
+    return row
 
 
 def _session_file(row: dict) -> Path:
@@ -82,14 +125,93 @@ def _session_file(row: dict) -> Path:
                      "exists any more")
 
 
-def _annotations_dict(raw) -> dict:
-    ann = raw.annotations
-    onset = np.asarray(ann.onset, float) - raw.first_time if len(ann) else np.empty(0)
-    if ann.orig_time is None and len(ann):
-        onset = np.asarray(ann.onset, float)
-    return {"onset": onset, "duration": np.asarray(ann.duration, float),
-            "description": [str(d) for d in ann.description],
-            "ch_names": [tuple(c) for c in ann.ch_names]}
+@dataclass(frozen=True)
+class _SessionData:
+    """What the report shows, from a processing now or from the store (same fields either way).
+
+    ``psd`` (n_channels, n_freqs) µV²/Hz over ``freqs`` Hz; ``ptp_uv`` (n_channels, n_seconds)
+    µV; ``ch_pos`` (n_channels, 3) m, NaN rows without a position; ``spectra`` says where the
+    spectra come from and which pipeline version computed them.
+    """
+
+    summary: dict
+    quality: pd.DataFrame
+    epochs: pd.DataFrame
+    freqs: np.ndarray
+    psd: np.ndarray
+    ann: dict
+    ptp_uv: np.ndarray
+    ch_pos: np.ndarray
+    path: Path | None
+    spectra: str
+
+
+def _data_from_processed(processed, *, note: str | None = None) -> _SessionData:
+    from ..provenance import METHOD_VERSION
+    from ..store.spectra import annotations_dict, channel_positions, ptp_per_second
+
+    summary = processed.summary()
+    chans = summary["channels"]
+    version = ((summary.get("provenance") or {}).get("software") or {}).get("neurofeedback", "unknown")
+    spectra = (f"computed now from the recording by neurofeedback {version} (method version "
+               f"{METHOD_VERSION})")
+    if note:
+        spectra += f"; {note}"
+    return _SessionData(summary=summary, quality=processed.quality, epochs=processed.features.epochs,
+                        freqs=processed.features.freqs, psd=processed.features.psd,
+                        ann=annotations_dict(processed.raw),
+                        ptp_uv=ptp_per_second(processed.raw, chans),
+                        ch_pos=channel_positions(processed.raw, chans), path=processed.path,
+                        spectra=spectra)
+
+
+def _stored_data(row: dict) -> tuple[_SessionData | None, str | None]:
+    """The stored session's report data, or ``(None, why)`` when its derivatives are missing
+    (a session stored before spectra were kept, or files removed by hand)."""
+    import json
+
+    from ..store.spectra import read_spectra, spectra_path
+
+    feats_path, summary_path = row.get("features_path"), row.get("summary_path")
+    if not feats_path or not summary_path:
+        return None, "the catalog names no derivatives for it"
+    psd_path = spectra_path(feats_path)
+    if not psd_path.is_file():
+        return None, (f"no stored spectra ({psd_path.name}: the session was stored by an older "
+                      "version)")
+    if not Path(feats_path).is_file() or not Path(summary_path).is_file():
+        return None, "its stored features or summary are missing"
+    try:
+        spectra = read_spectra(psd_path)
+        summary = json.loads(Path(summary_path).read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        return None, f"its stored spectra cannot be read ({exc})"
+    epochs = pd.read_parquet(feats_path)
+    if spectra.channels != list(summary["channels"]):
+        return None, f"{psd_path.name} does not match the stored summary's channels"
+    src = row.get("source_path") or summary.get("path")
+    return _SessionData(summary=summary, quality=pd.DataFrame(summary["quality"]), epochs=epochs,
+                        freqs=spectra.freqs, psd=spectra.psd, ann=spectra.annotations,
+                        ptp_uv=spectra.ptp_uv, ch_pos=spectra.ch_pos,
+                        path=Path(src) if src else None,
+                        spectra=f"stored at import ({spectra.path.name}), computed by "
+                                f"{spectra.pipeline_version}"), None
+
+
+def _stored_sidecar(row: dict, path: Path | None) -> dict | None:
+    """The stored copy of the session's sidecar (``…_recording.json``), else the one beside the
+    original recording when it is still there."""
+    import json
+
+    feats = row.get("features_path")
+    if feats:
+        rec = Path(feats).with_name(Path(feats).name.replace("_features.parquet", "_recording.json"))
+        if rec.is_file():
+            try:
+                return json.loads(rec.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return None
+    return _find_sidecar(path) if path is not None and path.is_file() else None
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -116,34 +238,39 @@ def build_session_report(processed, *, catalog_row: dict | None = None,
     -------
     report : Report
     """
-    summary = processed.summary()
+    data = _data_from_processed(processed)
     if sidecar is None:
-        sidecar = _find_sidecar(processed)
+        sidecar = _find_sidecar(data.path)
+    return _build(data, catalog_row, sidecar)
+
+
+def _build(data: _SessionData, catalog_row: dict | None, sidecar: dict | None) -> Report:
+    summary = data.summary
     sidecar = sidecar or {}
-    report = _session_head(processed, summary, catalog_row or {}, sidecar)
-    ann = _annotations_dict(processed.raw)
+    report = _session_head(data, summary, catalog_row or {}, sidecar)
+    ann = data.ann
     # in this order: each section adds its figures to the report as it is built
     sections = [
         _recording_section(ann),
-        _feedback_section(report, processed, sidecar.get("feedback"), ann),
-        _quality_section(report, processed, summary, ann),
-        _spectrum_section(report, processed, summary),
-        _bands_section(report, processed, summary, ann),
-        _topography_section(report, processed.raw, summary),
+        _feedback_section(report, data, sidecar.get("feedback"), ann),
+        _quality_section(report, data, summary, ann),
+        _spectrum_section(report, data, summary),
+        _bands_section(report, data, summary, ann),
+        _topography_section(report, data, summary),
         _features_section(summary),
-        _provenance_section(summary),
+        _provenance_section(summary, data.spectra),
     ]
     report.sections.extend(sec for sec in sections if sec is not None)
     return report
 
 
-def _find_sidecar(processed) -> dict | None:
+def _find_sidecar(path) -> dict | None:
     """The sidecar beside the recording, or None (also when it is damaged)."""
     from ..io.sidecar import find_sidecar, read_sidecar
 
-    if processed.path is None:
+    if path is None or not Path(path).is_file():
         return None
-    sc = find_sidecar(processed.path)
+    sc = find_sidecar(path)
     if sc is None:
         return None
     try:
@@ -152,11 +279,11 @@ def _find_sidecar(processed) -> dict | None:
         return None
 
 
-def _session_head(processed, summary: dict, row: dict, sidecar: dict) -> Report:
+def _session_head(data: _SessionData, summary: dict, row: dict, sidecar: dict) -> Report:
     """The report with its title and metadata (who, what, when, how much was clean)."""
     subject = row.get("subject") or sidecar.get("subject") or "–"
     session = row.get("session") or sidecar.get("session") or "–"
-    name = processed.path.name if processed.path is not None else "(in memory)"
+    name = data.path.name if data.path is not None else "(in memory)"
     n_ep, n_clean = summary["n_epochs"], summary["n_clean_epochs"]
     device = row.get("device") or sidecar.get("board_name")
     meta = [
@@ -174,6 +301,7 @@ def _session_head(processed, summary: dict, row: dict, sidecar: dict) -> Report:
         ("Reference", reference_line(summary.get("reference"))),
         ("Protocol", row.get("protocol") or sidecar.get("protocol") or "–"),
         ("Notes", row.get("notes") or sidecar.get("notes") or "–"),
+        ("Spectra", data.spectra),
     ]
     return Report(kind="session", title=f"EEG session report: {subject}, {session}",
                   subtitle=f"{name} — {summary['meas_date'] or 'date unknown'}", meta=meta)
@@ -200,10 +328,10 @@ def _recording_section(ann: dict) -> Section:
     return sec
 
 
-def _quality_section(report: Report, processed, summary: dict, ann: dict) -> Section:
+def _quality_section(report: Report, data: _SessionData, summary: dict, ann: dict) -> Section:
     """Per-channel quality and the artifact timeline (adds the ``artifact_timeline`` figure)."""
     ch_names, bads = summary["channels"], summary["bad_channels"]
-    q = processed.quality.copy()
+    q = data.quality.copy()
     qt = pd.DataFrame({"channel": q["channel"], "status": q["status"]})
     for col, new, scale in (("std_uv", "std", 1.0), ("railed_fraction", "railed", 100.0),
                             ("line_peak_ratio", "line peak / neighbours", 1.0),
@@ -213,8 +341,8 @@ def _quality_section(report: Report, processed, summary: dict, ann: dict) -> Sec
     cf = summary.get("channel_clean_fraction") or {}
     qt["clean data used"] = [100.0 * cf[c] if cf.get(c) is not None else np.nan for c in q["channel"]]
     report.figures["artifact_timeline"] = plots.plot_artifact_timeline(
-        ann, ch_names, summary["duration_s"], bad_channels=bads, epochs=processed.features.epochs,
-        ptp_uv=_ptp_per_second(processed.raw, ch_names), window_s=1.0)
+        ann, ch_names, summary["duration_s"], bad_channels=bads, epochs=data.epochs,
+        ptp_uv=data.ptp_uv, window_s=1.0)
     art = {k: v for k, v in summary["annotations"].items() if k.upper().startswith("BAD")}
     words = ([f"{k}: {v['count']}× ({v['total_s']:.1f} s)" for k, v in sorted(art.items())]
              or ["No stretches were marked as artifacts."])
@@ -234,11 +362,11 @@ def _quality_section(report: Report, processed, summary: dict, ann: dict) -> Sec
     return sec
 
 
-def _spectrum_section(report: Report, processed, summary: dict) -> Section:
+def _spectrum_section(report: Report, data: _SessionData, summary: dict) -> Section:
     """The PSD per channel with the bands and the IAF (adds the ``psd`` figure)."""
-    feats, bands, ch_names = processed.features, summary["bands"], summary["channels"]
+    bands, ch_names = summary["bands"], summary["channels"]
     report.figures["psd"] = plots.plot_psd(
-        feats.freqs, feats.psd, ch_names, bands=bands, iaf=summary["iaf_hz"],
+        data.freqs, data.psd, ch_names, bands=bands, iaf=summary["iaf_hz"],
         bad_channels=summary["bad_channels"], fmax=max(hi for _, hi in bands.values()) + 5,
         line_freq=summary["line_freq"])
     iaf = pd.DataFrame({
@@ -252,7 +380,7 @@ def _spectrum_section(report: Report, processed, summary: dict) -> Section:
         "Welch PSD averaged over the clean epochs; the bands are shaded and the individual alpha "
         "frequency (IAF, the alpha peak) is marked with a dashed line. The 1/f (aperiodic) fit "
         "and the periodic alpha come from specparam over 2–40 Hz; its R² says how well the "
-        "model fits, and a flag marks fits to trust less."])
+        "model fits, and a flag marks fits to trust less.", f"Spectra: {data.spectra}."])
     sec.blocks.append(Block(figure="psd", alt="PSD per channel", text=_periodic_warnings(summary),
                             table=Table("iaf", iaf, caption="Alpha peak and aperiodic exponent",
                                         units={"IAF peak": "Hz", "IAF centre of gravity": "Hz",
@@ -298,10 +426,10 @@ def _periodic_warnings(summary: dict) -> list[str]:
     return out
 
 
-def _bands_section(report: Report, processed, summary: dict, ann: dict) -> Section:
+def _bands_section(report: Report, data: _SessionData, summary: dict, ann: dict) -> Section:
     """Band power over the session and per block (adds the ``band_timecourse`` figure)."""
-    feats, band_names = processed.features, list(summary["bands"])
-    ep = feats.epochs[~feats.epochs["channel"].isin(summary["bad_channels"])]
+    band_names = list(summary["bands"])
+    ep = data.epochs[~data.epochs["channel"].isin(summary["bad_channels"])]
     report.figures["band_timecourse"] = plots.plot_band_timecourse(ep, bands=band_names,
                                                                    annotations=ann)
     sec = Section("bands", "Band power over the session", intro=[
@@ -313,10 +441,10 @@ def _bands_section(report: Report, processed, summary: dict, ann: dict) -> Secti
     return sec
 
 
-def _topography_section(report: Report, raw, summary: dict) -> Section | None:
+def _topography_section(report: Report, data: _SessionData, summary: dict) -> Section | None:
     """Scalp maps of relative band power (adds the ``topomap`` figure); None with too few
     positioned good channels."""
-    topo = _topography(raw, summary, list(summary["bands"]))
+    topo = _topography(data.ch_pos, summary, list(summary["bands"]))
     if topo is None:
         return None
     values, info = topo
@@ -343,11 +471,14 @@ def _features_section(summary: dict) -> Section:
     return sec
 
 
-def _provenance_section(summary: dict) -> Section:
-    """How the numbers were made: input, settings, software."""
+def _provenance_section(summary: dict, spectra: str) -> Section:
+    """How the numbers were made: input, settings, software, where the spectra come from."""
     prov = summary.get("provenance") or {}
+    table = _provenance_table(prov, summary)
+    table = pd.concat([table, pd.DataFrame([("spectra shown", spectra)], columns=table.columns)],
+                      ignore_index=True)
     return Section("provenance", "Provenance", blocks=[
-        Block(table=Table("provenance", _provenance_table(prov, summary),
+        Block(table=Table("provenance", table,
                           caption="How these numbers were made"))])
 
 
@@ -359,12 +490,12 @@ _METRIC_LABELS = {
 }
 
 
-def _feedback_section(report: Report, processed, summary: dict | None, ann) -> Section | None:
+def _feedback_section(report: Report, data: _SessionData, summary: dict | None, ann) -> Section | None:
     """The feedback of a neurofeedback session: a plot from its log, the summary as a table."""
     from ..acquisition.session import find_feedback_log, read_feedback_log
 
     log = None
-    log_path = find_feedback_log(processed.path) if processed.path is not None else None
+    log_path = find_feedback_log(data.path) if data.path is not None else None
     if log_path is not None:
         try:
             log = read_feedback_log(log_path)
@@ -466,17 +597,6 @@ def _feedback_table(summary: dict) -> pd.DataFrame:
                         columns=["item", "value"])
 
 
-def _ptp_per_second(raw, ch_names) -> np.ndarray:
-    """Peak-to-peak amplitude (µV) of each channel in consecutive 1-s windows."""
-    sf = int(round(raw.info["sfreq"]))
-    data = raw.get_data(picks=list(ch_names)) * 1e6
-    n_win = data.shape[1] // sf
-    if n_win == 0:
-        return np.empty((len(ch_names), 0))
-    win = data[:, : n_win * sf].reshape(len(ch_names), n_win, sf)
-    return win.max(axis=2) - win.min(axis=2)
-
-
 def _faa_value(v):
     if isinstance(v, dict):
         for key in ("faa", "value", "ln_ratio"):
@@ -551,23 +671,26 @@ def _provenance_table(prov: dict, summary: dict) -> pd.DataFrame:
                         columns=["item", "value"])
 
 
-def _topography(raw, summary: dict, band_names):
-    """Good EEG channels with finite, distinct positions: their relative powers and info."""
-    import mne
-
+def _topography(ch_pos, summary: dict, band_names):
+    """Good EEG channels with finite, distinct positions: their relative powers and an info
+    holding those channels at their positions (head frame, m)."""
     good = [c for c in summary["channels"] if c not in summary["bad_channels"]
             and all((summary["band_power"]["relative"].get(c) or {}).get(b) is not None
                     for b in band_names)]
     if len(good) < MIN_TOPO_CHANNELS:
         return None
-    info = raw.copy().pick(good).info
-    pos = np.array([ch["loc"][:3] for ch in info["chs"]], float)
-    ok = np.isfinite(pos).all(axis=1) & (np.linalg.norm(pos, axis=1) > 0)
+    index = {c: i for i, c in enumerate(summary["channels"])}
+    pos = np.array([ch_pos[index[c]] for c in good], float).reshape(len(good), 3)
+    ok = np.isfinite(pos).all(axis=1) & (np.linalg.norm(np.nan_to_num(pos), axis=1) > 0)
     if ok.sum() < MIN_TOPO_CHANNELS:
         return None
     keep = [c for c, k in zip(good, ok) if k]
     if len({tuple(np.round(p, 6)) for p in pos[ok]}) < len(keep):
         return None
-    info = mne.pick_info(info, [info["ch_names"].index(c) for c in keep])
+    import mne
+
+    info = mne.create_info(keep, float(summary["sfreq"]), "eeg")
+    info.set_montage(mne.channels.make_dig_montage(ch_pos=dict(zip(keep, pos[ok])), coord_frame="head"),
+                     verbose="error")
     values = {b: {c: summary["band_power"]["relative"][c][b] for c in keep} for b in band_names}
     return values, info

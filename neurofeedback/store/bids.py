@@ -15,6 +15,9 @@ Layout (see :mod:`neurofeedback.home`)::
                                                                  the session summary
         sub-<id>/ses-<stamp>/eeg/sub-<id>_ses-<stamp>_task-<task>_recording.json
                                                                  the source's sidecar, if any
+        sub-<id>/ses-<stamp>/eeg/sub-<id>_ses-<stamp>_task-<task>_psd.npz
+                                                                 mean PSD per channel and block,
+                                                                 artifact timeline (store.spectra)
       .neurofeedback.lock                                        the write lock
 
 The raw data are written as read (volts → float32 µV in BrainVision: a relative error below
@@ -141,8 +144,9 @@ def derivative_paths(subject: str, session: str, task: str = DEFAULT_TASK, *, ho
     Returns
     -------
     paths : dict
-        ``features`` (``…_features.parquet``), ``summary`` (``…_summary.json``) and
-        ``recording`` (``…_recording.json``, the source's sidecar).
+        ``features`` (``…_features.parquet``), ``summary`` (``…_summary.json``),
+        ``recording`` (``…_recording.json``, the source's sidecar) and ``psd`` (``…_psd.npz``,
+        the stored spectra: :mod:`neurofeedback.store.spectra`).
     """
     subject = validate_label(subject)
     session = validate_label(session, kind="session")
@@ -151,7 +155,8 @@ def derivative_paths(subject: str, session: str, task: str = DEFAULT_TASK, *, ho
     stem = f"sub-{subject}_ses-{session}_task-{task}"
     return {"features": folder / f"{stem}_features.parquet",
             "summary": folder / f"{stem}_summary.json",
-            "recording": folder / f"{stem}_recording.json"}
+            "recording": folder / f"{stem}_recording.json",
+            "psd": folder / f"{stem}_psd.npz"}
 
 
 def write_raw_to_bids(raw, subject: str, session: str, *, task: str = DEFAULT_TASK,

@@ -272,6 +272,7 @@ def _store(processed, raw, *, catalog, home, sha, cfg, subject, session, sidecar
     from ..io.sidecar import software_versions
     from ..metrics import block_table, session_metrics
     from ..process import write_table
+    from .spectra import write_spectra
 
     summary = processed.summary()
     if sidecar.get("feedback"):
@@ -310,6 +311,8 @@ def _store(processed, raw, *, catalog, home, sha, cfg, subject, session, sidecar
                 staged.append((_stage_file(deriv["features"], lambda tmp: write_table(
                     processed.features.epochs, processed.features.provenance, tmp)), deriv["features"]))
                 staged.append((_stage_json(deriv["summary"], summary_doc), deriv["summary"]))
+                staged.append((_stage_file(deriv["psd"], lambda tmp: write_spectra(processed, tmp)),
+                               deriv["psd"]))
                 if sidecar:
                     staged.append((_stage_json(deriv["recording"], _json_safe(sidecar)),
                                    deriv["recording"]))
