@@ -144,27 +144,13 @@ def aperiodic_log10(freqs, exponent, offset):
 
 
 def _specparam():
-    """``(SpectralModel, FitError)``, imported on first use without matplotlib when possible.
+    """``(SpectralModel, FitError)``, imported on first use (a heavy import, needed only here).
 
-    specparam imports ``matplotlib.pyplot`` at import time for its own plots, which this
-    module never draws: ~0.6 s of CPU on every ``inspect`` and ``features`` (issue 19).
-    matplotlib is an optional dependency of specparam (its ``safe_import`` returns False when
-    the import fails, and only its plotting functions need it), so when specparam is not yet
-    loaded, matplotlib is not either, and this is the only thread (an import hidden from
-    another thread would fail), the import runs with matplotlib hidden; matplotlib itself stays
-    importable afterwards (the reports import it as usual).
+    specparam imports ``matplotlib.pyplot`` for its own plots, ~0.6 s of CPU on every
+    ``inspect`` and ``features``. Hiding matplotlib during that import was measured and
+    rejected: specparam then records matplotlib as missing for the whole process, so a user who
+    imports specparam after neurofeedback in the same session could not plot with it.
     """
-    import sys
-    import threading
-
-    if ("specparam" not in sys.modules and "matplotlib" not in sys.modules
-            and threading.active_count() == 1):
-        sys.modules["matplotlib"] = None  # makes `import matplotlib` raise ImportError
-        try:
-            import specparam  # noqa: F401
-        finally:
-            if "matplotlib" in sys.modules and sys.modules["matplotlib"] is None:
-                del sys.modules["matplotlib"]
     from specparam import SpectralModel
     from specparam.modutils.errors import FitError
 
