@@ -29,7 +29,8 @@ converts once to volts for MNE.
 
 Public API: :func:`simulate_eeg`, :class:`SimulatedRecording`, :func:`add_box_artifact`,
 :func:`write_recording` (:data:`FORMATS`), :func:`make_sample_data`, and the multi-week cohort
-:func:`simulate_cohort` / :func:`make_cohort` (:class:`CohortTruth`).
+:func:`simulate_cohort` / :func:`make_cohort` (:class:`CohortTruth`), and cohorts at the level of session metrics with
+known group slopes, :func:`simulate_cohort_series` (``_cohort_series``).
 
 Modules: ``_spectra`` (random-phase signals of a given spectrum), ``_recording``
 (:class:`SimulatedRecording`), ``_artifacts`` (blinks, movements, line noise, boxes),
@@ -45,6 +46,7 @@ from __future__ import annotations
 from ._artifacts import add_box_artifact, blink_weight
 from ._cohort import make_cohort, simulate_cohort
 from ._cohort_design import COHORT_SUBJECTS
+from ._cohort_series import CohortSeriesTruth, simulate_cohort_series
 from ._recording import SimulatedRecording
 from ._sample_data import make_sample_data
 from ._signals import DEFAULT_BLOCK_ALPHA_GAIN, DEFAULT_MEAS_DATE, simulate_eeg
@@ -55,6 +57,7 @@ from ._writers import FORMATS, write_recording
 __all__ = [
     "APERIODIC_FMIN_HZ",
     "COHORT_SUBJECTS",
+    "CohortSeriesTruth",
     "CohortSession",
     "CohortSubject",
     "CohortTruth",
@@ -68,6 +71,7 @@ __all__ = [
     "make_cohort",
     "make_sample_data",
     "simulate_cohort",
+    "simulate_cohort_series",
     "simulate_eeg",
     "write_recording",
 ]
