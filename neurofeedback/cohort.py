@@ -79,6 +79,7 @@ DEFAULT_COHORT_METRICS = ("relative_alpha", "absolute_alpha", "relative_theta",
                           "ratio_alpha_theta", "iaf", "aperiodic_exponent", "faa")
 _LEVEL = 0.95
 _DAY = 86400.0
+_EPOCH = pd.Timestamp("2000-01-03", tz="UTC")
 
 METHOD = {
     "sessions": "sessions under the quality floor left out; powers on log10 (changes in %); "
@@ -144,43 +145,51 @@ def subject_weeks(frame, *, metric: str, channel: str, quality_floor: float = 0.
     v = df["value"].to_numpy(float)
     usable = np.isfinite(v) & ((v > 0) if scale == "log10" else True)
     df = df[usable]
-    rows, quality = [], []
-    for subj, d in df.groupby("subject", sort=True):
-        low = ~(d["clean_fraction"].to_numpy(float) >= quality_floor)
-        kept = d[~low].sort_values("start_time", kind="stable")
-        q = {"subject": str(subj), "n_sessions": int(len(kept)), "n_excluded": int(low.sum()),
-             "n_weeks": 0, "clean_fraction": _num(kept["clean_fraction"].mean()) if len(kept) else None,
-             "winsorised": 0}
-        if anchors is not None and subj not in anchors:
+    low = ~(df["clean_fraction"].to_numpy(float) >= quality_floor)  # NaN coverage counts as low
+    n_excluded = pd.Series(low, index=df.index).groupby(df["subject"]).sum()
+    kept = df[~low].sort_values(["subject", "start_time"], kind="stable")
+    subj = kept["subject"].astype(str).to_numpy()
+    y = kept["value"].to_numpy(float)
+    if scale == "log10":
+        y = np.log10(y)
+    st = kept["start_time"]
+    secs = (st - _EPOCH).dt.total_seconds().to_numpy() / _DAY
+    if anchors is None:
+        first = pd.Series(secs).groupby(subj).transform("min").to_numpy()
+        t_days = secs - first
+        labels = _iso_week(st.dt.tz_convert(tz)).to_numpy() if len(kept) else np.empty(0, object)
+    else:
+        anchor = np.array([(anchors[s] - _EPOCH).total_seconds() / _DAY if s in anchors
+                           else np.nan for s in subj])
+        t_days = secs - anchor
+        labels = np.floor(t_days / 7.0)
+    has = np.isfinite(t_days)
+    yw = y.copy()
+    n_win: dict[str, int] = {}
+    bounds = np.flatnonzero(np.r_[True, subj[1:] != subj[:-1], True]) if subj.size else []
+    for a, b in zip(bounds[:-1], bounds[1:], strict=False):
+        if has[a]:
+            yw[a:b], n_win[subj[a]] = _winsorise(t_days[a:b] / 7.0, y[a:b], WINSOR_K)
+    work = pd.DataFrame({"subject": subj, "week": labels, "t": t_days / 7.0, "y": yw})[has]
+    g = work.groupby(["subject", "week"], sort=False)
+    weeks = pd.DataFrame({"t_weeks": g["t"].mean(), "y": g["y"].mean(),
+                          "n_sessions": g["y"].size()}).reset_index()
+    if anchors is not None:
+        weeks["week"] = weeks["week"].astype(int)
+    weeks = weeks.sort_values(["subject", "t_weeks"]).reset_index(drop=True)
+    n_weeks = weeks.groupby("subject").size()
+    n_sessions = pd.Series(subj).value_counts()
+    clean = kept.groupby("subject")["clean_fraction"].mean()
+    quality = []
+    for s in sorted(set(df["subject"].astype(str))):
+        q = {"subject": s, "n_sessions": int(n_sessions.get(s, 0)),
+             "n_excluded": int(n_excluded.get(s, 0)), "n_weeks": int(n_weeks.get(s, 0)),
+             "clean_fraction": _num(clean.get(s)), "winsorised": int(n_win.get(s, 0))}
+        if anchors is not None and s not in anchors:
             q["reason"] = "no anchor event"
-            quality.append(q)
-            continue
-        if len(kept) == 0:
-            quality.append(q)
-            continue
-        y = kept["value"].to_numpy(float)
-        if scale == "log10":
-            y = np.log10(y)
-        st = kept["start_time"]
-        if anchors is None:
-            t_days = (st - st.iloc[0]).dt.total_seconds().to_numpy() / _DAY
-            labels = _iso_week(st.dt.tz_convert(tz)).to_numpy()
-        else:
-            t_days = (st - anchors[subj]).dt.total_seconds().to_numpy() / _DAY
-            labels = np.floor(t_days / 7.0).astype(int)
-        y, n_out = _winsorise(t_days / 7.0, y, WINSOR_K)
-        w = pd.DataFrame({"week": labels, "t": t_days / 7.0, "y": y})
-        g = w.groupby("week", sort=False)
-        agg = pd.DataFrame({"t_weeks": g["t"].mean(), "y": g["y"].mean(),
-                            "n_sessions": g["y"].size()}).reset_index()
-        agg.insert(0, "subject", str(subj))
-        rows.append(agg)
-        q["n_weeks"], q["winsorised"] = int(len(agg)), int(n_out)
         quality.append(q)
     cols = ["subject", "week", "t_weeks", "y", "n_sessions"]
-    weeks = (pd.concat(rows, ignore_index=True).sort_values(["subject", "t_weeks"])
-             if rows else pd.DataFrame({c: [] for c in cols}))
-    return weeks.reset_index(drop=True)[cols], pd.DataFrame(quality)
+    return weeks[cols], pd.DataFrame(quality)
 
 
 # ---------------------------------------------------------------------------------------------
