@@ -67,7 +67,7 @@ from .trends import (
 
 __all__ = ["DEFAULT_COHORT_METRICS", "MIN_SUBJECTS", "MIN_WEEKS", "cohort_statement",
            "cohort_trends", "event_anchored", "fit_cohort", "load_cohort_csv",
-           "subject_weeks"]
+           "store_cohort_trends", "subject_weeks"]
 
 #: Fewest subjects with a slope (>= :data:`MIN_WEEKS` weeks) in a group for a group slope.
 MIN_SUBJECTS = 3
@@ -765,3 +765,73 @@ def load_cohort_csv(path) -> dict[str, str]:
             raise ConfigError(f"{path}, line {i}: subject {s!r} appears more than once")
         out[s] = g
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# from the catalog
+
+
+def store_cohort_trends(group: str, *, vs: str | None = None, home=None, metrics=None,
+                        channel: str | None = None, block: str | None = None,
+                        quality_floor: float = 0.5, tz: str = "UTC",
+                        adjustment: str = "holm", event_kind: str | None = None) -> dict:
+    """:func:`cohort_trends` (and optionally :func:`event_anchored`) on the session store.
+
+    Parameters
+    ----------
+    group, vs, metrics, channel, block, quality_floor, tz, adjustment :
+        As in :func:`cohort_trends`.
+    home : str | pathlib.Path | None
+        Data home of the catalog (default: ``NEUROFEEDBACK_HOME`` or ``~/.neurofeedback``).
+    event_kind : str | None
+        Also the event-anchored analysis of ``group`` (and of ``vs``) at each subject's first
+        event of this kind, on the primary series.
+
+    Returns
+    -------
+    cohort : dict
+        ``{"group", "vs", "block", "results": [...], "events": {group: result} , "groups":
+        {subject: group}}``, JSON-serialisable.
+
+    Raises
+    ------
+    neurofeedback.errors.ConfigError
+        As :func:`cohort_trends`; and no sessions in the store.
+    """
+    from .store import Catalog
+
+    cat = Catalog(home=home)
+    groups = {s: g for s, g in cat.groups().items() if g}
+    if not groups:
+        raise ConfigError("no subject has a group; set them with 'neurofeedback subject "
+                          "set-group SUBJECT GROUP' or 'neurofeedback cohort import CSV'")
+    known = sorted(set(groups.values()))
+    for name, g in (("--group", group), ("--vs", vs)):
+        if g is not None and g not in known:
+            raise ConfigError(f"Invalid value for the '{name}' parameter. Allowed values are the "
+                              f"groups {', '.join(map(repr, known))}, but got {g!r} instead.")
+    frame = cat.metrics_frame(block=block)
+    if frame.empty:
+        raise ConfigError("no session metrics in the store" + (f" for block {block!r}" if block else ""))
+    results = cohort_trends(frame, groups, group=group, vs=vs, metrics=metrics, channel=channel,
+                            block=block, quality_floor=quality_floor, tz=tz,
+                            adjustment=adjustment)
+    used_block = results[0]["block"] if results else block
+    events = {}
+    if event_kind is not None:
+        ev = cat.events()[["event_id", "subject", "time", "kind"]]
+        prim = next((r for r in results if r["tests"] and next(iter(r["tests"].values())).get("family") == "primary"),
+                    results[0] if results else None)
+        for g in [group] + ([vs] if vs else []):
+            try:
+                e = event_anchored(frame, groups, ev, group=g, kind=event_kind,
+                                   metric=prim["metric"] if prim else "relative_alpha",
+                                   channel=prim["channel"] if prim else None, block=used_block,
+                                   quality_floor=quality_floor)
+            except ConfigError as exc:
+                e = {"group": g, "kind": event_kind, "status": "not enough data",
+                     "reason": str(exc)}
+            e.pop("params", None)
+            events[g] = e
+    return {"group": group, "vs": vs, "block": used_block, "results": results,
+            "events": events, "groups": {s: g for s, g in groups.items() if g in (group, vs)}}
