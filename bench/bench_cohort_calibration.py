@@ -212,7 +212,9 @@ def main(argv=None) -> int:
                "median_se_ratio_vs_two_stage": float(np.median(r[:, 9] / r[:, 21])),
                "fallbacks": a["fallbacks"], "boundary": a["boundary"], "failed": a["fails"]}
         results[name] = res
-        f = lambda k: f"{res[k][0]:.3f} ± {res[k][1]:.3f}"  # noqa: E731
+        def f(k, res=res):
+            return f"{res[k][0]:.3f} ± {res[k][1]:.3f}"
+
         print(f"| {name} | {res['n']} | {f('slope_excl0')} | {f('slope_cov')} | {f('slope_z_excl0')} "
               f"| {f('ts_slope_excl0')} | {f('diff_excl0')} | {f('diff_cov')} | {f('diff_z_excl0')} "
               f"| {f('ts_diff_excl0')} | {res['fallbacks']} | {res['failed']} |")

@@ -146,9 +146,9 @@ def simulate_cohort_series(seed=0, *, groups=(("course", 12, 0.3), ("waitlist", 
                 e = 7.0 * event_week + float(rng.uniform(0, 7))
                 after = t >= e
                 y = y + after * (level_change + slope_change * (t - e) / 7.0)
-                events.append({"subject": subj, "time": start + pd.Timedelta(days=e),
+                events.append({"subject": subj, "time": (start + pd.Timedelta(days=e)).round("s"),
                                "kind": event_kind})
-            times = start + pd.to_timedelta(t, unit="D")
+            times = (start + pd.to_timedelta(t, unit="D")).round("s")
             for k, (ts, v) in enumerate(zip(times, y, strict=True)):
                 rows.append({"subject": subj, "session_id": f"sub-{subj}_ses-{k:03d}",
                              "start_time": ts, "clean_fraction": 1.0, "metric": metric,
