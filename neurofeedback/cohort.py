@@ -683,9 +683,9 @@ def _fmt(x, unit: str) -> str:
         return "—"
     if unit == "%":
         return f"{x:+.3g}%"
-    if unit == "1":
+    if unit == "fraction":  # a relative power: percentage points
         return f"{100 * x:+.3g} pp"
-    return f"{x:+.3g}" + (f" {unit}" if unit and unit not in ("ratio", "ln ratio") else "")
+    return f"{x:+.3g}" + (f" {unit.replace('uV', 'µV')}" if unit and unit not in ("1", "ratio", "ln ratio") else "")
 
 
 def cohort_statement(result: dict) -> str:
@@ -719,8 +719,7 @@ def cohort_statement(result: dict) -> str:
                          f"{fam}, {ptxt}; {result['n_subjects'].get(g, 0)} subjects).")
     sd = result.get("slope_sd")
     if sd is not None:
-        parts.append(f"Individual slopes spread with SD {abs(sd):.3g}"
-                     f"{'%' if u == '%' else (' pp' if u == '1' else '')} per week.")
+        parts.append(f"Individual slopes spread with SD {_fmt(abs(sd), u).lstrip('+')} per week.")
     if result.get("fallback"):
         parts.append(f"Model: {result['fallback']}.")
     return " ".join(parts)

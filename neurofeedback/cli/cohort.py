@@ -31,7 +31,7 @@ def _cell(x, unit: str) -> str:
         return "—"
     if unit == "%":
         return f"{x:+.3g}%"
-    if unit in ("1", "fraction"):
+    if unit == "fraction":
         return f"{100 * x:+.3g} pp"
     return f"{x:+.3g}"
 

@@ -52,7 +52,7 @@ def _fmt(x, unit: str) -> str:
         return "—"
     if unit == "%":
         return f"{x:+.3g}%"
-    if unit == "1" or unit == "fraction":
+    if unit == "fraction":
         return f"{100 * x:+.3g} pp"
     return f"{x:+.3g}"
 
