@@ -251,7 +251,7 @@ def test_cli_groups_trends_and_errors(store, tmp_path):
             (("cohort", "trends", "--group", "course", "--metric", "iaf"), "'metric' parameter"),
             (("cohort", "trends", "--group", "course", "--block", "meditation"), "'--block' parameter"),
             (("subject", "set-group", "ghost", "course"), "no subject 'ghost'"),
-            (("subject", "set-group", "pc01", "bad-label"), "group ID must be")):
+            (("subject", "set-group", sorted(groups)[0], "bad-label"), "group ID must be")):
         r = _cli(*args, "--home", home)
         assert r.exit_code == 2, (args, r.output)
         lines = [x for x in r.output.splitlines() if x.strip()]
@@ -260,8 +260,11 @@ def test_cli_groups_trends_and_errors(store, tmp_path):
     bad.write_text("subject,group\nghost,course\n")
     r = _cli("cohort", "import", bad, "--home", home)
     assert r.exit_code == 2 and "not in the catalog: ghost" in r.output
-    r = _cli("subject", "set-group", "pc01", "--clear", "--home", home)
-    assert r.exit_code == 0 and "pc01: no group" in r.output
+    first = sorted(groups)[0]
+    r = _cli("subject", "set-group", first, "--clear", "--home", home)
+    assert r.exit_code == 0 and f"{first}: no group" in r.output, r.output
+    r = _cli("subject", "set-group", first, groups[first], "--home", home)
+    assert r.exit_code == 0 and f"{first}: group {groups[first]}" in r.output
 
 
 def test_report_escapes_text_and_has_its_sections():
