@@ -53,6 +53,30 @@ def sufficient(weeks, groups, order):
                 n_by_group={g: int(sum(groups[s] == g for s in keep)) for g in order})
 
 
+def sufficient_arrays(subjects, order):
+    """The same statistics from ``[(group, t_weeks, y), ...]`` (one entry per subject with its
+    week means), without pandas: subjects with < 2 weeks are left out, as in ``fit_cohort``."""
+    subjects = [(g, t, y) for g, t, y in subjects if g in order and np.unique(t).size >= 2]
+    t_all = np.concatenate([t for _, t, _ in subjects])
+    centre = t_all.mean()
+    p = 2 * len(order)
+    m = len(subjects)
+    XtX, XtZ, ZtZ = np.zeros((m, p, p)), np.zeros((m, p, 2)), np.zeros((m, 2, 2))
+    Xty, Zty, yty = np.zeros((m, p)), np.zeros((m, 2)), np.zeros(m)
+    n = 0
+    for i, (g, t, y) in enumerate(subjects):
+        tc = t - centre
+        Z = np.column_stack([np.ones_like(tc), tc])
+        X = np.zeros((t.size, p))
+        j = order.index(g)
+        X[:, 2 * j: 2 * j + 2] = Z
+        XtX[i], XtZ[i], ZtZ[i] = X.T @ X, X.T @ Z, Z.T @ Z
+        Xty[i], Zty[i], yty[i] = X.T @ y, Z.T @ y, y @ y
+        n += t.size
+    return dict(XtX=XtX, XtZ=XtZ, ZtZ=ZtZ, Xty=Xty, Zty=Zty, yty=yty, n=n, p=p, m=m,
+                n_by_group={g: sum(x[0] == g for x in subjects) for g in order})
+
+
 def _parts(theta, s):
     L = np.array([[theta[0], 0.0], [theta[1], theta[2]]])
     ZtZL = s["ZtZ"] @ L
