@@ -11,6 +11,8 @@ The functions an analyst uses, from a file to weekly trends (each documented whe
 :class:`Catalog`          the session store (SQLite by default, PostgreSQL for teams)
 :func:`ingest_file`       one recording into the store (idempotent)
 :func:`compute_trends`    weekly aggregates, slope with 95% CI, baseline change, MDC
+:func:`cohort_trends`     a group's change per week (mixed model), two groups compared
+                          (:func:`store_cohort_trends`: the same on the session store)
 :func:`simulate_eeg`      EEG with known truth (1/f background, alpha, blocks, artifacts)
 :func:`load_settings`     bands and pipeline defaults (shipped ``configs/``, validated)
 :func:`load_protocol`     a real-time neurofeedback protocol (validated)
@@ -43,6 +45,7 @@ _PUBLIC = {
     "metrics": ["session_metrics"],
     "store": ["Catalog", "ingest_file"],
     "trends": ["compute_trends"],
+    "cohort": ["cohort_trends", "store_cohort_trends"],
     "simulate": ["simulate_eeg"],
     "config": ["load_settings"],
     "feedback.protocol": ["load_protocol"],
