@@ -227,11 +227,12 @@ def main(argv=None) -> int:
         seeds = np.random.SeedSequence([args.seed, i]).generate_state(int(round(share * args.reps)))
         for chunk in np.array_split(seeds, max(1, args.workers)):
             tasks.append((name, [int(s) for s in chunk], kind))
-    # chunks of at most 100 datasets, each written to PARTS as it finishes (a run stopped early
+    # chunks of at most 50 datasets, each written to PARTS as it finishes (a run stopped early
     # still leaves its finished chunks; --summarise reads them)
-    small = []
-    for name, seeds, kind in tasks:
-        small += [(name, seeds[i:i + 100], kind) for i in range(0, len(seeds), 100)]
+    # round robin over the scenarios, so that a run stopped early has every scenario
+    queues = [[(name, seeds[i:i + 50], kind) for i in range(0, len(seeds), 50)]
+              for name, seeds, kind in tasks]
+    small = [q[i] for i in range(max(map(len, queues))) for q in queues if i < len(q)]
     parts = []
     if not args.summarise:
         PARTS.parent.mkdir(exist_ok=True)
