@@ -38,6 +38,7 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse
 import json
 import math
+import sys
 import time
 import warnings
 from multiprocessing import Pool
@@ -178,8 +179,12 @@ def run_chunk(task):
             checked += 1
             frame, groups = as_frame(study)
             weeks, _q = subject_weeks(frame, metric="relative_alpha", channel="posterior")
-            one = fit_cohort(weeks, groups, ["course"])
-            two = fit_cohort(weeks, groups, ["course", "waitlist"])
+            try:
+                one = fit_cohort(weeks, groups, ["course"])
+                two = fit_cohort(weeks, groups, ["course", "waitlist"])
+            except Exception as exc:  # counted and shown, never the end of the run
+                print(f"{name}: fit_cohort raised {type(exc).__name__}: {exc}", file=sys.stderr)
+                one = two = {"status": "error"}
             if one["status"] != "ok" or two["status"] != "ok":
                 fails += 1
             else:
@@ -214,6 +219,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=20261201)
     ap.add_argument("--only", default=None, help="run only scenarios whose name contains this")
+    ap.add_argument("--skip", type=int, default=0,
+                    help="resume: skip this many chunks (those a stopped run had submitted)")
     ap.add_argument("--summarise", action="store_true",
                     help="only summarise the chunks a previous run wrote to bench/results")
     args = ap.parse_args(argv)
@@ -234,9 +241,13 @@ def main(argv=None) -> int:
               for name, seeds, kind in tasks]
     small = [q[i] for i in range(max(map(len, queues))) for q in queues if i < len(q)]
     parts = []
+    if args.skip:  # resume a stopped run: its finished chunks stay in PARTS
+        small = small[args.skip:]
+        parts = [json.loads(line) for line in PARTS.read_text().splitlines() if line.strip()]
     if not args.summarise:
         PARTS.parent.mkdir(exist_ok=True)
-        PARTS.write_text("")
+        if not args.skip:
+            PARTS.write_text("")
         with Pool(args.workers) as pool:
             for part in pool.imap_unordered(run_chunk, small, chunksize=1):
                 parts.append(part)

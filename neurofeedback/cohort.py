@@ -215,6 +215,11 @@ def _mixedlm(y, X, subjects, Z, start_params=None):
         k = X.shape[1]
         bse = np.asarray(res.bse_fe, float) if res.converged else np.full(k, np.nan)
         cov_re = np.asarray(res.cov_re, float)
+        try:
+            res.random_effects  # noqa: B018 (statsmodels refuses BLUPs of a singular covariance)
+        except ValueError as exc:
+            reason = f"has no random effects ({exc})"
+            continue
         if (res.converged and np.all(np.isfinite(bse)) and np.all(np.isfinite(cov_re))
                 and np.all(np.linalg.eigvalsh(cov_re) > -1e-8)):
             notes = sorted({str(w.message).split("\n")[0] for w in caught
