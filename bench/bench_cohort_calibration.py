@@ -219,6 +219,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=20261201)
     ap.add_argument("--only", default=None, help="run only scenarios whose name contains this")
+    ap.add_argument("--share", type=float, default=None,
+                    help="run every selected scenario at this share of --reps (default: its own)")
     ap.add_argument("--skip", type=int, default=0,
                     help="resume: skip this many chunks (those a stopped run had submitted)")
     ap.add_argument("--summarise", action="store_true",
@@ -231,6 +233,7 @@ def main(argv=None) -> int:
         names = [(n, k) for n, k in names if args.only in n]
     for i, (name, kind) in enumerate(names):
         share = (SCENARIOS[name][-1] if kind == "cohort" else EVENT_SCENARIOS[name][-1])
+        share = args.share if args.share is not None else share
         seeds = np.random.SeedSequence([args.seed, i]).generate_state(int(round(share * args.reps)))
         for chunk in np.array_split(seeds, max(1, args.workers)):
             tasks.append((name, [int(s) for s in chunk], kind))
