@@ -281,3 +281,22 @@ def test_report_escapes_text_and_has_its_sections():
     assert rep.section_ids() == ["summary", "groups", "quality", "method"]
     assert "SIMULATED" in html
     assert re.search(r"t with n_subjects - n_groups", html)
+
+
+def test_fallback_to_random_intercept_is_named(monkeypatch):
+    """When the model with a random slope fails, the random slope is dropped and said so."""
+    import neurofeedback.cohort as cohort
+
+    real = cohort._mixedlm
+
+    def no_slope(y, X, subjects, Z, start_params=None):
+        if Z.shape[1] == 2:
+            return None, "did not converge"
+        return real(y, X, subjects, Z, start_params)
+
+    monkeypatch.setattr(cohort, "_mixedlm", no_slope)
+    frame, groups, _, truth = simulate_cohort_series(13)
+    (r,) = cohort_trends(frame, groups, group="course", vs="waitlist")
+    assert r["status"] == "ok" and r["model"] == "random intercept only"
+    assert "random intercept only" in r["fallback"] and r["slope_sd"] == 0.0
+    assert "Model: the model with a random slope did not converge" in cohort_statement(r)
