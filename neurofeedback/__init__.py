@@ -12,6 +12,8 @@ The functions an analyst uses, from a file to weekly trends (each documented whe
 :func:`ingest_file`       one recording into the store (idempotent)
 :func:`compute_trends`    weekly aggregates, slope with 95% CI, baseline change, MDC
 :func:`event_changes`     level, slope and window change around events (therapy, infusion)
+:func:`cohort_trends`     a group's change per week (mixed model), two groups compared
+                          (:func:`store_cohort_trends`: the same on the session store)
 :func:`simulate_eeg`      EEG with known truth (1/f background, alpha, blocks, artifacts)
 :func:`load_settings`     bands and pipeline defaults (shipped ``configs/``, validated)
 :func:`load_protocol`     a real-time neurofeedback protocol (validated)
@@ -45,6 +47,7 @@ _PUBLIC = {
     "store": ["Catalog", "ingest_file"],
     "trends": ["compute_trends"],
     "event_change": ["event_changes"],
+    "cohort": ["cohort_trends", "store_cohort_trends"],
     "simulate": ["simulate_eeg"],
     "config": ["load_settings"],
     "feedback.protocol": ["load_protocol"],

@@ -21,11 +21,12 @@ import importlib
 from . import _env
 from ._env import configure
 
-__all__ = ["configure", "process_recordings", "record_and_process", "run_process", "serve_flows",
+__all__ = ["cohort_trends_flow", "configure", "process_recordings", "record_and_process", "run_process", "serve_flows",
            "weekly_trends"]
 
 #: entry point -> its flow module (imported on first access, after :func:`configure`)
 _LAZY = {
+    "cohort_trends_flow": "cohort",
     "process_recordings": "process",
     "run_process": "process",
     "record_and_process": "record",

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "cyton_meditation.csv"
 COMMANDS = [["inspect"], ["features"], ["boards"], ["record"], ["recover"], ["feedback"],
             ["protocols"], ["process"], ["sessions"], ["trends"], ["serve"], ["demo"],
-            ["sample-data", "cohort"], ["event", "add"], ["report", "session"], ["report", "subject"]]
+            ["sample-data", "cohort"], ["event", "add"], ["report", "session"], ["report", "subject"],
+            ["cohort", "trends"], ["cohort", "import"], ["subject", "set-group"]]
 
 
 def nf(*args, columns=120, **env):

@@ -129,3 +129,23 @@ def test_demo_trend_of_whole_sessions_covers_the_truth(demo):
     (res,) = json.loads(r.stdout)
     lo, hi = res["slope_ci"]
     assert res["change_unit"] == "%" and lo < true_pct < hi, (true_pct, res["slope_ci"])
+
+
+def test_demo_cohort_report_of_simulated_series(demo, open_page):
+    """Step 5: the cohort-trends flow on the simulated study (metric series, said so), its
+    statements, and its report in Chromium with no console errors."""
+    out = demo["proc"].stdout
+    assert "SIMULATED study (metric series with known truth, no EEG" in out
+    assert "rose more in course than in waitlist" in out or "no clear difference" in out
+    path = demo["home"] / "reports" / "cohort-course-vs-waitlist.html"
+    assert path.is_file() and str(path) in out
+    html = path.read_text(encoding="utf-8")
+    assert "SIMULATED metric series" in html and 'id="groups"' in html
+    page = open_page(path, height=1000)
+    assert page.errors == [] and page.dialogs == []
+    assert page.evaluate("document.scripts.length") == 0
+    # the study never mixes with the EEG cohort: its own catalog
+    from neurofeedback.store import Catalog
+
+    assert "alpha01" not in Catalog(home=demo["home"] / "cohort-study").subjects()
+    assert set(Catalog(home=demo["home"] / "cohort-study").groups().values()) == {"course", "waitlist"}

@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("simulate",),
     ("acquisition",),
     ("feedback",),
-    ("store", "trends"),
+    ("store", "trends", "cohort"),
     ("statements", "event_change"),
     ("recording",),
     ("report",),

@@ -11,9 +11,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PUBLIC = ["Catalog", "compute_features", "compute_trends", "event_changes", "ingest_file", "load_protocol",
+PUBLIC = ["Catalog", "cohort_trends", "compute_features", "compute_trends", "event_changes",
+          "ingest_file", "load_protocol",
           "load_settings", "preprocess", "process_recording", "read_recording",
-          "session_metrics", "simulate_eeg"]
+          "session_metrics", "simulate_eeg", "store_cohort_trends"]
 
 
 def _run(code: str, cwd, **env) -> subprocess.CompletedProcess:

@@ -10,7 +10,8 @@ library:
 - :mod:`.feedback`: ``feedback``, ``protocols``;
 - :mod:`.store`: ``process``, ``sessions``, ``trends``, ``serve``, ``store``;
 - :mod:`.events`: ``event add|list|edit|delete|change|practice-import``;
-- :mod:`.reports`: ``report``.
+- :mod:`.reports`: ``report``;
+- :mod:`.cohort`: ``cohort``, ``subject``.
 
 Any :class:`~neurofeedback.errors.NeurofeedbackError` (bad file, bad board, bad config) becomes
 one line on stderr and exit code 2; anything else is a bug and keeps its traceback. The CLI is
@@ -23,7 +24,7 @@ import warnings
 
 import typer
 
-from . import acquire, demo, events, feedback, files, reports, store
+from . import acquire, cohort, demo, events, feedback, files, reports, store
 
 __all__ = ["app", "main"]
 
@@ -45,6 +46,8 @@ app.add_typer(demo.sample_app, name="sample-data")
 app.add_typer(events.event_app, name="event")
 app.add_typer(reports.report_app, name="report")
 app.add_typer(store.store_app, name="store")
+app.add_typer(cohort.cohort_app, name="cohort")
+app.add_typer(cohort.subject_app, name="subject")
 del _command
 
 

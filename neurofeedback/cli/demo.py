@@ -15,7 +15,10 @@ The demo:
    EEG), stored with its event; the change around the event is printed (level, slope, window,
    each with its 95% CI) and is in its subject report;
 5. the ``weekly-trends`` flow: trends per subject and the subject reports;
-6. the paths of the reports, and the commands to look further.
+6. the ``cohort-trends`` flow on a simulated study at the level of session metrics (course vs
+   waitlist, 12 subjects each, known slopes; its own catalog in ``<home>/cohort-study``), and
+   the cohort report (:func:`_demo_cohort`);
+7. the paths of the reports, and the commands to look further.
 
 Everything goes into a separate data home (default ``./neurofeedback-demo``) so simulated
 subjects never mix with real ones; nothing is read from or written to the source tree, so the
@@ -152,17 +155,22 @@ def demo(
                 out.print(f"   {subject}: {trend_statement(t)}", markup=False, soft_wrap=True)
     out.print(f"   ({_took(t0)})")
 
+    cohort_report = _demo_cohort(home)
+
     out.print(f"\n[bold]Reports[/bold] (open in a browser; no network needed), all in "
               f"{home / 'reports'}:")
     if session_report:
         out.print(f"  session  {session_report}", markup=False, soft_wrap=True)
     for _subject, path in sorted(result["reports"].items()):
         out.print(f"  subject  {path}", markup=False, soft_wrap=True)
+    out.print(f"  cohort   {cohort_report}  (simulated metric series)", markup=False,
+              soft_wrap=True)
     out.print(f"\nDone in {time.perf_counter() - t_start:.0f} s. Look further with:\n"
               f"  neurofeedback sessions --home {home}\n"
               f"  neurofeedback trends --subject alpha01 --home {home}\n"
               f"  neurofeedback report subject alpha01 --home {home} --out alpha01.html\n"
-              f"  neurofeedback event change --subject ket01 --home {home}",
+              f"  neurofeedback event change --subject ket01 --home {home}\n"
+              f"  neurofeedback cohort trends --group course --vs waitlist --home {home / COHORT_HOME}",
               markup=False, soft_wrap=True)
 
 
@@ -202,6 +210,67 @@ def _event_anchored_demo(home: Path) -> None:
     out.print(f"   (simulated truth: relative alpha (posterior) +{100 * level:.0f} percentage points "
               f"at the infusion, no slope change; relative theta and IAF unchanged; {_took(t0)})",
               markup=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the cohort part: a simulated study at the level of session metrics (no EEG)
+
+#: Sub-home of the demo's simulated study (its own catalog: its 24 subjects never mix with the
+#: EEG cohort's subjects, their trends or reports).
+COHORT_HOME = "cohort-study"
+#: The study: 2 groups x 12 subjects x 8 weeks, 2-3 sessions a week; relative alpha (posterior)
+#: 0.30 + 0.03 (one session-noise SD) x the simulated series; the course rises 0.3 SD/week.
+DEMO_STUDY = dict(groups=(("course", 12, 0.3), ("waitlist", 12, 0.0)), weeks=8, per_week=(2, 3),
+                  nuisance="ou", slope_sd=0.1, base=0.30, unit=0.03, metric="relative_alpha",
+                  channel="posterior", prefix="demo")
+
+
+def _store_study(home: Path) -> tuple[int, dict]:
+    """Simulate the study and store it through the Catalog API (once; reused afterwards)."""
+    from ..simulate import simulate_cohort_series
+    from ..store import Catalog
+
+    cat = Catalog(home=home)
+    groups = cat.groups()
+    if groups and all(groups.values()):
+        return len(groups), {}
+    frame, subject_groups, _events, truth = simulate_cohort_series(20261201, **DEMO_STUDY)
+    import pandas as pd
+
+    for sid, d in frame.groupby("session_id", sort=False):
+        subject, session = sid.removeprefix("sub-").split("_ses-")
+        metrics = pd.DataFrame({"metric": d["metric"], "channel": d["channel"],
+                                "value": d["value"], "unit": "fraction", "block": "session"})
+        fields = {"start_time": d["start_time"].iloc[0].to_pydatetime(),
+                  "input_sha256": f"simulated-metric-series-{sid}", "config_hash": "simulated",
+                  "clean_fraction": 1.0, "notes": "simulated metric series (neurofeedback demo)",
+                  "device": "simulated (metric series, no EEG)"}
+        cat.record_session(subject, "s" + session, fields, metrics)
+    for s, g in subject_groups.items():
+        cat.set_group(s, g)
+    return len(subject_groups), truth.group_slopes
+
+
+def _demo_cohort(home: Path) -> str:
+    """Step 6: the cohort flow on a simulated study; prints its statements; the report path."""
+    t0 = _step(6, "Cohort trends of a SIMULATED study (metric series with known truth, no EEG: "
+                  "course vs waitlist, 12 subjects each, 8 weeks; Prefect flow 'cohort-trends')")
+    study = home / COHORT_HOME
+    n, slopes = _store_study(study)
+    out.print(f"   {n} simulated subjects in {study}; true slopes of relative alpha: course "
+              f"+0.9 pp/week, waitlist 0 (the OU day-to-day state of the validation)",
+              markup=False, soft_wrap=True)
+    from pipelines.cohort import cohort_trends_flow
+
+    from ..cohort import cohort_statement
+
+    res = cohort_trends_flow(group="course", vs="waitlist", home=str(study),
+                             out=str(home / "reports" / "cohort-course-vs-waitlist.html"),
+                             simulated=True)
+    for r in res["cohort"]["results"]:
+        out.print(f"   {cohort_statement(r)}", markup=False, soft_wrap=True)
+    out.print(f"   ({_took(t0)})")
+    return res["report"]
 
 
 @sample_app.command("cohort")

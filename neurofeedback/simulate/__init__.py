@@ -31,7 +31,8 @@ Public API: :func:`simulate_eeg`, :class:`SimulatedRecording`, :func:`add_box_ar
 :func:`write_recording` (:data:`FORMATS`), :func:`make_sample_data`, and the multi-week cohort
 :func:`simulate_cohort` / :func:`make_cohort` (:class:`CohortTruth`); session series with a known
 change after an event, :func:`simulate_event_series` (:class:`EventSeries`) and the demo's
-:func:`simulate_event_subject` (``_events``).
+:func:`simulate_event_subject` (``_events``); cohorts at the level of session metrics with
+known group slopes, :func:`simulate_cohort_series` (``_cohort_series``).
 
 Modules: ``_spectra`` (random-phase signals of a given spectrum), ``_recording``
 (:class:`SimulatedRecording`), ``_artifacts`` (blinks, movements, line noise, boxes),
@@ -48,6 +49,7 @@ from ._artifacts import add_box_artifact, blink_weight
 from ._cohort import make_cohort, simulate_cohort
 from ._cohort_design import COHORT_SUBJECTS
 from ._events import EventSeries, simulate_event_series, simulate_event_subject
+from ._cohort_series import CohortSeriesTruth, simulate_cohort_series
 from ._recording import SimulatedRecording
 from ._sample_data import make_sample_data
 from ._signals import DEFAULT_BLOCK_ALPHA_GAIN, DEFAULT_MEAS_DATE, simulate_eeg
@@ -58,6 +60,7 @@ from ._writers import FORMATS, write_recording
 __all__ = [
     "APERIODIC_FMIN_HZ",
     "COHORT_SUBJECTS",
+    "CohortSeriesTruth",
     "CohortSession",
     "CohortSubject",
     "CohortTruth",
@@ -72,6 +75,7 @@ __all__ = [
     "make_cohort",
     "make_sample_data",
     "simulate_cohort",
+    "simulate_cohort_series",
     "simulate_eeg",
     "simulate_event_series",
     "simulate_event_subject",
