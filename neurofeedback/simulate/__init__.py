@@ -48,8 +48,8 @@ from __future__ import annotations
 from ._artifacts import add_box_artifact, blink_weight
 from ._cohort import make_cohort, simulate_cohort
 from ._cohort_design import COHORT_SUBJECTS
-from ._events import EventSeries, simulate_event_series, simulate_event_subject
 from ._cohort_series import CohortSeriesTruth, simulate_cohort_series
+from ._events import EventSeries, simulate_event_series, simulate_event_subject
 from ._recording import SimulatedRecording
 from ._sample_data import make_sample_data
 from ._signals import DEFAULT_BLOCK_ALPHA_GAIN, DEFAULT_MEAS_DATE, simulate_eeg
