@@ -9,7 +9,8 @@ library:
 - :mod:`.demo`: ``demo``, ``sample-data``;
 - :mod:`.feedback`: ``feedback``, ``protocols``;
 - :mod:`.store`: ``process``, ``sessions``, ``trends``, ``serve``, ``event``;
-- :mod:`.reports`: ``report``.
+- :mod:`.reports`: ``report``;
+- :mod:`.server`: ``server start|stop|status``.
 
 Any :class:`~neurofeedback.errors.NeurofeedbackError` (bad file, bad board, bad config) becomes
 one line on stderr and exit code 2; anything else is a bug and keeps its traceback. The CLI is
@@ -22,7 +23,7 @@ import warnings
 
 import typer
 
-from . import acquire, demo, feedback, files, reports, store
+from . import acquire, demo, feedback, files, reports, server, store
 
 __all__ = ["app", "main"]
 
@@ -43,6 +44,7 @@ app.add_typer(demo.sample_app, name="sample-data")
 app.add_typer(store.event_app, name="event")
 app.add_typer(reports.report_app, name="report")
 app.add_typer(store.store_app, name="store")
+app.add_typer(server.server_app, name="server")
 del _command
 
 
