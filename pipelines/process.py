@@ -63,6 +63,13 @@ RUNNERS = ("threads", "processes", "dask")
 PROGRESS_HOOK = None
 
 
+def _progress_hook():
+    """:data:`PROGRESS_HOOK`, read through a function: the flow's body must not name the global
+    itself, or a Dask task runner pickles the flow (in its run context) with the hook's console
+    and lock (``TypeError: cannot pickle '_thread.RLock' object`` for every file)."""
+    return PROGRESS_HOOK
+
+
 #: Retries of a failure that may pass (:func:`neurofeedback.store.is_transient`), and the wait
 #: before each. Done in the task's body, not with Prefect's task retries: a retry then needs no
 #: round trip to the API, and a failure that persists ends as one line, never as Prefect's
@@ -195,7 +202,7 @@ def process_recordings(paths: list[str], home: str | None = None, subject: str |
     futures = {f: import_recording.submit(f, home, subject, filename_pattern, channel_names, key)
                for f in rest}
     records = []
-    hook = PROGRESS_HOOK
+    hook = _progress_hook()
     for path in files:
         rec = known.get(path)
         if rec is None:
