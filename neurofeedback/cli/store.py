@@ -384,15 +384,15 @@ def _parse_when(text: str) -> datetime:
 def serve(
     paths: Annotated[list[Path] | None, typer.Argument(
         help="Folders the weekly import watches (default: <home>/recordings).")] = None,
-    cron: Annotated[str, typer.Option("--cron", help="When to run (cron, local time of the server).")] = "0 6 * * 1",
+    cron: Annotated[str, typer.Option("--cron", help="When to run (cron, in UTC).")] = "0 6 * * 1",
     home: HomeOpt = None,
 ):
     """Serve the flows on a weekly schedule: import new recordings, then recompute trends.
 
-    With PREFECT_API_URL set, it uses that Prefect server (checked first); without it, it starts
-    Prefect's local API server itself (~10-30 s, its state in <home>/prefect) and stops it on
-    exit. For the Prefect UI: start 'prefect server start' in another terminal, set
-    PREFECT_API_URL=http://127.0.0.1:4200/api for both, then open http://127.0.0.1:4200.
+    It uses the server of 'neurofeedback server start' when one runs for the home (its UI shows
+    the deployments and runs), or PREFECT_API_URL when set (checked first); without either it
+    starts Prefect's local API server itself (~10-30 s, its state in <home>/prefect) and stops
+    it on exit.
     """
     from ..home import data_home, recordings_dir
 
