@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -40,12 +41,23 @@ def _env(tree: Path = ROOT, **extra) -> dict:
     return env
 
 
+#: CPU seconds (user + system) of the last :func:`run`, children included: what the command
+#: costs whatever else the machine is doing (wall time on a shared 2-core machine is not).
+LAST_CPU = [0.0]
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run(*args, env=None, check=True) -> tuple[float, subprocess.CompletedProcess]:
     """Wall seconds of ``python -m neurofeedback ARGS`` as a whole process, and its result."""
-    t0 = time.perf_counter()
+    c0, t0 = _children_cpu(), time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "neurofeedback", *map(str, args)], env=env or _env(),
                        capture_output=True, text=True, stdin=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
+    LAST_CPU[0] = _children_cpu() - c0
     if check and r.returncode:
         raise SystemExit(f"neurofeedback {' '.join(map(str, args))} failed:\n{r.stderr[-3000:]}")
     return wall, r
@@ -68,19 +80,23 @@ def main():
     server_home = tmp / "home-server"
     try:
         small = make_sessions(tmp / "small", 3, 30.0)
+        print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         ref, _ = run("--help")
-        out["help_s"] = ref
-        print(f"reference: neurofeedback --help {ref:.1f} s")
+        out["help_s"], out["help_cpu_s"] = ref, LAST_CPU[0]
+        print(f"reference: neurofeedback --help {ref:.1f} s wall, {LAST_CPU[0]:.1f} s CPU")
 
         # 1. three short sessions, temporary server against a running one
         t_tmp, r = run("process", tmp / "small", "--home", tmp / "home-temporary")
-        out["process3_temporary_s"] = t_tmp
+        c_tmp = LAST_CPU[0]
         t_start, r = run("server", "start", "--home", server_home, "--port", 0, "--json")
         out["server_start_s"] = t_start
         t_srv, r = run("process", tmp / "small", "--home", server_home)
-        out["process3_server_s"] = t_srv
-        print(f"process, 3 sessions of 30 s: temporary server {t_tmp:.1f} s, running server "
-              f"{t_srv:.1f} s ({t_tmp / t_srv:.1f}x faster; server start once {t_start:.1f} s)")
+        c_srv = LAST_CPU[0]
+        out.update(process3_temporary_s=t_tmp, process3_temporary_cpu_s=c_tmp,
+                   process3_server_s=t_srv, process3_server_cpu_s=c_srv)
+        print(f"process, 3 sessions of 30 s: temporary server {t_tmp:.1f} s wall ({c_tmp:.1f} s CPU), "
+              f"running server {t_srv:.1f} s wall ({c_srv:.1f} s CPU): {t_tmp / t_srv:.1f}x faster "
+              f"(server start, once: {t_start:.1f} s)")
 
         # 2. unchanged files
         many = tmp / "many"
@@ -91,9 +107,10 @@ def main():
         t_many, r = run("process", many, "--home", server_home, "--json")
         recs = json.loads(r.stdout)["records"]
         assert all(x["status"] == "unchanged" for x in recs), "not all unchanged"
-        out["unchanged_files"] = args.files
-        out["unchanged_s"] = t_many
-        print(f"{args.files} unchanged files recognised in {t_many:.1f} s "
+        out.update(unchanged_files=args.files, unchanged_s=t_many, unchanged_cpu_s=LAST_CPU[0],
+                   unchanged_bytes=sum(f.stat().st_size for f in small) * args.files // len(small))
+        print(f"{args.files} unchanged files ({out['unchanged_bytes'] / 1e6:.0f} MB) recognised in "
+              f"{t_many:.1f} s wall, {LAST_CPU[0]:.1f} s CPU "
               f"({1000 * (t_many - ref) / args.files:.2f} ms a file above --help)")
         if args.reference_tree is not None:
             url = json.loads(run("server", "status", "--home", server_home, "--json")[1].stdout)["url"]
@@ -103,12 +120,14 @@ def main():
                 os.link(f, few / f.name)
             t_ref, r = run("process", few, "--home", server_home, "--json",
                            env=_env(args.reference_tree, PREFECT_API_URL=url))
+            c_ref = LAST_CPU[0]
             mine, _ = run("process", few, "--home", server_home, "--json")
-            out["reference_unchanged_s"] = t_ref
-            out["reference_files"] = args.reference_files
-            out["mine_on_reference_files_s"] = mine
+            out.update(reference_files=args.reference_files, reference_unchanged_s=t_ref,
+                       reference_unchanged_cpu_s=c_ref, mine_on_reference_files_s=mine,
+                       mine_on_reference_files_cpu_s=LAST_CPU[0])
             print(f"{args.reference_files} unchanged files, same server: {args.reference_tree} "
-                  f"{t_ref:.1f} s, this tree {mine:.1f} s ({t_ref / mine:.1f}x)")
+                  f"{t_ref:.1f} s wall ({c_ref:.1f} s CPU), this tree {mine:.1f} s wall "
+                  f"({LAST_CPU[0]:.1f} s CPU)")
 
         # 3. flow overhead on long sessions, one file at a time
         if args.long:
@@ -116,16 +135,21 @@ def main():
             code = ("import sys, time; from neurofeedback.store import ingest_file\n"
                     "t0 = time.perf_counter()\n"
                     "[ingest_file(p, home=sys.argv[1]) for p in sys.argv[2:]]\n")
-            t0 = time.perf_counter()
+            c0, t0 = _children_cpu(), time.perf_counter()
             subprocess.run([sys.executable, "-c", code, str(tmp / "home-lib"), *map(str, long)],
                            env=_env(), check=True)
-            t_lib = time.perf_counter() - t0
+            t_lib, c_lib = time.perf_counter() - t0, _children_cpu() - c0
             t_flow, r = run("process", tmp / "long", "--home", server_home, "--workers", 1)
+            c_flow = LAST_CPU[0]
             out.update(long_sessions=args.long, long_seconds=args.seconds, library_s=t_lib,
-                       flow_s=t_flow, overhead=(t_flow - t_lib) / t_lib)
+                       library_cpu_s=c_lib, flow_s=t_flow, flow_cpu_s=c_flow,
+                       overhead_wall=(t_flow - t_lib) / t_lib, overhead_cpu=(c_flow - c_lib) / c_lib)
             print(f"{args.long} sessions of {args.seconds:g} s, one at a time: library alone "
-                  f"{t_lib:.1f} s, process with the running server {t_flow:.1f} s: flow overhead "
-                  f"{100 * (t_flow - t_lib) / t_lib:+.1f} %")
+                  f"{t_lib:.1f} s wall ({c_lib:.1f} s CPU), process with the running server "
+                  f"{t_flow:.1f} s wall ({c_flow:.1f} s CPU): flow overhead "
+                  f"{100 * (t_flow - t_lib) / t_lib:+.1f} % wall, {100 * (c_flow - c_lib) / c_lib:+.1f} % CPU")
+        out["load_average_end"] = os.getloadavg()[0]
+        print(f"load average at the end: {out['load_average_end']:.1f}")
     finally:
         run("server", "stop", "--home", server_home, check=False)
         import shutil
