@@ -23,6 +23,7 @@ at a shared server with ``PREFECT_API_URL=http://host:4200/api`` and nothing her
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -51,6 +52,10 @@ _home_set = None
 
 #: The ``PREFECT_API_URL`` :func:`configure` set itself (a running server of the home), if any.
 _api_set = None
+
+#: The file in ``PREFECT_HOME`` naming the server ``neurofeedback server start`` left running
+#: (written by :mod:`pipelines.server`).
+STATE_FILE = "server.json"
 
 #: Seconds :func:`check_api` waits for a server's ``/health`` before giving up.
 API_TIMEOUT_S = 3.0
@@ -83,8 +88,6 @@ def configure(home=None) -> None:
         os.environ["PREFECT_HOME"] = _home_set
     api = os.environ.get("PREFECT_API_URL")
     if api is None or api == _api_set:  # never one the user set; re-checked for another home
-        from .server import running_api_url
-
         url = running_api_url(home)
         if url is None:
             os.environ.pop("PREFECT_API_URL", None)
@@ -95,6 +98,57 @@ def configure(home=None) -> None:
                     "using the Prefect server at %s ('neurofeedback server status')", url)
             os.environ["PREFECT_API_URL"] = _api_set = url
     configured = True
+
+
+def _state_path(home=None) -> Path:
+    return settled_prefect_home(home) / STATE_FILE
+
+
+def _read_state(home=None) -> dict | None:
+    path = _state_path(home)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {"pid": None, "damaged": str(path)}
+
+
+def _healthy(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout) as resp:
+            return resp.status == 200
+    except (OSError, ValueError):
+        return False
+
+
+def running_api_url(home=None, *, timeout: float = 1.0) -> str | None:
+    """The API URL of the server ``neurofeedback server start`` left running for ``home``
+    (:mod:`pipelines.server`), when it answers ``/health``, else ``None``.
+
+    Costs one file read when none was started, one local HTTP request when one was. A recorded
+    server that does not answer is said once at warning level.
+
+    Parameters
+    ----------
+    home : str | Path | None
+        The data home (its ``PREFECT_HOME``, see :func:`settled_prefect_home`).
+    timeout : float
+        Seconds to wait for ``/health``.
+
+    Returns
+    -------
+    url : str | None
+    """
+    state = _read_state(home)
+    if not state or not state.get("url"):
+        return None
+    if _healthy(state["url"], timeout):
+        return state["url"]
+    logging.getLogger("neurofeedback").warning(
+        "the Prefect server recorded in %s does not answer at %s; using a temporary one "
+        "('neurofeedback server status' says more)", _state_path(home), state["url"])
+    return None
 
 
 def settled_prefect_home(home=None) -> Path:

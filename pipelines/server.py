@@ -19,26 +19,29 @@ Standard library only: no ``import prefect`` in the command that starts, checks 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
 from neurofeedback.errors import OrchestrationError
 
-from ._env import server_environment, settled_prefect_home
+from ._env import (
+    STATE_FILE,
+    _healthy,
+    _read_state,
+    _state_path,
+    running_api_url,
+    server_environment,
+    settled_prefect_home,
+)
 
-__all__ = ["running_api_url", "start", "status", "stop"]
+__all__ = ["STATE_FILE", "running_api_url", "start", "status", "stop"]
 
-#: The file that names the running server, in ``PREFECT_HOME``.
-STATE_FILE = "server.json"
 #: The server's stdout and stderr, in ``PREFECT_HOME``.
 LOG_FILE = "server.log"
 #: Seconds :func:`start` waits for the server to answer (measured: ~24 s cold on 2 cores with
@@ -48,21 +51,6 @@ START_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 30.0
 #: Prefect's default port (what its docs and UI links assume).
 DEFAULT_PORT = 4200
-
-logger = logging.getLogger("neurofeedback")
-
-
-def _state_path(home=None) -> Path:
-    return settled_prefect_home(home) / STATE_FILE
-
-
-def _healthy(url: str, timeout: float = 1.0) -> bool:
-    try:
-        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout) as resp:
-            return resp.status == 200
-    except (OSError, ValueError):
-        return False
-
 
 def _alive(pid: int) -> bool:
     """Whether ``pid`` runs and is a Prefect server (not a zombie, not a reused pid)."""
@@ -82,16 +70,6 @@ def _alive(pid: int) -> bool:
             return True
         return True
     return stat.rsplit(")", 1)[-1].split()[0] != "Z" and b"prefect" in cmdline
-
-
-def _read_state(home=None) -> dict | None:
-    path = _state_path(home)
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        return {"pid": None, "damaged": str(path)}
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -147,21 +125,6 @@ def status(home=None) -> dict:
         return {"running": False, "healthy": False, "stale": pid,
                 "prefect_home": str(settled_prefect_home(home))}
     return {**state, "running": True, "healthy": _healthy(state["url"])}
-
-
-def running_api_url(home=None, *, timeout: float = 1.0) -> str | None:
-    """The API URL of the server :func:`start` left running for ``home``, when it answers.
-
-    Costs one file read when none was started, one local HTTP request when one was.
-    """
-    state = _read_state(home)
-    if not state or not state.get("url"):
-        return None
-    if _healthy(state["url"], timeout):
-        return state["url"]
-    logger.warning("the Prefect server recorded in %s does not answer at %s; using a temporary "
-                   "one ('neurofeedback server status' says more)", _state_path(home), state["url"])
-    return None
 
 
 def start(home=None, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,

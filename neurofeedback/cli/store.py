@@ -84,6 +84,7 @@ def process(
         if not (p.exists() or p.is_symlink()):
             raise ConfigError(f"{p}: does not exist")
     data_home(home)  # create it (and validate it) before Prefect starts
+    configure_flows(home)  # no import of Prefect yet; an API that does not answer is one line now
     t0 = time.perf_counter()
     # files the catalog holds already need no flow: found before Prefect is imported (issue 19)
     from pipelines._batch import discover, split_unchanged
@@ -114,7 +115,6 @@ def process(
 def _run_flow(files, *, home, subject, runner, dask_address, workers, filename_pattern,
               channel_names, as_json) -> list[dict]:
     """Run the ``process-recordings`` flow on ``files`` (with a progress bar unless JSON)."""
-    configure_flows(home)
     with flow_errors():  # Prefect reads (and validates) its settings at import
         import pipelines.process as pp
 
