@@ -115,9 +115,12 @@ def _check_worker_sees(path: str, home: str | None, key: str | None, worker: str
     need = ("the workers need the recordings and the data home on storage shared with the "
             "client, at the same paths, and the client's NEUROFEEDBACK_DB_URL (or none)")
     where = f"on Dask worker {worker}"
-    if not os.access(path, os.R_OK):
-        what = "cannot be read" if os.path.lexists(path) else "does not exist"
-        raise OrchestrationError(f"{path}: {what} {where}; {need}")
+    # a path that is there but is no readable file (a broken link, a FIFO) is the import's to
+    # explain; what the worker cannot see at all, or cannot read, is said here
+    if not os.path.lexists(path):
+        raise OrchestrationError(f"{path}: does not exist {where}; {need}")
+    if os.path.isfile(path) and not os.access(path, os.R_OK):
+        raise OrchestrationError(f"{path}: cannot be read {where}; {need}")
     if home is not None:
         if not Path(home).is_dir():
             raise OrchestrationError(f"{path}: the data home {home} does not exist {where}; {need}")
