@@ -3,11 +3,14 @@
 ``process_recordings(paths)`` maps one task per file. A task
 
 - is cached by the file's SHA-256 + the processing config hash in the catalog it writes to: a
-  file already imported with the same config returns ``unchanged`` after hashing it, without
+  file already imported with the same config is ``unchanged`` after hashing it, without
   reading, processing or writing anything (a second run over the same folder does no work).
   This is the store's own lookup rather than Prefect's result cache: it cannot go stale when a
   catalog is reset or shared, and it costs ~1 ms where Prefect's persisted-result cache cost
-  ~65 ms a task (measured: 88 against 22 ms per task; see ``bench/bench_batch.py``);
+  ~65 ms a task (measured: 88 against 22 ms per task; see ``bench/bench_batch.py``). The lookup
+  runs before any task is submitted (:func:`pipelines._batch.split_unchanged`): an unchanged
+  file gets no task at all (a task costs ~20 ms against a running server), and ``process`` asks
+  it before Prefect is even imported, so a folder with nothing new runs no flow;
 - retries only failures that may pass (:func:`neurofeedback.store.is_transient`: a locked
   SQLite database, a PostgreSQL serialization or connection error, EAGAIN/EBUSY-like OS
   errors), twice, a second apart, inside the task (:data:`RETRIES`); never a bad recording, a
@@ -24,12 +27,21 @@
 
 Task runners: ``threads`` (default), ``processes`` (one Python per core: processing is
 NumPy-heavy and partly holds the GIL), or ``dask`` (prefect-dask; a ``LocalCluster`` or a
-scheduler at ``dask_address`` for when one machine is not enough).
+scheduler at ``dask_address`` for when one machine is not enough). The workers of a Dask cluster
+on other machines must see the recordings and the data home at the same paths (shared storage)
+and use the same catalog (the same ``NEUROFEEDBACK_DB_URL``, or none). A task on a worker checks
+that first (:func:`_check_worker_sees`) and skips the file with one line naming the worker and
+the path it cannot see, rather than importing into a data home of its own that the client's
+catalog would never hear of.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import socket
+import sys
 import time
 from pathlib import Path
 
@@ -37,7 +49,12 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
 from neurofeedback._validate import check_option
-from neurofeedback.errors import ConfigError
+from neurofeedback.errors import ConfigError, OrchestrationError
+
+from ._batch import discover, split_unchanged
+
+__all__ = ["RUNNERS", "discover", "import_recording", "process_recordings", "run_process",
+           "task_runner"]
 
 RUNNERS = ("threads", "processes", "dask")
 
@@ -46,29 +63,11 @@ RUNNERS = ("threads", "processes", "dask")
 PROGRESS_HOOK = None
 
 
-def discover(paths, *, pattern_exts=None) -> list[Path]:
-    """Return the recording files under ``paths`` (files as given; folders searched recursively).
-
-    Sidecars (``.json``), the store's own outputs and hidden files are skipped; the readers
-    decide later what each file is. An entry with a recording's extension that is not a
-    readable regular file (a broken link, a FIFO or socket) is returned too, so that the batch
-    lists it as skipped with the reason instead of passing over it in silence.
-    """
-    from neurofeedback.io import FORMATS  # noqa: F401  (the formats this project reads)
-
-    exts = pattern_exts or (".csv", ".txt", ".fif", ".edf", ".bdf", ".vhdr")
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if not p.is_dir() and (p.exists() or p.is_symlink()):
-            out.append(p.resolve() if p.exists() else p.absolute())
-        elif p.is_dir():
-            for f in sorted(p.rglob("*")):
-                if (not f.is_dir() and f.suffix.lower() in exts and not f.name.startswith(".")
-                        and not any(part.startswith(".") for part in f.relative_to(p).parts)):
-                    out.append(f.resolve() if f.exists() else f.absolute())
-        else:
-            raise ConfigError(f"{p}: does not exist")
-    return list(dict.fromkeys(out))
+def _progress_hook():
+    """:data:`PROGRESS_HOOK`, read through a function: the flow's body must not name the global
+    itself, or a Dask task runner pickles the flow (in its run context) with the hook's console
+    and lock (``TypeError: cannot pickle '_thread.RLock' object`` for every file)."""
+    return PROGRESS_HOOK
 
 
 #: Retries of a failure that may pass (:func:`neurofeedback.store.is_transient`), and the wait
@@ -90,17 +89,67 @@ def _skipped(path, exc: BaseException, subject, seconds: float) -> dict:
             "subject": subject, "seconds": seconds}
 
 
+def _dask_worker() -> str | None:
+    """``"<worker address> on <host>"`` when this runs in a Dask worker, else ``None``."""
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import get_worker
+
+    try:
+        return f"{get_worker().address} on {socket.gethostname()}"
+    except ValueError:  # not in a worker
+        return None
+
+
+def catalog_key(home) -> str:
+    """A digest of the catalog URL of ``home`` (no password crosses to a worker or the API)."""
+    from neurofeedback.home import catalog_url
+
+    return hashlib.sha256(catalog_url(home).encode()).hexdigest()[:16]
+
+
+def _check_worker_sees(path: str, home: str | None, key: str | None, worker: str) -> None:
+    """Raise (one line naming ``worker`` and what it cannot see) unless this worker reads
+    ``path``, finds the data ``home`` writable (never creating one of its own) and has the
+    client's catalog (``key``, :func:`catalog_key`)."""
+    need = ("the workers need the recordings and the data home on storage shared with the "
+            "client, at the same paths, and the client's NEUROFEEDBACK_DB_URL (or none)")
+    where = f"on Dask worker {worker}"
+    # a path that is there but is no readable file (a broken link, a FIFO) is the import's to
+    # explain; what the worker cannot see at all, or cannot read, is said here
+    if not os.path.lexists(path):
+        raise OrchestrationError(f"{path}: does not exist {where}; {need}")
+    if os.path.isfile(path) and not os.access(path, os.R_OK):
+        raise OrchestrationError(f"{path}: cannot be read {where}; {need}")
+    if home is not None:
+        if not Path(home).is_dir():
+            raise OrchestrationError(f"{path}: the data home {home} does not exist {where}; {need}")
+        if not os.access(home, os.W_OK | os.X_OK):
+            raise OrchestrationError(f"{path}: the data home {home} is not writable {where}; {need}")
+        if key is not None and catalog_key(home) != key:
+            raise OrchestrationError(f"{path}: the catalog {where} is not the client's; {need}")
+
+
 @task(name="import-recording")
 def import_recording(path: str, home: str | None = None, subject: str | None = None,
-                     filename_pattern: str | None = None, channel_names: str | None = None) -> dict:
+                     filename_pattern: str | None = None, channel_names: str | None = None,
+                     catalog: str | None = None) -> dict:
     """Import one recording into the store; any failure returns ``status="skipped"``.
 
     A failure that may pass (:func:`neurofeedback.store.is_transient`) is tried again
     :data:`RETRIES` times, :data:`RETRY_DELAY_S` apart, first; any other is skipped at once.
+    On a Dask worker it first checks that the worker sees the file, the data home and the
+    client's catalog (``catalog``: :func:`catalog_key` on the client).
     """
     from neurofeedback.store import failure_reason, ingest_file, is_transient
 
     t0 = time.perf_counter()
+    worker = _dask_worker()
+    if worker is not None:
+        try:
+            _check_worker_sees(path, home, catalog, worker)
+        except OrchestrationError as exc:
+            return _skipped(path, exc, subject, time.perf_counter() - t0)
     for attempt in range(RETRIES + 1):
         try:
             res = ingest_file(path, home=home, subject=subject, filename_pattern=filename_pattern,
@@ -150,21 +199,25 @@ def process_recordings(paths: list[str], home: str | None = None, subject: str |
     unchanged, skipped and why, and always ends with it: a file's failure of any kind is a
     skipped record, never the flow's failure.
     """
-    files = discover(paths)
-    futures = [import_recording.submit(str(f), home, subject, filename_pattern, channel_names)
-               for f in files]
+    files = [str(f) for f in discover(paths)]
+    known, rest = split_unchanged(files, home=home, subject=subject, channel_names=channel_names)
+    key = catalog_key(home) if rest else None
+    futures = {f: import_recording.submit(f, home, subject, filename_pattern, channel_names, key)
+               for f in rest}
     records = []
-    hook = PROGRESS_HOOK
-    for path, fut in zip(files, futures):
-        t0 = time.perf_counter()
-        try:
-            rec = fut.result()
-        except Exception as exc:  # noqa: BLE001 -- the worker itself failed (e.g. it died)
-            rec = _skipped(path, exc, subject, time.perf_counter() - t0)
-        rec["cached"] = rec["status"] == "unchanged"  # found in the catalog: no work done
+    hook = _progress_hook()
+    for path in files:
+        rec = known.get(path)
+        if rec is None:
+            t0 = time.perf_counter()
+            try:
+                rec = futures[path].result()
+            except Exception as exc:  # noqa: BLE001 -- the worker itself failed (e.g. it died)
+                rec = _skipped(path, exc, subject, time.perf_counter() - t0)
+            rec["cached"] = rec["status"] == "unchanged"  # found in the catalog: no work done
         records.append(rec)
         if hook is not None:
-            hook(len(records), len(futures), rec)
+            hook(len(records), len(files), rec)
     counts = {s: sum(r["status"] == s for r in records)
               for s in ("imported", "reprocessed", "unchanged", "skipped")}
     create_table_artifact(
@@ -179,11 +232,17 @@ def process_recordings(paths: list[str], home: str | None = None, subject: str |
 
 def run_process(paths, *, home=None, subject=None, runner="threads", dask_address=None,
                 max_workers=None, filename_pattern=None, channel_names=None) -> list[dict]:
-    """Run :func:`process_recordings` with the chosen task runner (what the CLI calls)."""
+    """Run :func:`process_recordings` with the chosen task runner (what the CLI calls).
+
+    ``home`` is made absolute here: the workers of a Dask cluster must write to the client's
+    data home, not resolve ``$NEUROFEEDBACK_HOME`` (or ``~``) on their own machine.
+    """
+    from neurofeedback.home import data_home
+
     check_option("runner", runner, RUNNERS, exc=ConfigError)
+    home = data_home(home)
     f = process_recordings.with_options(
         task_runner=task_runner(runner, dask_address=dask_address, max_workers=max_workers))
     if channel_names is not None and not isinstance(channel_names, str):
         channel_names = ",".join(map(str, channel_names))
-    return f([str(p) for p in paths], None if home is None else str(home), subject, filename_pattern,
-             channel_names)
+    return f([str(p) for p in paths], str(home), subject, filename_pattern, channel_names)

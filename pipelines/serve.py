@@ -1,10 +1,11 @@
 """Serve the flows on a schedule: the weekly import of new recordings and the weekly trends.
 
 ``neurofeedback serve`` calls :func:`serve_flows`. Serving needs a Prefect API that outlives one
-run. With ``PREFECT_API_URL`` set (a ``prefect server start`` of your own, or a team's server)
-it uses that one, checked first (``pipelines._env.check_api``); the UI at
-http://127.0.0.1:4200 then shows the deployments, their schedule, runs and artifacts. Without
-it, :func:`serve_flows` starts Prefect's local API server itself (a subprocess on a free port
+run. With ``PREFECT_API_URL`` set (by :func:`pipelines._env.configure` for the server
+``neurofeedback server start`` left running for the home, or by you for a team's server) it
+uses that one, checked first (``pipelines._env.check_api``); the server's UI then shows the
+deployments, their schedule, runs and artifacts. Without it, :func:`serve_flows` starts
+Prefect's local API server itself (a subprocess on a free port
 of 127.0.0.1, its database in ``PREFECT_HOME``) for as long as it serves, and stops it on exit.
 (Prefect's own fallback, a temporary server per client, goes away after the deployments are
 registered and leaves the runner polling a closed port.)

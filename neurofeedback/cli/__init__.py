@@ -11,7 +11,8 @@ library:
 - :mod:`.store`: ``process``, ``sessions``, ``trends``, ``serve``, ``store``;
 - :mod:`.events`: ``event add|list|edit|delete|change|practice-import``;
 - :mod:`.reports`: ``report``;
-- :mod:`.cohort`: ``cohort``, ``subject``.
+- :mod:`.cohort`: ``cohort``, ``subject``;
+- :mod:`.server`: ``server start|stop|status``.
 
 Any :class:`~neurofeedback.errors.NeurofeedbackError` (bad file, bad board, bad config) becomes
 one line on stderr and exit code 2; anything else is a bug and keeps its traceback. The CLI is
@@ -24,7 +25,7 @@ import warnings
 
 import typer
 
-from . import acquire, cohort, demo, events, feedback, files, reports, store
+from . import acquire, cohort, demo, events, feedback, files, reports, server, store
 
 __all__ = ["app", "main"]
 
@@ -48,6 +49,7 @@ app.add_typer(reports.report_app, name="report")
 app.add_typer(store.store_app, name="store")
 app.add_typer(cohort.cohort_app, name="cohort")
 app.add_typer(cohort.subject_app, name="subject")
+app.add_typer(server.server_app, name="server")
 del _command
 
 

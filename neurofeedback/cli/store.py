@@ -80,11 +80,40 @@ def process(
         if not (p.exists() or p.is_symlink()):
             raise ConfigError(f"{p}: does not exist")
     data_home(home)  # create it (and validate it) before Prefect starts
-    configure_flows(home)
+    configure_flows(home)  # no import of Prefect yet; an API that does not answer is one line now
+    t0 = time.perf_counter()
+    # files the catalog holds already need no flow: found before Prefect is imported (issue 19)
+    from pipelines._batch import discover, split_unchanged
+
+    files = [str(f) for f in discover(paths)]
+    known, rest = split_unchanged(files, home=home, subject=subject, channel_names=channel_names)
+    records = [known[f] for f in files if f in known]
+    if rest:
+        records = _run_flow(rest, home=home, subject=subject, runner=runner, dask_address=dask_address,
+                            workers=workers, filename_pattern=filename_pattern,
+                            channel_names=channel_names, as_json=as_json)
+        by_path = {r["path"]: r for r in records}
+        records = [known.get(f) or by_path[f] for f in files]
+    elapsed = time.perf_counter() - t0
+    if as_json:
+        typer.echo(json.dumps({"seconds": elapsed, "records": records}, default=str))
+        return
+    counts = {s: sum(r["status"] == s for r in records)
+              for s in ("imported", "reprocessed", "unchanged", "skipped")}
+    cached = sum(bool(r.get("cached")) for r in records)
+    out.print(f"{len(records)} files in {elapsed:.1f} s: " + ", ".join(f"{v} {k}" for k, v in counts.items())
+              + f"; {cached} already in the store (hashed only, no work)")
+    skipped = [r for r in records if r["status"] == "skipped"]
+    if skipped:
+        out.print(_skipped_table(skipped))
+
+
+def _run_flow(files, *, home, subject, runner, dask_address, workers, filename_pattern,
+              channel_names, as_json) -> list[dict]:
+    """Run the ``process-recordings`` flow on ``files`` (with a progress bar unless JSON)."""
     with flow_errors():  # Prefect reads (and validates) its settings at import
         import pipelines.process as pp
 
-    t0 = time.perf_counter()
     progress = None
     if not as_json:
         progress = Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(),
@@ -99,26 +128,13 @@ def process(
         pp.PROGRESS_HOOK = hook
     try:
         with flow_errors():
-            records = pp.run_process(paths, home=home_str(home), subject=subject, runner=runner,
-                                     dask_address=dask_address, max_workers=workers,
-                                     filename_pattern=filename_pattern,
-                                     channel_names=channel_names)
+            return pp.run_process(files, home=home_str(home), subject=subject, runner=runner,
+                                  dask_address=dask_address, max_workers=workers,
+                                  filename_pattern=filename_pattern, channel_names=channel_names)
     finally:
         pp.PROGRESS_HOOK = None
         if progress is not None:
             progress.stop()
-    elapsed = time.perf_counter() - t0
-    if as_json:
-        typer.echo(json.dumps({"seconds": elapsed, "records": records}, default=str))
-        return
-    counts = {s: sum(r["status"] == s for r in records)
-              for s in ("imported", "reprocessed", "unchanged", "skipped")}
-    cached = sum(bool(r.get("cached")) for r in records)
-    out.print(f"{len(records)} files in {elapsed:.1f} s: " + ", ".join(f"{v} {k}" for k, v in counts.items())
-              + f"; {cached} already in the store (hashed only, no work)")
-    skipped = [r for r in records if r["status"] == "skipped"]
-    if skipped:
-        out.print(_skipped_table(skipped))
 
 
 def _skipped_table(skipped: list[dict]) -> Table:
@@ -311,15 +327,15 @@ def _with_ci(v, lo, hi, spec=".3g"):
 def serve(
     paths: Annotated[list[Path] | None, typer.Argument(
         help="Folders the weekly import watches (default: <home>/recordings).")] = None,
-    cron: Annotated[str, typer.Option("--cron", help="When to run (cron, local time of the server).")] = "0 6 * * 1",
+    cron: Annotated[str, typer.Option("--cron", help="When to run (cron, in UTC).")] = "0 6 * * 1",
     home: HomeOpt = None,
 ):
     """Serve the flows on a weekly schedule: import new recordings, then recompute trends.
 
-    With PREFECT_API_URL set, it uses that Prefect server (checked first); without it, it starts
-    Prefect's local API server itself (~10-30 s, its state in <home>/prefect) and stops it on
-    exit. For the Prefect UI: start 'prefect server start' in another terminal, set
-    PREFECT_API_URL=http://127.0.0.1:4200/api for both, then open http://127.0.0.1:4200.
+    It uses the server of 'neurofeedback server start' when one runs for the home (its UI shows
+    the deployments and runs), or PREFECT_API_URL when set (checked first); without either it
+    starts Prefect's local API server itself (~10-30 s, its state in <home>/prefect) and stops
+    it on exit.
     """
     from ..home import data_home, recordings_dir
 
