@@ -160,8 +160,12 @@ def list_lsl_streams(*, wait_s: float = 1.0, scope: str = "machine") -> list[dic
                   key=lambda r: (r["name"], r["type"], r["hostname"], r["uid"]))
 
 
-def _resolve(pylsl, done, timeout_s: float, settle_s: float = 0.3):
+def _resolve(pylsl, done, timeout_s: float, settle_s: float = 1.0):
     """Listen for streams until ``done(infos)`` holds for ``settle_s`` s, or ``timeout_s``.
+
+    The settle time lets every matching stream answer, so two streams of one name or type are
+    refused as ambiguous rather than one picked at random (0.3 s missed the second of two on a
+    loaded 2-core machine).
 
     Returns every stream seen (``pylsl.StreamInfo`` headers, without ``<desc>``).
     """
