@@ -297,3 +297,38 @@ def catalog_url(request, monkeypatch, tmp_path):
     url = request.getfixturevalue("postgres_url")
     monkeypatch.setenv("NEUROFEEDBACK_DB_URL", url)
     return url
+
+
+def copy_catalog(src_url: str, dst_url: str) -> None:
+    """Copy every row of the catalog at ``src_url`` into a new catalog at ``dst_url`` (created
+    by :class:`~neurofeedback.store.Catalog`; same schema version), so a test can read one set of
+    imported sessions on another backend without importing them again."""
+    import sqlalchemy as sa
+
+    from neurofeedback.store import Catalog
+    from neurofeedback.store._schema import metadata
+
+    Catalog(src_url)
+    Catalog(dst_url)
+    src, dst = sa.create_engine(src_url), sa.create_engine(dst_url)
+    try:
+        with src.connect() as a, dst.begin() as b:
+            for table in metadata.sorted_tables:
+                rows = [dict(r) for r in a.execute(sa.select(table)).mappings()]
+                if table.name == "meta":
+                    b.execute(table.delete())
+                if rows:
+                    b.execute(table.insert(), rows)
+            if dst.dialect.name == "postgresql":  # explicit ids: move the sequences past them
+                for table in metadata.sorted_tables:
+                    for col in table.primary_key.columns:
+                        if col.autoincrement is True:
+                            b.execute(sa.text(
+                                f"SELECT setval(pg_get_serial_sequence('{table.name}', '{col.name}'),"
+                                f" coalesce((SELECT max({col.name}) FROM {table.name}), 0) + 1, false)"))
+    finally:
+        src.dispose()
+        dst.dispose()
+    from neurofeedback.store._engine import forget_engine
+
+    forget_engine(dst_url)  # the Catalog's cached engine read the instance id before the copy
