@@ -153,124 +153,22 @@ def report_store(tmp_path_factory):
 CATALOG_BACKENDS = ("sqlite", "postgresql")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _pg_unavailable(msg: str):
     if os.environ.get("CI"):
         pytest.fail(f"CI must run the store tests on PostgreSQL: {msg}", pytrace=False)
     pytest.skip(msg)
 
 
-class PostgresCluster:
-    """A throwaway PostgreSQL cluster on 127.0.0.1 (``initdb``/``pg_ctl`` in a temporary folder).
-
-    As root the server runs as the ``postgres`` user (``runuser``); otherwise as the current user.
-    ``fsync`` is off: the cluster is thrown away, and the tests check behaviour, not durability.
-    """
-
-    def __init__(self):
-        import shutil
-        import subprocess
-        import tempfile
-
-        if importlib_find("psycopg") is None:
-            _pg_unavailable("psycopg is not installed (pip install -e '.[postgres]')")
-        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-                      key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
-        initdb = bins[-1] if bins else shutil.which("initdb")
-        if initdb is None:
-            _pg_unavailable("no PostgreSQL server binaries (apt-get install -y postgresql; .ci/run "
-                            "installs it)")
-        self.bindir = Path(initdb).parent
-        self._as = []
-        if os.geteuid() == 0:
-            if shutil.which("runuser") is None:
-                _pg_unavailable("running as root without runuser: cannot start PostgreSQL as postgres")
-            self._as = ["runuser", "-u", "postgres", "--"]
-        self._run = subprocess.run
-        self.base = Path(tempfile.mkdtemp(prefix="nf-pg-"))  # pytest's tmp dirs are private to root
-        self.base.chmod(0o755)
-        self.data = self.base / "data"
-        self.data.mkdir()
-        self.sockets = self.base / "sockets"  # the server's Unix socket and its lock file
-        self.sockets.mkdir()
-        if self._as:
-            for d in (self.data, self.sockets):
-                shutil.chown(d, "postgres")
-        self.port = _free_port()
-        self.user = "postgres" if self._as else os.environ.get("USER") or "postgres"
-        r = self._pg("initdb", "-D", self.data, "-A", "trust", "-U", self.user, "-E", "UTF8")
-        if r.returncode:
-            self._remove()
-            _pg_unavailable(f"initdb failed: {r.stderr.strip()[-300:]}")
-        r = self._pg("pg_ctl", "-D", self.data, "-o",
-                     f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
-                     "-c full_page_writes=off -c synchronous_commit=off -c max_connections=200",
-                     "-l", self.data / "log", "start", "-w", "-t", "120")
-        if r.returncode:
-            log = self.data / "log"
-            detail = log.read_text(errors="replace") if log.exists() else r.stderr
-            self._remove()
-            _pg_unavailable(f"PostgreSQL did not start: {' '.join(detail.split())[-300:]}")
-        self._n = 0
-
-    def _pg(self, tool, *args):
-        return self._run([*self._as, str(self.bindir / tool), *map(str, args)],
-                         capture_output=True, text=True, timeout=180)
-
-    def url(self, database: str, driver: str = "postgresql+psycopg") -> str:
-        """The SQLAlchemy URL of ``database`` on this cluster."""
-        return f"{driver}://{self.user}@127.0.0.1:{self.port}/{database}"
-
-    def admin(self, sql: str) -> None:
-        """Run one statement (``CREATE DATABASE`` …) outside a transaction."""
-        import psycopg
-
-        with psycopg.connect(host="127.0.0.1", port=self.port, user=self.user, dbname="postgres",
-                             autocommit=True) as conn:
-            conn.execute(sql)
-
-    def create_database(self) -> str:
-        """A fresh empty database; its name."""
-        self._n += 1
-        name = f"nf_test_{self._n}"
-        self.admin(f"CREATE DATABASE {name} TEMPLATE template0")
-        return name
-
-    def drop_database(self, name: str) -> None:
-        """Drop ``name`` (closing this process's engine of it first; others are forced out)."""
-        from neurofeedback.store._engine import forget_engine
-
-        for driver in ("postgresql+psycopg", "postgresql"):
-            forget_engine(self.url(name, driver))
-        self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-    def stop(self) -> None:
-        self._pg("pg_ctl", "-D", self.data, "stop", "-m", "fast")
-        self._remove()
-
-    def _remove(self) -> None:
-        import shutil
-
-        shutil.rmtree(self.base, ignore_errors=True)
-
-
-def importlib_find(name: str):
-    import importlib.util
-
-    return importlib.util.find_spec(name)
-
-
 @pytest.fixture(scope="session")
 def postgres_cluster():
-    """One throwaway PostgreSQL cluster for the whole test session (a :class:`PostgresCluster`)."""
-    cluster = PostgresCluster()
+    """One throwaway PostgreSQL cluster for the whole test session (a
+    :class:`_postgres.PostgresCluster`, ``fsync`` off: it is thrown away)."""
+    from _postgres import PostgresCluster, PostgresUnavailable
+
+    try:
+        cluster = PostgresCluster(durable=False)
+    except PostgresUnavailable as err:
+        _pg_unavailable(str(err))
     yield cluster
     cluster.stop()
 
