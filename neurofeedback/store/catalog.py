@@ -193,14 +193,16 @@ class Catalog:
                 yield conn
 
     def _ensure_schema(self) -> None:
-        insp_tables = set(sa.inspect(self._engine).get_table_names())
-        if not set(metadata.tables) <= insp_tables or "meta" not in insp_tables:
-            try:
-                with self._write() as conn:
-                    metadata.create_all(conn, checkfirst=True)
-            except (IntegrityError, sa.exc.ProgrammingError) as err:
-                # another process created them at the same moment (PostgreSQL); check again
-                logger.debug("concurrent table creation: %s", one_line(err))
+        # on a database server the tables are looked up once per engine (process and URL): the
+        # inspection costs several round trips on PostgreSQL (~40 ms of ~250 per session when
+        # measured by bench/bench_scale.py), and ingest_file opens a Catalog per file. SQLite
+        # looks every time (cheap; its file may have been replaced). The schema version below
+        # is read every time on every backend (another process may have migrated it).
+        sqlite = self._engine.dialect.name == "sqlite"
+        if sqlite or not getattr(self._engine, "_nf_tables_seen", False):
+            self._create_missing_tables()
+            if not sqlite:
+                self._engine._nf_tables_seen = True
         with self._read() as conn:
             rows = dict(conn.execute(sa.select(meta_t.c.key, meta_t.c.value)).all())
         if "schema_version" not in rows or "instance_id" not in rows:
@@ -219,6 +221,16 @@ class Catalog:
             with self._write() as conn:
                 migrate(conn, version)
         self._instance_id = rows["instance_id"]
+
+    def _create_missing_tables(self) -> None:
+        insp_tables = set(sa.inspect(self._engine).get_table_names())
+        if not set(metadata.tables) <= insp_tables or "meta" not in insp_tables:
+            try:
+                with self._write() as conn:
+                    metadata.create_all(conn, checkfirst=True)
+            except (IntegrityError, sa.exc.ProgrammingError) as err:
+                # another process created them at the same moment (PostgreSQL); check again
+                logger.debug("concurrent table creation: %s", one_line(err))
 
     def _insert_ignore_conflict(self, table, values) -> None:
         try:
