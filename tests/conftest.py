@@ -145,3 +145,93 @@ def report_store(tmp_path_factory):
     cat.add_event("alpha01", start + timedelta(days=20), "ketamine", f"infusion 0.5 mg/kg {XSS}")
     cat.add_event("alpha01", start + timedelta(days=3), "practice", "switched to 20-minute sits")
     return home, "alpha01"
+
+
+# --- the catalog on SQLite and on a real PostgreSQL (issue 19, item 1) ----------------------
+#
+# One throwaway PostgreSQL cluster per test session (Debian's postgresql: initdb + pg_ctl on a
+# free port of 127.0.0.1, data in a temporary folder, stopped and removed at the end), and a fresh
+# database per test (CREATE DATABASE, dropped after the test). Without the server binaries or
+# psycopg the PostgreSQL cases skip with the reason; in CI (``CI`` set) they fail instead.
+
+#: The catalog backends every store test runs on.
+CATALOG_BACKENDS = ("sqlite", "postgresql")
+
+
+def _pg_unavailable(msg: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the store tests on PostgreSQL: {msg}", pytrace=False)
+    pytest.skip(msg)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """One throwaway PostgreSQL cluster for the whole test session (a
+    :class:`_postgres.PostgresCluster`, ``fsync`` off: it is thrown away)."""
+    from _postgres import PostgresCluster, PostgresUnavailable
+
+    try:
+        cluster = PostgresCluster(durable=False)
+    except PostgresUnavailable as err:
+        _pg_unavailable(str(err))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster):
+    """The URL of a fresh, empty PostgreSQL database (dropped after the test)."""
+    name = postgres_cluster.create_database()
+    yield postgres_cluster.url(name)
+    postgres_cluster.drop_database(name)
+
+
+@pytest.fixture(params=CATALOG_BACKENDS)
+def catalog_url(request, monkeypatch, tmp_path):
+    """The catalog of this test, once on SQLite and once on PostgreSQL.
+
+    Sets (PostgreSQL) or clears (SQLite) ``NEUROFEEDBACK_DB_URL``, so ``Catalog(home=...)``,
+    ``ingest_file`` and the CLI, in this process and in subprocesses given ``os.environ``, all
+    use it. Returns the URL (SQLite: the default ``<tmp_path>/catalog.sqlite``).
+    """
+    if request.param == "sqlite":
+        monkeypatch.delenv("NEUROFEEDBACK_DB_URL", raising=False)
+        return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    url = request.getfixturevalue("postgres_url")
+    monkeypatch.setenv("NEUROFEEDBACK_DB_URL", url)
+    return url
+
+
+def copy_catalog(src_url: str, dst_url: str) -> None:
+    """Copy every row of the catalog at ``src_url`` into a new catalog at ``dst_url`` (created
+    by :class:`~neurofeedback.store.Catalog`; same schema version), so a test can read one set of
+    imported sessions on another backend without importing them again."""
+    import sqlalchemy as sa
+
+    from neurofeedback.store import Catalog
+    from neurofeedback.store._schema import metadata
+
+    Catalog(src_url)
+    Catalog(dst_url)
+    src, dst = sa.create_engine(src_url), sa.create_engine(dst_url)
+    try:
+        with src.connect() as a, dst.begin() as b:
+            for table in metadata.sorted_tables:
+                rows = [dict(r) for r in a.execute(sa.select(table)).mappings()]
+                if table.name == "meta":
+                    b.execute(table.delete())
+                if rows:
+                    b.execute(table.insert(), rows)
+            if dst.dialect.name == "postgresql":  # explicit ids: move the sequences past them
+                for table in metadata.sorted_tables:
+                    for col in table.primary_key.columns:
+                        if col.autoincrement is True:
+                            b.execute(sa.text(
+                                f"SELECT setval(pg_get_serial_sequence('{table.name}', '{col.name}'),"
+                                f" coalesce((SELECT max({col.name}) FROM {table.name}), 0) + 1, false)"))
+    finally:
+        src.dispose()
+        dst.dispose()
+    from neurofeedback.store._engine import forget_engine
+
+    forget_engine(dst_url)  # the Catalog's cached engine read the instance id before the copy

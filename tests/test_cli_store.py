@@ -1,10 +1,12 @@
-"""The store commands that need no Prefect: sessions, trends, event (CliRunner, real SQLite)."""
+"""The store commands that need no Prefect: sessions, trends, event (CliRunner), on a real SQLite
+catalog and on a real PostgreSQL one (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from conftest import CATALOG_BACKENDS, copy_catalog
 from typer.testing import CliRunner
 
 from neurofeedback.cli import app
@@ -15,8 +17,9 @@ REQUIRED = {"metric", "channel", "n_sessions", "n_weeks", "weeks", "slope_per_we
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """One subject imported through the library: 4 weeks × 2 sessions of 30 s."""
+def ingested(tmp_path_factory):
+    """One subject imported through the library into a data home with an SQLite catalog:
+    4 weeks × 2 sessions of 30 s."""
     from neurofeedback.simulate import simulate_cohort
     from neurofeedback.store import ingest_file
 
@@ -24,9 +27,30 @@ def home(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     truth = simulate_cohort(folder, subjects=("alpha01",), weeks=4, sessions_per_week=2,
                             duration_s=30.0)
-    for s in truth.subjects[0].sessions:
-        ingest_file(folder / s.path, home=home)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("NEUROFEEDBACK_DB_URL", raising=False)
+        for s in truth.subjects[0].sessions:
+            ingest_file(folder / s.path, home=home)
     return home, truth
+
+
+@pytest.fixture(scope="module", params=CATALOG_BACKENDS)
+def home(request, ingested, tmp_path_factory):
+    """The data home, its catalog on SQLite (in the home, as imported) or on a fresh PostgreSQL
+    database holding the same rows (``NEUROFEEDBACK_DB_URL`` set for this module's tests)."""
+    home, truth = ingested
+    with pytest.MonkeyPatch.context() as mp:
+        name = None
+        if request.param == "postgresql":
+            cluster = request.getfixturevalue("postgres_cluster")
+            name = cluster.create_database()
+            copy_catalog(f"sqlite:///{home / 'catalog.sqlite'}", cluster.url(name))
+            mp.setenv("NEUROFEEDBACK_DB_URL", cluster.url(name))
+        else:
+            mp.delenv("NEUROFEEDBACK_DB_URL", raising=False)
+        yield home, truth
+    if name is not None:
+        cluster.drop_database(name)
 
 
 def test_sessions_json_lists_every_session(home):

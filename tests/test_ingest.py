@@ -263,10 +263,12 @@ print(json.dumps(out), flush=True)
 
 
 @pytest.mark.slow  # 8 concurrent processes, each importing the library
-def test_eight_processes_overlapping_folders(tmp_path):
+def test_eight_processes_overlapping_folders(tmp_path, catalog_url):
     """Acceptance: 8 concurrent importers over overlapping folders (copies of the same files)
     leave exactly one session per recording, each imported exactly once, no duplicate or lost
-    features, a readable BIDS dataset and no crashed process."""
+    features, a readable BIDS dataset and no crashed process; with the catalog on SQLite (in
+    the data home) and on PostgreSQL (``NEUROFEEDBACK_DB_URL``), where the concurrency is the
+    server's."""
     src = tmp_path / "src"
     recs = []
     for k, (subj, day) in enumerate([("c01", 5), ("c01", 7), ("c02", 5), ("c02", 8)]):
@@ -290,8 +292,7 @@ def test_eight_processes_overlapping_folders(tmp_path):
         plans.append(files)
 
     home = tmp_path / "home"
-    env = {**os.environ, "NEUROFEEDBACK_HOME": str(home)}
-    env.pop("NEUROFEEDBACK_DB_URL", None)
+    env = {**os.environ, "NEUROFEEDBACK_HOME": str(home)}  # NEUROFEEDBACK_DB_URL: catalog_url's
     procs = [subprocess.Popen([sys.executable, "-c", _WORKER, str(home), json.dumps(files)],
                               env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for files in plans]
@@ -325,9 +326,10 @@ def test_eight_processes_overlapping_folders(tmp_path):
     frame = cat.metrics_frame()
     assert not frame.duplicated(["session_id", "block", "metric", "channel"]).any()
     ref_home = tmp_path / "ref"
+    ref_cat = Catalog(f"sqlite:///{ref_home / 'catalog.sqlite'}")  # one process, on SQLite
     for r in recs:
-        ingest_file(r, home=ref_home)
-    ref = Catalog(home=ref_home).metrics_frame()
+        ingest_file(r, home=ref_home, catalog=ref_cat)
+    ref = ref_cat.metrics_frame()
     cols = ["session_id", "block", "metric", "channel"]
     a = frame.sort_values(cols).reset_index(drop=True)
     b = ref.sort_values(cols).reset_index(drop=True)

@@ -438,44 +438,7 @@ def test_plain_postgresql_url_uses_psycopg3_when_psycopg2_is_absent():
     assert url.drivername == "postgresql+psycopg"
 
 
-# --- optional: the same limits on a real PostgreSQL ------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def postgres_url(tmp_path_factory):
-    """A throwaway PostgreSQL cluster (Debian's postgresql, run as the postgres user); the
-    plain ``postgresql://`` URL of the docs. Skips with the reason when it cannot start."""
-    pytest.importorskip("psycopg")
-    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not bins or shutil.which("runuser") is None or os.geteuid() != 0:
-        pytest.skip("no PostgreSQL server binaries (apt-get install -y postgresql) or not root")
-    bindir = bins[-1].parent
-    import tempfile
-
-    base = Path(tempfile.mkdtemp(prefix="nf-pg-"))  # pytest's tmp dirs are private to root
-    base.chmod(0o755)
-    data = base / "data"
-    data.mkdir()
-    shutil.chown(data, "postgres")
-    port = _closed_port()
-
-    def as_pg(*cmd):
-        return subprocess.run(["runuser", "-u", "postgres", "--", *map(str, cmd)],
-                              capture_output=True, text=True, timeout=120)
-
-    r = as_pg(bindir / "initdb", "-D", data, "-A", "trust")
-    if r.returncode:
-        pytest.skip(f"initdb failed: {r.stderr.strip()[-300:]}")
-    r = as_pg(bindir / "pg_ctl", "-D", data, "-o",
-              f"-p {port} -k /tmp -c listen_addresses=127.0.0.1", "-l", data / "log", "start", "-w")
-    if r.returncode:
-        pytest.skip(f"PostgreSQL did not start: {r.stderr.strip()[-300:]}")
-    try:
-        as_pg(bindir / "createdb", "-h", "127.0.0.1", "-p", port, "nf")
-        yield f"postgresql://postgres@127.0.0.1:{port}/nf"
-    finally:
-        as_pg(bindir / "pg_ctl", "-D", data, "stop", "-m", "fast")
-        shutil.rmtree(base, ignore_errors=True)
+# --- the same limits on a real PostgreSQL (the cluster of tests/conftest.py) ---------------
 
 
 @pytest.mark.slow
@@ -485,7 +448,8 @@ def test_postgres_refuses_a_long_protocol_like_sqlite(tmp_path, postgres_url, mo
     from neurofeedback.errors import StoreError
     from neurofeedback.store import Catalog, ingest_file
 
-    monkeypatch.setenv("NEUROFEEDBACK_DB_URL", postgres_url)
+    # the plain URL of the docs (postgres_url, tests/conftest.py, names the driver)
+    monkeypatch.setenv("NEUROFEEDBACK_DB_URL", postgres_url.replace("postgresql+psycopg://", "postgresql://"))
     home = tmp_path / "home"
     assert ingest_file(CYTON, home=home).status == "imported"
     bad = _copy_with_sidecar(tmp_path / "in", "long", subject="long01", protocol="x" * 200)

@@ -1,5 +1,6 @@
-"""The catalog on real SQLite files: schema, sessions and features, events, the trends contract,
-and the unique constraints that keep one session per file."""
+"""The catalog on real SQLite files and a real PostgreSQL (``catalog_url``, tests/conftest.py):
+schema, sessions and features, events, the trends contract, and the unique constraints that keep
+one session per file."""
 
 from __future__ import annotations
 
@@ -36,18 +37,18 @@ def _metrics(offset=0.0):
     })
 
 
-def test_schema_created_once_with_version_and_wal(tmp_path):
-    url = f"sqlite:///{tmp_path / 'cat.sqlite'}"
+def test_schema_created_once_with_version_and_wal(tmp_path, catalog_url):
+    url = catalog_url
     cat = Catalog(url)
     eng = sa.create_engine(url)
     with eng.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())
         meta = dict(conn.execute(sa.text("SELECT key, value FROM meta")).all())
-        mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+        mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar() if url.startswith("sqlite") else "wal"
     eng.dispose()
     assert {"meta", "subjects", "sessions", "session_features", "session_blocks", "events"} <= tables
     assert int(meta["schema_version"]) == SCHEMA_VERSION == cat.schema_version
-    assert mode.lower() == "wal"
+    assert mode.lower() == "wal"  # SQLite's write-ahead log (PostgreSQL has its own)
     again = Catalog(url)
     assert again.instance_id == cat.instance_id == meta["instance_id"]
     assert again.sessions().empty and again.subjects() == []
@@ -59,8 +60,8 @@ def test_default_catalog_lives_in_the_data_home(tmp_path):
     assert (tmp_path / "catalog.sqlite").is_file()
 
 
-def test_newer_schema_is_refused(tmp_path):
-    url = f"sqlite:///{tmp_path / 'cat.sqlite'}"
+def test_newer_schema_is_refused(tmp_path, catalog_url):
+    url = catalog_url
     Catalog(url)
     eng = sa.create_engine(url)
     with eng.begin() as conn:
@@ -70,7 +71,7 @@ def test_newer_schema_is_refused(tmp_path):
         Catalog(url)
 
 
-def test_record_and_query_a_session(tmp_path):
+def test_record_and_query_a_session(tmp_path, catalog_url):
     cat = Catalog(home=tmp_path)
     status, sid = cat.record_session("alpha01", "20260105T073000", _fields(), _metrics())
     assert status == "imported"
@@ -96,7 +97,7 @@ def test_record_and_query_a_session(tmp_path):
         cat.session("sub-x_ses-1")
 
 
-def test_same_file_same_config_is_unchanged_other_config_replaces_features(tmp_path):
+def test_same_file_same_config_is_unchanged_other_config_replaces_features(tmp_path, catalog_url):
     cat = Catalog(home=tmp_path)
     _, sid = cat.record_session("alpha01", "20260105T073000", _fields(), _metrics())
     assert cat.record_session("alpha01", "20260105T073000", _fields(), _metrics(0.5)) == ("unchanged", sid)
@@ -110,7 +111,7 @@ def test_same_file_same_config_is_unchanged_other_config_replaces_features(tmp_p
     assert sorted(feats["value"]) == pytest.approx([0.4, 0.5])
 
 
-def test_labels_held_by_another_recording(tmp_path):
+def test_labels_held_by_another_recording(tmp_path, catalog_url):
     cat = Catalog(home=tmp_path)
     _, sid = cat.record_session("s1", "20260105T073000", _fields(source="/a/rec.csv"), _metrics())
     # the same file rewritten in place: replaced, one session
@@ -127,7 +128,7 @@ def test_labels_held_by_another_recording(tmp_path):
     assert cat.find_by_sha("e" * 64) is None
 
 
-def test_unique_constraints_are_in_the_database(tmp_path):
+def test_unique_constraints_are_in_the_database(tmp_path, catalog_url):
     """Not only Python checks: the database itself refuses a second row for a file."""
     cat = Catalog(home=tmp_path)
     cat.record_session("s1", "20260105T073000", _fields(), _metrics())
@@ -155,7 +156,7 @@ def test_unique_constraints_are_in_the_database(tmp_path):
     assert len(cat.sessions()) == 1 and len(cat.session_features("sub-s1_ses-20260105T073000")) == 4
 
 
-def test_metrics_frame_contract(tmp_path):
+def test_metrics_frame_contract(tmp_path, catalog_url):
     cat = Catalog(home=tmp_path)
     empty = cat.metrics_frame()
     # the trends' columns, plus the block
@@ -180,7 +181,7 @@ def test_metrics_frame_contract(tmp_path):
     assert cat.metrics_frame(subject="nobody").empty
 
 
-def test_events_on_the_timeline(tmp_path):
+def test_events_on_the_timeline(tmp_path, catalog_url):
     cat = Catalog(home=tmp_path)
     with pytest.raises(StoreError, match="no subject 'k01'"):  # an event never creates a subject
         cat.add_event("k01", date(2026, 3, 2), "ketamine", "infusion 0.5 mg/kg")
@@ -206,7 +207,7 @@ def test_events_on_the_timeline(tmp_path):
 
 
 @pytest.mark.parametrize("bad", ["../x", "a/b", "a b", "", "x_y"])
-def test_invalid_subject_labels(tmp_path, bad):
+def test_invalid_subject_labels(tmp_path, catalog_url, bad):
     cat = Catalog(home=tmp_path)
     with pytest.raises(ConfigError):
         cat.record_session(bad, "20260105T073000", _fields(), _metrics())

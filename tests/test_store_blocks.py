@@ -3,6 +3,7 @@ catalog (every row kept), block rows and clean fractions in ``metrics_frame``, a
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from datetime import datetime, timedelta, timezone
@@ -171,7 +172,7 @@ def _blocks(i):
         "reason": ["too few clean epochs: 3 of 29 (a block's values need >= 5)", None, None]})
 
 
-def test_block_rows_and_block_clean_fractions(tmp_path):
+def test_block_rows_and_block_clean_fractions(tmp_path, catalog_url):
     cat = Catalog(home=tmp_path)
     for i in range(2):
         cat.record_session("s1", f"2026010{5 + i}T073000",
@@ -208,7 +209,7 @@ def test_block_rows_and_block_clean_fractions(tmp_path):
                            pd.concat([_metrics(0), _metrics(0)]))
 
 
-def test_the_block_is_part_of_the_key_in_the_database(tmp_path):
+def test_the_block_is_part_of_the_key_in_the_database(tmp_path, catalog_url):
     cat = Catalog(home=tmp_path)
     cat.record_session("s1", "20260105T073000", _fields("1" * 64, START, 0.6), _metrics(0))
     eng = sa.create_engine(cat.url)
@@ -225,7 +226,7 @@ def test_the_block_is_part_of_the_key_in_the_database(tmp_path):
     eng.dispose()
 
 
-def test_ingest_stores_the_blocks(tmp_path):
+def test_ingest_stores_the_blocks(tmp_path, catalog_url):
     res = ingest_file(CYTON, home=tmp_path)
     cat = Catalog(home=tmp_path)
     summary = process_recording(CYTON).summary()
@@ -286,3 +287,164 @@ def test_a_version_2_catalog_gains_groups_event_quantities_and_the_practice_log(
     with pytest.raises(StoreError, match="no subject 'nobody'"):
         cat.set_group("nobody", "course")
     assert cat.subjects() == ["alpha01"]
+
+
+# --- every older schema version upgrades, on SQLite and PostgreSQL ---------------------------
+#
+# Each old version's tables as that version's code created them (SQLAlchemy Core, so the same
+# definition makes the SQLite and the PostgreSQL DDL), frozen here: a later version that changes
+# the schema adds the previous version's builder to OLD_SCHEMAS (the test below fails until it
+# does), and every catalog that older versions can have written is checked to reach
+# SCHEMA_VERSION with its rows.
+
+
+def _v1_tables(md: sa.MetaData, *, blocks: bool = False) -> dict[str, sa.Table]:
+    """Schema version 1 (``blocks=False``) or 2 (``True``: the block key and session_blocks)."""
+    ts = sa.DateTime(timezone=True)
+    t = {
+        "meta": sa.Table("meta", md, sa.Column("key", sa.String(64), primary_key=True),
+                         sa.Column("value", sa.Text, nullable=False)),
+        "subjects": sa.Table("subjects", md, sa.Column("id", sa.Integer, primary_key=True),
+                             sa.Column("label", sa.String(64), nullable=False, unique=True),
+                             sa.Column("created_at", ts, nullable=False)),
+        "sessions": sa.Table(
+            "sessions", md, sa.Column("id", sa.String(160), primary_key=True),
+            sa.Column("subject_id", sa.Integer, sa.ForeignKey("subjects.id"), nullable=False),
+            sa.Column("session_label", sa.String(64), nullable=False),
+            sa.Column("start_time", ts, nullable=False), sa.Column("device", sa.String(128)),
+            sa.Column("format", sa.String(32)), sa.Column("protocol", sa.String(128)),
+            sa.Column("blocks", sa.JSON), sa.Column("notes", sa.Text),
+            sa.Column("duration_s", sa.Float), sa.Column("sfreq", sa.Float),
+            sa.Column("n_channels", sa.Integer), sa.Column("clean_fraction", sa.Float),
+            sa.Column("input_sha256", sa.String(64), nullable=False, unique=True),
+            *[sa.Column(c, sa.Text) for c in ("source_path", "bids_path", "features_path",
+                                              "summary_path")],
+            sa.Column("pipeline_version", sa.String(64)),
+            sa.Column("config_hash", sa.String(64), nullable=False),
+            sa.Column("created_at", ts, nullable=False), sa.Column("updated_at", ts, nullable=False),
+            sa.UniqueConstraint("subject_id", "session_label", name="uq_sessions_subject_label")),
+        "events": sa.Table(
+            "events", md, sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("subject_id", sa.Integer, sa.ForeignKey("subjects.id"), nullable=False),
+            sa.Column("time", ts, nullable=False), sa.Column("kind", sa.String(32), nullable=False),
+            sa.Column("text", sa.Text, nullable=False), sa.Column("created_at", ts, nullable=False),
+            sa.Index("ix_events_subject_time", "subject_id", "time")),
+        "session_features": sa.Table(
+            "session_features", md,
+            sa.Column("session_id", sa.String(160), sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+                      primary_key=True),
+            *([sa.Column("block", sa.String(64), primary_key=True)] if blocks else []),
+            sa.Column("metric", sa.String(64), primary_key=True),
+            sa.Column("channel", sa.String(64), primary_key=True),
+            sa.Column("value", sa.Float, nullable=False), sa.Column("unit", sa.String(32))),
+    }
+    if blocks:
+        t["session_blocks"] = sa.Table(
+            "session_blocks", md,
+            sa.Column("session_id", sa.String(160), sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+                      primary_key=True),
+            sa.Column("block", sa.String(64), primary_key=True),
+            *[sa.Column(c, sa.Float) for c in ("onset_s", "duration_s")],
+            *[sa.Column(c, sa.Integer) for c in ("n_epochs", "n_clean_epochs")],
+            sa.Column("clean_fraction", sa.Float), sa.Column("reason", sa.Text))
+    return t
+
+
+def _old_rows(version: int) -> dict[str, list[dict]]:
+    """The rows an old catalog holds: 2 subjects, 3 sessions, their features, an event."""
+    t0 = datetime(2026, 1, 5, 7, 30, tzinfo=timezone.utc)
+    rows = {"meta": [{"key": "schema_version", "value": str(version)},
+                     {"key": "instance_id", "value": f"v{version}instance"}],
+            "subjects": [{"id": 1, "label": "alpha01", "created_at": t0},
+                         {"id": 2, "label": "beta01", "created_at": t0}],
+            "sessions": [], "session_features": [], "session_blocks": [],
+            "events": [{"id": 1, "subject_id": 1, "time": t0 + timedelta(days=1, hours=3),
+                        "kind": "therapy", "text": "ketamine infusion 1", "created_at": t0}]}
+    for i in range(3):
+        start = t0 + timedelta(days=i)
+        sid = f"sub-{'alpha01' if i < 2 else 'beta01'}_ses-{start:%Y%m%dT%H%M%S}"
+        rows["sessions"].append({
+            "id": sid, "subject_id": 1 if i < 2 else 2, "session_label": sid[-15:],
+            "start_time": start, "protocol": "meditation", "blocks": [{"label": "rest"}],
+            "clean_fraction": 0.7 + 0.1 * i, "input_sha256": f"{i}" * 64, "config_hash": "oldcfg",
+            "created_at": t0, "updated_at": t0})
+        for metric, channel, value, unit in (("relative_alpha", "O1", 0.3 + i, "fraction"),
+                                             ("relative_alpha", "mean", 0.25 + i, "fraction"),
+                                             ("iaf", "O1", 10.0 + i, "Hz")):
+            row = {"session_id": sid, "metric": metric, "channel": channel, "value": value,
+                   "unit": unit}
+            rows["session_features"].append(row if version < 2 else {**row, "block": "session"})
+        if version >= 2:
+            rows["session_blocks"].append({"session_id": sid, "block": "rest", "onset_s": 0.0,
+                                           "duration_s": 60.0, "n_epochs": 29,
+                                           "n_clean_epochs": 20 + i, "clean_fraction": (20 + i) / 29,
+                                           "reason": None})
+    return rows
+
+
+#: Schema version -> builder of its tables (in a MetaData); every version before SCHEMA_VERSION.
+OLD_SCHEMAS = {1: _v1_tables, 2: lambda md: _v1_tables(md, blocks=True)}
+
+
+def _comparable(rows: list[dict], columns) -> list[tuple]:
+    def norm(v):
+        if isinstance(v, datetime):  # SQLite returns the UTC wall clock, PostgreSQL tz-aware
+            return (v.astimezone(timezone.utc) if v.tzinfo else v).replace(tzinfo=None)
+        return json.dumps(v) if isinstance(v, list | dict) else v
+    return sorted(tuple(norm(r.get(c)) for c in columns) for r in rows)
+
+
+@pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
+def test_every_older_catalog_upgrades_to_the_current_version_with_its_rows(catalog_url, version):
+    """A catalog written at any older schema version (here on SQLite and PostgreSQL) is migrated
+    in place when opened: schema_version becomes SCHEMA_VERSION, every row of every old table
+    is still there (its old columns unchanged) and the catalog works."""
+    assert version in OLD_SCHEMAS, (
+        f"schema version {version} has no builder in OLD_SCHEMAS: freeze its tables there so the "
+        "upgrade from it is tested")
+    md = sa.MetaData()
+    old = OLD_SCHEMAS[version](md)
+    rows = _old_rows(version)
+    eng = sa.create_engine(catalog_url)
+    try:
+        with eng.begin() as conn:
+            md.create_all(conn)
+            for name, table in old.items():  # in dependency order (dict order above)
+                if rows.get(name):
+                    conn.execute(table.insert(), rows[name])
+            if eng.dialect.name == "postgresql":  # explicit ids: move the sequences past them
+                for name in ("subjects", "events"):
+                    conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                                         f"(SELECT max(id) FROM {name}))"))
+    finally:
+        eng.dispose()
+
+    cat = Catalog(catalog_url)
+    assert cat.instance_id == f"v{version}instance"
+    eng = sa.create_engine(catalog_url)
+    try:
+        with eng.connect() as conn:
+            stored = int(conn.execute(sa.text("SELECT value FROM meta WHERE key = 'schema_version'"))
+                         .scalar())
+            for name, table in old.items():
+                if name == "meta":
+                    continue
+                cols = [c.name for c in table.columns]
+                got = [dict(r) for r in conn.execute(sa.select(*table.columns)).mappings()]
+                assert _comparable(got, cols) == _comparable(rows[name], cols), name
+    finally:
+        eng.dispose()
+    assert stored == SCHEMA_VERSION
+    # and it works as a current catalog: reads, a new session, an event
+    frame = cat.metrics_frame("alpha01", block="session")
+    assert len(frame) == 6 and frame["clean_fraction"].drop_duplicates().tolist() == pytest.approx([0.7, 0.8])
+    assert cat.events("alpha01")["text"].tolist() == ["ketamine infusion 1"]
+    assert len(cat.sessions()) == 3 and cat.subjects() == ["alpha01", "beta01"]
+    cat.record_session("beta01", "20260110T073000", _fields("9" * 64, START + timedelta(days=5), 0.9),
+                       _metrics(0), _blocks(0))
+    cat.add_event("beta01", START, "note", "an event after the upgrade", quantity=1.0, unit="mg")
+    assert len(cat.sessions("beta01")) == 2 and cat.subjects() == ["alpha01", "beta01"]
+    assert cat.events("beta01")[["text", "quantity", "unit"]].values.tolist() == [
+        ["an event after the upgrade", 1.0, "mg"]]
+    # opening again does nothing
+    assert Catalog(catalog_url).instance_id == f"v{version}instance"
