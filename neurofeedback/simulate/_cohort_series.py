@@ -22,13 +22,16 @@ Public API: :func:`simulate_cohort_series` (re-exported by :mod:`neurofeedback.s
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-NUISANCES = ("iid", "t3", "outliers", "ou", "week")
+# the schedule and the nuisance are those of the event series (and of the issue-14 validation)
+from ._events import NUISANCES
+from ._events import simulate_nuisance as _nuisance
+from ._events import simulate_schedule as _schedule
+
 _START = pd.Timestamp("2026-01-05", tz="UTC")  # a Monday
 
 
@@ -46,38 +49,6 @@ class CohortSeriesTruth:
     level_change: float = 0.0
     slope_change: float = 0.0
     nuisance: str = "iid"
-
-
-def _schedule(rng, weeks: int, per_week: tuple[int, int]) -> np.ndarray:
-    days = []
-    for w in range(weeks):
-        k = int(rng.integers(per_week[0], per_week[1] + 1))
-        for d in np.sort(rng.choice(7, size=k, replace=False)):
-            days.append(7 * w + d + rng.uniform(7, 22) / 24)
-    return np.array(days)
-
-
-def _nuisance(rng, t_days: np.ndarray, kind: str) -> np.ndarray:
-    n = t_days.size
-    if kind == "iid":
-        return rng.normal(size=n)
-    if kind == "t3":
-        return rng.standard_t(3, size=n) / math.sqrt(3.0)
-    if kind == "outliers":
-        return rng.normal(size=n) + 6.0 * (rng.uniform(size=n) < 0.05)
-    if kind == "ou":
-        x = np.empty(n)
-        x[0] = rng.normal()
-        a = np.exp(-np.diff(t_days) / 3.0)
-        z = rng.normal(size=n - 1)
-        for i in range(1, n):
-            x[i] = a[i - 1] * x[i - 1] + math.sqrt(1 - a[i - 1] ** 2) * z[i - 1]
-        return x + rng.normal(size=n)
-    if kind == "week":
-        wk = (t_days // 7).astype(int)
-        return rng.normal(0, 0.5, wk.max() + 1)[wk] + rng.normal(size=n)
-    raise ValueError(f"Invalid value for the 'nuisance' parameter. Allowed values are "
-                     f"{', '.join(NUISANCES)}, but got {kind!r} instead.")
 
 
 def simulate_cohort_series(seed=0, *, groups=(("course", 12, 0.3), ("waitlist", 12, 0.0)),
@@ -130,7 +101,8 @@ def simulate_cohort_series(seed=0, *, groups=(("course", 12, 0.3), ("waitlist", 
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     if nuisance not in NUISANCES:
-        _nuisance(rng, np.zeros(1), nuisance)  # raises the one-line message
+        raise ValueError(f"Invalid value for the 'nuisance' parameter. Allowed values are "
+                         f"{', '.join(NUISANCES)}, but got {nuisance!r} instead.")
     rows, events, subject_groups, subject_slopes = [], [], {}, {}
     for g, n, beta in groups:
         for i in range(int(n)):
