@@ -65,7 +65,7 @@ from .trends import (
     analysis_scale,
 )
 
-__all__ = ["DEFAULT_COHORT_METRICS", "MIN_SUBJECTS", "MIN_WEEKS", "cohort_statement",
+__all__ = ["DEFAULT_COHORT_METRICS", "MIN_SUBJECTS", "MIN_WEEKS", "cohort_statement", "format_value",
            "cohort_trends", "event_anchored", "fit_cohort", "load_cohort_csv",
            "store_cohort_trends", "subject_weeks"]
 
@@ -683,14 +683,20 @@ def event_anchored(frame, groups: dict, events: pd.DataFrame, *, group: str, kin
 # words and input
 
 
-def _fmt(x, unit: str) -> str:
+def format_value(x, unit: str, *, with_unit: bool = True) -> str:
+    """A change (or a CI bound) on its change scale, signed, 3 significant digits: ``%`` for
+    powers, percentage points for relative powers (``unit == "fraction"``), else the value with
+    its unit (``with_unit``); ``—`` for ``None``. Used by the statements, the CLI table and the
+    cohort report alike."""
     if x is None:
         return "—"
     if unit == "%":
         return f"{x:+.3g}%"
     if unit == "fraction":  # a relative power: percentage points
         return f"{100 * x:+.3g} pp"
-    return f"{x:+.3g}" + (f" {unit.replace('uV', 'µV')}" if unit and unit not in ("1", "ratio", "ln ratio") else "")
+    suffix = (f" {unit.replace('uV', 'µV')}" if with_unit and unit
+              and unit not in ("1", "ratio", "ln ratio") else "")
+    return f"{x:+.3g}" + suffix
 
 
 def cohort_statement(result: dict) -> str:
@@ -705,7 +711,7 @@ def cohort_statement(result: dict) -> str:
     u = result["change_unit"]
     parts = []
     for key, t in result["tests"].items():
-        ci = f"95% CI {_fmt(t['ci'][0], u)} to {_fmt(t['ci'][1], u)}"
+        ci = f"95% CI {format_value(t['ci'][0], u)} to {format_value(t['ci'][1], u)}"
         pa = t.get("p_adjusted")
         ptxt = "" if pa is None else (f"p = {pa:.2g}" if t.get("family") == "primary"
                                        else f"adjusted p = {pa:.2g}")
@@ -715,16 +721,16 @@ def cohort_statement(result: dict) -> str:
             words = {"rose": f"rose more in {a} than in {b}", "fell": f"fell more in {a} than in {b}",
                      "no clear change": f"changed no clearly differently in {a} than in {b}"}
             words["no clear change"] = f"showed no clear difference in change between {a} and {b}"
-            parts.append(f"{what} {words.get(t['change'], t['change'])}: {_fmt(t['per_week'], u)} "
+            parts.append(f"{what} {words.get(t['change'], t['change'])}: {format_value(t['per_week'], u)} "
                          f"per week ({ci}; {fam}, {ptxt}).")
         else:
             g = t["group"]
             verb = {"rose": "rose", "fell": "fell"}.get(t["change"], "showed no clear change")
-            parts.append(f"Group {g}: {what} {verb}, {_fmt(t['per_week'], u)} per week ({ci}; "
+            parts.append(f"Group {g}: {what} {verb}, {format_value(t['per_week'], u)} per week ({ci}; "
                          f"{fam}, {ptxt}; {result['n_subjects'].get(g, 0)} subjects).")
     sd = result.get("slope_sd")
     if sd is not None:
-        parts.append(f"Individual slopes spread with SD {_fmt(abs(sd), u).lstrip('+')} per week.")
+        parts.append(f"Individual slopes spread with SD {format_value(abs(sd), u).lstrip('+')} per week.")
     if result.get("fallback"):
         parts.append(f"Model: {result['fallback']}.")
     return " ".join(parts)

@@ -27,13 +27,9 @@ subject_app = typer.Typer(help="Subjects in the catalog: their cohort group.", n
 
 
 def _cell(x, unit: str) -> str:
-    if x is None:
-        return "—"
-    if unit == "%":
-        return f"{x:+.3g}%"
-    if unit == "fraction":
-        return f"{100 * x:+.3g} pp"
-    return f"{x:+.3g}"
+    from ..cohort import format_value
+
+    return format_value(x, unit, with_unit=False)
 
 
 def _print_table(cohort: dict) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..cohort import cohort_statement, store_cohort_trends
+from ..cohort import cohort_statement, format_value, store_cohort_trends
 from . import plots
 from .document import Block, Report, Section, Table
 
@@ -48,13 +48,7 @@ def cohort_report(group: str, *, vs: str | None = None, home=None, block: str | 
 
 
 def _fmt(x, unit: str) -> str:
-    if x is None:
-        return "—"
-    if unit == "%":
-        return f"{x:+.3g}%"
-    if unit == "fraction":
-        return f"{100 * x:+.3g} pp"
-    return f"{x:+.3g}"
+    return format_value(x, unit, with_unit=False)
 
 
 def _ci(ci, unit) -> str:
