@@ -56,11 +56,11 @@ from .trends import (
     DEFAULT_PRIMARY,
     WINSOR_K,
     WINSOR_MIN_SESSIONS,
-    _car1_correlations,
+    _car1_gls,
+    _car1_matrix,
     _iso_week,
     _num,
     _plural,
-    _reml_profile,
     _resolve_primary,
     _to_change,
     _validate_frame,
@@ -97,22 +97,13 @@ def _tq(df) -> float:
     return float(stats.t.ppf(0.5 + _LEVEL / 2, df))
 
 
-def _best_correlation(X: np.ndarray, y: np.ndarray, t_days: np.ndarray):
-    """``(rho, share, R)`` of the REML grid of :mod:`neurofeedback.trends` that fits best."""
-    return max(_car1_correlations(t_days), key=lambda c: _reml_profile(X, y, c[2]))
-
-
-def _gls(X: np.ndarray, y: np.ndarray, R: np.ndarray):
-    """GLS estimate, its covariance (σ̂² (X'R⁻¹X)⁻¹, σ̂² = RSS/(n − p)) and σ̂² (as statsmodels'
-    ``GLS(y, X, sigma=R).fit()``; ``tests/test_event_change.py`` compares the two)."""
-    L = np.linalg.cholesky(R)
-    Xs = np.linalg.solve(L, X)
-    ys = np.linalg.solve(L, y)
-    xtx_inv = np.linalg.inv(Xs.T @ Xs)
-    beta = xtx_inv @ (Xs.T @ ys)
-    r = ys - Xs @ beta
-    s2 = float(r @ r) / (y.size - X.shape[1])
-    return beta, s2 * xtx_inv, s2
+def _best_fit(X: np.ndarray, y: np.ndarray, t_days: np.ndarray):
+    """``(rho, share, beta, cov_beta, s2)``: the REML grid point of :mod:`neurofeedback.trends`
+    that fits best and the GLS fit given it (σ̂² (X'R⁻¹X)⁻¹, σ̂² = RSS/(n − p), as statsmodels'
+    ``GLS(y, X, sigma=R).fit()``; both in O(n) by :func:`neurofeedback.trends._car1_gls`,
+    ``tests/test_event_change.py`` compares them with statsmodels)."""
+    fit = _car1_gls(X, y, t_days)
+    return fit["rho"], fit["share"], fit["beta"], fit["s2"] * fit["xtx_inv"], fit["s2"]
 
 
 def _winsorise(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int]:
@@ -199,8 +190,7 @@ def segmented_fit(t_days, y, week_labels, event_days, *, covariate=None) -> dict
         raise ValueError(f"A segmented fit with {p} coefficients needs more than {p} weeks; "
                          f"got {n_weeks}.")
     yw, n_out = _winsorise(X, y)
-    rho, share, R = _best_correlation(X, yw, t_days)
-    beta, cov_b, s2 = _gls(X, yw, R)
+    rho, share, beta, cov_b, s2 = _best_fit(X, yw, t_days)
     se = np.sqrt(np.clip(np.diag(cov_b), 0, None))
     events = [{"level": _t_test(beta[2 + 2 * k], se[2 + 2 * k], df),
                "slope": _t_test(beta[3 + 2 * k], se[3 + 2 * k], df)} for k in range(ev.size)]
@@ -271,16 +261,13 @@ def window_difference(t_days, y, event_day, window_days, *, errors=None) -> dict
     if errors is None:
         X = np.column_stack([np.ones(tk.size), post.astype(float)])
         yk, n_out = _winsorise(X, y[keep])
-        rho, share, R = _best_correlation(X, yk, tk)
-        _, _, s2 = _gls(X, yk, R)
+        rho, share, _, _, s2 = _best_fit(X, yk, tk)
         df = n_bins - 2
     else:
         yk, n_out = y[keep], int(errors.get("winsorised", 0))
         rho, share, s2, df = (errors["rho_per_day"], errors["state_share"], errors["sigma2"],
                               errors["df"])
-        R = share * float(rho) ** np.abs(tk[:, None] - tk[None, :]) if rho > 0 else \
-            np.zeros((tk.size, tk.size))
-        np.fill_diagonal(R, 1.0)
+    R = _car1_matrix(tk, rho, share)  # the window's sessions only
     c = np.where(post, 1.0 / na, -1.0 / nb)
     mb, ma = float(yk[~post].mean()), float(yk[post].mean())
     se = math.sqrt(max(s2 * float(c @ R @ c), 0.0))
