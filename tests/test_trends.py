@@ -253,6 +253,126 @@ def test_trend_slope_finds_a_lingering_state_and_matches_statsmodels_gls():
     assert fit["df"] == np.unique(t_days // 7).size - 2
 
 
+# ---------------------------------------------------------------------------------------------
+# the O(n) REML grid and GLS against the dense computation and statsmodels
+
+
+def _dense_reml(X, y, R):
+    """The dense REML profile the library used before the O(n) path (main at 3863745,
+    ``trends._reml_profile``): Cholesky of the n × n R, O(n³)."""
+    n, p = X.shape
+    try:
+        L = np.linalg.cholesky(R)
+    except np.linalg.LinAlgError:
+        return -np.inf
+    Xs = np.linalg.solve(L, X)
+    ys = np.linalg.solve(L, y)
+    xtx = Xs.T @ Xs
+    beta = np.linalg.solve(xtx, Xs.T @ ys)
+    r = ys - Xs @ beta
+    s2 = float(r @ r) / (n - p)
+    if s2 <= 0:
+        return -np.inf
+    return -0.5 * ((n - p) * math.log(s2) + 2.0 * float(np.log(np.diag(L)).sum())
+                   + float(np.linalg.slogdet(xtx)[1]))
+
+
+def _irregular_design(seed, n, *, ties=0, near_tie=False, segmented=False):
+    """Sessions at random times over 3-40 weeks (unsorted), a slow state, white noise."""
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0, rng.uniform(21, 280), n)
+    for k in range(ties):  # sessions recorded at exactly the same time
+        t[2 * k + 1] = t[2 * k]
+    if near_tie:  # two sessions 1 s apart
+        t[-1] = t[-2] + 1 / 86400
+    order = np.argsort(t)
+    state = np.empty(n)
+    state[order[0]] = rng.normal()
+    for a, b in zip(order[:-1], order[1:], strict=True):
+        phi = 0.8 ** (t[b] - t[a])
+        state[b] = phi * state[a] + math.sqrt(1 - phi * phi) * rng.normal()
+    tw = t / 7
+    cols = [np.ones(n), tw - tw.mean()]
+    if segmented:  # a level and a slope change, as event_change fits
+        e = np.median(tw)
+        cols += [(tw >= e).astype(float), (tw - e) * (tw >= e)]
+    X = np.column_stack(cols)
+    y = 10 + 0.05 * tw + rng.uniform(0.2, 2) * state + rng.normal(0, 0.5, n)
+    return t, X, y
+
+
+@pytest.mark.parametrize("seed, n, kw", [
+    (1, 5, {}), (2, 9, {"ties": 1}), (3, 16, {}), (4, 30, {"near_tie": True}),
+    (5, 47, {"ties": 2, "segmented": True}), (6, 80, {"segmented": True}),
+    (7, 120, {"ties": 1, "near_tie": True}), (8, 300, {}),
+])
+def test_car1_gls_equals_the_dense_reml_and_statsmodels_gls(seed, n, kw):
+    """Every REML value of the grid equals the dense Cholesky computation, the chosen (ρ, w) is
+    the dense argmax, and β and its SEs are statsmodels' GLS with the dense R (to 1e-8)."""
+    from statsmodels.regression.linear_model import GLS
+
+    from neurofeedback.trends import _GRID, _car1_correlations, _car1_gls
+
+    t, X, y = _irregular_design(seed, n, **kw)
+    fit = _car1_gls(X, y, t, values=True)
+    dense = np.array([_dense_reml(X, y, R) for _, _, R in _car1_correlations(t)])
+    tied = np.unique(t).size < t.size
+    for (rho, w), fast, ref in zip(_GRID, fit["values"], dense, strict=True):
+        if tied and w == 1.0:
+            # R = C is singular: no likelihood. The dense Cholesky fails, or succeeds on a
+            # rounding-sized pivot and returns a meaningless number; the O(n) path says -inf.
+            assert fast == -np.inf
+            continue
+        assert np.isfinite(fast)
+        assert fast == pytest.approx(ref, rel=1e-8, abs=1e-8), (rho, w)
+    if tied:
+        dense[[i for i, (_, w) in enumerate(_GRID) if w == 1.0]] = -np.inf
+    best = int(np.argmax(dense))
+    assert (fit["rho"], fit["share"]) == _GRID[best]
+    assert fit["reml"] == pytest.approx(dense[best], rel=1e-8)
+    R = next(R for rho, w, R in _car1_correlations(t) if (rho, w) == _GRID[best])
+    ref = GLS(y, X, sigma=R).fit()
+    assert fit["beta"] == pytest.approx(ref.params, rel=1e-8, abs=1e-10)
+    assert np.sqrt(fit["s2"] * np.diag(fit["xtx_inv"])) == pytest.approx(ref.bse, rel=1e-8)
+    assert fit["s2"] == pytest.approx(ref.scale, rel=1e-8)
+
+
+def test_car1_gls_does_not_depend_on_the_order_of_the_sessions():
+    from neurofeedback.trends import _car1_gls
+
+    t, X, y = _irregular_design(11, 40, ties=1)
+    a = _car1_gls(X, y, t, values=True)
+    order = np.argsort(t)
+    b = _car1_gls(X[order], y[order], t[order], values=True)
+    assert np.allclose(a["values"], b["values"], rtol=1e-12, atol=0)
+    assert (a["rho"], a["share"]) == (b["rho"], b["share"])
+    assert a["beta"] == pytest.approx(b["beta"], rel=1e-12)
+
+
+def test_trend_slope_equals_the_dense_path_it_replaces():
+    """``trend_slope`` against what it computed before the O(n) path: the dense REML grid and
+    statsmodels' GLS on the same winsorised values (300 sessions over 40 weeks and smaller)."""
+    from statsmodels.regression.linear_model import GLS
+
+    from neurofeedback.trends import WINSOR_K, _car1_correlations, _winsorise
+
+    for seed, n in ((21, 300), (22, 40), (23, 12)):
+        t, _, y = _irregular_design(seed, n)
+        t -= t.min()
+        weeks = (t // 7).astype(int)
+        fit = trend_slope(t, y, weeks)
+        tw = t / 7
+        yw, n_out = _winsorise(tw, y, WINSOR_K)
+        X = np.column_stack([np.ones(n), tw - tw.mean()])
+        rho, w, R = max(_car1_correlations(t), key=lambda c: _dense_reml(X, yw, c[2]))
+        ref = GLS(yw, X, sigma=R).fit()
+        assert (fit["rho_per_day"], fit["state_share"], fit["winsorised"]) == (rho, w, n_out)
+        assert fit["slope"] == pytest.approx(ref.params[1], rel=1e-8)
+        assert fit["se"] == pytest.approx(ref.bse[1], rel=1e-8)
+        assert fit["intercept"] == pytest.approx(ref.params[0] - ref.params[1] * tw.mean(),
+                                                 rel=1e-8)
+
+
 def test_trend_slope_needs_three_weeks():
     with pytest.raises(ValueError, match="3 distinct weeks"):
         trend_slope([0, 1, 8, 9], [1, 2, 3, 4], [0, 0, 1, 1])
