@@ -77,9 +77,10 @@ def build_home(home: Path, n: int, seed: int = 19) -> None:
         state = phi * state + math.sqrt(1 - phi * phi) * rng.standard_normal()
         last = d
         scale = (1 + 0.002 * d / 7) * (1 + 0.04 * state) * (1 + 0.05 * rng.standard_normal(len(metrics)))
-        m = metrics.assign(value=metrics["value"] * scale)
-        label = f"{start:%Y%m%dT%H%M%S}"
         clean = float(rng.uniform(0.3, 0.5) if rng.random() < 0.05 else rng.uniform(0.6, 1.0))
+        m = metrics.assign(value=np.where(metrics["metric"] == "clean_fraction", clean,
+                                          metrics["value"] * scale))  # the floor reads these
+        label = f"{start:%Y%m%dT%H%M%S}"
         f = {**fields, "start_time": start, "input_sha256": f"{k:064x}", "clean_fraction": clean,
              "source_path": f"/data/sub-{SUBJECT}/ses-{label}.csv"}
         Catalog(home=home).record_session(SUBJECT, label, f, m, blocks)
@@ -147,6 +148,8 @@ def main(argv=None) -> int:
             return subject_trends(SUBJECT, frame=q_frame())
 
         frame = q_frame()
+        print(f"sessions kept by the quality floor (heavy01's series): "
+              f"{sorted({r['n_sessions'] for r in q_trends()})}")
         print(f"metric frame: {len(frame)} rows, "
               f"{frame.groupby(['metric', 'channel', 'block']).ngroups} series; {_load()}")
         q_trends()  # warm-up: imports, connection
@@ -180,7 +183,7 @@ def main(argv=None) -> int:
         labels = trends._iso_week(series["start_time"]).to_numpy()
         w1, c1, _ = _timed(lambda: [fast(t, y, labels) for _ in range(10)], 3)
         w2, c2, _ = _timed(lambda: _dense_trend.trend_slope(t, y, labels), 3)
-        print(f"trend_slope of one series ({one['metric']}, {len(t)} sessions): O(n) "
+        print(f"trend_slope of one series ({one['metric']}, {len(t)} sessions kept): O(n) "
               f"{100 * w1:.1f} ms wall, {100 * c1:.1f} ms CPU; dense {1000 * w2:.0f} ms wall, "
               f"{1000 * c2:.0f} ms CPU ({c2 / (c1 / 10):.0f}x CPU); {_load()}", flush=True)
         everything = _timed(lambda: trends.compute_trends(q_frame()), args.repeat)
