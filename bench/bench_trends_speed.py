@@ -48,42 +48,57 @@ def _load() -> str:
     return f"load average {a:.1f} {b:.1f} {c:.1f}"
 
 
-def build_home(home: Path, n: int, seed: int = 19) -> None:
-    """A store with ``n`` sessions of :data:`SUBJECT` (see the module docstring)."""
+def template_session(home: Path, subject: str, t0: datetime, seed: int = 19):
+    """Import one simulated 60-s Muse-like recording of ``subject`` at ``t0`` into ``home``;
+    return its stored ``(fields, metric rows, block rows)``."""
     from neurofeedback.simulate import simulate_eeg, write_recording
     from neurofeedback.store import Catalog, ingest_file
     from neurofeedback.store._schema import SESSION_FIELDS
 
-    rng = np.random.default_rng(seed)
-    t0 = datetime(2025, 1, 6, 7, 0, tzinfo=timezone.utc)  # a Monday
     rec = simulate_eeg(duration_s=60.0, sfreq=256.0, ch_names=["TP9", "AF7", "AF8", "TP10"],
                        seed=seed, meas_date=t0)
-    path = home.parent / "data" / f"sub-{SUBJECT}" / f"sub-{SUBJECT}_ses-{t0:%Y%m%dT%H%M%S}_eeg.csv"
+    path = home.parent / "data" / f"sub-{subject}" / f"sub-{subject}_ses-{t0:%Y%m%dT%H%M%S}_eeg.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_recording(rec, path, format="brainflow_csv", board="muse_2", subject=SUBJECT)
+    write_recording(rec, path, format="brainflow_csv", board="muse_2", subject=subject)
     ingest_file(path, home=home)
     cat = Catalog(home=home)
-    (sid,) = cat.sessions()["session_id"]
+    (sid,) = cat.sessions(subject=subject)["session_id"]
     row = cat.session(sid)
-    fields = {f: row[f] for f in SESSION_FIELDS}
-    metrics, blocks = cat.session_features(sid), cat.session_blocks(sid)
-    # session times: 7-8 a week over WEEKS weeks, random day and hour
-    days = np.sort(rng.uniform(1.0, 7.0 * WEEKS, n - 1))
-    starts = [t0 + timedelta(days=float(d)) for d in days]
+    return {f: row[f] for f in SESSION_FIELDS}, cat.session_features(sid), cat.session_blocks(sid)
+
+
+def record_copies(home: Path, subject: str, template, t0: datetime, days, rng, *,
+                  per_week: float = 0.002, first_key: int = 1) -> int:
+    """Record the template's rows again for ``subject`` at ``t0`` + ``days``, every value scaled
+    by a drift (``per_week``), a day-to-day AR(1) state (ρ 0.8 per day) and session noise; ~5 %
+    of the sessions below the quality floor. Returns the next unused ``input_sha256`` key."""
+    from neurofeedback.store import Catalog
+
+    fields, metrics, blocks = template
     state, last = 0.0, 0.0
-    for k, start in enumerate(starts, 1):
-        d = days[k - 1]
+    for k, d in enumerate(days, first_key):
         phi = 0.8 ** (d - last)
         state = phi * state + math.sqrt(1 - phi * phi) * rng.standard_normal()
         last = d
-        scale = (1 + 0.002 * d / 7) * (1 + 0.04 * state) * (1 + 0.05 * rng.standard_normal(len(metrics)))
+        scale = (1 + per_week * d / 7) * (1 + 0.04 * state) * (1 + 0.05 * rng.standard_normal(len(metrics)))
         clean = float(rng.uniform(0.3, 0.5) if rng.random() < 0.05 else rng.uniform(0.6, 1.0))
         m = metrics.assign(value=np.where(metrics["metric"] == "clean_fraction", clean,
                                           metrics["value"] * scale))  # the floor reads these
+        start = t0 + timedelta(days=float(d))
         label = f"{start:%Y%m%dT%H%M%S}"
         f = {**fields, "start_time": start, "input_sha256": f"{k:064x}", "clean_fraction": clean,
-             "source_path": f"/data/sub-{SUBJECT}/ses-{label}.csv"}
-        Catalog(home=home).record_session(SUBJECT, label, f, m, blocks)
+             "source_path": f"/data/sub-{subject}/ses-{label}.csv"}
+        Catalog(home=home).record_session(subject, label, f, m, blocks)
+    return first_key + len(days)
+
+
+def build_home(home: Path, n: int, seed: int = 19) -> None:
+    """A store with ``n`` sessions of :data:`SUBJECT` (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    t0 = datetime(2025, 1, 6, 7, 0, tzinfo=timezone.utc)  # a Monday
+    template = template_session(home, SUBJECT, t0, seed)
+    # session times: 7-8 a week over WEEKS weeks, random day and hour
+    record_copies(home, SUBJECT, template, t0, np.sort(rng.uniform(1.0, 7.0 * WEEKS, n - 1)), rng)
 
 
 def _timed(fn, repeat: int):
