@@ -10,7 +10,13 @@ start; ``_previous_mixedlm`` below, a verbatim copy of ``cohort._mixedlm`` at ma
 for the order) is timed as the reference, and the two results are compared: the largest
 relative difference of every group slope, difference, SE and p, and the models chosen.
 
-    nice -n 10 env PYTHONPATH=. python bench/bench_cohort_speed.py [--repeat 3]
+With ``--cli``, also the whole process ``neurofeedback cohort trends --group course --vs
+waitlist`` on a fresh SQLite store of 100 subjects (50 + 50) × 8 weeks × 2–3 sessions a week:
+one imported simulated recording's rows recorded again through the Catalog API
+(``bench_trends_speed.record_copies``; course subjects drift up 1 % a week), with the current and
+the previous optimiser order, once each, wall and CPU of the child.
+
+    nice -n 10 env PYTHONPATH=. python bench/bench_cohort_speed.py [--repeat 3] [--cli]
 """
 # ruff: noqa: E402
 
@@ -23,8 +29,12 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -87,10 +97,69 @@ def _numbers(res):
     return out
 
 
+def _cli(tmp: Path) -> None:
+    """The whole ``neurofeedback cohort trends`` process on a 100-subject store, now and before."""
+    from datetime import datetime, timezone
+
+    from bench_trends_speed import record_copies, template_session
+
+    from neurofeedback.store import Catalog
+
+    home = tmp / "home"
+    rng = np.random.default_rng(7)
+    t0 = datetime(2025, 1, 6, 7, 0, tzinfo=timezone.utc)
+    subjects = [(f"c{i:03d}", "course" if i < 50 else "waitlist") for i in range(100)]
+    template = template_session(home, subjects[0][0], t0)
+    key, n = 1, 1
+    c0 = time.perf_counter()
+    for i, (subject, group) in enumerate(subjects):
+        days = np.sort(np.concatenate([
+            7 * w + rng.choice(np.arange(7), rng.integers(2, 4), replace=False) + rng.uniform(0.3, 0.6)
+            for w in range(8)]))
+        if i == 0:
+            days = days[days > 1]
+        key = record_copies(home, subject, template, t0, days, rng,
+                            per_week=0.01 if group == "course" else 0.0, first_key=key)
+        n += days.size
+        Catalog(home=home).set_group(subject, group)
+    print(f"store: {len(subjects)} subjects, {n} sessions in {time.perf_counter() - c0:.0f} s",
+          flush=True)
+    args = ["cohort", "trends", "--group", "course", "--vs", "waitlist", "--home", str(home)]
+    here = str(Path(__file__).resolve().parent)
+    for name, code in (
+            ("now", "import runpy, sys; sys.argv = ['neurofeedback'] + {a!r}; "
+                    "runpy.run_module('neurofeedback', run_name='__main__')"),
+            ("previous", "import runpy, sys; sys.path.insert(0, {h!r}); import bench_cohort_speed as b; "
+                         "import neurofeedback.cohort as c; c._mixedlm = b._previous_mixedlm; "
+                         "sys.argv = ['neurofeedback'] + {a!r}; "
+                         "runpy.run_module('neurofeedback', run_name='__main__')")):
+        t1 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-c", code.format(a=args, h=here)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t1
+        out, err = proc.stdout.read(), proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+        if os.waitstatus_to_exitcode(status) != 0 or not out.strip():
+            raise SystemExit(f"cohort trends failed: {err.strip()[-500:]}")
+        a, b, c = os.getloadavg()
+        print(f"process `neurofeedback cohort trends`, {name}: wall {wall:.1f} s, CPU "
+              f"{usage.ru_utime + usage.ru_stime:.1f} s; load average {a:.1f} {b:.1f} {c:.1f}",
+              flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--cli", action="store_true", help="also time the CLI on a 100-subject store")
+    ap.add_argument("--cli-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.cli or args.cli_only:
+        with tempfile.TemporaryDirectory(prefix="bench-cohort-") as tmp:
+            _cli(Path(tmp))
+        if args.cli_only:
+            return 0
     frames = []
     groups = {}
     for i, m in enumerate(DEFAULT_COHORT_METRICS):
