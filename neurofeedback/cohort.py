@@ -200,12 +200,7 @@ def _mixedlm(y, X, subjects, Z, start_params=None):
     """Fit MixedLM by REML; ``(result, warnings)`` or ``(None, reason)`` when it failed."""
     from statsmodels.regression.mixed_linear_model import MixedLM
 
-    # L-BFGS first (Powell from where it stopped when it does not converge), then BFGS from the
-    # default start. BFGS used to go first: on 100-subject cohorts it failed on every series
-    # (line search, |grad| ~ 100, 0.3-1 s CPU each) before L-BFGS converged from the same start;
-    # where both converge they agree to ~1e-5 relative (fixed effects and SEs; the REML optimum
-    # is flat), so results are unchanged up to the optimisers' tolerance (bench_cohort_speed.py).
-    attempts = (["lbfgs", "powell"], ["bfgs"])
+    attempts = (["bfgs"], ["lbfgs", "powell"])
     reason = "did not converge"
     for i, method in enumerate(attempts):
         with warnings.catch_warnings(record=True) as caught:
