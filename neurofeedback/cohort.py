@@ -323,14 +323,16 @@ def fit_cohort(weeks: pd.DataFrame, groups: dict, order, *, start_params=None) -
     out["slope_sd"] = float(math.sqrt(max(cov_re[1, 1], 0.0))) if cov_re.shape[0] > 1 else 0.0
     out["residual_sd"] = float(math.sqrt(res.scale))
     re = res.random_effects
+    rows = {s: (d["t_weeks"].to_numpy(float), d["y"].to_numpy(float))  # one pass, not 1 per subject
+            for s, d in w.groupby("subject", sort=False)}
     for s in keep:
         g = groups[s]
         j = order.index(g)
         b = np.asarray(re[s], float)
-        d = w[w["subject"] == s]
-        ols = np.polyfit(d["t_weeks"].to_numpy(float), d["y"].to_numpy(float), 1)[0]
+        t_s, y_s = rows[s]
+        ols = np.polyfit(t_s, y_s, 1)[0]
         out["subjects"][str(s)] = {
-            "group": g, "n_weeks": int(len(d)),
+            "group": g, "n_weeks": int(t_s.size),
             "slope_shrunk": float(fe[2 * j + 1] + (b[1] if b.size > 1 else 0.0)),
             "intercept_shrunk": float(fe[2 * j] + b[0] - (fe[2 * j + 1] + (b[1] if b.size > 1 else 0.0)) * centre),
             "slope_ols": float(ols)}
