@@ -336,7 +336,8 @@ def _car1_gls(X, y, t_days, *, values: bool = False) -> dict:
     Cholesky factor; log|R| = Σ log λ_k). ρ = 0 is independence (OLS).
 
     Cost: O(n p²) per grid point, against O(n³) for a dense Cholesky factorisation of R
-    (300 sessions: ~5 ms for the whole grid instead of ~1.5 s). ``tests/test_trends.py``
+    (a series of 284 sessions: 4.5 ms of CPU for ``trend_slope`` instead of 178 ms with one BLAS
+    thread; ``bench/bench_trends_speed.py``). ``tests/test_trends.py``
     checks the REML values against the dense computation and the fit against statsmodels'
     ``GLS`` with the dense R.
 
