@@ -822,7 +822,23 @@ def store_cohort_trends(group: str, *, vs: str | None = None, home=None, metrics
         if g is not None and g not in known:
             raise ConfigError(f"Invalid value for the '{name}' parameter. Allowed values are the "
                               f"groups {', '.join(map(repr, known))}, but got {g!r} instead.")
-    frame = cat.metrics_frame(block=block)
+    from .trends import _resolve_primary
+
+    # read only the metrics analysed (a session stores ~175 metric rows): the default series and
+    # the primary's metric, or the asked-for ones when they are stored (an unknown name reads
+    # everything, so cohort_trends' message lists every metric); the default block is chosen
+    # among every stored block, as from the whole frame
+    asked = None if metrics is None else ([metrics] if isinstance(metrics, str) else list(metrics))
+    read = set(DEFAULT_COHORT_METRICS if asked is None else asked)
+    read |= {_resolve_primary(DEFAULT_PRIMARY)[0]}
+    if asked is not None and not set(asked) <= set(cat.metric_names(block=block)):
+        read = None
+    if block is None:
+        from .trends import default_block
+
+        stored = sorted({b for s in groups for b in cat.blocks(s)})
+        block = default_block(pd.DataFrame({"block": stored})) if stored else None
+    frame = cat.metrics_frame(block=block, metrics=read)
     if frame.empty:
         raise ConfigError("no session metrics in the store" + (f" for block {block!r}" if block else ""))
     results = cohort_trends(frame, groups, group=group, vs=vs, metrics=metrics, channel=channel,

@@ -179,6 +179,15 @@ def test_metrics_frame_contract(tmp_path, catalog_url):
     assert set(later["clean_fraction"]) == {0.5}
     assert later.set_index(["metric", "channel"]).loc[("relative_alpha", "mean"), "value"] == pytest.approx(0.45)
     assert cat.metrics_frame(subject="nobody").empty
+    # the database-side metric filter gives exactly the rows of those metrics, in the same order
+    names = sorted(set(f["metric"]))
+    assert cat.metric_names() == names and cat.metric_names(subject="s2") == names
+    assert cat.metric_names(subject="nobody") == [] and cat.metric_names(block="meditation") == []
+    some = names[:2]
+    part = cat.metrics_frame(subject="s1", metrics=some)
+    want = f1[f1["metric"].isin(some)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(part.reset_index(drop=True), want)
+    assert cat.metrics_frame(metrics=[]).empty and tuple(cat.metrics_frame(metrics=[]).columns) == METRICS_COLUMNS
 
 
 def test_events_on_the_timeline(tmp_path, catalog_url):

@@ -239,27 +239,36 @@ def trends(
     from ..home import validate_label
 
     validate_label(subject, kind="subject")
+    import pandas as pd
+
     from ..statements import DEFAULT_METRICS, subject_trends, trend_rows, trend_statement
     from ..store import Catalog
+    from ..trends import DEFAULT_PRIMARY, _resolve_primary, default_block
 
-    frame = Catalog(home=home).metrics_frame(subject=subject)
-    if frame.empty:
+    cat = Catalog(home=home)
+    names = cat.metric_names(subject)  # one DISTINCT; the frame below reads only what is used
+    if not names:
         raise ConfigError(f"no sessions for subject {subject!r} in the store; import recordings "
                           "with 'neurofeedback process PATH'")
     check_block(block, subject, home)
     metrics = list(metric) if metric else list(DEFAULT_METRICS)
-    have = frame if block is None else frame[frame["block"] == block]
-    unknown = sorted(set(metrics) - set(have["metric"]))
+    have = set(names if block is None else cat.metric_names(subject, block))
+    unknown = sorted(set(metrics) - have)
     if unknown:
         raise ConfigError(f"Invalid value for the '--metric' parameter. Allowed values are "
-                          f"{', '.join(sorted(set(have['metric'])))}, but got {', '.join(unknown)} instead.")
+                          f"{', '.join(sorted(have))}, but got {', '.join(unknown)} instead.")
     if primary is not None:
         p_metric, _, p_channel = primary.partition(":")
-        if p_metric not in set(have["metric"]):
+        if p_metric not in have:
             raise ConfigError(f"Invalid value for the '--primary' parameter. Allowed metrics are "
-                              f"{', '.join(sorted(set(have['metric'])))}, but got {p_metric!r} "
+                              f"{', '.join(sorted(have))}, but got {p_metric!r} "
                               "instead.")
-        p_chans = set(have.loc[have["metric"] == p_metric, "channel"])
+    else:
+        p_metric, p_channel = _resolve_primary(DEFAULT_PRIMARY)[0], ""
+    frame = cat.metrics_frame(subject=subject, metrics=set(metrics) | {p_metric})
+    if primary is not None:
+        in_block = frame if block is None else frame[frame["block"] == block]
+        p_chans = set(in_block.loc[in_block["metric"] == p_metric, "channel"])
         if p_channel and p_channel not in p_chans:
             raise ConfigError(f"Invalid value for the '--primary' parameter. {p_metric} has the "
                               f"channels {', '.join(sorted(p_chans))}, but got {p_channel!r} "
@@ -270,7 +279,11 @@ def trends(
     chans = [c.strip() for c in channels.split(",") if c.strip()] if channels else None
     result = subject_trends(subject, metrics=metrics, channels=chans, quality_floor=quality_floor,
                             baseline_weeks=baseline_weeks, latest_weeks=latest_weeks, frame=frame,
-                            tz=tz, block=block,
+                            tz=tz,
+                            # the subject's main block among all its blocks (the frame holds
+                            # only the metrics analysed)
+                            block=block if block is not None else default_block(
+                                pd.DataFrame({"block": cat.blocks(subject)})),
                             primary="default" if primary is None else primary,
                             adjustment=adjustment)
     if as_json:

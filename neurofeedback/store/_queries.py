@@ -118,9 +118,9 @@ def block_labels_select(subject: str | None = None):
     return q.order_by(features_t.c.block)
 
 
-def metrics_select(subject: str | None = None, block: str | None = None):
+def metrics_select(subject: str | None = None, block: str | None = None, metrics=None):
     """``subject, session_id, start_time, clean_fraction, metric, channel, value, block`` rows
-    (of one subject label and one block, or all), by start time, session, block, metric and
+    (of one subject label, one block and the given metric names, or all), by start time, session, block, metric and
     channel. ``clean_fraction`` is the row's own channel's (its ``clean_fraction`` metric in the
     same session and block: the share of the time that channel's spectra use; for ``mean`` and
     ``posterior`` the average over their channels) when stored, else the session's for
@@ -143,7 +143,22 @@ def metrics_select(subject: str | None = None, block: str | None = None):
         q = q.where(subjects_t.c.label == subject)
     if block is not None:
         q = q.where(f.block == str(block))
+    if metrics is not None:
+        q = q.where(f.metric.in_(sorted({str(m) for m in metrics})))
     return q.order_by(sessions_t.c.start_time, sessions_t.c.id, f.block, f.metric, f.channel)
+
+
+def metric_names_select(subject: str | None = None, block: str | None = None):
+    """The distinct metric names stored (of one subject label and one block, or all), sorted."""
+    f = features_t.c
+    q = sa.select(f.metric).distinct()
+    if subject is not None:
+        q = q.select_from(features_t.join(sessions_t, f.session_id == sessions_t.c.id)
+                          .join(subjects_t, sessions_t.c.subject_id == subjects_t.c.id))
+        q = q.where(subjects_t.c.label == subject)
+    if block is not None:
+        q = q.where(f.block == str(block))
+    return q.order_by(f.metric)
 
 
 def events_select(subject: str | None = None):

@@ -62,6 +62,7 @@ from ._queries import (
     features_select,
     groups_select,
     insert_event,
+    metric_names_select,
     metrics_select,
     practice_select,
     replace_practice,
@@ -466,7 +467,18 @@ class Catalog:
         label = None if subject is None else validate_label(subject)
         return [r[0] for r in self._all(block_labels_select(label), "list blocks")]
 
-    def metrics_frame(self, subject: str | None = None, block: str | None = None) -> pd.DataFrame:
+    def metric_names(self, subject: str | None = None, block: str | None = None) -> list[str]:
+        """Return the names of the stored metrics (of one subject, of one block), sorted.
+
+        One ``SELECT DISTINCT``: what a command checks a ``--metric`` against before it reads
+        only those metrics with :meth:`metrics_frame`.
+        """
+        label = None if subject is None else validate_label(subject)
+        return [r[0] for r in self._all(metric_names_select(label, None if block is None
+                                                            else str(block)), "list metrics")]
+
+    def metrics_frame(self, subject: str | None = None, block: str | None = None, *,
+                      metrics=None) -> pd.DataFrame:
         """Return the session metrics in long form (the input of the trends).
 
         Parameters
@@ -476,6 +488,9 @@ class Catalog:
         block : str | None
             Only this block: ``"session"`` for the whole-session metrics (the rows of schema
             version 1), or a block label such as ``"meditation"``; default every block.
+        metrics : iterable of str | None
+            Only these metric names (filtered in the database: a session stores ~175 metric
+            rows and a trend or cohort analysis uses a handful); default every metric.
 
         Returns
         -------
@@ -488,7 +503,8 @@ class Catalog:
             start time, session, block, metric and channel.
         """
         label = None if subject is None else validate_label(subject)
-        rows = self._all(metrics_select(label, None if block is None else str(block)),
+        rows = self._all(metrics_select(label, None if block is None else str(block),
+                                        None if metrics is None else list(metrics)),
                          "read session metrics")
         df = _frame(rows, METRICS_COLUMNS)
         df["start_time"] = _utc_column(df["start_time"])
