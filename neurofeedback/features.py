@@ -283,7 +283,7 @@ class SessionFeatures:
     The per-epoch table does not need them, so ``neurofeedback features`` (which writes only the
     table) never fits specparam nor imports it (~0.4 s of CPU, matplotlib included, per run);
     every other caller reads them and gets the same numbers as before. The attributes are
-    read-only.
+    read-only; pickling or copying computes the values first and carries them.
     """
 
     __slots__ = ("_epochs", "_freqs", "_provenance", "_session", "_values")
@@ -309,6 +309,12 @@ class SessionFeatures:
     def __repr__(self) -> str:
         return (f"SessionFeatures(epochs={len(self._epochs)} rows, freqs={len(self._freqs)}, "
                 f"session values {'computed' if self._values is not None else 'not yet computed'})")
+
+    def __reduce__(self):
+        # pickle and copy the values (computed first if they were not yet): not the function
+        summary, psd, n_segments, block_psd = self._session_values()
+        return (SessionFeatures, (self._epochs, summary, psd, self._freqs, self._provenance,
+                                  n_segments, block_psd))
 
     def _session_values(self):
         if self._values is None:

@@ -153,6 +153,15 @@ def test_session_values_computed_on_first_use_equal_the_eager_ones():
     assert feats.provenance == {"k": 1}
     with pytest.raises(AttributeError):
         feats.summary = {}
+    # pickling (a process pool, a cache) and copying carry the values, computed if need be
+    import copy
+    import pickle
+
+    lazy = compute_features(raw)
+    back = pickle.loads(pickle.dumps(lazy))
+    assert json.dumps(back.summary, sort_keys=True) == json.dumps(summary, sort_keys=True)
+    assert_frame_equal(back.epochs, table)
+    np.testing.assert_array_equal(copy.deepcopy(lazy).psd, psd)
     # built from values, as before
     same = SessionFeatures(epochs=table, summary=summary, psd=psd, freqs=freqs)
     assert same.summary is summary and same.block_psd == {} and same.n_segments is None
