@@ -102,13 +102,15 @@ def moving_mean(x, n: int) -> np.ndarray:
     xp = np.zeros(lead + (n_blocks * n,))
     xp[..., n // 2:n // 2 + n_times] = x
     blocks = xp.reshape(lead + (n_blocks, n))
-    suffix = np.cumsum(blocks[..., ::-1], axis=-1)[..., ::-1]   # x[t] + ... + end of its block
-    prefix = np.zeros_like(blocks)                              # block start + ... + x[t - 1]
+    suffix = np.empty_like(blocks)                              # x[t] + ... + end of its block
+    np.cumsum(blocks[..., ::-1], axis=-1, out=suffix[..., ::-1])
+    prefix = np.empty_like(blocks)                              # block start + ... + x[t - 1]
+    prefix[..., 0] = 0.0
     np.cumsum(blocks[..., :-1], axis=-1, out=prefix[..., 1:])
     del xp, blocks
-    suffix = suffix.reshape(lead + (-1,))
-    prefix = prefix.reshape(lead + (-1,))
-    out = np.add(suffix[..., :n_times], prefix[..., n:n + n_times])
+    # the window of output t: its suffix plus the next block's prefix, added in place
+    out = suffix.reshape(lead + (-1,))[..., :n_times]
+    np.add(out, prefix.reshape(lead + (-1,))[..., n:n + n_times], out=out)
     out /= n
     return out
 
