@@ -52,7 +52,7 @@ at least 12 s of distinct clean data, as 4-s epochs overlap by half) gets no val
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import mne
 import numpy as np
@@ -251,7 +251,6 @@ def clean_epoch_mask(annotations: mne.Annotations, starts, n_len, sfreq, *, firs
     return clean
 
 
-@dataclass(frozen=True)
 class SessionFeatures:
     """Features of one recording.
 
@@ -276,15 +275,63 @@ class SessionFeatures:
         ``{block label: (psd, n_segments)}``: each block's mean PSD, shape (n_channels, n_freqs),
         µV²/Hz, computed as the block values of the summary are (blocks without values are
         absent), and its segment counts per channel.
+
+    Notes
+    -----
+    :func:`compute_features` gives ``session``, a function computing ``(summary, psd,
+    n_segments, block_psd)``, instead of those four: they are computed on first access, once.
+    The per-epoch table does not need them, so ``neurofeedback features`` (which writes only the
+    table) never fits specparam nor imports it (~0.4 s of CPU, matplotlib included, per run);
+    every other caller reads them and gets the same numbers as before. The attributes are
+    read-only; pickling or copying computes the values first and carries them.
     """
 
-    epochs: pd.DataFrame
-    summary: dict
-    psd: np.ndarray
-    freqs: np.ndarray
-    provenance: dict = field(default_factory=dict)
-    n_segments: np.ndarray | None = None
-    block_psd: dict = field(default_factory=dict)
+    __slots__ = ("_epochs", "_freqs", "_provenance", "_session", "_values")
+
+    def __init__(self, epochs, summary=None, psd=None, freqs=None, provenance=None,
+                 n_segments=None, block_psd=None, *, session=None):
+        if session is None and (summary is None or psd is None):
+            raise TypeError("SessionFeatures needs summary and psd, or session (a function "
+                            "returning (summary, psd, n_segments, block_psd)).")
+        if freqs is None:
+            raise TypeError("SessionFeatures needs freqs.")
+        set_ = object.__setattr__
+        set_(self, "_epochs", epochs)
+        set_(self, "_freqs", freqs)
+        set_(self, "_provenance", dict(provenance or {}))
+        set_(self, "_session", session)
+        set_(self, "_values", None if session is not None
+             else (summary, psd, n_segments, dict(block_psd or {})))
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"SessionFeatures is read-only (cannot set {name!r}).")
+
+    def __repr__(self) -> str:
+        return (f"SessionFeatures(epochs={len(self._epochs)} rows, freqs={len(self._freqs)}, "
+                f"session values {'computed' if self._values is not None else 'not yet computed'})")
+
+    def __reduce__(self):
+        # pickle and copy the values (computed first if they were not yet): not the function
+        summary, psd, n_segments, block_psd = self._session_values()
+        return (SessionFeatures, (self._epochs, summary, psd, self._freqs, self._provenance,
+                                  n_segments, block_psd))
+
+    def _session_values(self):
+        if self._values is None:
+            summary, psd, n_segments, block_psd = self._session()
+            object.__setattr__(self, "_values", (summary, psd, n_segments, block_psd))
+            object.__setattr__(self, "_session", None)  # frees what it held (the periodograms)
+        return self._values
+
+    epochs = property(lambda self: self._epochs, doc="The per-epoch long table.")
+    freqs = property(lambda self: self._freqs, doc="Frequencies of ``psd``, Hz.")
+    provenance = property(lambda self: self._provenance, doc="The provenance (dict).")
+    summary = property(lambda self: self._session_values()[0], doc="Session values (dict).")
+    psd = property(lambda self: self._session_values()[1], doc="Mean PSD per channel, µV²/Hz.")
+    n_segments = property(lambda self: self._session_values()[2],
+                          doc="Welch segments averaged per channel.")
+    block_psd = property(lambda self: self._session_values()[3],
+                         doc="``{block: (psd, n_segments)}``.")
 
 
 def _none_if_nan(x):
@@ -359,6 +406,21 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
         channels without a clean segment.
     freqs : ndarray
     """
+    table, freqs, session = _features(data_uv, sfreq, ch_names, clean_epochs=clean_epochs,
+                                      starts=starts, bad_channels=bad_channels, blocks=blocks,
+                                      bad_mask=bad_mask, settings=settings)
+    summary, mpsd, n_segments, block_psd = session()
+    if spectra_out is not None:
+        spectra_out["n_segments"] = n_segments
+        spectra_out["blocks"] = block_psd
+    return table, summary, mpsd, freqs
+
+
+def _features(data_uv, sfreq, ch_names, *, clean_epochs, starts, bad_channels, blocks, bad_mask,
+              settings: Settings | None):
+    """:func:`compute_features_array` in two parts: returns ``(table, freqs, session)``, the
+    per-epoch table now and ``session()`` computing ``(summary, mean psd, n_segments,
+    block_psd)`` when called (the session and block values, specparam included)."""
     settings = settings or load_settings()
     ep = settings.epochs
     ch_names = list(ch_names)
@@ -382,16 +444,18 @@ def compute_features_array(data_uv, sfreq, ch_names, *, clean_epochs=None, start
     psd = _epoch_psd(data_uv, sfreq, starts, settings, seg)
     freqs, weights = seg.freqs, seg.weights
     ep_clean = _window_clean(bad_mask, starts, n_len)                 # (n_epochs, n_channels)
-    seg_clean = _window_clean(bad_mask, seg.starts, seg.nperseg)      # (n_segments, n_channels)
     table = _epoch_table(psd @ weights, starts / sfreq, ch_names, ep_clean, ch_good, labels, settings)
-    summary, mpsd = _session_summary(seg, seg_clean, ep_clean, n_times, ch_names, ch_good, settings)
-    block_psd: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    summary["blocks"] = _block_summaries(seg, seg_clean, ep_clean, labels, blocks, sfreq, ch_names,
-                                         ch_good, settings, psd_out=block_psd)
-    if spectra_out is not None:
-        spectra_out["n_segments"] = _n_segments(seg_clean, ch_good)
-        spectra_out["blocks"] = block_psd
-    return table, summary, mpsd, freqs
+    del psd
+
+    def session():
+        seg_clean = _window_clean(bad_mask, seg.starts, seg.nperseg)  # (n_segments, n_channels)
+        summary, mpsd = _session_summary(seg, seg_clean, ep_clean, n_times, ch_names, ch_good, settings)
+        block_psd: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        summary["blocks"] = _block_summaries(seg, seg_clean, ep_clean, labels, blocks, sfreq, ch_names,
+                                             ch_good, settings, psd_out=block_psd)
+        return summary, mpsd, _n_segments(seg_clean, ch_good), block_psd
+
+    return table, freqs, session
 
 
 def channel_bad_mask(annotations: mne.Annotations, ch_names, n_times: int, sfreq: float, *,
@@ -815,6 +879,9 @@ def compute_features(raw: mne.io.BaseRaw, settings: Settings | None = None, *, p
     Returns
     -------
     features : SessionFeatures
+        With the per-epoch table computed; its session values (``summary``, ``psd``,
+        ``n_segments``, ``block_psd``) are computed on first access (see
+        :class:`SessionFeatures`), the same numbers as :func:`compute_features_array` gives.
     """
     settings = settings or load_settings()
     picks = mne.pick_types(raw.info, eeg=True, exclude=[])
@@ -828,11 +895,8 @@ def compute_features(raw: mne.io.BaseRaw, settings: Settings | None = None, *, p
                           step_s=settings.epochs.step_s)
     bad_mask = channel_bad_mask(raw.annotations, ch_names, raw.n_times, sfreq, first_time=raw.first_time)
     blocks = block_spans(raw.annotations, sfreq, raw.n_times, first_time=raw.first_time)
-    spectra: dict = {}
-    table, summary, psd, freqs = compute_features_array(
-        data_uv, sfreq, ch_names, starts=starts, bad_mask=bad_mask,
-        bad_channels=raw.info["bads"], blocks=blocks, settings=settings, spectra_out=spectra,
+    table, freqs, session = _features(
+        data_uv, sfreq, ch_names, clean_epochs=None, starts=starts, bad_mask=bad_mask,
+        bad_channels=list(raw.info["bads"]), blocks=blocks, settings=settings,
     )
-    return SessionFeatures(epochs=table, summary=summary, psd=psd, freqs=freqs,
-                           provenance=dict(provenance or {}), n_segments=spectra["n_segments"],
-                           block_psd=spectra["blocks"])
+    return SessionFeatures(epochs=table, freqs=freqs, provenance=provenance, session=session)

@@ -165,11 +165,13 @@ def _quiet_peaks(x: np.ndarray, peaks: np.ndarray, sfreq: float) -> np.ndarray:
     """
     if peaks.size == 0 or _EMG_BAND[1] >= sfreq / 2:
         return peaks
+    from .muscle import moving_mean  # np.convolve(hf, ones / n, "same") in O(n_times)
+
     sos = scipy.signal.butter(4, _EMG_BAND, btype="band", fs=sfreq, output="sos")
-    hf = scipy.signal.sosfiltfilt(sos, x) ** 2
+    hf = scipy.signal.sosfiltfilt(sos, x)
+    hf *= hf
     half = max(int(0.25 * sfreq), 1)
-    k = np.ones(2 * half) / (2 * half)
-    rms = np.sqrt(np.convolve(hf, k, mode="same"))
+    rms = np.sqrt(moving_mean(hf, 2 * half))
     return peaks[rms[peaks] < _EMG_RATIO * float(np.median(rms))]
 
 
@@ -313,6 +315,12 @@ def _fit_blinks(s, peaks, template, pad, n_tap):
     return fit
 
 
+def _own(x: np.ndarray, data_uv) -> np.ndarray:
+    """``x`` (float64 of ``data_uv``) as an array the caller's ``data_uv`` does not share: the
+    conversion from float32 already made one, so no second copy then."""
+    return x.copy() if np.may_share_memory(x, data_uv) else x
+
+
 def correct_ocular(data_uv, sfreq, ch_names, good, *, method="template", blink_uv=80.0,
                    min_blinks=5, min_channels=2, lowpass_hz=12.0, pad_s=0.5):
     """Remove blinks from the good channels (see the module notes for the algorithm).
@@ -368,7 +376,6 @@ def correct_ocular(data_uv, sfreq, ch_names, good, *, method="template", blink_u
             f"with n_channels = len(ch_names) = len(good) = {len(ch_names)}, but got {x.shape} "
             f"and {good.shape[0] if good.ndim else good} instead."
         )
-    out = x.copy()
     report = {"method": method, "applied": False, "reason": None, "proxy_channels": [],
               "proxy_rule": "none", "n_blinks": 0, "topography": {}, "corrected_fraction": 0.0,
               "removed_variance_uv2": {n: (0.0 if g else None) for n, g in zip(ch_names, good)},
@@ -377,28 +384,29 @@ def correct_ocular(data_uv, sfreq, ch_names, good, *, method="template", blink_u
     n_times = x.shape[1]
     if method == "none":
         report["reason"] = "method is 'none'"
-        return out, report
+        return _own(x, data_uv), report
     if good.sum() < min_channels:
         report["reason"] = f"{int(good.sum())} good channel(s), fewer than min_channels={min_channels}"
-        return out, report
+        return _own(x, data_uv), report
     if n_times < int(4 * _EPOCH_S * sfreq):
         report["reason"] = "recording too short"
-        return out, report
+        return _own(x, data_uv), report
     picks, rule = find_blink_channels(x, sfreq, ch_names, good, blink_uv=blink_uv,
                                       min_blinks=min_blinks, lowpass_hz=lowpass_hz)
     report["proxy_channels"] = [ch_names[i] for i in picks]
     report["proxy_rule"] = rule
     if not picks:
         report["reason"] = "no blink proxy (no good frontal channel, none with stereotyped blinks)"
-        return out, report
+        return _own(x, data_uv), report
     strength = x[picks].max(axis=0)
     peaks = _merge_peaks([_blink_candidates(x[i], sfreq, blink_uv) for i in picks], strength, sfreq)
     report["n_blinks"] = int(peaks.size)
     if peaks.size < min_blinks:
         report["reason"] = f"{peaks.size} blink(s) found, fewer than min_blinks={min_blinks}"
-        return out, report
+        return _own(x, data_uv), report
     gi = np.flatnonzero(good)
-    xg_lp = _lowpass(x[gi], sfreq, lowpass_hz)
+    xg = x if gi.size == x.shape[0] else x[gi]  # no copy when every channel is good
+    xg_lp = _lowpass(xg, sfreq, lowpass_hz)
     half = int(round(_EPOCH_S * sfreq))
     evoked = _epochs(xg_lp, peaks, half).mean(axis=0)  # (n_good, n_lags)
     u = np.linalg.svd(evoked, full_matrices=False)[0][:, 0]
@@ -427,7 +435,7 @@ def correct_ocular(data_uv, sfreq, ch_names, good, *, method="template", blink_u
     proxy_rows = [k for k, i in enumerate(gi) if i in picks]
     min_gap = max(int(_MIN_GAP_S * sfreq), 1)
     for _ in range(_MAX_PASSES - 1):  # blinks hidden in a train of blinks show once it is removed
-        rest = x[gi][proxy_rows] - np.outer(u[proxy_rows], s_fit)
+        rest = x[gi[proxy_rows]] - np.outer(u[proxy_rows], s_fit)
         new = _merge_peaks([_blink_candidates(r, sfreq, blink_uv) for r in rest], rest.max(axis=0), sfreq)
         if new.size:
             new = new[np.min(np.abs(new[:, None] - peaks[None, :]), axis=1) >= min_gap]
@@ -440,14 +448,19 @@ def correct_ocular(data_uv, sfreq, ch_names, good, *, method="template", blink_u
     for p in peaks:
         inside[max(p - pad, 0):min(p + pad, n_times)] = True
     w = np.clip(np.convolve(inside.astype(float), tap / tap.sum(), mode="same"), 0.0, 1.0)
-    removed = np.outer(u, s_fit)
-    out[gi] -= removed
+    # x - outer(u, s_fit) on the good rows, one row at a time (no (n_good, n_times) temporary;
+    # the same products and differences, so the same numbers)
+    out = _own(x, data_uv)
+    removed_var = {}
+    for k, i in enumerate(gi):
+        row = u[k] * s_fit
+        out[i] -= row
+        removed_var[int(i)] = float(np.var(row))
     report.update(
         applied=True,
         topography={ch_names[i]: float(v) for i, v in zip(gi, u)},
         corrected_fraction=float(np.mean(w > 0)),
-        removed_variance_uv2={n: (float(np.var(removed[list(gi).index(i)])) if i in gi else None)
-                              for i, n in enumerate(ch_names)},
+        removed_variance_uv2={n: removed_var.get(i) for i, n in enumerate(ch_names)},
     )
     logger.info("Blink correction: %d blinks on %s, %.0f %% of the samples corrected.",
                 peaks.size, ", ".join(report["proxy_channels"]), 100 * report["corrected_fraction"])

@@ -667,7 +667,11 @@ def preprocess(raw: mne.io.BaseRaw, settings: Settings | None = None, *, line_fr
     sfreq = float(raw.info["sfreq"])
     check_sampling_rate(raw, settings)
     ch_names = [raw.ch_names[i] for i in picks]
-    raw_uv = raw.get_data(picks=picks) * 1e6
+    raw_uv = raw.get_data(picks=picks)  # a copy for a preloaded recording: scaled in place
+    if np.may_share_memory(raw_uv, getattr(raw, "_data", None)):
+        raw_uv = raw_uv * 1e6
+    else:
+        raw_uv *= 1e6
     h_freq = p.h_freq if p.h_freq < sfreq / 2 else None
     prior_bads = set(raw.info["bads"])
     filt = None

@@ -184,10 +184,12 @@ def process_raw(raw, settings: Settings | None = None, *, line_freq="config", pa
     )
     feats = compute_features(pre.raw, settings, provenance=prov, data_uv=pre.data_uv)
     t2 = time.perf_counter()
-    summ = feats.summary
-    logger.info("%s: features in %.2f s (%.0f%% clean data; %d of %d %g-s epochs clean on every "
-                "channel)", name, t2 - t1, 100 * summ.get("clean_fraction", 0.0),
-                summ.get("n_clean_epochs", 0), summ.get("n_epochs", 0), summ.get("epoch_s", 0))
+    if logger.isEnabledFor(logging.INFO):  # the session values are computed on first use
+        summ = feats.summary
+        logger.info("%s: features in %.2f s (%.0f%% clean data; %d of %d %g-s epochs clean on "
+                    "every channel)", name, time.perf_counter() - t1,
+                    100 * summ.get("clean_fraction", 0.0), summ.get("n_clean_epochs", 0),
+                    summ.get("n_epochs", 0), summ.get("epoch_s", 0))
     return ProcessedRecording(
         path=Path(path) if path else None, format=fmt, raw=pre.raw, quality=pre.quality,
         line_freq=pre.line_freq, features=feats,

@@ -67,6 +67,11 @@ def _segment_means(x, starts, nperseg):
             blocks = x[starts[0]:starts[0] + n_blocks * step].reshape(n_blocks, step).sum(axis=1, dtype=np.float64)
             csum = np.concatenate([[0.0], np.cumsum(blocks)])
             return (csum[k:] - csum[:-k]) / nperseg
+    if starts.size * nperseg < x.shape[-1]:
+        # few segments spread over a long signal: sum each one (cheaper than the running sum of
+        # the whole signal, and without its rounding, which grows with a DC offset)
+        view = np.lib.stride_tricks.sliding_window_view(x, nperseg)[starts]
+        return view.sum(axis=1, dtype=np.float64) / nperseg
     csum = np.concatenate([[0.0], np.cumsum(x, dtype=np.float64)])
     return (csum[starts + nperseg] - csum[starts]) / nperseg
 
@@ -192,9 +197,11 @@ def welch_epochs(
     if starts.size == 0:
         return out, freqs
 
-    # Shared grid: every epoch start is a multiple of the hop from the first epoch.
+    # Shared grid: every epoch start is a multiple of the hop from the first epoch, and the grid
+    # is not much longer than the segments the epochs use (line_peak_ratio takes 60 epochs
+    # spread over an hour: their grid would be 60 times the work).
     rel = starts - starts[0]
-    if np.all(rel % hop == 0):
+    if np.all(rel % hop == 0) and rel[-1] // hop + n_seg <= 2 * starts.size * n_seg:
         grid = starts[0] + hop * np.arange(rel[-1] // hop + n_seg)
         idx = rel[:, None] // hop + np.arange(n_seg)[None, :]  # (n_epochs, n_seg)
         # Average consecutive segments with a cumulative sum over the grid.

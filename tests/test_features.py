@@ -112,3 +112,58 @@ def test_nyquist_guard():
     x = np.random.default_rng(0).standard_normal((1, 60 * 64))
     with pytest.raises(ValueError, match="Nyquist"):
         compute_features_array(x, 64.0, ["O1"], settings=load_settings())
+
+
+def test_session_values_computed_on_first_use_equal_the_eager_ones():
+    """compute_features defers the session values (summary, psd, n_segments, block_psd) to
+    their first access; they are then exactly what compute_features_array computes eagerly on
+    the same data, the table is the same, and the object is read-only."""
+    import json
+
+    from neurofeedback.features import SessionFeatures
+
+    names = ["F3", "F4", "O1", "O2"]
+    x = np.array([_signal(90, 1.5, 10.0, s, i) for i, s in enumerate([4.0, 8.0, 10.0, 10.0])])
+    info = mne.create_info(names, SF, "eeg")
+    raw = mne.io.RawArray(x * 1e-6, info, verbose="error")
+    raw.info["bads"] = ["O2"]
+    raw.set_annotations(mne.Annotations([10.0, 40.0], [2.0, 30.0], ["BAD_blink", "eyes_closed"],
+                                        ch_names=[["F3"], []]))
+    feats = compute_features(raw, provenance={"k": 1})
+    assert feats._values is None  # nothing of the session computed yet
+    from neurofeedback.features import block_spans, channel_bad_mask
+
+    spectra = {}
+    table, summary, psd, freqs = compute_features_array(
+        raw.get_data() * 1e6, SF, names, bad_channels=["O2"],
+        bad_mask=channel_bad_mask(raw.annotations, names, raw.n_times, SF),
+        blocks=block_spans(raw.annotations, SF, raw.n_times), spectra_out=spectra)
+    from pandas.testing import assert_frame_equal
+
+    assert_frame_equal(feats.epochs, table)
+    assert json.dumps(feats.summary, sort_keys=True) == json.dumps(summary, sort_keys=True)
+    assert "eyes_closed" in feats.summary["blocks"]
+    np.testing.assert_array_equal(feats.psd, psd)
+    np.testing.assert_array_equal(feats.freqs, freqs)
+    np.testing.assert_array_equal(feats.n_segments, spectra["n_segments"])
+    assert feats.block_psd.keys() == spectra["blocks"].keys()
+    for k, (p, n) in spectra["blocks"].items():
+        np.testing.assert_array_equal(feats.block_psd[k][0], p)
+        np.testing.assert_array_equal(feats.block_psd[k][1], n)
+    assert feats.provenance == {"k": 1}
+    with pytest.raises(AttributeError):
+        feats.summary = {}
+    # pickling (a process pool, a cache) and copying carry the values, computed if need be
+    import copy
+    import pickle
+
+    lazy = compute_features(raw)
+    back = pickle.loads(pickle.dumps(lazy))
+    assert json.dumps(back.summary, sort_keys=True) == json.dumps(summary, sort_keys=True)
+    assert_frame_equal(back.epochs, table)
+    np.testing.assert_array_equal(copy.deepcopy(lazy).psd, psd)
+    # built from values, as before
+    same = SessionFeatures(epochs=table, summary=summary, psd=psd, freqs=freqs)
+    assert same.summary is summary and same.block_psd == {} and same.n_segments is None
+    with pytest.raises(TypeError):
+        SessionFeatures(epochs=table, freqs=freqs)

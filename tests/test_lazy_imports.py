@@ -78,11 +78,15 @@ def test_inspect_imports_only_the_processing(tmp_path):
 
 @pytest.mark.slow  # the same import path as inspect's, plus the Parquet writer
 def test_features_imports_no_plotting_nor_store(tmp_path):
+    """``features`` writes the per-epoch table only: the session values are never computed
+    (:class:`neurofeedback.features.SessionFeatures` computes them on first use), so neither
+    specparam nor the matplotlib it imports is loaded."""
     mods, r = _imported(tmp_path, "features", SAMPLE / "cyton_meditation_raw.fif",
                         "--out", tmp_path / "f.parquet")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "f.parquet").is_file() and "pyarrow" in mods
     assert not mods & NOT_FOR_PROCESSING, f"features imported {sorted(mods & NOT_FOR_PROCESSING)}"
+    assert not mods & {"specparam", "matplotlib"}, f"features imported {sorted(mods & {'specparam', 'matplotlib'})}"
 
 
 @pytest.fixture(scope="module")

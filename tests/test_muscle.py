@@ -105,3 +105,74 @@ def test_real_muse_files_mostly_clean(shared_data, rel):
 def test_band_too_high_for_the_rate_is_an_error():
     with pytest.raises(ValueError, match="'fmin' parameter"):
         muscle_mask(np.zeros((1, 1000)), 60.0)
+
+
+def _envelope_z_by_convolution(x, sfreq, line_freq, fmin=30.0, fmax=140.0, window_s=0.25):
+    """The envelope z-score as first written (``scipy.signal.oaconvolve`` for the moving RMS),
+    kept here as the reference of the faster implementation."""
+    from neurofeedback.muscle import _band_sos
+
+    sos = _band_sos(sfreq, fmin, fmax, line_freq)
+    xb = x - x.mean(axis=1, keepdims=True)
+    y = scipy.signal.sosfiltfilt(sos, xb, axis=1)
+    n_win = max(int(round(window_s * sfreq)), 1)
+    power = scipy.signal.oaconvolve(y * y, (np.ones(n_win) / n_win)[None, :], mode="same", axes=1)
+    log_env = 0.5 * np.log(np.maximum(power, 1e-12))
+    med = np.median(log_env, axis=1, keepdims=True)
+    mad = 1.4826 * np.median(np.abs(log_env - med), axis=1, keepdims=True)
+    return (log_env - med) / np.maximum(mad, 1e-6)
+
+
+@pytest.mark.parametrize("n_win", [1, 2, 7, 62, 64, 125])
+def test_moving_mean_is_the_centred_convolution(n_win):
+    """moving_mean equals np.convolve(x, ones/n, "same") (both alignments: odd and even n),
+    to 1e-13 relative on a signal whose level spans 8 orders of magnitude, ends included."""
+    from neurofeedback.muscle import moving_mean
+
+    rng = np.random.default_rng(3)
+    n = 20_000
+    x = (rng.standard_normal(n) * np.exp(4 * np.sin(np.arange(n) / 900.0))) ** 2
+    ref = np.convolve(x, np.ones(n_win) / n_win, mode="same")
+    got = moving_mean(np.stack([x, 2 * x]), n_win)
+    assert got.shape == (2, n)
+    np.testing.assert_allclose(got[0], ref, rtol=1e-13, atol=0)
+    np.testing.assert_allclose(got[1], 2 * ref, rtol=1e-13, atol=0)
+    # shorter than the window: every output averages what there is, zeros beyond the ends
+    short = x[:3]
+    direct = [short[max(t - 3, 0):t + 4].sum() / 7 for t in range(3)]
+    np.testing.assert_allclose(moving_mean(short, 7), direct, rtol=1e-13)
+    with pytest.raises(ValueError, match="'n'"):
+        moving_mean(x, 0)
+
+
+def test_envelope_z_and_mask_equal_the_convolution_version():
+    """The block-sum moving RMS changes no result: z within 1e-9 of the oaconvolve version
+    (it differs only by rounding), the same samples flagged, bad channels NaN / False."""
+    from neurofeedback.muscle import muscle_envelope_z
+
+    rec = simulate_eeg(duration_s=300.0, seed=13, line_freq=50.0, line_amplitude_uv=10.0,
+                       blink_interval_s=(2.0, 5.0))
+    rng = np.random.default_rng(13)
+    x = rec.data_uv.copy()
+    i0 = int(100 * SFREQ)
+    x[2, i0:i0 + int(2 * SFREQ)] += _emg(int(2 * SFREQ), 8.0, rng)
+    good = np.array([True, True, True, False])
+    ref = _envelope_z_by_convolution(x[good], SFREQ, 50.0)
+    z = muscle_envelope_z(x, SFREQ, good, line_freq=50.0)
+    assert np.isnan(z[3]).all()
+    np.testing.assert_allclose(z[good], ref, rtol=0, atol=1e-9)
+    mask = muscle_mask(x, SFREQ, good, line_freq=50.0)
+    assert mask[2, i0:i0 + int(2 * SFREQ)].mean() > 0.9 and not mask[3].any()
+    # the same mask from the reference z (the widening and gap filling are unchanged)
+    import neurofeedback.muscle as muscle
+
+    def reference_rows(x_, sfreq, idx, sos, window_s):
+        return _envelope_z_by_convolution(x_[idx], sfreq, 50.0, window_s=window_s)
+
+    original = muscle._envelope_z_rows
+    try:
+        muscle._envelope_z_rows = reference_rows
+        ref_mask = muscle_mask(x, SFREQ, good, line_freq=50.0)
+    finally:
+        muscle._envelope_z_rows = original
+    assert np.array_equal(mask, ref_mask)

@@ -175,3 +175,47 @@ def test_quick_blink_trains_are_found_on_a_second_pass():
     np.testing.assert_allclose(_alpha(y)[0], _alpha(clean)[0], rtol=0.10)
     peaks = np.round(np.array(rec.truth["blink_peaks_s"]) * SFREQ).astype(int)
     assert np.percentile(np.abs(y[1, peaks] - clean[1, peaks]), 90) < 30  # one pass: 98 µV
+
+
+def test_emg_check_equals_the_convolution_version():
+    """_quiet_peaks keeps the same peaks as its first version (20-45 Hz RMS by np.convolve), on
+    blinks and on a jaw clench (broadband bursts on the blinks' channel)."""
+    import scipy.signal
+
+    from neurofeedback.ocular import _EMG_BAND, _EMG_RATIO, _quiet_peaks, blink_peaks
+
+    rec = simulate_eeg(ch_names=MUSE, duration_s=240.0, seed=5, blink_interval_s=(2.0, 5.0),
+                       blink_amplitude_range_uv=(150.0, 400.0))
+    x = filter_data(rec.data_uv, SFREQ)[1].astype(np.float64)
+    rng = np.random.default_rng(5)
+    for t0 in (30.0, 90.0, 150.0):  # clench: 40 µV RMS broadband for 2 s
+        i0 = int(t0 * SFREQ)
+        x[i0:i0 + int(2 * SFREQ)] += 40 * rng.standard_normal(int(2 * SFREQ))
+    peaks = blink_peaks(x, SFREQ)
+    sos = scipy.signal.butter(4, _EMG_BAND, btype="band", fs=SFREQ, output="sos")
+    half = int(0.25 * SFREQ)
+    rms = np.sqrt(np.convolve(scipy.signal.sosfiltfilt(sos, x) ** 2, np.ones(2 * half) / (2 * half),
+                              mode="same"))
+    ref = peaks[rms[peaks] < _EMG_RATIO * float(np.median(rms))]
+    got = _quiet_peaks(x, peaks, SFREQ)
+    assert 0 < got.size < peaks.size  # some peaks are muscle, most are blinks
+    assert np.array_equal(got, ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_input_untouched_and_removed_variance_is_what_was_removed(dtype):
+    """The input array is never written (float64 input included: the result is a new array);
+    ``removed_variance_uv2`` is the variance of input minus output, per good channel."""
+    rec = simulate_eeg(ch_names=MUSE, duration_s=120.0, seed=6, blink_interval_s=(2.0, 5.0),
+                       blink_amplitude_range_uv=(150.0, 400.0))
+    x = filter_data(rec.data_uv, SFREQ).astype(dtype)
+    keep = x.copy()
+    good = np.array([True, True, True, False])
+    y, rep = correct_ocular(x, SFREQ, list(MUSE), good)
+    assert rep["applied"] and not np.shares_memory(x, y)
+    assert np.array_equal(x, keep)
+    assert np.array_equal(y[3], x[3].astype(np.float64))
+    for i, ch in enumerate(MUSE[:3]):
+        np.testing.assert_allclose(rep["removed_variance_uv2"][ch],
+                                   np.var(x[i].astype(np.float64) - y[i]), rtol=1e-9)
+    assert rep["removed_variance_uv2"][MUSE[3]] is None

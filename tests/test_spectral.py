@@ -95,3 +95,22 @@ def test_epoch_starts():
     s = epoch_starts(2500, 250.0, length_s=4, step_s=2)
     np.testing.assert_array_equal(s, [0, 500, 1000, 1500])
     assert epoch_starts(500, 250.0, length_s=4, step_s=2).size == 0
+
+
+def test_welch_epochs_few_epochs_spread_over_a_long_signal_equal_scipy():
+    """60 two-second epochs spread over an hour (as line_peak_ratio takes them), on a signal
+    with a 5 mV DC offset: each is scipy.signal.welch of its samples to 1e-9 relative. (They lie
+    on the 1-s grid, but computing the whole grid would be 60 times the work; their means are
+    summed per segment, not from a running sum of the hour, whose rounding grows with the
+    offset: 2e-9 relative before.)"""
+    rng = np.random.default_rng(4)
+    sfreq, n = 250.0, 3600 * 250
+    x = 5000.0 + np.cumsum(rng.standard_normal((2, n)), axis=1) * 0.1 + 10 * rng.standard_normal((2, n))
+    starts = epoch_starts(n, sfreq, length_s=2.0, step_s=1.0)
+    starts = starts[np.linspace(0, starts.size - 1, 60).round().astype(int)]
+    psd, freqs = welch_epochs(x, sfreq, starts, length_s=2.0, segment_s=2.0, fmax=57.0)
+    assert psd.shape == (60, 2, freqs.size)
+    for e, s in enumerate(starts):
+        f, ref = scipy.signal.welch(x[:, s:s + 500], sfreq, window="hann", nperseg=500)
+        np.testing.assert_allclose(psd[e], ref[:, :freqs.size], rtol=1e-9)
+        np.testing.assert_allclose(freqs, f[:freqs.size])

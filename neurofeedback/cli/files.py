@@ -182,7 +182,8 @@ def features(
     written = write_table(proc.features.epochs, proc.features.provenance, out_path)
     t = proc.features.epochs
     n_clean = int(t.loc[t["clean"], "epoch"].nunique())
-    out.print(f"wrote {written}: {len(t)} rows ({proc.features.summary['n_epochs']} epochs × "
+    # from the table, not the summary: reading the summary would fit specparam for nothing
+    out.print(f"wrote {written}: {len(t)} rows ({t['epoch'].nunique()} epochs × "
               f"{t['channel'].nunique()} channels × {t['band'].nunique()} bands; {n_clean} clean epochs)")
     bads = list(proc.raw.info["bads"])
     if bads:
