@@ -147,11 +147,13 @@ def subject_parts(home: Path) -> dict:
         out[name] = time.process_time() - t0
         return r
 
+    import pandas as pd
+
     cat = Catalog(home=home)
-    sessions, frame, events = clock("catalog reads", lambda: (
-        cat.sessions(subject=HEAVY), cat.metrics_frame(subject=HEAVY), cat.events(subject=HEAVY)))
-    block = default_block(frame)
-    frame = frame[frame["block"].astype(str) == block].reset_index(drop=True)
+    block = default_block(pd.DataFrame({"block": cat.blocks(HEAVY)}))
+    sessions, frame, events = clock("catalog reads", lambda: (  # as subject_report reads them
+        cat.sessions(subject=HEAVY), cat.metrics_frame(subject=HEAVY, block=block),
+        cat.events(subject=HEAVY)))
     trends = clock("subject_trends (trends.py)", lambda: subject_trends(HEAVY, frame=frame,
                                                                           block=block))
     changes = clock("subject_event_changes", lambda: subject_event_changes(
