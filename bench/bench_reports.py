@@ -111,18 +111,29 @@ def build_subject_home(home: Path, n: int) -> None:
 
 def process_seconds(argv, repeats: int, env: dict) -> dict:
     """Median wall and CPU (user + system) of ``argv`` as fresh processes, after a warm-up;
-    and the largest resident set (MB)."""
+    and the largest resident set (MB).
+
+    The resident set is GNU time's (``/usr/bin/time -f %M``): Linux keeps a process's peak
+    across ``exec``, so a child forked from this (large) process would report this process's
+    peak; time's own child starts from time's small one. NaN without ``/usr/bin/time``.
+    """
+    timer = shutil.which("time", path="/usr/bin:/bin")
+
     def run():
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        err = proc.stderr.read().decode(errors="replace")
-        proc.stdout.close()
-        proc.stderr.close()
-        if os.waitstatus_to_exitcode(status):
-            raise SystemExit(f"{' '.join(map(str, argv))} failed: {err[-2000:]}")
-        return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+        with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
+            cmd = ([timer, "-f", "%M", "-o", rss_file.name] if timer else []) + list(argv)
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - t0
+            err = proc.stderr.read().decode(errors="replace")
+            proc.stdout.close()
+            proc.stderr.close()
+            if os.waitstatus_to_exitcode(status):
+                raise SystemExit(f"{' '.join(map(str, argv))} failed: {err[-2000:]}")
+            text = rss_file.read().split()
+            rss = float(text[-1]) / 1024 if timer and text else float("nan")
+        return wall, usage.ru_utime + usage.ru_stime, rss
 
     run()
     runs = [run() for _ in range(repeats)]
@@ -171,6 +182,9 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=300)
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--tree", type=Path, action="append", default=None,
+                    help="time the commands of this source tree (repeatable, e.g. a checkout of "
+                         "main and this one, interleaved in the same run; default this one)")
     ap.add_argument("--home", type=Path, default=None,
                     help="build the home here (kept), or reuse the one built there before")
     args = ap.parse_args()
@@ -188,36 +202,45 @@ def main() -> None:
         build_subject_home(home, args.sessions)
         print(f"home {home} ready in {time.perf_counter() - t0:.0f} s (load {_load()})", flush=True)
 
-        env = {**os.environ, "NEUROFEEDBACK_HOME": str(home), "MPLBACKEND": "Agg",
-               "PYTHONPATH": str(ROOT) + (os.pathsep + os.environ["PYTHONPATH"]
-                                          if os.environ.get("PYTHONPATH") else "")}
-        env.pop("NEUROFEEDBACK_DB_URL", None)
         py = [sys.executable]
         out = home.parent / "out"
         out.mkdir(exist_ok=True)
-        rows = [
-            ('python -c "import neurofeedback" (reference)',
-             process_seconds(py + ["-c", "import neurofeedback"], args.repeats, env)),
-            ("neurofeedback --help",
-             process_seconds(py + ["-m", "neurofeedback", "--help"], args.repeats, env)),
+        trees = [t.resolve() for t in (args.tree or [ROOT])]
+        commands = [
+            ('python -c "import neurofeedback" (reference)', ["-c", "import neurofeedback"]),
+            ("neurofeedback --help", ["-m", "neurofeedback", "--help"]),
             (f"report session <stored {args.minutes:g}-min 16-ch session>",
-             process_seconds(py + ["-m", "neurofeedback", "report", "session", sid, "-o",
-                                   str(out / "session.html"), "--home", str(home)],
-                             args.repeats, env)),
+             ["-m", "neurofeedback", "report", "session", sid, "-o", str(out / "session.html"),
+              "--home", str(home)]),
             (f"report subject {HEAVY} ({args.sessions} sessions)",
-             process_seconds(py + ["-m", "neurofeedback", "report", "subject", HEAVY, "-o",
-                                   str(out / "subject.html"), "--home", str(home)],
-                             args.repeats, env)),
+             ["-m", "neurofeedback", "report", "subject", HEAVY, "-o", str(out / "subject.html"),
+              "--home", str(home)]),
         ]
+        results = {}
+        for name, argv in commands:  # the trees interleaved command by command
+            for tree in trees:
+                env = {**os.environ, "NEUROFEEDBACK_HOME": str(home), "MPLBACKEND": "Agg",
+                       "PYTHONPATH": str(tree)}
+                env.pop("NEUROFEEDBACK_DB_URL", None)
+                results[name, tree] = process_seconds(py + argv, args.repeats, env)
         print(f"\nwhole processes, median of {args.repeats} after a warm-up; load average now "
               f"{_load()}:")
-        print(f"{'command':<58}{'wall s':>8}{'min s':>8}{'CPU s':>8}{'RSS MB':>8}")
-        for name, r in rows:
-            print(f"{name:<58}{r['wall']:>8.2f}{r['min']:>8.2f}{r['cpu']:>8.2f}{r['rss']:>8.0f}")
-        ref = rows[0][1]
-        for name, r in rows[2:]:
-            print(f"{name}: {r['cpu'] - ref['cpu']:.2f} s CPU beyond the import reference "
-                  f"({r['cpu'] / ref['cpu']:.1f}× it)")
+        print(f"{'command':<58}{'tree':<28}{'wall s':>8}{'min s':>8}{'CPU s':>8}{'RSS MB':>8}")
+        for (name, tree), r in results.items():
+            print(f"{name:<58}{str(tree)[-27:]:<28}{r['wall']:>8.2f}{r['min']:>8.2f}"
+                  f"{r['cpu']:>8.2f}{r['rss']:>8.0f}")
+        for tree in trees:
+            ref = results[commands[0][0], tree]
+            for name, _ in commands[2:]:
+                r = results[name, tree]
+                print(f"[{tree.name}] {name}: {r['cpu'] - ref['cpu']:.2f} s CPU beyond the import "
+                      f"reference")
+        if len(trees) > 1:
+            for name, _ in commands[2:]:
+                a, b = results[name, trees[0]], results[name, trees[-1]]
+                print(f"{name}: {trees[-1].name} / {trees[0].name}: wall {b['wall'] / a['wall']:.2f}×, "
+                      f"CPU {b['cpu'] / a['cpu']:.2f}×")
+        s_rep, sub_rep = results[commands[2][0], trees[-1]], results[commands[3][0], trees[-1]]
         print(f"\nreport subject {HEAVY}, its parts in one process (CPU s; load {_load()}):")
         parts = subject_parts(home)
         n_fig = parts.pop("figures")
@@ -226,7 +249,6 @@ def main() -> None:
         outside = sum(s for k, s in parts.items() if not k.startswith("subject_trends"))
         print(f"  outside subject_trends: {outside:.2f} s ({n_fig} figures); the whole process ≈ "
               f"import reference + this + subject_trends")
-        s_rep, sub_rep = rows[2][1], rows[3][1]
         print(f"\ntargets (issue 19), wall / CPU: report session ≤ 3 s -> "
               f"{'MET' if s_rep['wall'] <= 3 else 'NOT MET'} / "
               f"{'MET' if s_rep['cpu'] <= 3 else 'NOT MET'}; report subject ≤ 6 s -> "
