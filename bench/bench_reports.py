@@ -109,13 +109,15 @@ def build_subject_home(home: Path, n: int) -> None:
     cat.add_event(HEAVY, t0 + timedelta(days=7 * 20), "practice", "switched to 20-minute sits")
 
 
-def process_seconds(argv, repeats: int, env: dict) -> dict:
+def process_seconds(argv, repeats: int, env: dict, cwd: Path) -> dict:
     """Median wall and CPU (user + system) of ``argv`` as fresh processes, after a warm-up;
     and the largest resident set (MB).
 
     The resident set is GNU time's (``/usr/bin/time -f %M``): Linux keeps a process's peak
     across ``exec``, so a child forked from this (large) process would report this process's
     peak; time's own child starts from time's small one. NaN without ``/usr/bin/time``.
+    ``cwd`` must not hold a ``neurofeedback`` package: ``python -m``/``-c`` put the working
+    folder first on ``sys.path``, before the tree in ``PYTHONPATH``.
     """
     timer = shutil.which("time", path="/usr/bin:/bin")
 
@@ -123,7 +125,8 @@ def process_seconds(argv, repeats: int, env: dict) -> dict:
         with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
             cmd = ([timer, "-f", "%M", "-o", rss_file.name] if timer else []) + list(argv)
             t0 = time.perf_counter()
-            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
             _, status, usage = os.wait4(proc.pid, 0)
             wall = time.perf_counter() - t0
             err = proc.stderr.read().decode(errors="replace")
@@ -222,7 +225,7 @@ def main() -> None:
                 env = {**os.environ, "NEUROFEEDBACK_HOME": str(home), "MPLBACKEND": "Agg",
                        "PYTHONPATH": str(tree)}
                 env.pop("NEUROFEEDBACK_DB_URL", None)
-                results[name, tree] = process_seconds(py + argv, args.repeats, env)
+                results[name, tree] = process_seconds(py + argv, args.repeats, env, cwd=out)
         print(f"\nwhole processes, median of {args.repeats} after a warm-up; load average now "
               f"{_load()}:")
         print(f"{'command':<58}{'tree':<28}{'wall s':>8}{'min s':>8}{'CPU s':>8}{'RSS MB':>8}")
