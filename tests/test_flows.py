@@ -16,19 +16,6 @@ pytestmark = pytest.mark.slow  # each flow test starts Prefect; still runs in CI
 
 
 @pytest.fixture(scope="module")
-def harness(tmp_path_factory):
-    import pipelines
-
-    # Prefect settings before Prefect is imported (offline, quiet; PREFECT_HOME per module)
-    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
-    pipelines.configure()
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
-@pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
     """A small cohort: 2 subjects × 3 weeks × 2 sessions of 30 s, plus the corrupted file."""
     from neurofeedback.simulate import simulate_cohort
