@@ -148,7 +148,7 @@ def test_a_scheduled_run_executes(server):
     from neurofeedback.store import Catalog
 
     log_path = server.home / "serve.log"
-    for lead in (30, 90):
+    for lead in (20, 60):
         when = (datetime.now(timezone.utc) + timedelta(seconds=lead)).replace(microsecond=0)
         cron = f"{when.minute} {when.hour} * * * {when.second}"  # minute hour dom month dow second
         with open(log_path, "ab") as log:
@@ -179,7 +179,9 @@ def test_a_scheduled_run_executes(server):
     assert runs, f"serve did not get a run scheduled with a lead of {lead} s: " + \
         log_path.read_text()[-3000:]
     print(f"serve registered the deployments {lead - (when - registered).total_seconds():.0f} s "
-          f"after its start; the run was due at {when:%H:%M:%S}")
+          f"after its start; the run was due at {when:%H:%M:%S}, started "
+          f"{done[0]['start_time'] if done else None}, ended {done[0]['end_time'] if done else None},"
+          f" seen at {datetime.now(timezone.utc):%H:%M:%S}")
     assert done, f"no completed run of weekly-import by {deadline:%H:%M:%S} (cron {cron!r}): " + \
         log_path.read_text()[-3000:]
     started = datetime.fromisoformat(done[0]["start_time"])
