@@ -235,3 +235,21 @@ def copy_catalog(src_url: str, dst_url: str) -> None:
     from neurofeedback.store._engine import forget_engine
 
     forget_engine(dst_url)  # the Catalog's cached engine read the instance id before the copy
+
+
+# --- Prefect's local API for the in-process flow tests ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory):
+    """Prefect's test harness (its temporary local API server, its own database) for one test
+    module that calls flows in this process; ``PREFECT_HOME`` a fresh folder of the module and
+    the project's offline defaults set before Prefect is imported."""
+    import pipelines
+
+    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
+    pipelines.configure()
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

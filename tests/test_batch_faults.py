@@ -28,16 +28,15 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from _nfprocs import api, end_groups, free_port, prefect_server_start
 
 from neurofeedback.errors import RecordingFormatError, StoreError
 from neurofeedback.simulate import simulate_eeg, write_recording
@@ -331,18 +330,6 @@ def corpus(tmp_path_factory):
     return make_corpus(tmp_path_factory.mktemp("corpus") / "recordings")
 
 
-@pytest.fixture(scope="module")
-def harness(tmp_path_factory):
-    import pipelines
-
-    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
-    pipelines.configure()
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("runner", ["threads", "processes", "dask"])
 def test_flow_imports_20_and_lists_5(harness, corpus, tmp_path, runner, caplog):
@@ -412,52 +399,24 @@ def test_cli_process_without_a_server(corpus, tmp_path):
     _check_cli_runs(corpus, home, _cli_env(home, tmp_path / "prefect"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_cli_process_against_a_running_server(corpus, tmp_path):
     """Acceptance 2 against a ``prefect server start`` of this test (its own PREFECT_HOME and
     port; ~25 s to become healthy on 2 cores), stopped afterwards."""
-    port = _free_port()
+    port = free_port()
     phome = tmp_path / "prefect-server"
     env = _cli_env(tmp_path / "unused", phome, PREFECT_SERVER_ANALYTICS_ENABLED="false",
                    DO_NOT_TRACK="1", PREFECT_SERVER_LOGGING_LEVEL="WARNING",
                    PREFECT_API_URL=f"http://127.0.0.1:{port}/api")
-    prefect = Path(sys.executable).parent / "prefect"
-    server = subprocess.Popen([str(prefect), "server", "start", "--host", "127.0.0.1", "--port",
-                               str(port)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, start_new_session=True)
+    server = prefect_server_start(port, env)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None, server.stderr.read().decode()[-3000:]
-            assert time.monotonic() < deadline, "prefect server did not become healthy in 180 s"
-            time.sleep(1)
         home = tmp_path / "home"
         _check_cli_runs(corpus, home, {**env, "NEUROFEEDBACK_HOME": str(home)})
         # the runs went to this server
-        with urllib.request.urlopen(urllib.request.Request(
-                f"http://127.0.0.1:{port}/api/flow_runs/filter", data=b"{}", method="POST",
-                headers={"Content-Type": "application/json"}), timeout=10) as resp:
-            runs = json.loads(resp.read())
+        runs = api(env["PREFECT_API_URL"], "/flow_runs/filter", {})
         assert len([r for r in runs if r["state_type"] == "COMPLETED"]) >= 2
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        end_groups(server)
 
 
 @pytest.mark.slow

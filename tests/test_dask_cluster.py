@@ -7,9 +7,7 @@ that cannot see the recordings must skip each file with one line naming the work
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -17,7 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from _nfprocs import clean_env, free_port, nf
+from _nfprocs import clean_env, end_groups, free_port, nf
 
 pytestmark = pytest.mark.slow  # a Prefect server, a scheduler and workers: real processes
 
@@ -31,18 +29,6 @@ def _spawn(cmd, log: Path, env, *, prefix=()) -> subprocess.Popen:
     with open(log, "ab") as out:
         return subprocess.Popen([*prefix, *map(str, cmd)], stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-
-
-def _end(procs) -> None:
-    for p in procs:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
 
 
 def _cluster(base: Path, n_workers: int, env, *, prefix=(), local_dir: Path | None = None):
@@ -62,7 +48,7 @@ def _cluster(base: Path, n_workers: int, env, *, prefix=(), local_dir: Path | No
         with Client(address, timeout=60) as client:
             client.wait_for_workers(n_workers, timeout=120)
     except Exception:
-        _end(procs)
+        end_groups(*procs)
         raise
     return address, procs
 
@@ -86,7 +72,7 @@ def setup(tmp_path_factory):
     address, procs = _cluster(base, 2, env)
     yield SimpleNamespace(base=base, env=env, client_env=client_env, folder=folder, address=address,
                           url=url)
-    _end(procs)
+    end_groups(*procs)
     nf("server", "stop", "--home", base / "server", env=env)
 
 
@@ -160,5 +146,5 @@ def test_workers_that_cannot_see_the_data_skip_each_file_in_one_line(setup, tmp_
                "--dask-address", address, env=setup.client_env)
         assert r.returncode == 0 and "4 skipped" in r.stdout, r.stdout + r.stderr[-2000:]
     finally:
-        _end(procs)
+        end_groups(*procs)
         shutil.rmtree(scratch, ignore_errors=True)

@@ -4,14 +4,11 @@ and ``recover`` turns its partial files into a normal session."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
+from _nfprocs import sigkill, start_recording
 from typer.testing import CliRunner
 
 from neurofeedback.cli import app
@@ -64,18 +61,6 @@ def test_missing_samples_detects_a_dropped_sample():
         missing_samples([0, 1, 256])
 
 
-def _wait_for_csv(home, proc, timeout=60.0):
-    limit = time.monotonic() + timeout
-    while time.monotonic() < limit:
-        found = list((home / "recordings").rglob("*_eeg.csv")) if (home / "recordings").exists() else []
-        if found and found[0].stat().st_size > 0:
-            return found[0]
-        if proc.poll() is not None:
-            raise AssertionError(f"recorder exited early: {proc.stderr.read()}")
-        time.sleep(0.05)
-    raise AssertionError("no recording appeared")
-
-
 @pytest.mark.slow
 def test_sigkill_at_random_moments_loses_at_most_one_second(tmp_path):
     """Acceptance 3: 5 kills at seeded random moments; each recovered session ends within 1 s
@@ -83,23 +68,9 @@ def test_sigkill_at_random_moments_loses_at_most_one_second(tmp_path):
     rng = np.random.default_rng(7)
     losses = []
     for k in range(5):
-        home = tmp_path / f"home{k}"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "neurofeedback", "record", "--board", "synthetic",
-             "--duration", "60s", "--subject", f"k{k}", "--check-seconds", "0", "--home", str(home),
-             "--no-display"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "NEUROFEEDBACK_HOME": str(home)})
-        try:
-            csv = _wait_for_csv(home, proc)
-            time.sleep(float(rng.uniform(0.2, 4.0)))
-            t_kill = time.time()
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        assert proc.returncode == -signal.SIGKILL
+        proc, csv = start_recording(tmp_path / f"home{k}", f"k{k}")
+        time.sleep(float(rng.uniform(0.2, 4.0)))
+        t_kill = sigkill(proc)
         doc = read_sidecar(csv.with_suffix(".json"))
         assert doc["ended_cleanly"] is False  # the sidecar written at start survives the kill
 

@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _nfprocs import sigkill, start_recording
 from typer.testing import CliRunner
 
 from neurofeedback.cli import app
@@ -148,31 +148,13 @@ def test_recover_with_no_path_recovers_and_stores_every_crashed_session(tmp_path
     assert {p: _sha(p) for p in home.rglob("*_raw.fif")} == fifs
 
 
-def _start_recording(home: Path, subject: str) -> tuple[subprocess.Popen, Path]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "neurofeedback", "record", "--board", "synthetic", "--duration",
-         "60s", "--subject", subject, "--check-seconds", "0", "--home", str(home), "--no-display"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "NEUROFEEDBACK_HOME": str(home)})
-    limit = time.monotonic() + 60
-    while time.monotonic() < limit:
-        found = list((home / "recordings").rglob("*_eeg.csv")) if (home / "recordings").exists() else []
-        if found and found[0].stat().st_size > 20_000:
-            return proc, found[0]
-        if proc.poll() is not None:
-            raise AssertionError(f"recorder exited early: {proc.stderr.read()}")
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("no recording appeared")
-
-
 @pytest.mark.slow
 def test_sigkilled_recording_recovered_with_no_path_appears_in_sessions(tmp_path):
     """Acceptance 3 (second half), with a real recorder: while it records, ``recover`` lists
     it as still being recorded and leaves it alone; after SIGKILL, ``recover --home`` (no path)
     recovers it and ``sessions`` lists it."""
     home = tmp_path / "home"
-    proc, csv = _start_recording(home, "kill01")
+    proc, csv = start_recording(home, "kill01", min_bytes=20_001)
     try:
         res = _cli("recover", "--home", home, "--json")
         assert res.returncode == 0, res.stderr
@@ -180,12 +162,8 @@ def test_sigkilled_recording_recovered_with_no_path_appears_in_sessions(tmp_path
         assert row["status"] == "skipped" and "still being recorded" in row["reason"]
         assert proc.poll() is None  # the recording went on
         time.sleep(1.0)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+        sigkill(proc)
     assert json.loads(csv.with_suffix(".json").read_text())["ended_cleanly"] is False
     res = _cli("recover", "--home", home)
     assert res.returncode == 0, res.stderr

@@ -2,16 +2,14 @@
 
 One server for the slow tests of the module (started by the command, in a data home of the
 test, with ``HOME`` pointed at a folder of the test so that anything written to ``~/.prefect``
-would be seen): ``status``, a ``process`` that uses it, a scheduled run of ``serve`` a minute
+would be seen): ``status``, a ``process`` that uses it, a scheduled run of ``serve`` seconds
 ahead that really executes, then ``stop``. The fast tests check the one-line failures.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
-from _nfprocs import api, clean_env, flow_runs, nf
+from _nfprocs import api, clean_env, end_groups, flow_runs, nf
 
 # --- without a server (fast) ------------------------------------------------------------------
 
@@ -68,13 +66,15 @@ def test_stop_without_a_server(tmp_path):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """``server start`` in a fresh home; its scheduler looks for due runs every 5 s (Prefect's
-    default is 60 s, which would only make the scheduled-run test wait longer)."""
+    """``server start`` in a fresh home; its scheduler looks for due runs every 5 s and
+    ``serve``'s runner polls for them every 2 s (Prefect's defaults, 60 s and 10 s, would only make
+    the scheduled-run test wait longer)."""
     from neurofeedback.simulate import simulate_cohort
 
     base = tmp_path_factory.mktemp("server")
     home, user = base / "home", base / "user"
-    env = clean_env(user, PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS=5)
+    env = clean_env(user, PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS=5,
+                    PREFECT_RUNNER_POLL_FREQUENCY=2)
     r = nf("server", "start", "--home", home, "--port", 0, "--json", env=env)
     assert r.returncode == 0, r.stderr
     state = json.loads(r.stdout)
@@ -126,49 +126,70 @@ def test_process_uses_the_running_server(server):
     assert len(flow_runs(server.url, flow="process-recordings")) == 1  # no new flow run
 
 
-def _next_minute(lead_s: float = 45) -> datetime:
-    t = datetime.now(timezone.utc) + timedelta(seconds=lead_s)
-    return t.replace(second=0, microsecond=0) + timedelta(minutes=1)
+def _serve(server, cron: str, log) -> subprocess.Popen:
+    """``neurofeedback serve <weekly> --cron CRON`` against the module's server (its own session)."""
+    return subprocess.Popen([sys.executable, "-m", "neurofeedback", "serve", str(server.weekly),
+                             "--cron", cron, "--home", str(server.home)], env=server.env,
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
 
 
 @pytest.mark.slow
 def test_a_scheduled_run_executes(server):
-    """``serve`` registers the weekly import and trends on the server; a schedule a minute
-    ahead (cron, UTC) runs, and the new recording is in the catalog afterwards."""
+    """``serve`` registers the weekly import and trends on the server; a schedule some seconds
+    ahead (a cron with a seconds field, UTC, as croniter and Prefect read it) runs, and the new
+    recording is in the catalog afterwards.
+
+    The run time is chosen ``lead`` seconds ahead, enough for ``serve`` to register its
+    deployments first (a time already past when the deployment arrives is never scheduled); if
+    it was not registered in time (a very busy machine), ``serve`` is restarted with a longer
+    lead, so the test waits seconds, not up to two minutes for the next cron minute.
+    """
     from neurofeedback.store import Catalog
 
-    when = _next_minute()
-    cron = f"{when.minute} {when.hour} * * *"
-    with open(server.home / "serve.log", "wb") as log:
-        serve = subprocess.Popen([sys.executable, "-m", "neurofeedback", "serve", str(server.weekly),
-                                  "--cron", cron, "--home", str(server.home)], env=server.env,
-                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 start_new_session=True)
-    try:
-        deadline = when + timedelta(seconds=150)
-        dep, done = None, []
-        while datetime.now(timezone.utc) < deadline and not done:
-            assert serve.poll() is None, (server.home / "serve.log").read_text()[-3000:]
-            if dep is None:
-                deps = api(server.url, "/deployments/filter",
-                           {"deployments": {"name": {"any_": ["weekly-import"]}}})
-                dep = deps[0]["id"] if deps else None
-            if dep is not None:
-                done = flow_runs(server.url, deployment_id=dep, state="COMPLETED")
-            time.sleep(3)
-        assert done, f"no completed run of weekly-import by {deadline:%H:%M:%S} (cron {cron!r}): " + \
-            (server.home / "serve.log").read_text()[-3000:]
-        started = datetime.fromisoformat(done[0]["start_time"])
-        assert started >= when - timedelta(seconds=1)  # the scheduled one, not a manual run
-        ids = set(Catalog(home=server.home).sessions()["session_id"])
-        assert any(i in server.new_file.name for i in ids)
-    finally:
-        os.killpg(serve.pid, signal.SIGTERM)
+    log_path = server.home / "serve.log"
+    for lead in (20, 60):
+        when = (datetime.now(timezone.utc) + timedelta(seconds=lead)).replace(microsecond=0)
+        cron = f"{when.minute} {when.hour} * * * {when.second}"  # minute hour dom month dow second
+        with open(log_path, "ab") as log:
+            serve = _serve(server, cron, log)
         try:
-            serve.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(serve.pid, signal.SIGKILL)
-            serve.wait()
+            dep, runs, done, registered = None, [], [], None
+            deadline = when + timedelta(seconds=150)
+            while datetime.now(timezone.utc) < deadline and not done:
+                assert serve.poll() is None, log_path.read_text()[-3000:]
+                now = datetime.now(timezone.utc)
+                if dep is None:
+                    deps = api(server.url, "/deployments/filter",
+                               {"deployments": {"name": {"any_": ["weekly-import"]}}})
+                    if deps and deps[0]["schedules"][0]["schedule"].get("cron") == cron:
+                        dep, registered = deps[0]["id"], now
+                    elif now > when:
+                        break  # not registered in time: again, with a longer lead
+                if dep is not None:
+                    runs = flow_runs(server.url, deployment_id=dep)
+                    done = [r for r in runs if r["state_type"] == "COMPLETED"]
+                    if not runs and now > when + timedelta(seconds=20):
+                        break  # registered too close to the time for the scheduler: again
+                time.sleep(1)
+        finally:
+            end_groups(serve, timeout=60)
+        if runs:
+            break
+    assert runs, f"serve did not get a run scheduled with a lead of {lead} s: " + \
+        log_path.read_text()[-3000:]
+    print(f"serve registered the deployments {lead - (when - registered).total_seconds():.0f} s "
+          f"after its start; the run was due at {when:%H:%M:%S}, started "
+          f"{done[0]['start_time'] if done else None}, ended {done[0]['end_time'] if done else None},"
+          f" seen at {datetime.now(timezone.utc):%H:%M:%S}")
+    assert done, f"no completed run of weekly-import by {deadline:%H:%M:%S} (cron {cron!r}): " + \
+        log_path.read_text()[-3000:]
+    started = datetime.fromisoformat(done[0]["start_time"])
+    assert started >= when - timedelta(seconds=1)  # the scheduled one, not a manual run
+    assert done[0]["expected_start_time"] is not None
+    assert datetime.fromisoformat(done[0]["expected_start_time"]) == when
+    ids = set(Catalog(home=server.home).sessions()["session_id"])
+    assert any(i in server.new_file.name for i in ids)
 
 
 @pytest.mark.slow
