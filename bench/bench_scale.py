@@ -55,22 +55,67 @@ N_SUBJECTS = 100
 
 # --- part 1: processing ------------------------------------------------------------------
 
+N_BASES = 10
+
+
+class SessionFactory:
+    """Cheap distinct sessions: ``N_BASES`` simulated recordings written once by the project's
+    simulator and BrainFlow writer (~1.3 s each), then every session derived from one of them as
+    text: its EEG rows rotated by a random number of samples (each file a different signal and
+    SHA-256; the catalog recognises files by their content, so copies would be "unchanged"), its
+    own timestamps from its start time, its own sidecar (subject, start, end). ~0.15 s a file
+    instead of ~1.3-2 s."""
+
+    def __init__(self, folder: Path, seconds: float):
+        from neurofeedback.simulate import simulate_eeg, write_recording
+
+        self.bases = []
+        when = datetime(2026, 1, 5, 7, 0, tzinfo=timezone.utc)
+        for b in range(N_BASES):
+            rec = simulate_eeg(duration_s=seconds, sfreq=256.0, ch_names=["TP9", "AF7", "AF8", "TP10"],
+                               seed=1000 + b, meas_date=when)
+            p = write_recording(rec, folder / f"base{b}" / "base_eeg.csv", format="brainflow_csv",
+                                board="muse_2", subject="base")
+            lines = p.read_bytes().splitlines()
+            heads, tails, fracs = [], [], []
+            for line in lines:
+                head, ts, marker = line.rsplit(b"\t", 2)
+                heads.append(head)
+                tails.append(marker)
+                if len(fracs) < 256:
+                    fracs.append(ts.split(b".")[1])
+            sidecar = json.loads(p.with_suffix(".json").read_text())
+            self.bases.append((heads, tails, fracs, sidecar))
+            shutil.rmtree(p.parent)
+        self.rng = __import__("numpy").random.default_rng(19)
+
+    def write(self, i: int, folder: Path) -> Path:
+        """Session ``i``: subject ``scale{i // 10:03d}`` (100 subjects at 1,000), start time
+        ``i`` minutes and ``i % 10 * 3`` days after 2026-01-05 07:00 UTC."""
+        heads, tails, fracs, sidecar = self.bases[i % len(self.bases)]
+        subject = f"scale{i // 10:03d}"
+        when = datetime(2026, 1, 5, 7, 0, tzinfo=timezone.utc) + timedelta(days=i % 10 * 3, minutes=i)
+        t0 = int(when.timestamp())
+        n = len(heads)
+        k = int(self.rng.integers(1, n))
+        rotated = heads[k:] + heads[:k]
+        body = b"\n".join(h + b"\t%d." % (t0 + j // 256) + fracs[j % 256] + b"\t" + m
+                          for j, (h, m) in enumerate(zip(rotated, tails)))
+        p = folder / f"sub-{subject}" / f"sub-{subject}_ses-{when:%Y%m%dT%H%M%S}_eeg.csv"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(body + b"\n")
+        end = when + timedelta(seconds=n / 256)
+        doc = {**sidecar, "subject": subject, "start_time": when.isoformat(), "end_time": end.isoformat(),
+               "notes": f"{sidecar['notes']} Rotated by {k} samples (bench_scale.py)."}
+        p.with_suffix(".json").write_text(json.dumps(doc, indent=2))
+        return p
+
 
 def make_sessions(folder: Path, n: int, seconds: float) -> list[Path]:
     """``n`` 4-channel Muse-like sessions (BrainFlow CSV + sidecar), 10 per subject."""
-    from neurofeedback.simulate import simulate_eeg, write_recording
+    factory = SessionFactory(folder, seconds)
+    return [factory.write(i, folder) for i in range(n)]
 
-    start = datetime(2026, 1, 5, 7, 0, tzinfo=timezone.utc)
-    paths = []
-    for i in range(n):
-        subject = f"scale{i // 10:03d}"
-        when = start + timedelta(days=i % 10 * 3, minutes=i)
-        rec = simulate_eeg(duration_s=seconds, sfreq=256.0, ch_names=["TP9", "AF7", "AF8", "TP10"],
-                           seed=i, meas_date=when)
-        p = folder / f"sub-{subject}" / f"sub-{subject}_ses-{when:%Y%m%dT%H%M%S}_eeg.csv"
-        p.parent.mkdir(parents=True, exist_ok=True)
-        paths.append(write_recording(rec, p, format="brainflow_csv", board="muse_2", subject=subject))
-    return paths
 
 
 class CatalogClock:
@@ -108,31 +153,74 @@ class CatalogClock:
             setattr(Catalog, name, fn)
 
 
-def run_processing(tmp: Path, n: int, seconds: float, pg) -> dict:
-    """Part 1; returns the measured times and the direct run's catalog URL (the row templates)."""
-    out: dict = {"n": n}
-    t0 = time.perf_counter()
-    files = make_sessions(tmp / "data", n, seconds)
-    out["generate_s"] = time.perf_counter() - t0
-    print(f"[process] {n} sessions of {seconds:g} s x 4 channels generated in {out['generate_s']:.1f} s "
-          f"({out['generate_s'] / n:.2f} s each)", flush=True)
+def _pg_processes(pg):
+    """The cluster's postmaster (``psutil.Process``) or ``None``."""
+    import psutil
 
-    from neurofeedback.store import ingest_file
+    if pg is None:
+        return None
+    pidfile = Path(pg.data) / "postmaster.pid"
+    try:
+        return psutil.Process(int(pidfile.read_text().split()[0]))
+    except (OSError, ValueError, psutil.Error):
+        return None
 
-    home = tmp / "home-direct"
-    clock = CatalogClock()
+
+def cpu_seconds(postmaster=None) -> dict:
+    """CPU seconds (user + system) used so far by this process, its children (live ones read by
+    psutil, reaped ones by ``RUSAGE_CHILDREN``: process-pool workers, Dask's worker processes,
+    Prefect's temporary server) and the PostgreSQL cluster (postmaster, live backends and the
+    reaped ones); differences of two calls are a phase's CPU time whatever the load."""
+    import psutil
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    dead = resource.getrusage(resource.RUSAGE_CHILDREN)
+    live = 0.0
+    for p in psutil.Process().children(recursive=True):
+        try:
+            t = p.cpu_times()
+            live += t.user + t.system
+            if p.ppid() != os.getpid():  # a grandchild's reaped children are not in RUSAGE_CHILDREN
+                live += t.children_user + t.children_system
+        except psutil.Error:
+            pass
+    pg = 0.0
+    if postmaster is not None:
+        try:
+            t = postmaster.cpu_times()
+            pg = t.user + t.system + t.children_user + t.children_system
+            for p in postmaster.children():
+                t = p.cpu_times()
+                pg += t.user + t.system
+        except psutil.Error:
+            pass
+    return {"self": me.ru_utime + me.ru_stime, "children": dead.ru_utime + dead.ru_stime + live,
+            "postgres": pg}
+
+
+PHASES = ("direct", "processes_sqlite", "dask_sqlite", "processes_postgresql")
+
+
+def run_processing(tmp: Path, n: int, seconds: float, pg, *, rounds: int = 10, stop_at=None,
+                   record=None) -> dict:
+    """Part 1 in ``rounds`` rounds of ``n / rounds`` new sessions: each round generates its
+    files, imports them with every phase (the phases' order rotated from round to round, so that
+    a change of the machine's load falls on all of them alike), each phase into its own data home
+    and catalog, which grow to ``n`` sessions, then deletes the files. Per phase and round: wall
+    seconds, CPU seconds (this process, the workers, Prefect's server, PostgreSQL), the load
+    average before and after, and for the direct loop the seconds inside the catalog.
+
+    ``stop_at`` (a UTC datetime): no round starts unless the mean round so far fits before it;
+    the rounds done are reported. ``record(out)`` is called after every round (a JSON dump)."""
+    per_round = n // rounds
+    out: dict = {"n": n, "per_round": per_round, "rounds": [], "seconds": seconds}
     t0 = time.perf_counter()
-    for f in files:
-        ingest_file(f, home=home)
-    out["direct_s"] = time.perf_counter() - t0
-    out["direct_catalog_s"] = clock.seconds
-    clock.restore()
-    out["template_url"] = f"sqlite:///{home / 'catalog.sqlite'}"
-    print(f"[process] direct library calls: {out['direct_s']:.1f} s; inside the catalog "
-          f"{out['direct_catalog_s']:.2f} s = {100 * out['direct_catalog_s'] / out['direct_s']:.2f} %",
-          flush=True)
+    factory = SessionFactory(tmp / "bases", seconds)
+    out["bases_s"] = time.perf_counter() - t0
+    print(f"[process] {N_BASES} base sessions simulated and written in {out['bases_s']:.1f} s", flush=True)
 
     import pipelines
+    from neurofeedback.store import ingest_file
 
     pipelines.configure(tmp / "prefect-home")
     from prefect import flow
@@ -146,29 +234,65 @@ def run_processing(tmp: Path, n: int, seconds: float, pg) -> dict:
     t0 = time.perf_counter()
     warm_up()
     out["prefect_start_s"] = time.perf_counter() - t0
-    runs = [("processes", "sqlite"), ("dask", "sqlite")]
-    if pg is not None:
-        runs.append(("processes", "postgresql"))
-    for runner, backend in runs:
-        home = tmp / f"home-{runner}-{backend}"
-        saved = os.environ.pop("NEUROFEEDBACK_DB_URL", None)
-        if backend == "postgresql":
-            os.environ["NEUROFEEDBACK_DB_URL"] = pg.url(pg.create_database("nf_process"))
-        try:
+    phases = [p for p in PHASES if pg is not None or not p.endswith("postgresql")]
+    pg_url = pg.url(pg.create_database("nf_process")) if pg is not None else None
+    postmaster = _pg_processes(pg)
+    started = time.perf_counter()
+    for r in range(rounds):
+        if stop_at is not None and out["rounds"]:
+            mean = (time.perf_counter() - started) / len(out["rounds"])
+            if datetime.now(timezone.utc) + timedelta(seconds=1.1 * mean) > stop_at:
+                print(f"[process] stopping after {len(out['rounds'])} rounds: another one "
+                      f"(~{mean:.0f} s) would end after {stop_at:%H:%M} UTC", flush=True)
+                break
+        folder = tmp / f"data-{r}"
+        t0, c0 = time.perf_counter(), time.process_time()
+        files = [factory.write(i, folder) for i in range(r * per_round, (r + 1) * per_round)]
+        rnd = {"round": r, "generate_s": time.perf_counter() - t0, "generate_cpu_s": time.process_time() - c0}
+        order = phases[r % len(phases):] + phases[:r % len(phases)]
+        for phase in order:
+            home = tmp / f"home-{phase}"
+            load0 = os.getloadavg()[0]
+            cpu0 = cpu_seconds(postmaster)
             t0 = time.perf_counter()
-            recs = run_process([tmp / "data"], home=home, runner=runner, max_workers=2)
+            if phase == "direct":
+                clock = CatalogClock()
+                try:
+                    statuses = [ingest_file(f, home=home).status for f in files]
+                finally:
+                    clock.restore()
+                rnd["direct_catalog_s"] = clock.seconds
+            else:
+                runner, backend = phase.split("_")
+                saved = os.environ.pop("NEUROFEEDBACK_DB_URL", None)
+                if backend == "postgresql":
+                    os.environ["NEUROFEEDBACK_DB_URL"] = pg_url
+                try:
+                    recs = run_process([folder], home=home, runner=runner, max_workers=2)
+                finally:
+                    os.environ.pop("NEUROFEEDBACK_DB_URL", None)
+                    if saved is not None:
+                        os.environ["NEUROFEEDBACK_DB_URL"] = saved
+                statuses = [rec["status"] for rec in recs]
+                bad = [rec["reason"] for rec in recs if rec["status"] != "imported"]
             took = time.perf_counter() - t0
-        finally:
-            os.environ.pop("NEUROFEEDBACK_DB_URL", None)
-            if saved is not None:
-                os.environ["NEUROFEEDBACK_DB_URL"] = saved
-        imported = sum(r["status"] == "imported" for r in recs)
-        if imported != n:
-            raise SystemExit(f"{runner} on {backend}: {imported} of {n} imported: "
-                             f"{[r['reason'] for r in recs if r['status'] == 'skipped'][:2]}")
-        out[f"{runner}_{backend}_s"] = took
-        print(f"[process] {runner:9s} runner, 2 workers, {backend:10s}: {took:.1f} s "
-              f"(direct/this {out['direct_s'] / took:.2f}x)", flush=True)
+            cpu1 = cpu_seconds(postmaster)
+            imported = statuses.count("imported")
+            if imported != len(files):
+                raise SystemExit(f"{phase}, round {r}: {imported} of {len(files)} imported"
+                                 + (f": {bad[:2]}" if phase != "direct" else ""))
+            rnd[phase] = {"wall_s": took, "cpu_s": sum(cpu1.values()) - sum(cpu0.values()),
+                          "cpu_postgres_s": cpu1["postgres"] - cpu0["postgres"],
+                          "load": [load0, os.getloadavg()[0]]}
+            print(f"[process] round {r + 1}/{rounds} {phase:21s}: {took:6.1f} s wall, "
+                  f"{rnd[phase]['cpu_s']:6.1f} s CPU, load {load0:.1f}->{os.getloadavg()[0]:.1f}"
+                  + (f", catalog {rnd['direct_catalog_s']:.2f} s" if phase == "direct" else ""),
+                  flush=True)
+        shutil.rmtree(folder)
+        out["rounds"].append(rnd)
+        if record is not None:
+            record(out)
+    out["template_url"] = f"sqlite:///{tmp / 'home-direct' / 'catalog.sqlite'}"
     return out
 
 
@@ -228,13 +352,15 @@ def fill(url: str, n: int, templates) -> dict:
             "per_session_last_ms": 1000 * statistics.mean(costs[-tail:])}
 
 
-def _median(fn, repeat=3) -> float:
-    times = []
+def _median(fn, repeat=3) -> tuple[float, float]:
+    """Median wall and CPU seconds (this process) of ``repeat`` calls."""
+    times, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(times), statistics.median(cpu)
 
 
 def _peak_mb(fn) -> float:
@@ -265,7 +391,7 @@ def queries(url: str, home: Path) -> dict:
     for name, fn, repeat in (("sessions", q_sessions, 3), ("trends", q_trends, 3),
                              ("cohort", q_cohort, 1)):
         out[f"{name}_peak_mb"] = _peak_mb(fn)  # also the warm-up (imports, connection pool)
-        out[f"{name}_s"] = _median(fn, repeat)
+        out[f"{name}_s"], out[f"{name}_cpu_s"] = _median(fn, repeat)
     n_heavy = len(Catalog(url).sessions(subject=HEAVY))
     out["heavy_sessions"] = n_heavy
     out["trend_series"] = len(q_trends())
@@ -276,7 +402,7 @@ def queries(url: str, home: Path) -> dict:
         env.pop("NEUROFEEDBACK_DB_URL", None)
     else:
         env["NEUROFEEDBACK_DB_URL"] = url
-    times, rss = [], []
+    times, rss, cpu = [], [], []
     for k in range(2):
         html = home / f"report-{k}.html"
         t0 = time.perf_counter()
@@ -292,8 +418,11 @@ def queries(url: str, home: Path) -> dict:
         if proc.returncode or not html.is_file():
             raise SystemExit(f"report subject failed ({proc.returncode}): {err.strip()[-500:]}")
         rss.append(usage.ru_maxrss / 1024)
+        cpu.append(usage.ru_utime + usage.ru_stime)
     out["report_s"] = min(times)  # the second run has warm file caches, like a user's
+    out["report_cpu_s"] = cpu[times.index(min(times))]
     out["report_rss_mb"] = max(rss)
+    out["load"] = os.getloadavg()[0]
     return out
 
 
@@ -321,30 +450,54 @@ def run_catalog(tmp: Path, sizes, templates, pg) -> dict:
 # --- the table ----------------------------------------------------------------------------
 
 
+NAMES = {"direct": "direct library calls (`ingest_file` loop, 1 core, SQLite)",
+         "processes_sqlite": "`processes` runner, 2 workers, SQLite",
+         "dask_sqlite": "`dask` runner, 2 workers, SQLite",
+         "processes_postgresql": "`processes` runner, 2 workers, PostgreSQL"}
+
+
+def process_table(proc: dict) -> list[str]:
+    """The processing part's table (from :func:`run_processing`'s dict, or its JSON)."""
+    rounds = proc["rounds"]
+    k = proc["per_round"]
+    n = k * len(rounds)
+    phases = [p for p in NAMES if p in rounds[0]]
+    loads = [x for r in rounds for p in phases for x in r[p]["load"]]
+    tot = {p: (sum(r[p]["wall_s"] for r in rounds), sum(r[p]["cpu_s"] for r in rounds)) for p in phases}
+    lines = [f"Processing {n} sessions of {proc['seconds'] / 60:g} min x 4 channels in {len(rounds)} "
+             f"rounds of {k} (phases interleaved; load average {min(loads):.1f}-{max(loads):.1f}). "
+             "CPU = this process + its workers + Prefect's server + PostgreSQL:", "",
+             "| run | wall s | CPU s | wall s/session | CPU s/session | direct / run, wall | "
+             "direct / run, CPU | CPU s/session, first -> last round |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    dw, dc = tot["direct"]
+    for p in phases:
+        w, c = tot[p]
+        first, last = rounds[0][p]["cpu_s"] / k, rounds[-1][p]["cpu_s"] / k
+        lines.append(f"| {NAMES[p]} | {w:.0f} | {c:.0f} | {w / n:.2f} | {c / n:.2f} | {dw / w:.2f} | "
+                     f"{dc / c:.2f} | {first:.2f} -> {last:.2f} ({last / first:.2f}x) |")
+    cat = [r["direct_catalog_s"] / r["direct"]["wall_s"] for r in rounds]
+    gen = sum(r["generate_s"] for r in rounds) / n
+    share = 100 * sum(r["direct_catalog_s"] for r in rounds) / dw
+    lines += ["", f"Inside the catalog during the direct loop: {share:.2f} % "
+              f"of its wall time over {n} sessions; {100 * cat[0]:.2f} % in round 1 (catalog 0 -> {k} sessions), "
+              f"{100 * cat[-1]:.2f} % in round {len(rounds)} ({n - k} -> {n}). Prefect's temporary "
+              f"server start: {proc['prefect_start_s']:.1f} s (once, not in the table). Generating the "
+              f"files: {proc['bases_s']:.1f} s for {N_BASES} simulated bases, then {gen:.2f} s a file.", ""]
+    if "maxrss_children_mb" in proc:
+        lines += [f"Peak resident memory: this process {proc['maxrss_self_mb']:.0f} MB, the largest worker "
+                  f"{proc['maxrss_children_mb']:.0f} MB.", ""]
+    return lines
+
+
 def table(proc: dict | None, cat: dict, sizes) -> str:
-    lines = []
-    if proc:
-        n = proc["n"]
-        per = {k[:-2]: v / n for k, v in proc.items()
-               if k.endswith("_s") and k not in ("generate_s", "prefect_start_s")}
-        lines += [f"Processing {n} sessions of 10 min x 4 channels (batch seconds per session; "
-                  f"ratio to direct library calls on one core):", ""]
-        lines += ["| run | total s | s/session | direct / run |", "|---|---:|---:|---:|"]
-        names = {"direct": "direct library calls (1 core, SQLite)",
-                 "processes_sqlite": "processes runner, 2 workers, SQLite",
-                 "dask_sqlite": "dask runner, 2 workers, SQLite",
-                 "processes_postgresql": "processes runner, 2 workers, PostgreSQL"}
-        for key, label in names.items():
-            if f"{key}_s" in proc:
-                lines.append(f"| {label} | {proc[f'{key}_s']:.1f} | {per[key]:.2f} | "
-                             f"{proc['direct_s'] / proc[f'{key}_s']:.2f} |")
-        lines += ["", f"Inside the catalog during the direct run: {proc['direct_catalog_s']:.2f} s = "
-                  f"{100 * proc['direct_catalog_s'] / proc['direct_s']:.2f} % of it. Prefect's temporary "
-                  f"server start: {proc['prefect_start_s']:.1f} s (once per process, not in the table). "
-                  f"Generating the files: {proc['generate_s'] / n:.2f} s each.", ""]
+    lines = process_table(proc) if proc else []
+    if not cat:
+        return "\n".join(lines)
     backends = sorted({b for b, _ in cat})
     lines += ["The catalog with N sessions over 100 subjects (heavy01: 30 % of them); median of 3 "
-              "(cohort: 1 run, report: the faster of 2):", ""]
+              "(cohort: 1 run, report: the faster of 2); CPU seconds of this process (the report: of "
+              "its process):", ""]
     head = "| | " + " | ".join(f"{b} N={n}" for b in backends for n in sizes) + " | growth " + \
         " | growth ".join(backends) + " |"
     lines += [head, "|---|" + "---:|" * (len(backends) * len(sizes) + len(backends))]
@@ -359,21 +512,28 @@ def table(proc: dict | None, cat: dict, sizes) -> str:
     row("`sessions()` (s)", "sessions_s", "{:.3f}")
     row("heavy01 sessions", "heavy_sessions", "{:d}")
     row("`trends` heavy01 (s)", "trends_s", "{:.3f}")
+    row("`trends` heavy01 (CPU s)", "trends_cpu_s", "{:.3f}")
     row("cohort: frame + trends of 100 subjects (s)", "cohort_s", "{:.2f}")
+    row("cohort (CPU s)", "cohort_cpu_s", "{:.2f}")
     row("`report subject heavy01`, whole process (s)", "report_s", "{:.2f}")
+    row("`report subject heavy01` (CPU s)", "report_cpu_s", "{:.2f}")
     row("peak traced memory, trends (MB)", "trends_peak_mb", "{:.0f}")
     row("peak traced memory, cohort (MB)", "cohort_peak_mb", "{:.0f}")
     row("report process max RSS (MB)", "report_rss_mb", "{:.0f}")
+    row("load average during the queries", "load", "{:.1f}")
     if proc:
         n_big = sizes[-1]
+        rounds = proc["rounds"]
+        n = proc["per_round"] * len(rounds)
         lines += ["", f"Catalog share of the batch at N={n_big} (catalog ms per session at the end of the "
-                  "fill / batch ms per session of the runner):", ""]
+                  "fill / batch wall ms per session of the runner):", ""]
         lines += ["| runner | " + " | ".join(backends) + " |", "|---|" + "---:|" * len(backends)]
-        for key, label in (("direct", "direct, 1 core"), ("processes_sqlite", "processes, 2 workers"),
-                           ("dask_sqlite", "dask, 2 workers")):
-            batch_ms = 1000 * proc[f"{key}_s"] / proc["n"]
+        for key in NAMES:
+            if key not in rounds[0]:
+                continue
+            batch_ms = 1000 * sum(r[key]["wall_s"] for r in rounds) / n
             cells = [f"{100 * cat[(b, n_big)]['per_session_last_ms'] / batch_ms:.2f} %" for b in backends]
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+            lines.append(f"| {NAMES[key]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -385,9 +545,19 @@ def main():
     ap.add_argument("--skip-process", action="store_true",
                     help="part 2 only (templates from 4 sessions processed here)")
     ap.add_argument("--no-postgres", action="store_true")
-    ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--rounds", type=int, default=10,
+                    help="part 1 in this many rounds of --process/--rounds new sessions, the runners "
+                         "interleaved")
+    ap.add_argument("--stop-at", metavar="HH:MM",
+                    help="UTC time: start no processing round that would end after it")
+    ap.add_argument("--json", type=Path, help="also write the results here (part 1: after each round)")
+    ap.add_argument("--table-from", type=Path, metavar="JSON",
+                    help="print the processing table of a --json file and exit")
     args = ap.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.table_from:
+        print("\n".join(process_table(json.loads(args.table_from.read_text())["process"])))
+        return
+    sizes = [int(s) for s in args.sizes.split(",") if s]
     tmp = Path(tempfile.mkdtemp(prefix="nf-bench-scale-"))
     os.environ["NEUROFEEDBACK_HOME"] = str(tmp / "nf-home")
     os.environ.pop("NEUROFEEDBACK_DB_URL", None)
@@ -408,8 +578,24 @@ def main():
                 ingest_file(f, home=tmp / "home-direct")
             template_url = f"sqlite:///{tmp / 'home-direct' / 'catalog.sqlite'}"
         else:
-            proc = run_processing(tmp, args.process, args.seconds, pg)
+            def record(out):
+                if args.json:
+                    args.json.write_text(json.dumps({"process": out}, indent=1, default=str))
+
+            stop_at = None
+            if args.stop_at:
+                hh, mm = map(int, args.stop_at.split(":"))
+                stop_at = datetime.now(timezone.utc).replace(hour=hh, minute=mm, second=0, microsecond=0)
+            proc = run_processing(tmp, args.process, args.seconds, pg, rounds=args.rounds,
+                                  stop_at=stop_at, record=record)
+            proc["maxrss_self_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            proc["maxrss_children_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            record(proc)
             template_url = proc["template_url"]
+        if not sizes:
+            print()
+            print(table(proc, {}, sizes))
+            return
         templates = load_templates(template_url)
         print(f"[catalog] {len(templates)} template sessions, {len(templates[0][1])} metric rows and "
               f"{len(templates[0][2])} block rows each", flush=True)
