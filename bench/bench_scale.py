@@ -201,19 +201,29 @@ def cpu_seconds(postmaster=None) -> dict:
 PHASES = ("direct", "processes_sqlite", "dask_sqlite", "processes_postgresql")
 
 
-def run_processing(tmp: Path, n: int, seconds: float, pg, *, rounds: int = 10, stop_at=None,
-                   record=None) -> dict:
-    """Part 1 in ``rounds`` rounds of ``n / rounds`` new sessions: each round generates its
-    files, imports them with every phase (the phases' order rotated from round to round, so that
-    a change of the machine's load falls on all of them alike), each phase into its own data home
-    and catalog, which grow to ``n`` sessions, then deletes the files. Per phase and round: wall
-    seconds, CPU seconds (this process, the workers, Prefect's server, PostgreSQL), the load
-    average before and after, and for the direct loop the seconds inside the catalog.
+def _copy_sqlite(src: Path, dst: Path) -> None:
+    """Copy a SQLite catalog with SQLite's backup API (consistent whatever its WAL holds)."""
+    import sqlite3
 
-    ``stop_at`` (a UTC datetime): no round starts unless the mean round so far fits before it;
-    the rounds done are reported. ``record(out)`` is called after every round (a JSON dump)."""
-    per_round = n // rounds
-    out: dict = {"n": n, "per_round": per_round, "rounds": [], "seconds": seconds}
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
+        a.backup(b)
+
+
+def run_processing(tmp: Path, sizes, per_round: int, seconds: float, pg, *, stop_at=None,
+                   record=None) -> dict:
+    """Part 1: at each catalog size N of ``sizes``, ``per_round`` new sessions imported by every
+    phase into a catalog that already holds N - ``per_round`` sessions (recorded through the
+    Catalog API from the rows of real processed sessions, :func:`fill`; one SQLite catalog
+    filled and copied to each SQLite phase's home, one PostgreSQL database filled), so that it
+    holds N at the end. The phases run one after the other in an order rotated from size to
+    size. Per phase and size: wall seconds, CPU seconds (this process, the workers, Prefect's
+    server, PostgreSQL), the load average before and after, and for the direct loop the seconds
+    inside the catalog.
+
+    ``stop_at`` (a UTC datetime): no phase starts after it (what ran is reported).
+    ``record(out)`` is called after every phase (a JSON dump)."""
+    out: dict = {"sizes": list(sizes), "per_round": per_round, "rounds": [], "seconds": seconds}
     t0 = time.perf_counter()
     factory = SessionFactory(tmp / "bases", seconds)
     out["bases_s"] = time.perf_counter() - t0
@@ -221,6 +231,11 @@ def run_processing(tmp: Path, n: int, seconds: float, pg, *, rounds: int = 10, s
 
     import pipelines
     from neurofeedback.store import ingest_file
+
+    # the rows the fills copy: 3 sessions imported by the library
+    for i in range(3):
+        ingest_file(factory.write(100_000 + i, tmp / "template-data"), home=tmp / "home-template")
+    templates = load_templates(f"sqlite:///{tmp / 'home-template' / 'catalog.sqlite'}")
 
     pipelines.configure(tmp / "prefect-home")
     from prefect import flow
@@ -235,26 +250,46 @@ def run_processing(tmp: Path, n: int, seconds: float, pg, *, rounds: int = 10, s
     warm_up()
     out["prefect_start_s"] = time.perf_counter() - t0
     phases = [p for p in PHASES if pg is not None or not p.endswith("postgresql")]
-    pg_url = pg.url(pg.create_database("nf_process")) if pg is not None else None
     postmaster = _pg_processes(pg)
-    started = time.perf_counter()
-    for r in range(rounds):
-        if stop_at is not None and out["rounds"]:
-            mean = (time.perf_counter() - started) / len(out["rounds"])
-            if datetime.now(timezone.utc) + timedelta(seconds=1.1 * mean) > stop_at:
-                print(f"[process] stopping after {len(out['rounds'])} rounds: another one "
-                      f"(~{mean:.0f} s) would end after {stop_at:%H:%M} UTC", flush=True)
-                break
-        folder = tmp / f"data-{r}"
+    for r, size in enumerate(sizes):
+        if stop_at is not None and datetime.now(timezone.utc) > stop_at:
+            break
+        n_fill = size - per_round
+        fill_home = tmp / f"fill-{size}"
+        fill_home.mkdir()
+        fill_url = f"sqlite:///{fill_home / 'catalog.sqlite'}"
+        t0 = time.perf_counter()
+        if n_fill:
+            fill(fill_url, n_fill, templates)
+        else:
+            from neurofeedback.store import Catalog
+
+            Catalog(fill_url)  # an empty catalog
+        pg_url = None
+        if pg is not None:
+            pg_url = pg.url(pg.create_database(f"nf_process_{size}"))
+            if n_fill:
+                fill(pg_url, n_fill, templates)
+        rnd = {"size": size, "filled": n_fill, "fill_s": time.perf_counter() - t0}
+        print(f"[process] catalogs filled with {n_fill} sessions in {rnd['fill_s']:.0f} s", flush=True)
+        folder = tmp / f"data-{size}"
         t0, c0 = time.perf_counter(), time.process_time()
-        files = [factory.write(i, folder) for i in range(r * per_round, (r + 1) * per_round)]
-        rnd = {"round": r, "generate_s": time.perf_counter() - t0, "generate_cpu_s": time.process_time() - c0}
+        start = 1000 * r  # distinct sessions at every size (subjects scale000, scale001, ...)
+        files = [factory.write(i, folder) for i in range(start, start + per_round)]
+        rnd.update(generate_s=time.perf_counter() - t0, generate_cpu_s=time.process_time() - c0)
         order = phases[r % len(phases):] + phases[:r % len(phases)]
+        out["rounds"].append(rnd)
         for phase in order:
-            home = tmp / f"home-{phase}"
+            if stop_at is not None and datetime.now(timezone.utc) > stop_at:
+                print(f"[process] {stop_at:%H:%M} UTC passed: {phase} at N={size} not run", flush=True)
+                break
+            home = tmp / f"home-{phase}-{size}"
+            if phase != "processes_postgresql":
+                _copy_sqlite(fill_home / "catalog.sqlite", home / "catalog.sqlite")
             load0 = os.getloadavg()[0]
             cpu0 = cpu_seconds(postmaster)
             t0 = time.perf_counter()
+            bad = []
             if phase == "direct":
                 clock = CatalogClock()
                 try:
@@ -279,20 +314,17 @@ def run_processing(tmp: Path, n: int, seconds: float, pg, *, rounds: int = 10, s
             cpu1 = cpu_seconds(postmaster)
             imported = statuses.count("imported")
             if imported != len(files):
-                raise SystemExit(f"{phase}, round {r}: {imported} of {len(files)} imported"
-                                 + (f": {bad[:2]}" if phase != "direct" else ""))
+                raise SystemExit(f"{phase} at N={size}: {imported} of {len(files)} imported: {bad[:2]}")
             rnd[phase] = {"wall_s": took, "cpu_s": sum(cpu1.values()) - sum(cpu0.values()),
                           "cpu_postgres_s": cpu1["postgres"] - cpu0["postgres"],
                           "load": [load0, os.getloadavg()[0]]}
-            print(f"[process] round {r + 1}/{rounds} {phase:21s}: {took:6.1f} s wall, "
+            print(f"[process] N={size} {phase:21s}: {per_round} sessions {took:6.1f} s wall, "
                   f"{rnd[phase]['cpu_s']:6.1f} s CPU, load {load0:.1f}->{os.getloadavg()[0]:.1f}"
                   + (f", catalog {rnd['direct_catalog_s']:.2f} s" if phase == "direct" else ""),
                   flush=True)
+            if record is not None:
+                record(out)
         shutil.rmtree(folder)
-        out["rounds"].append(rnd)
-        if record is not None:
-            record(out)
-    out["template_url"] = f"sqlite:///{tmp / 'home-direct' / 'catalog.sqlite'}"
     return out
 
 
@@ -458,32 +490,40 @@ NAMES = {"direct": "direct library calls (`ingest_file` loop, 1 core, SQLite)",
 
 def process_table(proc: dict) -> list[str]:
     """The processing part's table (from :func:`run_processing`'s dict, or its JSON)."""
-    rounds = proc["rounds"]
+    rounds = [r for r in proc["rounds"] if "direct" in r]
     k = proc["per_round"]
-    n = k * len(rounds)
-    phases = [p for p in NAMES if p in rounds[0]]
-    loads = [x for r in rounds for p in phases for x in r[p]["load"]]
-    tot = {p: (sum(r[p]["wall_s"] for r in rounds), sum(r[p]["cpu_s"] for r in rounds)) for p in phases}
-    lines = [f"Processing {n} sessions of {proc['seconds'] / 60:g} min x 4 channels in {len(rounds)} "
-             f"rounds of {k} (phases interleaved; load average {min(loads):.1f}-{max(loads):.1f}). "
-             "CPU = this process + its workers + Prefect's server + PostgreSQL:", "",
-             "| run | wall s | CPU s | wall s/session | CPU s/session | direct / run, wall | "
-             "direct / run, CPU | CPU s/session, first -> last round |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    dw, dc = tot["direct"]
+    phases = [p for p in NAMES if any(p in r for r in rounds)]
+    loads = [x for r in rounds for p in phases if p in r for x in r[p]["load"]]
+    sizes = [r["size"] for r in rounds]
+    lines = [f"Processing {k} new sessions of {proc['seconds'] / 60:g} min x 4 channels into a catalog "
+             f"holding {' and '.join(str(s - k) for s in sizes)} (-> {' and '.join(map(str, sizes))}); "
+             f"load average {min(loads):.1f}-{max(loads):.1f}. CPU = this process + its workers + "
+             "Prefect's server + PostgreSQL; s per session:", ""]
+    head = "| run | " + " | ".join(f"N={s}: wall | N={s}: CPU | N={s}: direct / run, CPU" for s in sizes)
+    if len(sizes) > 1:
+        head += f" | CPU growth {sizes[0]} -> {sizes[-1]}"
+    lines += [head + " |", "|---|" + "---:|" * (3 * len(sizes) + (len(sizes) > 1))]
     for p in phases:
-        w, c = tot[p]
-        first, last = rounds[0][p]["cpu_s"] / k, rounds[-1][p]["cpu_s"] / k
-        lines.append(f"| {NAMES[p]} | {w:.0f} | {c:.0f} | {w / n:.2f} | {c / n:.2f} | {dw / w:.2f} | "
-                     f"{dc / c:.2f} | {first:.2f} -> {last:.2f} ({last / first:.2f}x) |")
-    cat = [r["direct_catalog_s"] / r["direct"]["wall_s"] for r in rounds]
-    gen = sum(r["generate_s"] for r in rounds) / n
-    share = 100 * sum(r["direct_catalog_s"] for r in rounds) / dw
-    lines += ["", f"Inside the catalog during the direct loop: {share:.2f} % "
-              f"of its wall time over {n} sessions; {100 * cat[0]:.2f} % in round 1 (catalog 0 -> {k} sessions), "
-              f"{100 * cat[-1]:.2f} % in round {len(rounds)} ({n - k} -> {n}). Prefect's temporary "
-              f"server start: {proc['prefect_start_s']:.1f} s (once, not in the table). Generating the "
-              f"files: {proc['bases_s']:.1f} s for {N_BASES} simulated bases, then {gen:.2f} s a file.", ""]
+        cells = []
+        for r in rounds:
+            if p in r:
+                cells += [f"{r[p]['wall_s'] / k:.2f}", f"{r[p]['cpu_s'] / k:.2f}",
+                          f"{r['direct']['cpu_s'] / r[p]['cpu_s']:.2f}"]
+            else:
+                cells += ["not run"] * 3
+        if len(sizes) > 1:
+            cells.append(f"{rounds[-1][p]['cpu_s'] / rounds[0][p]['cpu_s']:.2f}x"
+                         if p in rounds[0] and p in rounds[-1] else "")
+        lines.append(f"| {NAMES[p]} | " + " | ".join(cells) + " |")
+    lines += [""]
+    for r in rounds:
+        lines.append(f"At N={r['size']}: inside the catalog during the direct loop "
+                     f"{100 * r['direct_catalog_s'] / r['direct']['wall_s']:.2f} % of its wall time "
+                     f"({1000 * r['direct_catalog_s'] / k:.0f} ms a session); the fill of "
+                     f"{r['filled']} sessions took {r['fill_s']:.0f} s.")
+    lines += ["", f"Prefect's temporary server start: {proc['prefect_start_s']:.1f} s (once, not in the "
+              f"table). Generating the files: {proc['bases_s']:.1f} s for {N_BASES} simulated bases, then "
+              f"{sum(r['generate_s'] for r in rounds) / (k * len(rounds)):.2f} s a file.", ""]
     if "maxrss_children_mb" in proc:
         lines += [f"Peak resident memory: this process {proc['maxrss_self_mb']:.0f} MB, the largest worker "
                   f"{proc['maxrss_children_mb']:.0f} MB.", ""]
@@ -523,33 +563,31 @@ def table(proc: dict | None, cat: dict, sizes) -> str:
     row("load average during the queries", "load", "{:.1f}")
     if proc:
         n_big = sizes[-1]
-        rounds = proc["rounds"]
-        n = proc["per_round"] * len(rounds)
-        lines += ["", f"Catalog share of the batch at N={n_big} (catalog ms per session at the end of the "
-                  "fill / batch wall ms per session of the runner):", ""]
-        lines += ["| runner | " + " | ".join(backends) + " |", "|---|" + "---:|" * len(backends)]
-        for key in NAMES:
-            if key not in rounds[0]:
-                continue
-            batch_ms = 1000 * sum(r[key]["wall_s"] for r in rounds) / n
-            cells = [f"{100 * cat[(b, n_big)]['per_session_last_ms'] / batch_ms:.2f} %" for b in backends]
-            lines.append(f"| {NAMES[key]} | " + " | ".join(cells) + " |")
+        big = [r for r in proc["rounds"] if r["size"] == n_big and "direct" in r]
+        if big:
+            lines += ["", f"Catalog share of the batch at N={n_big} (catalog ms per session at the end of "
+                      "the fill / batch wall ms per session of the runner at that size):", ""]
+            lines += ["| runner | " + " | ".join(backends) + " |", "|---|" + "---:|" * len(backends)]
+            for key in NAMES:
+                if key in big[0]:
+                    batch_ms = 1000 * big[0][key]["wall_s"] / proc["per_round"]
+                    cells = [f"{100 * cat[(b, n_big)]['per_session_last_ms'] / batch_ms:.2f} %"
+                             for b in backends]
+                    lines.append(f"| {NAMES[key]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--process", type=int, default=100, help="sessions processed in part 1")
+    ap.add_argument("--process-at", default="100,1000",
+                    help="part 1: catalog sizes at which --per-round new sessions are imported")
+    ap.add_argument("--per-round", type=int, default=100, help="sessions imported by each phase per size")
     ap.add_argument("--seconds", type=float, default=600.0, help="length of each session")
     ap.add_argument("--sizes", default="100,1000", help="catalog sizes of part 2")
     ap.add_argument("--skip-process", action="store_true",
                     help="part 2 only (templates from 4 sessions processed here)")
     ap.add_argument("--no-postgres", action="store_true")
-    ap.add_argument("--rounds", type=int, default=10,
-                    help="part 1 in this many rounds of --process/--rounds new sessions, the runners "
-                         "interleaved")
-    ap.add_argument("--stop-at", metavar="HH:MM",
-                    help="UTC time: start no processing round that would end after it")
+    ap.add_argument("--stop-at", metavar="HH:MM", help="UTC time: start no processing phase after it")
     ap.add_argument("--json", type=Path, help="also write the results here (part 1: after each round)")
     ap.add_argument("--table-from", type=Path, metavar="JSON",
                     help="print the processing table of a --json file and exit")
@@ -586,12 +624,12 @@ def main():
             if args.stop_at:
                 hh, mm = map(int, args.stop_at.split(":"))
                 stop_at = datetime.now(timezone.utc).replace(hour=hh, minute=mm, second=0, microsecond=0)
-            proc = run_processing(tmp, args.process, args.seconds, pg, rounds=args.rounds,
-                                  stop_at=stop_at, record=record)
+            proc = run_processing(tmp, [int(s) for s in args.process_at.split(",")], args.per_round,
+                                  args.seconds, pg, stop_at=stop_at, record=record)
             proc["maxrss_self_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             proc["maxrss_children_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             record(proc)
-            template_url = proc["template_url"]
+            template_url = f"sqlite:///{tmp / 'home-template' / 'catalog.sqlite'}"
         if not sizes:
             print()
             print(table(proc, {}, sizes))
