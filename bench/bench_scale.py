@@ -260,7 +260,7 @@ def run_processing(tmp: Path, sizes, per_round: int, seconds: float, pg, *, stop
         fill_url = f"sqlite:///{fill_home / 'catalog.sqlite'}"
         t0 = time.perf_counter()
         if n_fill:
-            fill(fill_url, n_fill, templates)
+            rnd_fill = {"sqlite": fill(fill_url, n_fill, templates)}
         else:
             from neurofeedback.store import Catalog
 
@@ -269,8 +269,9 @@ def run_processing(tmp: Path, sizes, per_round: int, seconds: float, pg, *, stop
         if pg is not None:
             pg_url = pg.url(pg.create_database(f"nf_process_{size}"))
             if n_fill:
-                fill(pg_url, n_fill, templates)
-        rnd = {"size": size, "filled": n_fill, "fill_s": time.perf_counter() - t0}
+                rnd_fill["postgresql"] = fill(pg_url, n_fill, templates)
+        rnd = {"size": size, "filled": n_fill, "fill_s": time.perf_counter() - t0,
+               "fill": rnd_fill if n_fill else {}}
         print(f"[process] catalogs filled with {n_fill} sessions in {rnd['fill_s']:.0f} s", flush=True)
         folder = tmp / f"data-{size}"
         t0, c0 = time.perf_counter(), time.process_time()
@@ -404,7 +405,7 @@ def _peak_mb(fn) -> float:
         tracemalloc.stop()
 
 
-def queries(url: str, home: Path) -> dict:
+def queries(url: str, home: Path, repeat: int = 3) -> dict:
     from neurofeedback.statements import subject_trends
     from neurofeedback.store import Catalog
 
@@ -420,10 +421,10 @@ def queries(url: str, home: Path) -> dict:
         return {s: subject_trends(s, frame=g) for s, g in frame.groupby("subject", sort=True)}
 
     out = {}
-    for name, fn, repeat in (("sessions", q_sessions, 3), ("trends", q_trends, 3),
-                             ("cohort", q_cohort, 1)):
+    for name, fn, times in (("sessions", q_sessions, 3), ("trends", q_trends, repeat),
+                            ("cohort", q_cohort, 1)):
         out[f"{name}_peak_mb"] = _peak_mb(fn)  # also the warm-up (imports, connection pool)
-        out[f"{name}_s"], out[f"{name}_cpu_s"] = _median(fn, repeat)
+        out[f"{name}_s"], out[f"{name}_cpu_s"] = _median(fn, times)
     n_heavy = len(Catalog(url).sessions(subject=HEAVY))
     out["heavy_sessions"] = n_heavy
     out["trend_series"] = len(q_trends())
@@ -435,7 +436,7 @@ def queries(url: str, home: Path) -> dict:
     else:
         env["NEUROFEEDBACK_DB_URL"] = url
     times, rss, cpu = [], [], []
-    for k in range(2):
+    for k in range(min(2, repeat)):
         html = home / f"report-{k}.html"
         t0 = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "neurofeedback", "report", "subject", HEAVY,
@@ -458,7 +459,7 @@ def queries(url: str, home: Path) -> dict:
     return out
 
 
-def run_catalog(tmp: Path, sizes, templates, pg) -> dict:
+def run_catalog(tmp: Path, sizes, templates, pg, repeat: int = 3) -> dict:
     results = {}
     for n in sizes:
         backends = [("sqlite", None)] + ([("postgresql", pg)] if pg is not None else [])
@@ -469,7 +470,7 @@ def run_catalog(tmp: Path, sizes, templates, pg) -> dict:
                    else cluster.url(cluster.create_database(f"nf_scale_{n}")))
             t0 = time.perf_counter()
             r = fill(url, n, templates)
-            r.update(queries(url, home))
+            r.update(queries(url, home, repeat))
             results[(backend, n)] = r
             print(f"[catalog] {backend:10s} n={n:5d}: filled in {r['fill_s']:.1f} s "
                   f"({r['per_session_first_ms']:.1f} -> {r['per_session_last_ms']:.1f} ms/session); "
@@ -520,7 +521,10 @@ def process_table(proc: dict) -> list[str]:
         lines.append(f"At N={r['size']}: inside the catalog during the direct loop "
                      f"{100 * r['direct_catalog_s'] / r['direct']['wall_s']:.2f} % of its wall time "
                      f"({1000 * r['direct_catalog_s'] / k:.0f} ms a session); the fill of "
-                     f"{r['filled']} sessions took {r['fill_s']:.0f} s.")
+                     f"{r['filled']} sessions took {r['fill_s']:.0f} s"
+                     + "".join(f"; {b} catalog per filled session {v['per_session_first_ms']:.0f} ms "
+                               f"(first 10 %) -> {v['per_session_last_ms']:.0f} ms (last 10 %)"
+                               for b, v in r.get("fill", {}).items()) + ".")
     lines += ["", f"Prefect's temporary server start: {proc['prefect_start_s']:.1f} s (once, not in the "
               f"table). Generating the files: {proc['bases_s']:.1f} s for {N_BASES} simulated bases, then "
               f"{sum(r['generate_s'] for r in rounds) / (k * len(rounds)):.2f} s a file.", ""]
@@ -587,6 +591,8 @@ def main():
     ap.add_argument("--skip-process", action="store_true",
                     help="part 2 only (templates from 4 sessions processed here)")
     ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="part 2: runs of `trends` (the median) and of the report (the faster of 2 at most)")
     ap.add_argument("--stop-at", metavar="HH:MM", help="UTC time: start no processing phase after it")
     ap.add_argument("--json", type=Path, help="also write the results here (part 1: after each round)")
     ap.add_argument("--table-from", type=Path, metavar="JSON",
@@ -637,7 +643,7 @@ def main():
         templates = load_templates(template_url)
         print(f"[catalog] {len(templates)} template sessions, {len(templates[0][1])} metric rows and "
               f"{len(templates[0][2])} block rows each", flush=True)
-        cat = run_catalog(tmp, sizes, templates, pg)
+        cat = run_catalog(tmp, sizes, templates, pg, args.repeat)
         print()
         print(table(proc, cat, sizes))
         print(f"\nbench process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
