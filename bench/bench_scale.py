@@ -55,7 +55,7 @@ N_SUBJECTS = 100
 
 # --- part 1: processing ------------------------------------------------------------------
 
-N_BASES = 10
+N_BASES = 4
 
 
 class SessionFactory:
@@ -198,7 +198,7 @@ def cpu_seconds(postmaster=None) -> dict:
             "postgres": pg}
 
 
-PHASES = ("direct", "processes_sqlite", "dask_sqlite", "processes_postgresql")
+PHASES = ("direct", "processes_sqlite", "processes_postgresql", "dask_sqlite")
 
 
 def _copy_sqlite(src: Path, dst: Path) -> None:
@@ -211,7 +211,7 @@ def _copy_sqlite(src: Path, dst: Path) -> None:
 
 
 def run_processing(tmp: Path, sizes, per_round: int, seconds: float, pg, *, stop_at=None,
-                   record=None) -> dict:
+                   record=None, phases=PHASES) -> dict:
     """Part 1: at each catalog size N of ``sizes``, ``per_round`` new sessions imported by every
     phase into a catalog that already holds N - ``per_round`` sessions (recorded through the
     Catalog API from the rows of real processed sessions, :func:`fill`; one SQLite catalog
@@ -233,7 +233,7 @@ def run_processing(tmp: Path, sizes, per_round: int, seconds: float, pg, *, stop
     from neurofeedback.store import ingest_file
 
     # the rows the fills copy: 3 sessions imported by the library
-    for i in range(3):
+    for i in range(2):
         ingest_file(factory.write(100_000 + i, tmp / "template-data"), home=tmp / "home-template")
     templates = load_templates(f"sqlite:///{tmp / 'home-template' / 'catalog.sqlite'}")
 
@@ -249,18 +249,18 @@ def run_processing(tmp: Path, sizes, per_round: int, seconds: float, pg, *, stop
     t0 = time.perf_counter()
     warm_up()
     out["prefect_start_s"] = time.perf_counter() - t0
-    phases = [p for p in PHASES if pg is not None or not p.endswith("postgresql")]
+    phases = [p for p in phases if pg is not None or not p.endswith("postgresql")]
     postmaster = _pg_processes(pg)
-    for r, size in enumerate(sizes):
-        if stop_at is not None and datetime.now(timezone.utc) > stop_at:
-            break
+    rounds = {}
+    for r, size in enumerate(sizes):  # every catalog filled and every file written first
         n_fill = size - per_round
         fill_home = tmp / f"fill-{size}"
         fill_home.mkdir()
         fill_url = f"sqlite:///{fill_home / 'catalog.sqlite'}"
         t0 = time.perf_counter()
+        fills = {}
         if n_fill:
-            rnd_fill = {"sqlite": fill(fill_url, n_fill, templates)}
+            fills["sqlite"] = fill(fill_url, n_fill, templates)
         else:
             from neurofeedback.store import Catalog
 
@@ -269,24 +269,26 @@ def run_processing(tmp: Path, sizes, per_round: int, seconds: float, pg, *, stop
         if pg is not None:
             pg_url = pg.url(pg.create_database(f"nf_process_{size}"))
             if n_fill:
-                rnd_fill["postgresql"] = fill(pg_url, n_fill, templates)
-        rnd = {"size": size, "filled": n_fill, "fill_s": time.perf_counter() - t0,
-               "fill": rnd_fill if n_fill else {}}
-        print(f"[process] catalogs filled with {n_fill} sessions in {rnd['fill_s']:.0f} s", flush=True)
-        folder = tmp / f"data-{size}"
+                fills["postgresql"] = fill(pg_url, n_fill, templates)
+        rnd = {"size": size, "filled": n_fill, "fill_s": time.perf_counter() - t0, "fill": fills,
+               "pg_url": pg_url, "folder": str(tmp / f"data-{size}")}
+        print(f"[process] N={size}: catalogs filled with {n_fill} sessions in {rnd['fill_s']:.0f} s", flush=True)
         t0, c0 = time.perf_counter(), time.process_time()
         start = 1000 * r  # distinct sessions at every size (subjects scale000, scale001, ...)
-        files = [factory.write(i, folder) for i in range(start, start + per_round)]
+        rnd["files"] = [factory.write(i, Path(rnd["folder"])) for i in range(start, start + per_round)]
         rnd.update(generate_s=time.perf_counter() - t0, generate_cpu_s=time.process_time() - c0)
-        order = phases[r % len(phases):] + phases[:r % len(phases)]
+        rounds[size] = rnd
         out["rounds"].append(rnd)
-        for phase in order:
+    for j, phase in enumerate(phases):  # each phase at every size in turn: a cut leaves pairs
+        for size in (sizes if j % 2 == 0 else sizes[::-1]):
             if stop_at is not None and datetime.now(timezone.utc) > stop_at:
                 print(f"[process] {stop_at:%H:%M} UTC passed: {phase} at N={size} not run", flush=True)
-                break
+                continue
+            rnd = rounds[size]
+            files, folder, pg_url = rnd["files"], Path(rnd["folder"]), rnd["pg_url"]
             home = tmp / f"home-{phase}-{size}"
             if phase != "processes_postgresql":
-                _copy_sqlite(fill_home / "catalog.sqlite", home / "catalog.sqlite")
+                _copy_sqlite(tmp / f"fill-{size}" / "catalog.sqlite", home / "catalog.sqlite")
             load0 = os.getloadavg()[0]
             cpu0 = cpu_seconds(postmaster)
             t0 = time.perf_counter()
@@ -325,7 +327,9 @@ def run_processing(tmp: Path, sizes, per_round: int, seconds: float, pg, *, stop
                   flush=True)
             if record is not None:
                 record(out)
-        shutil.rmtree(folder)
+    for rnd in out["rounds"]:
+        rnd["files"] = len(rnd["files"])
+        rnd.pop("pg_url")
     return out
 
 
@@ -586,6 +590,7 @@ def main():
     ap.add_argument("--process-at", default="100,1000",
                     help="part 1: catalog sizes at which --per-round new sessions are imported")
     ap.add_argument("--per-round", type=int, default=100, help="sessions imported by each phase per size")
+    ap.add_argument("--phases", default=",".join(PHASES), help="part 1's phases, in this order")
     ap.add_argument("--seconds", type=float, default=600.0, help="length of each session")
     ap.add_argument("--sizes", default="100,1000", help="catalog sizes of part 2")
     ap.add_argument("--skip-process", action="store_true",
@@ -631,7 +636,8 @@ def main():
                 hh, mm = map(int, args.stop_at.split(":"))
                 stop_at = datetime.now(timezone.utc).replace(hour=hh, minute=mm, second=0, microsecond=0)
             proc = run_processing(tmp, [int(s) for s in args.process_at.split(",")], args.per_round,
-                                  args.seconds, pg, stop_at=stop_at, record=record)
+                                  args.seconds, pg, stop_at=stop_at, record=record,
+                                  phases=args.phases.split(","))
             proc["maxrss_self_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             proc["maxrss_children_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             record(proc)
