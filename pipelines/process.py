@@ -245,4 +245,26 @@ def run_process(paths, *, home=None, subject=None, runner="threads", dask_addres
         task_runner=task_runner(runner, dask_address=dask_address, max_workers=max_workers))
     if channel_names is not None and not isinstance(channel_names, str):
         channel_names = ",".join(map(str, channel_names))
-    return f([str(p) for p in paths], str(home), subject, filename_pattern, channel_names)
+    with _no_heartbeat():
+        return f([str(p) for p in paths], str(home), subject, filename_pattern, channel_names)
+
+
+def _no_heartbeat():
+    """Prefect's flow-run heartbeat off for this run, unless the environment sets its frequency.
+
+    The heartbeat (an event every 180 s, for an automation to mark a run whose process died as
+    crashed) is a thread that sleeps in 1-second steps, and the flow engine joins it when the
+    run ends: up to 1 s of every run's wall time doing nothing (measured here: a flow of 3
+    trivial tasks against a running server, median of 8, 1.49 s with it and 0.77 s without, at
+    load 12). ``process`` runs its flow in the command's own process, which says itself how the
+    batch ended; a team that relies on heartbeats sets ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``
+    and keeps them.
+    """
+    from contextlib import nullcontext
+
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    if any(k in os.environ for k in ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY",
+                                      "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")):
+        return nullcontext()
+    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
