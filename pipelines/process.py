@@ -43,6 +43,7 @@ import os
 import socket
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from prefect import flow, task
@@ -245,8 +246,45 @@ def run_process(paths, *, home=None, subject=None, runner="threads", dask_addres
         task_runner=task_runner(runner, dask_address=dask_address, max_workers=max_workers))
     if channel_names is not None and not isinstance(channel_names, str):
         channel_names = ",".join(map(str, channel_names))
-    with _no_heartbeat():
+    with _no_heartbeat(), _workers_share_the_server(runner, dask_address):
         return f([str(p) for p in paths], str(home), subject, filename_pattern, channel_names)
+
+
+@contextmanager
+def _workers_share_the_server(runner: str, dask_address: str | None):
+    """With no API URL set (Prefect's temporary server), give the runner's worker processes this
+    process's temporary server through ``PREFECT_API_URL`` for the run.
+
+    Without it, every worker process of the ``processes`` runner (and of a local Dask cluster)
+    has no API URL either and starts a temporary server of its own on the first task (seen here:
+    three ``uvicorn`` servers for one batch with 2 workers): ~10 s of CPU each on 2 cores, three
+    servers writing one ``prefect.db``, and under load a worker's server that does not start in
+    time fails its tasks ("Timed out while attempting to connect to ephemeral Prefect API
+    server": 2 of 20 files skipped in ``bench/bench_scale.py`` at load 20). A URL that is set
+    (a running ``neurofeedback server``, a team's server, a profile) is left alone. If the
+    temporary server cannot be started here, the flow runs as before and says why itself.
+    """
+    from prefect.settings import get_current_settings
+
+    if (runner == "threads" or (runner == "dask" and dask_address)
+            or os.environ.get("PREFECT_API_URL") or get_current_settings().api.url):
+        yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    try:
+        server = SubprocessASGIServer()  # the one this process's client uses (one per process)
+        server.start()
+        url = server.api_url
+    except Exception:  # noqa: BLE001 -- the flow starts it again and reports a failure its way
+        yield
+        return
+    os.environ["PREFECT_API_URL"] = url  # inherited by the workers started by the run
+    try:
+        yield
+    finally:
+        if os.environ.get("PREFECT_API_URL") == url:
+            del os.environ["PREFECT_API_URL"]
 
 
 def _no_heartbeat():
