@@ -512,7 +512,7 @@ NAMES = {"direct": "direct library calls (`ingest_file` loop, 1 core, SQLite)",
 
 def process_table(proc: dict) -> list[str]:
     """The processing part's table (from :func:`run_processing`'s dict, or its JSON)."""
-    rounds = [r for r in proc["rounds"] if "direct" in r]
+    rounds = [r for r in proc["rounds"] if any(p in r for p in NAMES)]
     k = proc["per_round"]
     phases = [p for p in NAMES if any(p in r for r in rounds)]
     loads = [x for r in rounds for p in phases if p in r for x in r[p]["load"]]
@@ -530,7 +530,7 @@ def process_table(proc: dict) -> list[str]:
         for r in rounds:
             if p in r:
                 cells += [f"{r[p]['wall_s'] / k:.2f}", f"{r[p]['cpu_s'] / k:.2f}",
-                          f"{r['direct']['cpu_s'] / r[p]['cpu_s']:.2f}"]
+                          f"{r['direct']['cpu_s'] / r[p]['cpu_s']:.2f}" if "direct" in r else "-"]
             else:
                 cells += ["not run"] * 3
         if len(sizes) > 1:
@@ -539,6 +539,8 @@ def process_table(proc: dict) -> list[str]:
         lines.append(f"| {NAMES[p]} | " + " | ".join(cells) + " |")
     lines += [""]
     for r in rounds:
+        if "direct" not in r:
+            continue
         lines.append(f"At N={r['size']}: inside the catalog during the direct loop "
                      f"{100 * r['direct_catalog_s'] / r['direct']['wall_s']:.2f} % of its wall time "
                      f"({1000 * r['direct_catalog_s'] / k:.0f} ms a session); the fill of "
