@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=600.0, help="length of a long session")
     ap.add_argument("--reference-tree", type=Path, default=None)
     ap.add_argument("--reference-files", type=int, default=200)
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of the 3-session `process` with the running server (and the references)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     sys.path.insert(0, str(HERE))
@@ -97,6 +100,33 @@ def main():
         print(f"process, 3 sessions of 30 s: temporary server {t_tmp:.1f} s wall ({c_tmp:.1f} s CPU), "
               f"running server {t_srv:.1f} s wall ({c_srv:.1f} s CPU): {t_tmp / t_srv:.1f}x faster "
               f"(server start, once: {t_start:.1f} s)")
+        # 1b. the same 3 sessions, against the running server, into fresh homes: this tree, the
+        # reference tree (if any) and the library alone in one process, alternated --repeat times
+        url = json.loads(run("server", "status", "--home", server_home, "--json")[1].stdout)["url"]
+        code = ("import sys; from neurofeedback.store import ingest_file\n"
+                "[ingest_file(p, home=sys.argv[1]) for p in sys.argv[2:]]\n")
+        kinds = ["library", "this tree"] + (["reference"] if args.reference_tree is not None else [])
+        times: dict = {k: [] for k in kinds}
+        for rep in range(args.repeat):
+            for kind in kinds:
+                home = tmp / f"home-small-{kind.replace(' ', '-')}-{rep}"
+                if kind == "library":
+                    c0, t0 = _children_cpu(), time.perf_counter()
+                    subprocess.run([sys.executable, "-c", code, str(home), *map(str, small)], env=_env(),
+                                   check=True)
+                    wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
+                else:
+                    tree = ROOT if kind == "this tree" else args.reference_tree
+                    wall, _ = run("process", tmp / "small", "--home", home,
+                                  env=_env(tree, PREFECT_API_URL=url))
+                    cpu = LAST_CPU[0]
+                times[kind].append((wall, cpu, os.getloadavg()[0]))
+        for kind, ts in times.items():
+            w = statistics.median(t[0] for t in ts)
+            c = statistics.median(t[1] for t in ts)
+            out[f"small3_{kind.replace(' ', '_')}"] = {"wall_s": w, "cpu_s": c, "runs": ts}
+            print(f"3 sessions of 30 s, running server, median of {len(ts)}: {kind:9s} {w:.1f} s wall, "
+                  f"{c:.2f} s CPU (load {min(t[2] for t in ts):.1f}-{max(t[2] for t in ts):.1f})")
 
         # 2. unchanged files
         many = tmp / "many"

@@ -43,6 +43,7 @@ import os
 import socket
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from prefect import flow, task
@@ -245,4 +246,63 @@ def run_process(paths, *, home=None, subject=None, runner="threads", dask_addres
         task_runner=task_runner(runner, dask_address=dask_address, max_workers=max_workers))
     if channel_names is not None and not isinstance(channel_names, str):
         channel_names = ",".join(map(str, channel_names))
-    return f([str(p) for p in paths], str(home), subject, filename_pattern, channel_names)
+    with _no_heartbeat(), _workers_share_the_server(runner, dask_address):
+        return f([str(p) for p in paths], str(home), subject, filename_pattern, channel_names)
+
+
+@contextmanager
+def _workers_share_the_server(runner: str, dask_address: str | None):
+    """With no API URL set (Prefect's temporary server), give the runner's worker processes this
+    process's temporary server through ``PREFECT_API_URL`` for the run.
+
+    Without it, every worker process of the ``processes`` runner (and of a local Dask cluster)
+    has no API URL either and starts a temporary server of its own on the first task (seen here:
+    three ``uvicorn`` servers for one batch with 2 workers): ~10 s of CPU each on 2 cores, three
+    servers writing one ``prefect.db``, and under load a worker's server that does not start in
+    time fails its tasks ("Timed out while attempting to connect to ephemeral Prefect API
+    server": 2 of 20 files skipped in ``bench/bench_scale.py`` at load 20). A URL that is set
+    (a running ``neurofeedback server``, a team's server, a profile) is left alone. If the
+    temporary server cannot be started here, the flow runs as before and says why itself.
+    """
+    from prefect.settings import get_current_settings
+
+    if (runner == "threads" or (runner == "dask" and dask_address)
+            or os.environ.get("PREFECT_API_URL") or get_current_settings().api.url):
+        yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    try:
+        server = SubprocessASGIServer()  # the one this process's client uses (one per process)
+        server.start()
+        url = server.api_url
+    except Exception:  # noqa: BLE001 -- the flow starts it again and reports a failure its way
+        yield
+        return
+    os.environ["PREFECT_API_URL"] = url  # inherited by the workers started by the run
+    try:
+        yield
+    finally:
+        if os.environ.get("PREFECT_API_URL") == url:
+            del os.environ["PREFECT_API_URL"]
+
+
+def _no_heartbeat():
+    """Prefect's flow-run heartbeat off for this run, unless the environment sets its frequency.
+
+    The heartbeat (an event every 180 s, for an automation to mark a run whose process died as
+    crashed) is a thread that sleeps in 1-second steps, and the flow engine joins it when the
+    run ends: up to 1 s of every run's wall time doing nothing (measured here: a flow of 3
+    trivial tasks against a running server, median of 8, 1.49 s with it and 0.77 s without, at
+    load 12). ``process`` runs its flow in the command's own process, which says itself how the
+    batch ended; a team that relies on heartbeats sets ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``
+    and keeps them.
+    """
+    from contextlib import nullcontext
+
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    if any(k in os.environ for k in ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY",
+                                      "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")):
+        return nullcontext()
+    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
