@@ -7,7 +7,8 @@ recorded again through the Catalog API 299 times at other times, as ``bench_scal
 every value scaled by a slow drift, a day-to-day AR(1) state (ρ 0.8 per day) and session noise,
 and ~5 % of the sessions below the quality floor. Then, in one process and run:
 
-* ``metrics_frame`` + ``subject_trends`` (what ``neurofeedback trends`` computes), with the
+* ``metrics_frame`` of the analysed metrics + ``subject_trends`` (what ``neurofeedback trends``
+  reads and computes), with the
   library's O(n) REML grid and with the dense path it replaced (``bench/_dense_trend.py``, main
   at 3863745), median of ``--repeat`` runs (the dense one once), wall and CPU; the two results
   are compared (slope, SE, chosen correlation);
@@ -156,8 +157,11 @@ def main(argv=None) -> int:
         print(f"store: {args.sessions} sessions of {SUBJECT} over {WEEKS} weeks in "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
 
-        def q_frame():
-            return Catalog(home=home).metrics_frame(subject=SUBJECT)
+        from neurofeedback.statements import DEFAULT_METRICS
+
+        def q_frame():  # what `neurofeedback trends` reads: the analysed metrics (+ the primary's)
+            return Catalog(home=home).metrics_frame(subject=SUBJECT,
+                                                    metrics=set(DEFAULT_METRICS) | {"relative_alpha"})
 
         def q_trends():
             return subject_trends(SUBJECT, frame=q_frame())
