@@ -30,6 +30,17 @@ _RETRIES = 12
 
 _ENGINES: dict[tuple[str, int], sa.Engine] = {}
 _ENGINES_LOCK = threading.Lock()
+#: (resolved SQLite file, pid) that this process has opened through SQLite (an engine made):
+#: such a file must never be opened and closed by plain Python in this process, see
+#: :func:`check_sqlite_file`.
+_SQLITE_OPENED: set[tuple[Path, int]] = set()
+
+
+def _opened_key(db: Path) -> tuple[Path, int]:
+    try:
+        return Path(db).resolve(), os.getpid()
+    except OSError:
+        return Path(db).absolute(), os.getpid()
 
 
 def engine(url: str) -> sa.Engine:
@@ -40,6 +51,9 @@ def engine(url: str) -> sa.Engine:
         if eng is None:
             eng = _make_engine(url)
             _ENGINES[key] = eng
+            db = sqlite_file(url)
+            if db is not None:
+                _SQLITE_OPENED.add(_opened_key(db))
         return eng
 
 
@@ -212,7 +226,9 @@ def check_sqlite_file(db: Path, home=None) -> None:
     A file that exists and is not empty must start with the SQLite header. A missing or empty
     file (without a write-ahead log holding its pages) is only created afresh when the data
     home (``db``'s folder) stores no session: otherwise the sessions' derivatives say a catalog
-    was there, and ``store rebuild`` is what brings it back.
+    was there, and ``store rebuild`` is what brings it back. A file this process has already
+    opened through SQLite is not read again here (a plain ``open``/``close`` of it would cancel
+    SQLite's POSIX locks and let another process delete the write-ahead log under it).
 
     Raises
     ------
@@ -225,6 +241,17 @@ def check_sqlite_file(db: Path, home=None) -> None:
         size = None
     except OSError as err:
         raise StoreError(f"{db}: cannot read the catalog ({err.strerror or err})") from None
+    if size and _opened_key(db) in _SQLITE_OPENED:
+        # This process already has the file open through SQLite: reading its header with a
+        # plain open()/close() here would cancel every POSIX lock the process holds on it
+        # (fcntl locks belong to the process and any close() of the file drops them), among
+        # them the SHARED lock each WAL connection keeps on the database file. Another process
+        # closing its last connection then gets the EXCLUSIVE lock, believes it is the last
+        # user, checkpoints and deletes the -wal file, and this process's next commits go to
+        # the deleted file: lost (seen as a scheduled import whose session was missing). See
+        # https://www.sqlite.org/howtocorrupt.html, section 2.2. The header was checked when
+        # the file was first opened; SQLite itself reports a file damaged since then.
+        return
     if size:
         try:
             with open(db, "rb") as fh:
@@ -280,6 +307,7 @@ def read_only_engine(db: Path) -> sa.Engine:
             raise
         uri += "&immutable=1"
 
+    _SQLITE_OPENED.add(_opened_key(db))
     eng = sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(
         uri, uri=True, timeout=_BUSY_TIMEOUT_S, check_same_thread=False))
 
@@ -299,6 +327,9 @@ def forget_engine(url: str) -> None:
     """Close and drop this process's engine of ``url`` (its file was replaced, e.g. rebuilt)."""
     with _ENGINES_LOCK:
         eng = _ENGINES.pop((url, os.getpid()), None)
+        db = sqlite_file(url)
+        if db is not None:
+            _SQLITE_OPENED.discard(_opened_key(db))
     if eng is not None:
         eng.dispose()
 
