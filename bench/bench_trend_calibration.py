@@ -49,6 +49,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+# the study's session schedule and nuisance: the product's simulator (one copy, which the event
+# and cohort simulations use too); bench_trend_validation.py imports them from here
+from neurofeedback.simulate._events import simulate_nuisance, simulate_schedule
+
 N_FAMILY = 8
 START = pd.Timestamp("2026-01-05", tz="UTC")  # a Monday: weeks since start = ISO weeks
 SCENARIOS = {
@@ -72,37 +76,6 @@ W_GRID = np.array([0.25, 0.5, 0.75, 1.0])
 # simulator
 
 
-def simulate_schedule(rng, weeks: int, per_week: tuple[int, int]) -> np.ndarray:
-    """Session times in days since the first Monday: k sessions on k distinct days each week."""
-    days = []
-    for w in range(weeks):
-        k = int(rng.integers(per_week[0], per_week[1] + 1))
-        for d in np.sort(rng.choice(7, size=k, replace=False)):
-            days.append(7 * w + d + rng.uniform(7, 22) / 24)
-    return np.array(days)
-
-
-def simulate_nuisance(rng, t_days: np.ndarray, kind: str) -> np.ndarray:
-    """Nuisance in SD units of the session noise for sessions at ``t_days`` (sorted)."""
-    n = t_days.size
-    if kind == "iid":
-        return rng.normal(size=n)
-    if kind == "t3":
-        return rng.standard_t(3, size=n) / math.sqrt(3.0)  # var of t3 is 3
-    if kind == "outliers":
-        return rng.normal(size=n) + 6.0 * (rng.uniform(size=n) < 0.05)
-    if kind == "ou":  # exact OU transitions, tau = 3 days, stationary SD 1, plus N(0, 1)
-        x = np.empty(n)
-        x[0] = rng.normal()
-        a = np.exp(-np.diff(t_days) / 3.0)
-        z = rng.normal(size=n - 1)
-        for i in range(1, n):
-            x[i] = a[i - 1] * x[i - 1] + math.sqrt(1 - a[i - 1] ** 2) * z[i - 1]
-        return x + rng.normal(size=n)
-    if kind == "week":
-        wk = (t_days // 7).astype(int)
-        return rng.normal(0, 0.5, wk.max() + 1)[wk] + rng.normal(size=n)
-    raise ValueError(kind)
 
 
 # ---------------------------------------------------------------------------------------------
