@@ -226,10 +226,31 @@ def _copy_sqlite(src: Path, dst: Path) -> None:
         a.backup(b)
 
 
-def run_processing(tmp: Path, sizes, per_round: int, seconds: float, pg, *, stop_at=None,
+def _pace(times: list[float]) -> dict:
+    """Seconds per session over the first and the last 10 % of a batch, from the sorted times at
+    which its sessions were finished (the batch's own start is not known for the runners, so the
+    first tenth is measured from its first session)."""
+    t = sorted(times)
+    m = max(1, len(t) // 10)
+    if len(t) < 2 * m + 1:
+        return {}
+    return {"first_s": (t[m] - t[0]) / m, "last_s": (t[-1] - t[-1 - m]) / m}
+
+
+def _finished_times(url: str, folder: Path) -> list[float]:
+    """When each session of ``folder`` was finished: the modification time of its features file
+    (the last derivative ``ingest_file`` writes before the catalog row)."""
+    from neurofeedback.store import Catalog
+
+    rows = Catalog(url).sessions()
+    rows = rows[rows["source_path"].astype(str).str.startswith(str(folder))]
+    return [os.stat(p).st_mtime for p in rows["features_path"] if p and os.path.exists(p)]
+
+
+def run_processing(tmp: Path, sizes, per_round, seconds: float, pg, *, stop_at=None,
                    record=None, phases=PHASES) -> dict:
-    """Part 1: at each catalog size N of ``sizes``, ``per_round`` new sessions imported by every
-    phase into a catalog that already holds N - ``per_round`` sessions (recorded through the
+    """Part 1: at each catalog size N of ``sizes``, ``per_round`` new sessions (an int, or one per
+    size) imported by every phase into a catalog that already holds N - ``per_round`` sessions (recorded through the
     Catalog API from the rows of real processed sessions, :func:`fill`; one SQLite catalog
     filled and copied to each SQLite phase's home, one PostgreSQL database filled), so that it
     holds N at the end. The phases run one after the other in an order rotated from size to
@@ -239,7 +260,9 @@ def run_processing(tmp: Path, sizes, per_round: int, seconds: float, pg, *, stop
 
     ``stop_at`` (a UTC datetime): no phase starts after it (what ran is reported).
     ``record(out)`` is called after every phase (a JSON dump)."""
-    out: dict = {"sizes": list(sizes), "per_round": per_round, "rounds": [], "seconds": seconds}
+    if isinstance(per_round, int):
+        per_round = [per_round] * len(sizes)
+    out: dict = {"sizes": list(sizes), "per_round": list(per_round), "rounds": [], "seconds": seconds}
     t0 = time.perf_counter()
     factory = SessionFactory(tmp / "bases", seconds)
     out["bases_s"] = time.perf_counter() - t0
@@ -268,8 +291,8 @@ def run_processing(tmp: Path, sizes, per_round: int, seconds: float, pg, *, stop
     phases = [p for p in phases if pg is not None or not p.endswith("postgresql")]
     postmaster = _pg_processes(pg)
     rounds = {}
-    for r, size in enumerate(sizes):  # every catalog filled and every file written first
-        n_fill = size - per_round
+    for r, (size, k) in enumerate(zip(sizes, per_round)):  # catalogs filled, files written first
+        n_fill = size - k
         fill_home = tmp / f"fill-{size}"
         fill_home.mkdir()
         fill_url = f"sqlite:///{fill_home / 'catalog.sqlite'}"
@@ -286,12 +309,12 @@ def run_processing(tmp: Path, sizes, per_round: int, seconds: float, pg, *, stop
             pg_url = pg.url(pg.create_database(f"nf_process_{size}"))
             if n_fill:
                 fills["postgresql"] = fill(pg_url, n_fill, templates)
-        rnd = {"size": size, "filled": n_fill, "fill_s": time.perf_counter() - t0, "fill": fills,
+        rnd = {"size": size, "per_round": k, "filled": n_fill, "fill_s": time.perf_counter() - t0, "fill": fills,
                "pg_url": pg_url, "folder": str(tmp / f"data-{size}")}
         print(f"[process] N={size}: catalogs filled with {n_fill} sessions in {rnd['fill_s']:.0f} s", flush=True)
         t0, c0 = time.perf_counter(), time.process_time()
         start = 1000 * r  # distinct sessions at every size (subjects scale000, scale001, ...)
-        rnd["files"] = [factory.write(i, Path(rnd["folder"])) for i in range(start, start + per_round)]
+        rnd["files"] = [factory.write(i, Path(rnd["folder"])) for i in range(start, start + k)]
         rnd.update(generate_s=time.perf_counter() - t0, generate_cpu_s=time.process_time() - c0)
         rounds[size] = rnd
         out["rounds"].append(rnd)
@@ -311,8 +334,11 @@ def run_processing(tmp: Path, sizes, per_round: int, seconds: float, pg, *, stop
             bad = []
             if phase == "direct":
                 clock = CatalogClock()
+                statuses, finished = [], []
                 try:
-                    statuses = [ingest_file(f, home=home).status for f in files]
+                    for f in files:
+                        statuses.append(ingest_file(f, home=home).status)
+                        finished.append(time.time())
                 finally:
                     clock.restore()
                 rnd["direct_catalog_s"] = clock.seconds
@@ -331,14 +357,18 @@ def run_processing(tmp: Path, sizes, per_round: int, seconds: float, pg, *, stop
                 bad = [rec["reason"] for rec in recs if rec["status"] != "imported"]
             took = time.perf_counter() - t0
             cpu1 = cpu_seconds(postmaster)
+            if phase != "direct":
+                finished = _finished_times(pg_url if phase.endswith("postgresql")
+                                           else f"sqlite:///{home / 'catalog.sqlite'}", folder)
             imported = statuses.count("imported")
             if imported != len(files):  # reported, and the per-session figures count only these
                 print(f"[process] {phase} at N={size}: {imported} of {len(files)} imported: {bad[:2]}",
                       flush=True)
             rnd[phase] = {"wall_s": took, "cpu_s": sum(cpu1.values()) - sum(cpu0.values()),
                           "cpu_postgres_s": cpu1["postgres"] - cpu0["postgres"],
-                          "load": [load0, os.getloadavg()[0]], "imported": imported, "skipped": bad}
-            print(f"[process] N={size} {phase:21s}: {per_round} sessions {took:6.1f} s wall, "
+                          "load": [load0, os.getloadavg()[0]], "imported": imported, "skipped": bad,
+                          **_pace(finished)}
+            print(f"[process] N={size} {phase:21s}: {len(files)} sessions {took:6.1f} s wall, "
                   f"{rnd[phase]['cpu_s']:6.1f} s CPU, load {load0:.1f}->{os.getloadavg()[0]:.1f}"
                   + (f", catalog {rnd['direct_catalog_s']:.2f} s" if phase == "direct" else ""),
                   flush=True)
@@ -510,35 +540,53 @@ NAMES = {"direct": "direct library calls (`ingest_file` loop, 1 core, SQLite)",
          "processes_postgresql": "`processes` runner, 2 workers, PostgreSQL"}
 
 
+def _k(proc: dict, rnd: dict) -> int:
+    """Sessions imported per phase in a round (older JSON files kept one ``per_round`` for all)."""
+    return rnd.get("per_round", proc["per_round"])
+
+
 def process_table(proc: dict) -> list[str]:
     """The processing part's table (from :func:`run_processing`'s dict, or its JSON)."""
     rounds = [r for r in proc["rounds"] if any(p in r for p in NAMES)]
-    k = proc["per_round"]
     phases = [p for p in NAMES if any(p in r for r in rounds)]
     loads = [x for r in rounds for p in phases if p in r for x in r[p]["load"]]
     sizes = [r["size"] for r in rounds]
-    lines = [f"Processing {k} new sessions of {proc['seconds'] / 60:g} min x 4 channels into a catalog "
-             f"holding {' and '.join(str(s - k) for s in sizes)} (-> {' and '.join(map(str, sizes))}); "
-             f"load average {min(loads):.1f}-{max(loads):.1f}. CPU = this process + its workers + "
-             "Prefect's server + PostgreSQL; s per session:", ""]
+    ks = [_k(proc, r) for r in rounds]
+    lines = [f"Processing {' and '.join(map(str, ks))} new sessions of {proc['seconds'] / 60:g} min x 4 "
+             f"channels into a catalog holding {' and '.join(str(s - k) for s, k in zip(sizes, ks))} "
+             f"(-> {' and '.join(map(str, sizes))}); load average {min(loads):.1f}-{max(loads):.1f}. "
+             "CPU = this process + its workers + Prefect's server + PostgreSQL; s per session:", ""]
     head = "| run | " + " | ".join(f"N={s}: wall | N={s}: CPU | N={s}: direct / run, CPU" for s in sizes)
     if len(sizes) > 1:
         head += f" | CPU growth {sizes[0]} -> {sizes[-1]}"
     lines += [head + " |", "|---|" + "---:|" * (3 * len(sizes) + (len(sizes) > 1))]
     for p in phases:
         cells = []
-        for r in rounds:
+        for r, k in zip(rounds, ks):
             if p in r:
                 cells += [f"{r[p]['wall_s'] / k:.2f}", f"{r[p]['cpu_s'] / k:.2f}",
                           f"{r['direct']['cpu_s'] / r[p]['cpu_s']:.2f}" if "direct" in r else "-"]
             else:
                 cells += ["not run"] * 3
         if len(sizes) > 1:
-            cells.append(f"{rounds[-1][p]['cpu_s'] / rounds[0][p]['cpu_s']:.2f}x"
+            cells.append(f"{(rounds[-1][p]['cpu_s'] / ks[-1]) / (rounds[0][p]['cpu_s'] / ks[0]):.2f}x"
                          if p in rounds[0] and p in rounds[-1] else "")
         lines.append(f"| {NAMES[p]} | " + " | ".join(cells) + " |")
     lines += [""]
-    for r in rounds:
+    paced = [(r, p) for r in rounds for p in phases if p in r and "first_s" in r[p]]
+    if paced:
+        lines += ["Within each batch, wall seconds per session over its first and its last 10 % "
+                  "(from the times the sessions were finished):", "",
+                  "| run | " + " | ".join(f"N={s}: first 10 % | N={s}: last 10 %" for s in sizes) + " |",
+                  "|---|" + "---:|" * (2 * len(sizes))]
+        for p in phases:
+            cells = []
+            for r in rounds:
+                cells += ([f"{r[p]['first_s']:.2f}", f"{r[p]['last_s']:.2f}"] if p in r and "first_s" in r[p]
+                          else ["-", "-"])
+            lines.append(f"| {NAMES[p]} | " + " | ".join(cells) + " |")
+        lines += [""]
+    for r, k in zip(rounds, ks):
         if "direct" not in r:
             continue
         lines.append(f"At N={r['size']}: inside the catalog during the direct loop "
@@ -550,7 +598,7 @@ def process_table(proc: dict) -> list[str]:
                                for b, v in r.get("fill", {}).items()) + ".")
     lines += ["", f"Prefect's temporary server start: {proc['prefect_start_s']:.1f} s (once, not in the "
               f"table). Generating the files: {proc['bases_s']:.1f} s for {N_BASES} simulated bases, then "
-              f"{sum(r['generate_s'] for r in rounds) / (k * len(rounds)):.2f} s a file.", ""]
+              f"{sum(r['generate_s'] for r in rounds) / sum(ks):.2f} s a file.", ""]
     if "maxrss_children_mb" in proc:
         lines += [f"Peak resident memory: this process {proc['maxrss_self_mb']:.0f} MB, the largest worker "
                   f"{proc['maxrss_children_mb']:.0f} MB.", ""]
@@ -597,7 +645,7 @@ def table(proc: dict | None, cat: dict, sizes) -> str:
             lines += ["| runner | " + " | ".join(backends) + " |", "|---|" + "---:|" * len(backends)]
             for key in NAMES:
                 if key in big[0]:
-                    batch_ms = 1000 * big[0][key]["wall_s"] / proc["per_round"]
+                    batch_ms = 1000 * big[0][key]["wall_s"] / _k(proc, big[0])
                     cells = [f"{100 * cat[(b, n_big)]['per_session_last_ms'] / batch_ms:.2f} %"
                              for b in backends]
                     lines.append(f"| {NAMES[key]} | " + " | ".join(cells) + " |")
@@ -608,7 +656,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--process-at", default="100,1000",
                     help="part 1: catalog sizes at which --per-round new sessions are imported")
-    ap.add_argument("--per-round", type=int, default=100, help="sessions imported by each phase per size")
+    ap.add_argument("--per-round", default="100",
+                    help="sessions imported by each phase per size: one number, or one per size "
+                         "(100,1000 with --process-at 100,1000: every runner imports 100 and 1,000 "
+                         "sessions into empty catalogs)")
     ap.add_argument("--phases", default=",".join(PHASES), help="part 1's phases, in this order")
     ap.add_argument("--seconds", type=float, default=600.0, help="length of each session")
     ap.add_argument("--sizes", default="100,1000", help="catalog sizes of part 2")
@@ -654,7 +705,11 @@ def main():
             if args.stop_at:
                 hh, mm = map(int, args.stop_at.split(":"))
                 stop_at = datetime.now(timezone.utc).replace(hour=hh, minute=mm, second=0, microsecond=0)
-            proc = run_processing(tmp, [int(s) for s in args.process_at.split(",")], args.per_round,
+            at = [int(s) for s in args.process_at.split(",")]
+            ks = [int(k) for k in args.per_round.split(",")]
+            if len(ks) not in (1, len(at)):
+                raise SystemExit("--per-round: one number, or one per --process-at size")
+            proc = run_processing(tmp, at, ks * len(at) if len(ks) == 1 else ks,
                                   args.seconds, pg, stop_at=stop_at, record=record,
                                   phases=args.phases.split(","))
             proc["maxrss_self_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
