@@ -2,4 +2,5 @@
 
 from neurofeedback.cli import main
 
-main()
+if __name__ == "__main__":  # importing this module (e.g. by a tool that walks the package) runs nothing
+    main()

@@ -97,6 +97,42 @@ def test_record_and_query_a_session(tmp_path, catalog_url):
         cat.session("sub-x_ses-1")
 
 
+@pytest.mark.parametrize("column", ["metric", "channel", "unit"])
+def test_a_metric_row_too_long_for_its_column_is_refused_on_every_backend(tmp_path, catalog_url,
+                                                                          column):
+    """The limits of ``session_features`` hold on SQLite (which would keep any length) as on
+    PostgreSQL (which would refuse at the insert): one line naming the session, the column and
+    the limit, and nothing recorded."""
+    from neurofeedback._validate import TEXT_LIMITS
+
+    cat = Catalog(home=tmp_path)
+    m = _metrics()
+    m.loc[2, column] = "x" * (TEXT_LIMITS[column] + 1)
+    with pytest.raises(StoreError) as err:
+        cat.record_session("alpha01", "20260105T073000", _fields(), m)
+    msg = str(err.value)
+    assert "\n" not in msg and "sub-alpha01_ses-20260105T073000" in msg
+    assert f"metric row {column!r}" in msg and f"at most {TEXT_LIMITS[column]} characters" in msg
+    assert cat.sessions().empty
+    m.loc[2, column] = "x" * TEXT_LIMITS[column]  # at the limit: kept, whole
+    cat.record_session("alpha01", "20260105T073000", _fields(), m)
+    feats = cat.session_features("sub-alpha01_ses-20260105T073000")
+    assert (feats[column] == "x" * TEXT_LIMITS[column]).sum() == 1
+
+
+def test_a_missing_unit_is_stored_as_no_unit(tmp_path, catalog_url):
+    """A metric row without a unit (None, NaN or pandas' NA, as the string columns of pandas 3
+    hold it) is NULL in the catalog, never the text "nan" or "<NA>"."""
+    cat = Catalog(home=tmp_path)
+    m = _metrics().astype({"unit": "str"})
+    m.loc[[0, 3], "unit"] = None
+    cat.record_session("alpha01", "20260105T073000", _fields(), m)
+    feats = cat.session_features("sub-alpha01_ses-20260105T073000").set_index(["metric", "channel"])
+    assert feats["unit"].isna().sum() == 2
+    assert feats.loc[("relative_alpha", "O2"), "unit"] == "fraction"
+    assert not feats["unit"].isin(["nan", "<NA>", "None"]).any()
+
+
 def test_same_file_same_config_is_unchanged_other_config_replaces_features(tmp_path, catalog_url):
     cat = Catalog(home=tmp_path)
     _, sid = cat.record_session("alpha01", "20260105T073000", _fields(), _metrics())

@@ -202,17 +202,40 @@ SESSION_FIELDS = (
 )
 
 
+def _limited_columns(table: sa.Table) -> tuple[tuple[str, int], ...]:
+    """``(name, length)`` of ``table``'s ``String(n)`` columns (computed once per table)."""
+    cached = _LIMITED.get(table.name)
+    if cached is None:
+        cached = _LIMITED[table.name] = tuple(
+            (col.name, col.type.length) for col in table.columns
+            if isinstance(col.type, sa.String) and getattr(col.type, "length", None))
+    return cached
+
+
+_LIMITED: dict[str, tuple[tuple[str, int], ...]] = {}
+
+
 def check_lengths(table: sa.Table, values: dict, *, what: str, exc=ValueError) -> None:
     """Refuse text longer than its ``String(n)`` column of ``table`` holds, on every back end.
 
     PostgreSQL would refuse it at the insert (``StringDataRightTruncation``, after the
     recording); SQLite would keep it. ``what`` names the values in the one-line message.
+    Called for every metric row a session records (~175), so the columns to check are
+    computed once per table.
     """
-    for col in table.columns:
-        value = values.get(col.name)
-        length = getattr(col.type, "length", None)
-        if value is not None and length and isinstance(col.type, sa.String):
-            check_text_length(col.name, value, limit=length, what=f"{what} {col.name!r}", exc=exc)
+    for name, length in _limited_columns(table):
+        value = values.get(name)
+        if value is not None and len(value if isinstance(value, str) else str(value)) > length:
+            check_text_length(name, value, limit=length, what=f"{what} {name!r}", exc=exc)
+
+
+def check_lengths_rows(table: sa.Table, rows: list[dict], *, what: str, exc=ValueError) -> None:
+    """:func:`check_lengths` of many rows at once (one pass per limited column)."""
+    for name, length in _limited_columns(table):
+        for r in rows:
+            value = r.get(name)
+            if value is not None and len(value if isinstance(value, str) else str(value)) > length:
+                check_text_length(name, value, limit=length, what=f"{what} {name!r}", exc=exc)
 
 
 def session_id_for(subject: str, session: str) -> str:
