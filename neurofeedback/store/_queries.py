@@ -74,20 +74,42 @@ def sessions_list(subject: str | None = None):
     return q.order_by(sessions_t.c.start_time, sessions_t.c.id)
 
 
+# The statements an import runs for every file are built once, with bound parameters:
+# SQLAlchemy memoises a statement's cache key on the statement object, and generating it (plus
+# building the statement) was most of the Python cost of these small queries (~1 ms each;
+# ``ingest_file`` runs ~10 of them per file, bench/bench_scale.py). Each function returns
+# ``(statement, parameters)``.
+_S = sessions_t.c
+_BY_ID = sessions_select().where(_S.id == sa.bindparam("session_id"))
+_BY_SHA = sessions_select().where(_S.input_sha256 == sa.bindparam("sha256"))
+_BY_LABELS = sessions_select().where(subjects_t.c.label == sa.bindparam("subject"),
+                                     _S.session_label == sa.bindparam("session"))
+_SAME_FILE = sa.select(_S.id, _S.config_hash).where(_S.input_sha256 == sa.bindparam("sha256"))
+_HELD = sa.select(_S.id, _S.source_path).where(_S.subject_id == sa.bindparam("subject_id"),
+                                               _S.session_label == sa.bindparam("session"))
+_SUBJECT_ID = sa.select(subjects_t.c.id).where(subjects_t.c.label == sa.bindparam("label"))
+_INSERT_SESSION = sessions_t.insert()
+_INSERT_FEATURES = features_t.insert()
+_INSERT_BLOCKS = blocks_t.insert()
+_DELETE_FEATURES = features_t.delete().where(features_t.c.session_id == sa.bindparam("sid"))
+_DELETE_BLOCKS = blocks_t.delete().where(blocks_t.c.session_id == sa.bindparam("sid"))
+
+
 def session_by_id(session_id: str):
-    """The session with this ID (zero or one row)."""
-    return sessions_select().where(sessions_t.c.id == str(session_id))
+    """The session with this ID (zero or one row): ``(statement, parameters)``."""
+    return _BY_ID, {"session_id": str(session_id)}
 
 
 def session_by_sha(sha256: str):
-    """The session imported from a file with this SHA-256 (zero or one row)."""
-    return sessions_select().where(sessions_t.c.input_sha256 == str(sha256))
+    """The session imported from a file with this SHA-256 (zero or one row):
+    ``(statement, parameters)``."""
+    return _BY_SHA, {"sha256": str(sha256)}
 
 
 def session_by_labels(subject: str, session: str):
-    """The session with these subject and session labels (zero or one row)."""
-    return sessions_select().where(subjects_t.c.label == str(subject),
-                                   sessions_t.c.session_label == str(session))
+    """The session with these subject and session labels (zero or one row):
+    ``(statement, parameters)``."""
+    return _BY_LABELS, {"subject": str(subject), "session": str(session)}
 
 
 def features_select(session_id: str, block: str | None = None):
@@ -192,8 +214,7 @@ def practice_select(subject: str):
 
 def ensure_subject(conn, label: str) -> int:
     """The row id of subject ``label``, inserted when new (a concurrent insert is re-read)."""
-    q = sa.select(subjects_t.c.id).where(subjects_t.c.label == label)
-    sid = conn.execute(q).scalar()
+    sid = conn.execute(_SUBJECT_ID, {"label": label}).scalar()
     if sid is not None:
         return int(sid)
     try:
@@ -201,7 +222,7 @@ def ensure_subject(conn, label: str) -> int:
             conn.execute(subjects_t.insert().values(label=label, created_at=now()))
     except IntegrityError:
         pass  # inserted by a concurrent writer (PostgreSQL, READ COMMITTED): read it below
-    return int(conn.execute(q).scalar_one())
+    return int(conn.execute(_SUBJECT_ID, {"label": label}).scalar_one())
 
 
 def subject_id_of(conn, label: str) -> int | None:
@@ -311,10 +332,8 @@ def write_session(conn, subject: str, session: str, fields: dict, rows: list[dic
     :class:`~neurofeedback.errors.StoreError` when another recording holds the labels, and
     ``IntegrityError`` when a concurrent writer won a unique key (the caller retries).
     """
-    s = sessions_t.c
     t_now = now()
-    same_file = conn.execute(
-        sa.select(s.id, s.config_hash).where(s.input_sha256 == fields["input_sha256"])).first()
+    same_file = conn.execute(_SAME_FILE, {"sha256": fields["input_sha256"]}).first()
     if same_file is not None:
         sid = same_file.id
         if same_file.config_hash == fields["config_hash"]:
@@ -324,9 +343,7 @@ def write_session(conn, subject: str, session: str, fields: dict, rows: list[dic
         return "reprocessed", sid
     subject_id = ensure_subject(conn, subject)
     sid = session_id_for(subject, session)
-    held = conn.execute(
-        sa.select(s.id, s.source_path).where(s.subject_id == subject_id, s.session_label == session)
-    ).first()
+    held = conn.execute(_HELD, {"subject_id": subject_id, "session": session}).first()
     if held is not None:
         src_new, src_old = fields.get("source_path"), held.source_path
         if src_new and src_old and src_new == src_old:  # the same file rewritten
@@ -338,9 +355,8 @@ def write_session(conn, subject: str, session: str, fields: dict, rows: list[dic
         raise StoreError(
             f"{src_new}: subject {subject!r} already has session {session!r} (from {src_old}); "
             "pass another session label to import it as a separate session")
-    conn.execute(sessions_t.insert().values(
-        id=sid, subject_id=subject_id, session_label=session, created_at=t_now,
-        updated_at=t_now, **fields))
+    conn.execute(_INSERT_SESSION, {"id": sid, "subject_id": subject_id, "session_label": session,
+                                   "created_at": t_now, "updated_at": t_now, **fields})
     _replace_features(conn, sid, rows, blocks)
     return "imported", sid
 
@@ -388,9 +404,9 @@ def _update(conn, sid: str, fields: dict, t_now: datetime) -> None:
 
 
 def _replace_features(conn, sid: str, rows: list[dict], blocks: list[dict]) -> None:
-    conn.execute(features_t.delete().where(features_t.c.session_id == sid))
-    conn.execute(blocks_t.delete().where(blocks_t.c.session_id == sid))
+    conn.execute(_DELETE_FEATURES, {"sid": sid})
+    conn.execute(_DELETE_BLOCKS, {"sid": sid})
     if rows:
-        conn.execute(features_t.insert(), [{**r, "session_id": sid} for r in rows])
+        conn.execute(_INSERT_FEATURES, [{**r, "session_id": sid} for r in rows])
     if blocks:
-        conn.execute(blocks_t.insert(), [{**b, "session_id": sid} for b in blocks])
+        conn.execute(_INSERT_BLOCKS, [{**b, "session_id": sid} for b in blocks])

@@ -388,7 +388,7 @@ class Catalog:
         StoreError
             When there is no such session.
         """
-        row = self._one(session_by_id(session_id), "read a session")
+        row = self._one(*session_by_id(session_id), what="read a session")
         if row is None:
             raise StoreError(f"no session {session_id!r} in the catalog; list them with "
                              "'neurofeedback sessions'")
@@ -396,11 +396,11 @@ class Catalog:
 
     def find_by_sha(self, sha256: str) -> dict | None:
         """Return the session imported from a file with this SHA-256, or ``None``."""
-        return self._one(session_by_sha(sha256), "look up a file")
+        return self._one(*session_by_sha(sha256), what="look up a file")
 
     def find_session(self, subject: str, session: str) -> dict | None:
         """Return the session with these labels, or ``None``."""
-        return self._one(session_by_labels(subject, session), "look up a session")
+        return self._one(*session_by_labels(subject, session), what="look up a session")
 
     def _all(self, query, what, *, mappings=False) -> list:
         def run():
@@ -409,10 +409,10 @@ class Catalog:
                 return (res.mappings() if mappings else res).all()
         return self._retry(run, what)
 
-    def _one(self, query, what) -> dict | None:
+    def _one(self, query, params=None, *, what: str) -> dict | None:
         def run():
             with self._read() as conn:
-                r = conn.execute(query).mappings().first()
+                r = conn.execute(query, params).mappings().first()
                 return None if r is None else dict(r)
         return self._retry(run, what)
 
@@ -648,7 +648,7 @@ class Catalog:
             When there is no event with this id.
         """
         event_id = _event_id(event_id)
-        row = self._one(event_by_id(event_id), "read an event")
+        row = self._one(event_by_id(event_id), what="read an event")
         if row is None:
             raise StoreError(f"no event {event_id} in the catalog; list them with "
                              "'neurofeedback event list'")
