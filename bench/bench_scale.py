@@ -9,10 +9,12 @@ phase into a catalog that already holds N - K sessions (recorded through the Cat
 rows of real processed sessions: one SQLite catalog filled and copied to each SQLite phase's
 home, one PostgreSQL database filled), so it holds N at the end:
 
-- direct library calls (``neurofeedback.store.ingest_file`` in a loop, one core; every
-  ``Catalog`` call it makes timed separately),
-- the ``process-recordings`` flow with the ``processes`` runner (``max_workers=2``) on SQLite and
-  on PostgreSQL, and with the ``dask`` runner on SQLite.
+- direct library calls (``neurofeedback.store.ingest_file`` in a loop in one process, which
+  NumPy's and SciPy's threads take to ~1.2-1.5 cores; every ``Catalog`` call it makes timed
+  separately),
+- the ``process-recordings`` flow with the ``threads`` runner (the command's default) on SQLite,
+  the ``processes`` runner (``max_workers=2``) on SQLite and on PostgreSQL, and the ``dask``
+  runner on SQLite.
 
 Each phase runs at both sizes in turn before the next phase starts (a deadline, ``--stop-at``,
 then leaves complete pairs). The machine is shared, so every phase records its CPU seconds:
@@ -27,12 +29,12 @@ SQLite file and a fresh PostgreSQL database (a throwaway cluster with PostgreSQL
 durability, tests/_postgres.py). Each session costs what ``ingest_file`` asks of the catalog
 (open, look up by SHA-256 and by labels, record, read back): the "catalog per session" cost, at the
 start and at the end of the fill, is what the batch pays at that size. Then ``sessions()``
-(median of 3); ``trends`` for heavy01 (``metrics_frame`` + ``subject_trends``, what
-``neurofeedback trends`` computes; median of ``--repeat``); the cohort (``metrics_frame()`` of all
-100 subjects + ``subject_trends`` of each; one timed run); ``neurofeedback report subject heavy01``
-as a whole process (the faster of ``min(2, --repeat)``). Wall and CPU seconds. Peak memory:
-tracemalloc's peak of each query (a separate first pass that also warms up, so the timings are
-untraced) and the report process's maximum resident set.
+(median of 3); ``trends`` for heavy01 (``subject_trends`` from the catalog, which reads only the
+metrics it analyses, as ``neurofeedback trends`` does; median of ``--repeat``); the weekly
+``trends`` flow's work (``subject_trends`` of each of the 100 subjects; one timed run);
+``neurofeedback report subject heavy01`` as a whole process (the faster of ``min(2, --repeat)``).
+Wall and CPU seconds. Peak memory: tracemalloc's peak of each query (a separate first pass that
+also warms up, so the timings are untraced) and the report process's maximum resident set.
 
     nice -n 10 .venv/bin/python bench/bench_scale.py [--process-at 100,1000] [--per-round 100]
         [--sizes 100,1000] [--seconds 600] [--skip-process] [--no-postgres] [--repeat 3]
@@ -214,7 +216,7 @@ def cpu_seconds(postmaster=None) -> dict:
             "postgres": pg}
 
 
-PHASES = ("direct", "processes_sqlite", "processes_postgresql", "dask_sqlite")
+PHASES = ("direct", "threads_sqlite", "processes_sqlite", "processes_postgresql", "dask_sqlite")
 
 
 def _copy_sqlite(src: Path, dst: Path) -> None:
@@ -456,6 +458,21 @@ def _peak_mb(fn) -> float:
         tracemalloc.stop()
 
 
+#: ``neurofeedback`` whose process writes its peak resident memory (``VmHWM``, kB) to stderr at
+#: exit. Not ``wait4``'s ``ru_maxrss``: Linux carries the parent's resident set at ``fork`` into
+#: it (this benchmark holds ~0.7-1 GB), so every child would seem at least that large.
+_REPORT_WITH_HWM = """
+import atexit, sys
+def _hwm():
+    with open("/proc/self/status") as f:
+        sys.stderr.write("\\n" + next(line for line in f if line.startswith("VmHWM")))
+atexit.register(_hwm)
+sys.argv = ["neurofeedback", *sys.argv[1:]]
+from neurofeedback.cli import main
+main()
+"""
+
+
 def queries(url: str, home: Path, repeat: int = 3) -> dict:
     from neurofeedback.statements import subject_trends
     from neurofeedback.store import Catalog
@@ -463,13 +480,12 @@ def queries(url: str, home: Path, repeat: int = 3) -> dict:
     def q_sessions():
         return Catalog(url).sessions()
 
-    def q_trends():
-        frame = Catalog(url).metrics_frame(subject=HEAVY)
-        return subject_trends(HEAVY, frame=frame)
+    def q_trends():  # what `neurofeedback trends --subject heavy01` computes, and its reads
+        return subject_trends(HEAVY, catalog=Catalog(url))
 
-    def q_cohort():
-        frame = Catalog(url).metrics_frame()
-        return {s: subject_trends(s, frame=g) for s, g in frame.groupby("subject", sort=True)}
+    def q_cohort():  # what the weekly `trends` flow computes for every subject
+        cat = Catalog(url)
+        return {s: subject_trends(s, catalog=cat) for s in cat.subjects()}
 
     out = {}
     for name, fn, times in (("sessions", q_sessions, 3), ("trends", q_trends, repeat),
@@ -490,7 +506,7 @@ def queries(url: str, home: Path, repeat: int = 3) -> dict:
     for k in range(min(2, repeat)):
         html = home / f"report-{k}.html"
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "neurofeedback", "report", "subject", HEAVY,
+        proc = subprocess.Popen([sys.executable, "-c", _REPORT_WITH_HWM, "report", "subject", HEAVY,
                                  "-o", str(html), "--home", str(home)], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -501,7 +517,7 @@ def queries(url: str, home: Path, repeat: int = 3) -> dict:
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode or not html.is_file():
             raise SystemExit(f"report subject failed ({proc.returncode}): {err.strip()[-500:]}")
-        rss.append(usage.ru_maxrss / 1024)
+        rss.append(int(err.rsplit("VmHWM:", 1)[1].split()[0]) / 1024)
         cpu.append(usage.ru_utime + usage.ru_stime)
     out["report_s"] = min(times)  # the second run has warm file caches, like a user's
     out["report_cpu_s"] = cpu[times.index(min(times))]
@@ -534,7 +550,8 @@ def run_catalog(tmp: Path, sizes, templates, pg, repeat: int = 3) -> dict:
 # --- the table ----------------------------------------------------------------------------
 
 
-NAMES = {"direct": "direct library calls (`ingest_file` loop, 1 core, SQLite)",
+NAMES = {"direct": "direct library calls (`ingest_file` loop, one process, SQLite)",
+         "threads_sqlite": "`threads` runner (the default), 2 workers, SQLite",
          "processes_sqlite": "`processes` runner, 2 workers, SQLite",
          "dask_sqlite": "`dask` runner, 2 workers, SQLite",
          "processes_postgresql": "`processes` runner, 2 workers, PostgreSQL"}
@@ -599,9 +616,10 @@ def process_table(proc: dict) -> list[str]:
     lines += ["", f"Prefect's temporary server start: {proc['prefect_start_s']:.1f} s (once, not in the "
               f"table). Generating the files: {proc['bases_s']:.1f} s for {N_BASES} simulated bases, then "
               f"{sum(r['generate_s'] for r in rounds) / sum(ks):.2f} s a file.", ""]
-    if "maxrss_children_mb" in proc:
-        lines += [f"Peak resident memory: this process {proc['maxrss_self_mb']:.0f} MB, the largest worker "
-                  f"{proc['maxrss_children_mb']:.0f} MB.", ""]
+    if "maxrss_self_mb" in proc:
+        # not the workers' RUSAGE_CHILDREN maximum: Linux carries this process's resident set at
+        # fork into each child's, so it says nothing about the workers themselves
+        lines += [f"Peak resident memory of the benchmark process: {proc['maxrss_self_mb']:.0f} MB.", ""]
     return lines
 
 
@@ -628,12 +646,12 @@ def table(proc: dict | None, cat: dict, sizes) -> str:
     row("heavy01 sessions", "heavy_sessions", "{:d}")
     row("`trends` heavy01 (s)", "trends_s", "{:.3f}")
     row("`trends` heavy01 (CPU s)", "trends_cpu_s", "{:.3f}")
-    row("cohort: frame + trends of 100 subjects (s)", "cohort_s", "{:.2f}")
-    row("cohort (CPU s)", "cohort_cpu_s", "{:.2f}")
+    row("weekly trends of all 100 subjects (s)", "cohort_s", "{:.2f}")
+    row("weekly trends of all (CPU s)", "cohort_cpu_s", "{:.2f}")
     row("`report subject heavy01`, whole process (s)", "report_s", "{:.2f}")
     row("`report subject heavy01` (CPU s)", "report_cpu_s", "{:.2f}")
     row("peak traced memory, trends (MB)", "trends_peak_mb", "{:.0f}")
-    row("peak traced memory, cohort (MB)", "cohort_peak_mb", "{:.0f}")
+    row("peak traced memory, weekly trends of all (MB)", "cohort_peak_mb", "{:.0f}")
     row("report process max RSS (MB)", "report_rss_mb", "{:.0f}")
     row("load average during the queries", "load", "{:.1f}")
     if proc:

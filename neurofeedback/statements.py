@@ -39,12 +39,18 @@ DEFAULT_METRICS = ("relative_alpha", "absolute_alpha", "relative_theta", "ratio_
 def subject_trends(subject: str, *, home=None, metrics=DEFAULT_METRICS, channels=None,
                    block=None, quality_floor: float = 0.5, baseline_weeks: int = 1,
                    latest_weeks: int = 1, frame=None, tz: str = "UTC", primary="default",
-                   adjustment: str = "holm") -> list[dict]:
+                   adjustment: str = "holm", catalog=None) -> list[dict]:
     """Trends of one subject from the catalog (or ``frame``, its ``metrics_frame``).
+
+    Without ``frame``, only the metrics analysed are read from the catalog (a subject's
+    sessions hold ~175 metric rows each; reading them all was most of the time of a subject with
+    300 sessions), and the default block is chosen among all the subject's blocks.
 
     Parameters
     ----------
     subject : str
+    home : str | Path | None
+        Data home of the default catalog (without ``frame`` and ``catalog``).
     metrics : sequence of str | None
         Metrics to analyse (default :data:`DEFAULT_METRICS`; None: all).
     channels : sequence of str | None
@@ -56,6 +62,8 @@ def subject_trends(subject: str, *, home=None, metrics=DEFAULT_METRICS, channels
         Default the subject's main block (:func:`neurofeedback.trends.default_block`).
     quality_floor, baseline_weeks, latest_weeks, tz, primary, adjustment
         As in :func:`neurofeedback.trends.compute_trends` (``primary="default"``: its default).
+    catalog : neurofeedback.store.Catalog | None
+        The catalog to read (default the one of ``home``); ignored with ``frame``.
 
     Returns
     -------
@@ -64,14 +72,24 @@ def subject_trends(subject: str, *, home=None, metrics=DEFAULT_METRICS, channels
     """
     from neurofeedback.trends import DEFAULT_PRIMARY, _resolve_primary, compute_trends, default_block
 
-    if frame is None:
-        from neurofeedback.store import Catalog
-
-        frame = Catalog(home=home).metrics_frame(subject=subject)
-    if frame.empty:
-        return []
     if primary == "default":
         primary = DEFAULT_PRIMARY
+    if frame is None:
+        import pandas as pd
+
+        from neurofeedback.store import Catalog
+
+        cat = catalog if catalog is not None else Catalog(home=home)
+        wanted = None
+        if metrics is not None:
+            wanted = set(metrics) | ({_resolve_primary(primary)[0]} if primary is not None else set())
+            if wanted - set(cat.metric_names(subject)):
+                wanted = None  # an unknown name: read all, so the error lists what there is
+        if block is None and wanted is not None:
+            block = default_block(pd.DataFrame({"block": cat.blocks(subject)}))
+        frame = cat.metrics_frame(subject=subject, metrics=wanted)
+    if frame.empty:
+        return []
     if block is None:
         block = default_block(frame[frame["subject"] == subject])
     implicit = channels is None

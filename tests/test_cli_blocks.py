@@ -178,3 +178,31 @@ def test_inspect_shows_the_blocks():
     # had no values; they are corrected now (ocular: template), and it keeps all its data
     assert "marker/1 │ 0, 60 │ 60 │ 28/28 (100%) │ 18.8 │ 23.3 │" in text
     assert "marker/1: no values" not in text
+
+
+def test_subject_trends_from_the_catalog_reads_only_its_metrics(home, monkeypatch):
+    """What the weekly ``trends`` flow runs (``subject_trends`` without a frame) reads only the
+    metrics it analyses, chooses the block among all of the subject's blocks, and gives what the
+    whole frame gives; an unknown metric still lists every stored one."""
+    from neurofeedback.statements import subject_trends
+
+    full = Catalog(home=home).metrics_frame(subject="s1")
+    asked = []
+    real = Catalog.metrics_frame
+
+    def spy(self, *args, **kwargs):
+        asked.append(kwargs.get("metrics"))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Catalog, "metrics_frame", spy)
+    for kw in ({}, {"metrics": ["alpha_vs_eyes_closed"]}, {"metrics": ["iaf"], "block": "session"}):
+        asked.clear()
+        got = subject_trends("s1", home=home, **kw)
+        want = subject_trends("s1", frame=full, **kw)
+        assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)
+        assert got and {t["block"] for t in got} == {kw.get("block", "meditation")}
+        assert asked and asked[0] is not None and "clean_fraction" not in asked[0]
+    asked.clear()
+    with pytest.raises(ValueError, match="relative_alpha"):
+        subject_trends("s1", home=home, metrics=["no_such_metric"])
+    assert asked == [None]
