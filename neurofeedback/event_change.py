@@ -468,9 +468,9 @@ def _adjust_events(results: list[dict], primary, adjustment: str) -> None:
                   if e[test]["p"] is not None]
         adj = [t["p"] for _, t in family]
         if family and adjustment != "none":
-            from statsmodels.stats.multitest import multipletests
+            from ._multitest import adjust_pvalues
 
-            adj = list(multipletests(adj, alpha=_ALPHA, method=adjustment)[1])
+            adj = list(adjust_pvalues(adj, alpha=_ALPHA, method=adjustment))
         for (_r, t), p in zip(family, adj, strict=True):
             t["p_adjusted"] = _num(p)
             t["family_size"] = len(family)

@@ -828,9 +828,9 @@ def _adjust(results: list[dict], primary, adjustment: str) -> None:
     family = [r for r in results if r is not chosen and r["slope_p"] is not None]
     p_adj: dict[int, float] = {}
     if family and adjustment != "none":
-        from statsmodels.stats.multitest import multipletests
+        from ._multitest import adjust_pvalues
 
-        adj = multipletests([r["slope_p"] for r in family], alpha=_ALPHA, method=adjustment)[1]
+        adj = adjust_pvalues([r["slope_p"] for r in family], alpha=_ALPHA, method=adjustment)
         p_adj = {id(r): float(p) for r, p in zip(family, adj, strict=True)}
     for r in results:
         is_primary = r is chosen
