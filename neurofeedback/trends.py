@@ -106,8 +106,20 @@ def _plural(n: int, word: str) -> str:
 
 
 def _iso_week(ts: pd.Series) -> pd.Series:
-    iso = ts.dt.isocalendar()
-    return iso["year"].astype(str) + "-W" + iso["week"].astype(int).map("{:02d}".format)
+    """ISO 8601 week labels (``"2026-W02"``) of timestamps, in their own time zone.
+
+    In NumPy: the week's Thursday decides its ISO year, and the week is that Thursday's day of
+    the year // 7 + 1. pandas' ``dt.isocalendar()`` gives the same labels (tested) but builds a
+    DataFrame, ~4 ms a call, twice per series and subject in the weekly trends.
+    """
+    local = ts.dt.tz_localize(None) if ts.dt.tz is not None else ts
+    days = local.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    weekday = (days.astype(np.int64) + 3) % 7  # Monday 0; 1970-01-01 was a Thursday
+    thursday = days - weekday + 3
+    year = thursday.astype("datetime64[Y]")
+    week = (thursday - year.astype("datetime64[D]")).astype(np.int64) // 7 + 1
+    return pd.Series([f"{y}-W{w:02d}" for y, w in zip(year.astype(np.int64) + 1970, week)],
+                     index=ts.index, dtype=object)
 
 
 def _as_list(name: str, value) -> list | None:

@@ -543,3 +543,25 @@ def test_blocks_are_separate_analyses_and_the_main_block_is_the_default():
         "block"] == "session"
     with pytest.raises(ValueError, match="Invalid value for the 'block' parameter. Allowed"):
         compute_trends(frame, block="breathing")
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin", "America/Los_Angeles", "Pacific/Kiritimati", None])
+def test_iso_week_labels_are_pandas_isocalendar(tz):
+    """``_iso_week`` (NumPy) gives pandas' ``dt.isocalendar()`` labels: 20,000 random times over
+    1990-2040 and every 5 h across two year ends whose ISO weeks straddle them (2020/21: 53
+    weeks; 2026/27), in several zones and naive."""
+    from neurofeedback.trends import _iso_week
+
+    rng = np.random.default_rng(0)
+    lo, hi = pd.Timestamp("1990-01-01").value, pd.Timestamp("2040-01-01").value
+    times = pd.to_datetime(rng.integers(lo, hi, 20_000), utc=True).append(
+        pd.date_range("2020-12-24", "2021-01-11", freq="5h", tz="UTC")).append(
+        pd.date_range("2026-12-24", "2027-01-06", freq="5h", tz="UTC"))
+    ts = pd.Series(times, index=np.arange(len(times)) * 3)
+    ts = ts.dt.tz_convert(tz) if tz else ts.dt.tz_localize(None)
+    iso = ts.dt.isocalendar()
+    want = iso["year"].astype(str) + "-W" + iso["week"].astype(int).map("{:02d}".format)
+    got = _iso_week(ts)
+    assert got.index.equals(ts.index)
+    assert (got.to_numpy() == want.to_numpy()).all()
+    assert "2020-W53" in set(got)
