@@ -23,7 +23,7 @@ PACKAGES = ("neurofeedback", "pipelines")
 #: Bottom to top. The unit of a module is its first name under ``neurofeedback`` (``io`` for
 #: ``neurofeedback.io.openbci``); ``pipelines`` is one unit.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "_validate", "_logging", "_csv"),
+    ("errors", "_validate", "_logging", "_csv", "_multitest"),
     ("config", "boards", "home"),
     ("quality", "spectral", "periodic", "ocular", "muscle"),
     ("io",),
