@@ -36,6 +36,7 @@ any order agree.
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timezone
 
 import pandas as pd
@@ -202,17 +203,11 @@ SESSION_FIELDS = (
 )
 
 
+@functools.cache
 def _limited_columns(table: sa.Table) -> tuple[tuple[str, int], ...]:
     """``(name, length)`` of ``table``'s ``String(n)`` columns (computed once per table)."""
-    cached = _LIMITED.get(table.name)
-    if cached is None:
-        cached = _LIMITED[table.name] = tuple(
-            (col.name, col.type.length) for col in table.columns
-            if isinstance(col.type, sa.String) and getattr(col.type, "length", None))
-    return cached
-
-
-_LIMITED: dict[str, tuple[tuple[str, int], ...]] = {}
+    return tuple((col.name, col.type.length) for col in table.columns
+                 if isinstance(col.type, sa.String) and getattr(col.type, "length", None))
 
 
 def check_lengths(table: sa.Table, values: dict, *, what: str, exc=ValueError) -> None:
@@ -220,17 +215,13 @@ def check_lengths(table: sa.Table, values: dict, *, what: str, exc=ValueError) -
 
     PostgreSQL would refuse it at the insert (``StringDataRightTruncation``, after the
     recording); SQLite would keep it. ``what`` names the values in the one-line message.
-    Called for every metric row a session records (~175), so the columns to check are
-    computed once per table.
     """
-    for name, length in _limited_columns(table):
-        value = values.get(name)
-        if value is not None and len(value if isinstance(value, str) else str(value)) > length:
-            check_text_length(name, value, limit=length, what=f"{what} {name!r}", exc=exc)
+    check_lengths_rows(table, [values], what=what, exc=exc)
 
 
 def check_lengths_rows(table: sa.Table, rows: list[dict], *, what: str, exc=ValueError) -> None:
-    """:func:`check_lengths` of many rows at once (one pass per limited column)."""
+    """:func:`check_lengths` of many rows at once (a session records ~175 metric rows, so the
+    columns to check are found once per table and each is checked in one pass)."""
     for name, length in _limited_columns(table):
         for r in rows:
             value = r.get(name)
