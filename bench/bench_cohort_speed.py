@@ -31,7 +31,6 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -103,6 +102,7 @@ def _cli(tmp: Path) -> None:
     """The whole ``neurofeedback cohort trends`` process on a 100-subject store, both orders."""
     from datetime import datetime, timezone
 
+    from _proc import run_timed  # bench/_proc.py (this script's folder)
     from bench_trends_speed import record_copies, template_session
 
     from neurofeedback.store import Catalog
@@ -136,19 +136,12 @@ def _cli(tmp: Path) -> None:
                              "c._mixedlm = b._lbfgs_first_mixedlm; "
                          "sys.argv = ['neurofeedback'] + {a!r}; "
                          "runpy.run_module('neurofeedback', run_name='__main__')")):
-        t1 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-c", code.format(a=args, h=here)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t1
-        out, err = proc.stdout.read(), proc.stderr.read()
-        proc.stdout.close()
-        proc.stderr.close()
-        if os.waitstatus_to_exitcode(status) != 0 or not out.strip():
-            raise SystemExit(f"cohort trends failed: {err.strip()[-500:]}")
+        r = run_timed([sys.executable, "-c", code.format(a=args, h=here)])
+        if r.returncode != 0 or not r.stdout.strip():
+            raise SystemExit(f"cohort trends failed: {r.stderr.strip()[-500:]}")
         a, b, c = os.getloadavg()
-        print(f"process `neurofeedback cohort trends`, {name}: wall {wall:.1f} s, CPU "
-              f"{usage.ru_utime + usage.ru_stime:.1f} s; load average {a:.1f} {b:.1f} {c:.1f}",
+        print(f"process `neurofeedback cohort trends`, {name}: wall {r.wall_s:.1f} s, CPU "
+              f"{r.cpu_s:.1f} s; load average {a:.1f} {b:.1f} {c:.1f}",
               flush=True)
 
 

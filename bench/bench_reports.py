@@ -30,7 +30,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -119,24 +118,13 @@ def process_seconds(argv, repeats: int, env: dict, cwd: Path) -> dict:
     ``cwd`` must not hold a ``neurofeedback`` package: ``python -m``/``-c`` put the working
     folder first on ``sys.path``, before the tree in ``PYTHONPATH``.
     """
-    timer = shutil.which("time", path="/usr/bin:/bin")
+    from _proc import run_timed  # bench/_proc.py (this script's folder)
 
     def run():
-        with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
-            cmd = ([timer, "-f", "%M", "-o", rss_file.name] if timer else []) + list(argv)
-            t0 = time.perf_counter()
-            proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE)
-            _, status, usage = os.wait4(proc.pid, 0)
-            wall = time.perf_counter() - t0
-            err = proc.stderr.read().decode(errors="replace")
-            proc.stdout.close()
-            proc.stderr.close()
-            if os.waitstatus_to_exitcode(status):
-                raise SystemExit(f"{' '.join(map(str, argv))} failed: {err[-2000:]}")
-            text = rss_file.read().split()
-            rss = float(text[-1]) / 1024 if timer and text else float("nan")
-        return wall, usage.ru_utime + usage.ru_stime, rss
+        r = run_timed(argv, env=env, cwd=cwd)
+        if r.returncode:
+            raise SystemExit(f"{' '.join(map(str, argv))} failed: {r.stderr[-2000:]}")
+        return r.wall_s, r.cpu_s, r.rss_mb
 
     run()
     runs = [run() for _ in range(repeats)]

@@ -55,7 +55,6 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -458,22 +457,9 @@ def _peak_mb(fn) -> float:
         tracemalloc.stop()
 
 
-#: ``neurofeedback`` whose process writes its peak resident memory (``VmHWM``, kB) to stderr at
-#: exit. Not ``wait4``'s ``ru_maxrss``: Linux carries the parent's resident set at ``fork`` into
-#: it (this benchmark holds ~0.7-1 GB), so every child would seem at least that large.
-_REPORT_WITH_HWM = """
-import atexit, sys
-def _hwm():
-    with open("/proc/self/status") as f:
-        sys.stderr.write("\\n" + next(line for line in f if line.startswith("VmHWM")))
-atexit.register(_hwm)
-sys.argv = ["neurofeedback", *sys.argv[1:]]
-from neurofeedback.cli import main
-main()
-"""
-
-
 def queries(url: str, home: Path, repeat: int = 3) -> dict:
+    from _proc import run_timed  # bench/_proc.py (this script's folder)
+
     from neurofeedback.statements import subject_trends
     from neurofeedback.store import Catalog
 
@@ -505,20 +491,15 @@ def queries(url: str, home: Path, repeat: int = 3) -> dict:
     times, rss, cpu = [], [], []
     for k in range(min(2, repeat)):
         html = home / f"report-{k}.html"
-        t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-c", _REPORT_WITH_HWM, "report", "subject", HEAVY,
-                                 "-o", str(html), "--home", str(home)], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        times.append(time.perf_counter() - t0)
-        err = proc.stderr.read()
-        proc.stdout.close()
-        proc.stderr.close()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode or not html.is_file():
-            raise SystemExit(f"report subject failed ({proc.returncode}): {err.strip()[-500:]}")
-        rss.append(int(err.rsplit("VmHWM:", 1)[1].split()[0]) / 1024)
-        cpu.append(usage.ru_utime + usage.ru_stime)
+        # its own peak memory (GNU time, bench/_proc.py), not wait4's, which would carry this
+        # process's resident set at fork (the ~1 GB reported before)
+        r = run_timed([sys.executable, "-m", "neurofeedback", "report", "subject", HEAVY,
+                       "-o", html, "--home", home], env=env)
+        if r.returncode or not html.is_file():
+            raise SystemExit(f"report subject failed ({r.returncode}): {r.stderr.strip()[-500:]}")
+        times.append(r.wall_s)
+        rss.append(r.rss_mb)
+        cpu.append(r.cpu_s)
     out["report_s"] = min(times)  # the second run has warm file caches, like a user's
     out["report_cpu_s"] = cpu[times.index(min(times))]
     out["report_rss_mb"] = max(rss)

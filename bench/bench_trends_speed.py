@@ -30,7 +30,6 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse
 import math
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -114,6 +113,8 @@ def _timed(fn, repeat: int):
 
 def _process(home: Path, dense: bool) -> tuple[float, float]:
     """Best of 2 whole processes of ``neurofeedback trends``: (wall s, CPU s of the child)."""
+    from _proc import run_timed  # bench/_proc.py (this script's folder)
+
     args = ["trends", "--subject", SUBJECT, "--home", str(home)]
     if dense:
         code = (f"import runpy, sys; sys.path.insert(0, {str(HERE)!r}); import _dense_trend; "
@@ -124,16 +125,10 @@ def _process(home: Path, dense: bool) -> tuple[float, float]:
         cmd = [sys.executable, "-m", "neurofeedback", *args]
     best = (math.inf, math.inf)
     for _ in range(2):
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        out, err = proc.stdout.read(), proc.stderr.read()
-        proc.stdout.close()
-        proc.stderr.close()
-        if os.waitstatus_to_exitcode(status) != 0 or not out.strip():
-            raise SystemExit(f"neurofeedback trends failed: {err.strip()[-500:]}")
-        best = min(best, (wall, usage.ru_utime + usage.ru_stime))
+        r = run_timed(cmd)
+        if r.returncode != 0 or not r.stdout.strip():
+            raise SystemExit(f"neurofeedback trends failed: {r.stderr.strip()[-500:]}")
+        best = min(best, (r.wall_s, r.cpu_s))
     return best
 
 
